@@ -1,0 +1,43 @@
+# make demo: set up and run a download task end to end.  make test: set up and run every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install check lint types layers test test-fast demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint:
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types:
+	$(BIN)/mypy
+
+layers:
+	$(BIN)/lint-imports
+
+# Exactly what CI runs, without installing.
+check: lint types layers
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+test: install check
+
+test-fast: install
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not slow"
+
+demo: install
+	$(BIN)/python -m logsluice.cli.demo
+
+bench: install
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""The error tree of logsluice.
+
+Errors are data: one root, each subclass with a stable snake_case ``code``, a ``retryable`` flag and
+typed ``details``. Only the API layer knows HTTP statuses; each dialect maps these codes to its own
+envelope in exactly one place. Third-party exceptions are translated where they enter our code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class LogsluiceError(Exception):
+    """Root of every error logsluice raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: Mapping[str, Any] = details
+
+
+class InvalidInputError(LogsluiceError):
+    """The caller sent something malformed: a bad name, a wrong type, a missing field."""
+
+    code = "invalid_input"
+
+
+class InvalidNameError(InvalidInputError):
+    """A project, logstore or task name breaks the naming rule."""
+
+    code = "invalid_name"
+
+
+class InvalidTimeRangeError(InvalidInputError):
+    """A time range is malformed or ``from`` is not before ``to``."""
+
+    code = "invalid_time_range"
+
+
+class InvalidQueryError(InvalidInputError):
+    """A SEARCH or SQL query that cannot be parsed or is not allowed.
+
+    ``position`` is the 0-based character offset in the full query text where the problem starts.
+    """
+
+    code = "invalid_query"
+
+    def __init__(self, message: str, *, position: int, reason: str, **details: Any) -> None:
+        super().__init__(message, position=position, reason=reason, **details)
+        self.position = position
+        self.reason = reason
+
+
+class InvalidRecordsError(InvalidInputError):
+    """An ingest batch was refused; ``errors`` lists ``{"line": n, "message": ...}`` entries."""
+
+    code = "invalid_records"
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A request body or batch exceeds a configured size."""
+
+    code = "payload_too_large"
+
+
+class NotFoundError(LogsluiceError):
+    """A resource does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+
+
+class ProjectNotFoundError(NotFoundError):
+    code = "project_not_found"
+
+
+class LogstoreNotFoundError(NotFoundError):
+    code = "logstore_not_found"
+
+
+class TaskNotFoundError(NotFoundError):
+    code = "download_task_not_found"
+
+
+class ArtifactNotFoundError(NotFoundError):
+    code = "artifact_not_found"
+
+
+class AlreadyExistsError(LogsluiceError):
+    """A resource with that name already exists."""
+
+    code = "already_exists"
+
+
+class ConflictError(LogsluiceError):
+    """The request conflicts with the current state (a transition not allowed, a reused key)."""
+
+    code = "conflict"
+
+
+class AuthenticationError(LogsluiceError):
+    """No credentials, or credentials that do not verify."""
+
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(LogsluiceError):
+    """Valid credentials without the right to do this."""
+
+    code = "permission_denied"
+
+
+class QueryTimeoutError(LogsluiceError):
+    """A synchronous query ran past the server-side timeout."""
+
+    code = "query_timeout"
+    retryable = True
+
+
+class LinkExpiredError(LogsluiceError):
+    code = "link_expired"
+
+
+class LinkInvalidError(LogsluiceError):
+    code = "link_invalid"
+
+
+class ArtifactGoneError(LogsluiceError):
+    """The artifact existed but has expired or been removed."""
+
+    code = "artifact_gone"
+
+
+class BackendUnavailableError(LogsluiceError):
+    """A store (database, object store) could not be reached or failed transiently."""
+
+    code = "backend_unavailable"
+    retryable = True
+
+
+class MissingDriverError(LogsluiceError):
+    """An optional driver is not installed; ``details['extra']`` names the extra to install."""
+
+    code = "missing_driver"
