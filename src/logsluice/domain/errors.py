@@ -141,6 +141,12 @@ class BackendUnavailableError(LogsluiceError):
     retryable = True
 
 
+class InvalidSettingsError(LogsluiceError):
+    """A setting (``LOGSLUICE_*`` variable or command-line option) has an invalid value at start."""
+
+    code = "invalid_settings"
+
+
 class MissingDriverError(LogsluiceError):
     """An optional driver is not installed; ``details['extra']`` names the extra to install."""
 
