@@ -1,7 +1,8 @@
 """The roles the services depend on, as Protocols. Adapters implement them; services see only these.
 
 Each port is small and named for its role. Implementations are named ``<Technology><Role>``
-(``SqlCatalogStore``, ``DuckDBLogStore``, ``LocalArtifactStore``) and pass one shared contract suite.
+(``SqlCatalogStore``, ``DuckDBLogStore``, ``LocalArtifactStore``) and pass one shared contract
+suite.
 """
 
 from __future__ import annotations

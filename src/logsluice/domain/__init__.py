@@ -1,1 +1,1 @@
-"""Pure domain model: names, records' schema, errors, task states. No I/O and no third-party imports."""
+"""Pure domain model: names, schema, errors, task states. No I/O, no third-party imports."""

@@ -28,7 +28,7 @@ class Order(enum.StrEnum):
 
 @dataclass(frozen=True)
 class CsvOptions:
-    """How CSV is written. ``escape_formulas`` prefixes cells that spreadsheets would run as formulas."""
+    """How CSV is written; ``escape_formulas`` defuses cells a spreadsheet would run as formulas."""
 
     header: bool = True
     delimiter: str = ","

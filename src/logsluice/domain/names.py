@@ -14,7 +14,7 @@ NAME_RULE = (
 
 
 def check_name(kind: str, name: object) -> str:
-    """Return ``name`` if it follows the naming rule; raise InvalidNameError naming ``kind`` otherwise."""
+    """Return ``name`` if it follows the naming rule, else raise InvalidNameError for ``kind``."""
     if not isinstance(name, str) or NAME_PATTERN.fullmatch(name) is None:
         raise InvalidNameError(
             f"invalid {kind} name {name!r}: {NAME_RULE}", kind=kind, name=str(name), rule=NAME_RULE

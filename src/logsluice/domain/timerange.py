@@ -60,7 +60,9 @@ def parse_time(value: object, *, field_name: str = "time") -> datetime:
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str):
         return _parse_time_text(value.strip(), field_name)
-    raise InvalidTimeRangeError(f"{field_name}: expected RFC 3339 text or an epoch number", field=field_name)
+    raise InvalidTimeRangeError(
+        f"{field_name}: expected RFC 3339 text or an epoch number", field=field_name
+    )
 
 
 def _parse_time_text(text: str, field_name: str) -> datetime:
