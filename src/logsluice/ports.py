@@ -7,13 +7,14 @@ suite.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.export import Order
+from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
 from logsluice.domain.timerange import TimeRange
 
 if TYPE_CHECKING:
@@ -160,6 +161,162 @@ class LogStore(Protocol):
         ...
 
 
+# --- task store: download tasks, leases and slice checkpoints -------------------------------------
+
+TaskOrderBy = Literal["created", "updated", "name"]
+
+
+class TaskStore(Protocol):
+    """Persists download tasks and their slice checkpoints.
+
+    Every status change goes through ``logsluice.domain.tasks`` rules and is applied with a status
+    guard in the ``UPDATE … WHERE``, so two workers never both win. Times come from the caller's
+    clock (``now``); leases are ``timedelta`` durations. Deleted tasks are invisible to every method
+    that takes a ``project``.
+    """
+
+    def create_task(self, task: Task) -> Task:
+        """Store a new QUEUED task and return it.
+
+        With ``task.spec.idempotency_key`` set, a task of the same project and key is returned
+        instead when its spec fingerprint matches. Raises ConflictError when the key was used with
+        another spec, AlreadyExistsError when ``task.id`` is taken.
+        """
+        ...
+
+    def get_task(self, project: str, task_id: str) -> Task:
+        """Return the task. Raises TaskNotFoundError (also for another project's task)."""
+        ...
+
+    def list_tasks(
+        self,
+        project: str,
+        *,
+        status: TaskStatus | Collection[TaskStatus] | None = None,
+        logstore: str | None = None,
+        name: str | None = None,
+        order_by: TaskOrderBy = "created",
+        descending: bool = True,
+        page: int = 1,
+        size: int = 20,
+    ) -> tuple[list[Task], int]:
+        """Return one page (1-based) of the project's tasks and the count of all that match.
+
+        ``name`` matches exactly; ties in the order are broken by id so pages are stable.
+        """
+        ...
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskStatus,
+        *,
+        now: datetime,
+        worker_id: str | None = None,
+        from_statuses: Collection[TaskStatus] | None = None,
+        **fields: object,
+    ) -> Task:
+        """Move the task to ``target``, set ``fields`` (Task field names) and return the new task.
+
+        The guard is ``status IN sources_of(target)``, narrowed to ``from_statuses`` when given, and
+        ``lease_owner = worker_id`` when given. Raises TaskNotFoundError, LeaseLostError when the
+        worker no longer owns the task, ConflictError when the current status does not allow it.
+        """
+        ...
+
+    def claim_next_task(
+        self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
+    ) -> Task | None:
+        """Claim the next QUEUED task for ``worker_id`` and return it RUNNING, or None if none.
+
+        Fair: projects with ``max_running_per_project`` tasks RUNNING or CANCELLING are skipped; the
+        project with the fewest running tasks goes first, then the oldest queued task. Sets the
+        lease and adds one to ``attempts``. Each task is claimed by exactly one caller.
+        """
+        ...
+
+    def heartbeat(
+        self,
+        task_id: str,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        progress: float | None = None,
+        rows_written: int | None = None,
+        bytes_written: int | None = None,
+        slices_total: int | None = None,
+    ) -> Task:
+        """Renew the lease to ``now + lease``, store the given progress fields, return the task.
+
+        The returned task's ``cancel_requested`` tells the worker to stop. Raises LeaseLostError
+        when ``worker_id`` no longer owns the task.
+        """
+        ...
+
+    def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
+        """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (worker ends it).
+
+        Returns the task; a task already CANCELLING or CANCELLED is returned unchanged. Raises
+        TaskNotFoundError, ConflictError for a task that already finished otherwise.
+        """
+        ...
+
+    def record_slice(self, checkpoint: SliceCheckpoint, *, worker_id: str) -> Task:
+        """Store a slice checkpoint and, in the same transaction, the task's cumulative counters.
+
+        ``rows_written`` becomes the sum of the slices' rows, ``bytes_written`` the checkpoint's
+        offset, ``slices_done`` their count and ``progress`` their share of ``slices_total``; a
+        ``failed_incomplete`` slice is added to ``missing_ranges`` and marks the task incomplete.
+        Raises LeaseLostError unless ``worker_id`` owns the running task, ConflictError when the
+        slice index is already recorded.
+        """
+        ...
+
+    def list_slices(self, task_id: str) -> list[SliceCheckpoint]:
+        """Return the task's checkpoints ordered by slice index (empty for an unknown task)."""
+        ...
+
+    def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
+        """Handle tasks whose lease expired before ``now`` and return them as changed.
+
+        RUNNING goes back to QUEUED, or to FAILED with error_code ``attempts_exhausted`` once
+        ``attempts >= max_attempts``; CANCELLING becomes CANCELLED.
+        """
+        ...
+
+    def queue_position(self, task: Task) -> int | None:
+        """Return the task's 1-based place in claim order among QUEUED tasks (None if not queued).
+
+        Approximate: it assumes running counts stay as they are and ignores the per-project limit.
+        """
+        ...
+
+    def expire_tasks(self, *, now: datetime) -> list[Task]:
+        """Move SUCCEEDED tasks with ``expires_at <= now`` to EXPIRED and return them."""
+        ...
+
+    def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
+        """Mark the task deleted (invisible from now on) and return it.
+
+        A QUEUED task is also CANCELLED, a RUNNING one CANCELLING. The janitor later removes its
+        artifact and purges it. Raises TaskNotFoundError.
+        """
+        ...
+
+    def list_purgeable_tasks(self, *, limit: int = 100) -> list[Task]:
+        """Return up to ``limit`` deleted tasks no worker runs any more, oldest update first."""
+        ...
+
+    def purge_task(self, task_id: str) -> None:
+        """Remove a deleted task and its checkpoints for good; a no-op if it is gone already."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
 # --- later sections are added by the task store and the export pipeline ---------------------------
 
 __all__: Sequence[str] = (
@@ -170,4 +327,6 @@ __all__: Sequence[str] = (
     "LogStore",
     "LogstreamInfo",
     "RecordsQuery",
+    "TaskOrderBy",
+    "TaskStore",
 )

@@ -101,6 +101,12 @@ class ConflictError(LogsluiceError):
     code = "conflict"
 
 
+class LeaseLostError(ConflictError):
+    """A worker no longer holds the lease of a task (it lapsed and was requeued or taken over)."""
+
+    code = "lease_lost"
+
+
 class AuthenticationError(LogsluiceError):
     """No credentials, or credentials that do not verify."""
 

@@ -6,9 +6,19 @@ workers can never both win.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from logsluice.domain.errors import ConflictError
+from logsluice.domain.errors import ConflictError, InvalidInputError
+from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
+from logsluice.domain.timerange import TimeRange
 
 
 class TaskStatus(enum.StrEnum):
@@ -56,3 +66,201 @@ def check_transition(current: TaskStatus, target: TaskStatus) -> None:
             current_status=str(current),
             target_status=str(target),
         )
+
+
+# --- task records: the spec a client asked for, the task the store keeps, and slice checkpoints ---
+
+RUNNING_STATUSES = frozenset({TaskStatus.RUNNING, TaskStatus.CANCELLING})
+
+
+def entry_changes(target: TaskStatus) -> dict[str, object]:
+    """Return the field values entering ``target`` implies, besides ``status`` and ``updated_at``.
+
+    Entering QUEUED or a terminal status drops the lease; QUEUED also clears a previous error and a
+    cancel request so a retried task starts clean; CANCELLING records the cancel request. Times such
+    as ``finished_at`` are set by the store from the caller's clock.
+    """
+    changes: dict[str, object] = {}
+    if target == TaskStatus.QUEUED or target in TERMINAL_STATUSES:
+        changes.update(lease_owner=None, lease_expires_at=None)
+    if target == TaskStatus.QUEUED:
+        changes.update(
+            cancel_requested=False, error_code=None, error_message=None, finished_at=None
+        )
+    if target == TaskStatus.CANCELLING:
+        changes["cancel_requested"] = True
+    return changes
+
+
+def finishes(target: TaskStatus) -> bool:
+    """Tell whether entering ``target`` ends a run and so sets ``finished_at`` (not EXPIRED)."""
+    return target in TERMINAL_STATUSES and target != TaskStatus.EXPIRED
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSpec:
+    """What a client asked a download task to do; immutable once the task is created.
+
+    ``timezone`` is an IANA name used to render times in the output. ``idempotency_key`` makes a
+    repeated create return the first task when the rest of the spec is the same.
+    """
+
+    name: str
+    logstore: str
+    query: str
+    time_range: TimeRange
+    format: ExportFormat
+    display_name: str = ""
+    description: str = ""
+    logstream: str | None = None
+    compression: Compression = Compression.NONE
+    limit: int | None = None
+    order: Order = Order.ASC
+    allow_incomplete: bool = False
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    idempotency_key: str | None = None
+    timezone: str = "UTC"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (times as RFC 3339 text, enums as their values)."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "description": self.description,
+            "logstore": self.logstore,
+            "logstream": self.logstream,
+            "query": self.query,
+            "time_range": time_range_to_dict(self.time_range),
+            "format": self.format.value,
+            "compression": self.compression.value,
+            "limit": self.limit,
+            "order": self.order.value,
+            "allow_incomplete": self.allow_incomplete,
+            "csv": dataclasses.asdict(self.csv),
+            "idempotency_key": self.idempotency_key,
+            "timezone": self.timezone,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
+        """Build a spec from :meth:`to_dict` output; absent optional keys take their defaults.
+
+        Raises InvalidInputError when a required key is missing or a value has the wrong form.
+        """
+        try:
+            return cls(
+                name=data["name"],
+                logstore=data["logstore"],
+                query=data["query"],
+                time_range=time_range_from_dict(data["time_range"]),
+                format=ExportFormat(data["format"]),
+                **_optional_spec_fields(data),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise InvalidInputError(f"malformed task spec: {error!s}") from error
+
+    def fingerprint(self) -> str:
+        """Return a stable sha256 hex digest of everything but the idempotency key."""
+        content = self.to_dict()
+        del content["idempotency_key"]
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _optional_spec_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    csv = data.get("csv") or {}
+    return {
+        "display_name": data.get("display_name", ""),
+        "description": data.get("description", ""),
+        "logstream": data.get("logstream"),
+        "compression": Compression(data.get("compression", Compression.NONE.value)),
+        "limit": data.get("limit"),
+        "order": Order(data.get("order", Order.ASC.value)),
+        "allow_incomplete": bool(data.get("allow_incomplete", False)),
+        "csv": CsvOptions(**csv),
+        "idempotency_key": data.get("idempotency_key"),
+        "timezone": data.get("timezone", "UTC"),
+    }
+
+
+def time_range_to_dict(time_range: TimeRange) -> dict[str, str]:
+    """Return ``{"start": …, "end": …}`` as RFC 3339 text."""
+    return {"start": time_range.start.isoformat(), "end": time_range.end.isoformat()}
+
+
+def time_range_from_dict(data: Mapping[str, str]) -> TimeRange:
+    """Read a time range written by :func:`time_range_to_dict`."""
+    return TimeRange(datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """A download task as the task store keeps it: the spec plus its lifecycle and metrics.
+
+    ``progress`` is 0–100. ``missing_ranges`` lists the slices skipped under ``allow_incomplete``.
+    ``bytes_written`` counts compressed artifact bytes. ``deleted`` tasks are invisible to clients
+    and wait for the janitor to remove their artifact and purge them.
+    """
+
+    id: str
+    project: str
+    spec: TaskSpec
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    cancel_requested: bool = False
+    rows_written: int = 0
+    bytes_written: int = 0
+    slices_total: int = 0
+    slices_done: int = 0
+    progress: float = 0.0
+    truncated: bool = False
+    incomplete: bool = False
+    missing_ranges: tuple[TimeRange, ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    estimate_rows: int | None = None
+    estimate_bytes: int | None = None
+    artifact_key: str | None = None
+    expires_at: datetime | None = None
+    deleted: bool = False
+
+    @classmethod
+    def queued(
+        cls, *, project: str, spec: TaskSpec, now: datetime, task_id: str | None = None
+    ) -> Task:
+        """Return a new QUEUED task created at ``now`` with a fresh opaque id (uuid4 hex)."""
+        return cls(
+            id=task_id or uuid.uuid4().hex,
+            project=project,
+            spec=spec,
+            status=TaskStatus.QUEUED,
+            created_at=now,
+            updated_at=now,
+        )
+
+
+class SliceStatus(enum.StrEnum):
+    """Outcome of one slice: written, or skipped as missing under ``allow_incomplete``."""
+
+    DONE = "done"
+    FAILED_INCOMPLETE = "failed_incomplete"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SliceCheckpoint:
+    """A committed slice of a task: ``rows`` written by this slice, ``offset_bytes`` the artifact's
+    compressed size after it (where a resumed run continues writing)."""
+
+    task_id: str
+    slice_index: int
+    time_range: TimeRange
+    rows: int
+    offset_bytes: int
+    status: SliceStatus
+    written_at: datetime
