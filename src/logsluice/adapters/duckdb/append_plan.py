@@ -1,0 +1,136 @@
+"""How one Arrow table is appended to a logstore table: schema changes first, then one INSERT.
+
+Incoming columns are matched to stored fields case-insensitively. A new column extends the
+schema; a column whose type clashes with the stored one widens it (``domain.catalog.widen``) and
+DuckDB converts the stored values; the incoming values are cast to the stored type in the INSERT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from logsluice.adapters.duckdb.tables import (
+    FIELD_TYPE_SQL,
+    field_type_from_arrow,
+    is_nested_arrow,
+    quote_identifier,
+)
+from logsluice.domain.catalog import LOGSTREAM_FIELD, FieldType, LogstoreSchema, widen
+from logsluice.domain.errors import InvalidRecordsError
+
+
+@dataclass(frozen=True)
+class ColumnChange:
+    """One schema change: a new column (``added``) or a widened one."""
+
+    name: str
+    field_type: FieldType
+    added: bool
+
+    def statement(self, table: str) -> str:
+        """Return the ALTER TABLE statement that applies this change to ``table``."""
+        column = quote_identifier(self.name)
+        type_sql = FIELD_TYPE_SQL[self.field_type]
+        if self.added:
+            return f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}"
+        return f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_sql}"
+
+
+@dataclass(frozen=True)
+class AppendPlan:
+    """The schema changes an append needs, then the INSERT's columns and SELECT expressions."""
+
+    changes: tuple[ColumnChange, ...]
+    insert_columns: tuple[str, ...]
+    select_expressions: tuple[str, ...]
+
+    def insert_statement(self, table: str, source: str, time_field: str) -> str:
+        """Return the INSERT that copies ``source`` into ``table``, sorted by time for pruning."""
+        columns = ", ".join(quote_identifier(name) for name in self.insert_columns)
+        selects = ", ".join(self.select_expressions)
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {selects} FROM {source} "
+            f"ORDER BY {quote_identifier(time_field)}"
+        )
+
+
+def plan_append(stored: LogstoreSchema, incoming: pa.Schema) -> AppendPlan:
+    """Return how to append a table of schema ``incoming`` to a logstore of schema ``stored``.
+
+    Raises InvalidRecordsError when the time field is missing or not a timestamp, or when two
+    columns differ only by case.
+    """
+    _check_incoming(stored.time_field, incoming)
+    changes: list[ColumnChange] = []
+    insert_columns: list[str] = []
+    selects: list[str] = []
+    for arrow_field in incoming:
+        target_name, target_type, change = _target(stored, arrow_field)
+        if change is not None:
+            changes.append(change)
+        insert_columns.append(target_name)
+        selects.append(
+            _select_expression(arrow_field, target_type, is_logstream=_is_logstream(target_name))
+        )
+    return AppendPlan(tuple(changes), tuple(insert_columns), tuple(selects))
+
+
+def _check_incoming(time_field: str, incoming: pa.Schema) -> None:
+    lowered = [name.lower() for name in incoming.names]
+    duplicates = sorted({name for name in lowered if lowered.count(name) > 1})
+    if duplicates:
+        raise InvalidRecordsError(
+            f"columns differ only by case: {', '.join(duplicates)}",
+            errors=[{"line": 0, "message": f"duplicate column {name!r}"} for name in duplicates],
+        )
+    if time_field.lower() not in lowered:
+        raise InvalidRecordsError(
+            f"records lack the time field {time_field!r}",
+            errors=[{"line": 0, "message": f"missing time field {time_field!r}"}],
+        )
+    time_type = incoming.field(lowered.index(time_field.lower())).type
+    if not pa.types.is_timestamp(time_type):
+        raise InvalidRecordsError(
+            f"time field {time_field!r} must be a timestamp, not {time_type}",
+            errors=[{"line": 0, "message": f"time field {time_field!r} is {time_type}"}],
+        )
+
+
+def _target(
+    stored: LogstoreSchema, arrow_field: pa.Field
+) -> tuple[str, FieldType, ColumnChange | None]:
+    incoming_type = _incoming_field_type(arrow_field.type)
+    existing = stored.get(arrow_field.name)
+    if existing is None:
+        return (
+            arrow_field.name,
+            incoming_type,
+            ColumnChange(arrow_field.name, incoming_type, added=True),
+        )
+    if existing.name.lower() == stored.time_field.lower():
+        return existing.name, FieldType.TIMESTAMP, None
+    widened = widen(existing.type, incoming_type)
+    change = None if widened == existing.type else ColumnChange(existing.name, widened, added=False)
+    return existing.name, widened, change
+
+
+def _incoming_field_type(arrow_type: pa.DataType) -> FieldType:
+    if pa.types.is_null(arrow_type):
+        return FieldType.VARCHAR
+    return field_type_from_arrow(arrow_type)
+
+
+def _is_logstream(name: str) -> bool:
+    return name.lower() == LOGSTREAM_FIELD
+
+
+def _select_expression(arrow_field: pa.Field, target_type: FieldType, *, is_logstream: bool) -> str:
+    source = quote_identifier(arrow_field.name)
+    if is_nested_arrow(arrow_field.type):
+        source = f"to_json({source})"
+    expression = f"CAST({source} AS {FIELD_TYPE_SQL[target_type]})"
+    if is_logstream:
+        return f"COALESCE({expression}, '')"
+    return expression

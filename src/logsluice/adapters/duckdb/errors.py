@@ -1,0 +1,86 @@
+"""Translation of DuckDB exceptions into logsluice errors, where they enter our code.
+
+A query the engine rejects (unknown column, a type that does not convert) is the user's
+InvalidQueryError with DuckDB's own message; an interrupted query is a QueryTimeoutError; I/O and
+resource failures are BackendUnavailableError; a missing table is LogstoreNotFoundError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import duckdb
+
+from logsluice.domain.errors import (
+    BackendUnavailableError,
+    InvalidQueryError,
+    LogsluiceError,
+    LogstoreNotFoundError,
+    QueryTimeoutError,
+)
+
+_USER_ERRORS = (
+    duckdb.BinderException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.ParserException,
+    duckdb.InvalidInputException,
+    duckdb.CatalogException,
+    duckdb.NotImplementedException,
+    duckdb.TypeMismatchException,
+    duckdb.InvalidTypeException,
+)
+_BACKEND_ERRORS = (
+    duckdb.IOException,
+    duckdb.OutOfMemoryException,
+    duckdb.FatalException,
+    duckdb.ConnectionException,
+    duckdb.TransactionException,
+)
+
+
+@contextmanager
+def translate_errors(
+    *,
+    project: str,
+    logstore: str,
+    query_position: int = 0,
+    timeout: timedelta | None = None,
+) -> Iterator[None]:
+    """Run the ``with`` block, raising logsluice errors (``from`` DuckDB's) in place of DuckDB's.
+
+    ``query_position`` is where the user's query text begins, reported on InvalidQueryError.
+    """
+    try:
+        yield
+    except duckdb.InterruptException as error:
+        raise QueryTimeoutError(
+            f"query ran past its timeout of {timeout}", timeout_seconds=_seconds(timeout)
+        ) from error
+    except duckdb.CatalogException as error:
+        if _is_missing_table(error):
+            raise LogstoreNotFoundError(
+                f"logstore {project}/{logstore} has no storage", project=project, logstore=logstore
+            ) from error
+        raise _invalid_query(error, query_position) from error
+    except _USER_ERRORS as error:
+        raise _invalid_query(error, query_position) from error
+    except _BACKEND_ERRORS as error:
+        raise BackendUnavailableError(f"DuckDB log store failed: {error}") from error
+    except duckdb.Error as error:
+        raise LogsluiceError(f"DuckDB log store failed: {error}") from error
+
+
+def _invalid_query(error: duckdb.Error, position: int) -> InvalidQueryError:
+    return InvalidQueryError(str(error), position=position, reason="engine")
+
+
+def _is_missing_table(error: duckdb.Error) -> bool:
+    text = str(error)
+    return "Table with name" in text or "Schema with name" in text
+
+
+def _seconds(timeout: timedelta | None) -> float | None:
+    return None if timeout is None else timeout.total_seconds()

@@ -1,0 +1,244 @@
+"""``DuckDBLogStore``: the LogStore port on one embedded DuckDB file.
+
+One DuckDB connection per store (create one store per file and process); every call opens its own
+cursor on it, so any number of threads may append and query at once. Each project is a DuckDB
+schema and each logstore a table whose first column is the time field (``TIMESTAMPTZ``, the
+session time zone pinned to UTC), then ``logstream``, then the fields as they arrive. Appends are
+sorted by time before they are inserted so row-group zonemaps let time-range queries skip the
+rest of the table (``docs/adr/0002-duckdb-log-storage.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+import pyarrow as pa
+
+from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
+from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.locks import LogstoreLocks
+from logsluice.adapters.duckdb.tables import (
+    field_type_from_sql,
+    quote_identifier,
+    quote_literal,
+    table_sql,
+)
+from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, Logstore, LogstoreSchema
+from logsluice.domain.errors import LogstoreNotFoundError
+
+if TYPE_CHECKING:
+    from logsluice.adapters.duckdb.queries import QueryRunner
+    from logsluice.ports import ColumnInfo, HistogramBucket, LogstreamInfo, RecordsQuery
+
+_INCOMING_VIEW = "logsluice_incoming"
+
+
+class DuckDBLogStore:
+    """Records of every project in one DuckDB file; see the module docstring for the layout."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        memory_limit_bytes: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        """Open (or create) the DuckDB file at ``path``.
+
+        ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap);
+        ``threads`` sets its worker threads. ``None`` leaves DuckDB's default.
+        Raises BackendUnavailableError when the file cannot be opened (e.g. locked by a process).
+        """
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with translate_errors(project="", logstore=""):
+            self._connection = duckdb.connect(
+                str(self.path), config=_config(memory_limit_bytes, threads)
+            )
+            self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._locks = LogstoreLocks()
+
+    # --- storage -------------------------------------------------------------------------------
+
+    def create_logstore(self, logstore: Logstore) -> None:
+        """Create the logstore's table (and its project's schema); a no-op if it exists."""
+        table = table_sql(logstore.project, logstore.name)
+        statements = (
+            f"CREATE SCHEMA IF NOT EXISTS {quote_identifier(logstore.project)}",
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            f"{quote_identifier(logstore.time_field)} TIMESTAMPTZ NOT NULL, "
+            f"{quote_identifier(LOGSTREAM_FIELD)} VARCHAR NOT NULL DEFAULT '')",
+        )
+        lock = self._locks.get(logstore.project, logstore.name)
+        with lock.exclusive(), self._cursor() as cursor, _errors(logstore.project, logstore.name):
+            for statement in statements:
+                cursor.execute(statement)
+
+    def drop_logstore(self, project: str, logstore: str) -> None:
+        """Drop the logstore's table, and its project's schema once empty; a no-op if absent."""
+        table = table_sql(project, logstore)
+        lock = self._locks.get(project, logstore)
+        with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            try:
+                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(project)}")
+            except duckdb.DependencyException:
+                pass  # other logstores of the project still live in the schema
+            except duckdb.CatalogException:
+                pass  # DuckDB reports a non-empty schema as a catalog error in some versions
+
+    def schema(self, project: str, logstore: str) -> LogstoreSchema:
+        """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
+        table_sql(project, logstore)
+        with self._cursor() as cursor, _errors(project, logstore):
+            return _read_schema(cursor, project, logstore)
+
+    def append(self, project: str, logstore: str, records: pa.Table) -> int:
+        """Append ``records`` in one transaction and return how many were stored.
+
+        New columns extend the schema and clashing types widen it (under the logstore's exclusive
+        lock); appends that change no schema run concurrently. Raises LogstoreNotFoundError, or
+        InvalidRecordsError when the time field is missing or not a timestamp.
+        """
+        table = table_sql(project, logstore)
+        if records.num_rows == 0:
+            return 0
+        lock = self._locks.get(project, logstore)
+        with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
+            stored = _read_schema(cursor, project, logstore)
+            plan = plan_append(stored, records.schema)
+            if not plan.changes:
+                return _insert(cursor, table, plan, records, stored.time_field)
+        with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
+            stored = _read_schema(cursor, project, logstore)
+            plan = plan_append(stored, records.schema)
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                for change in plan.changes:
+                    cursor.execute(change.statement(table))
+                stored_rows = _insert(cursor, table, plan, records, stored.time_field)
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            return stored_rows
+
+    def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
+        """Return the logstreams seen in a logstore with their record counts, ordered by name."""
+        from logsluice.ports import LogstreamInfo
+
+        table = table_sql(project, logstore)
+        column = quote_identifier(LOGSTREAM_FIELD)
+        statement = f"SELECT {column}, count(*) FROM {table} GROUP BY ALL ORDER BY {column}"
+        with self._cursor() as cursor, _errors(project, logstore):
+            rows = cursor.execute(statement).fetchall()
+        return [LogstreamInfo(name=str(name), records=int(records)) for name, records in rows]
+
+    def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
+        """Delete records whose time is before ``cutoff``; return how many were deleted."""
+        table = table_sql(project, logstore)
+        lock = self._locks.get(project, logstore)
+        with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
+            time_field = _read_schema(cursor, project, logstore).time_field
+            cutoff_sql = f"CAST({quote_literal(cutoff.isoformat())} AS TIMESTAMPTZ)"
+            statement = f"DELETE FROM {table} WHERE {quote_identifier(time_field)} < {cutoff_sql}"
+            row = cursor.execute(statement).fetchone()
+        return int(row[0]) if row else 0
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
+        """Run the query; return its columns and rows (at most ``request.limit``).
+
+        Raises QueryTimeoutError past ``request.timeout``, InvalidQueryError for a query the engine
+        rejects, LogstoreNotFoundError.
+        """
+        return self._queries().fetch(request)
+
+    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
+        """Return a reader that streams the query's rows, about ``batch_rows`` per batch."""
+        return self._queries().stream(request, batch_rows)
+
+    def count(self, request: RecordsQuery) -> int:
+        """Return how many rows the query yields over its whole range, ignoring ``limit``."""
+        return self._queries().count(request)
+
+    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
+        """Return the counts of records the query's search matches, per ``bucket`` of time."""
+        return self._queries().histogram(request, bucket)
+
+    def close(self) -> None:
+        """Close the DuckDB connection; the store is unusable afterwards."""
+        self._connection.close()
+
+    def _queries(self) -> QueryRunner:
+        from logsluice.adapters.duckdb.queries import QueryRunner
+
+        return QueryRunner(self._connection, self.schema)
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cursor = self._connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+
+def _config(
+    memory_limit_bytes: int | None, threads: int | None
+) -> dict[str, str | bool | int | float | list[str]]:
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if memory_limit_bytes is not None:
+        config["memory_limit"] = f"{memory_limit_bytes}B"
+    if threads is not None:
+        config["threads"] = threads
+    return config
+
+
+def _errors(project: str, logstore: str) -> AbstractContextManager[None]:
+    return translate_errors(project=project, logstore=logstore)
+
+
+def _insert(
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    plan: AppendPlan,
+    records: pa.Table,
+    time_field: str,
+) -> int:
+    cursor.register(_INCOMING_VIEW, records)
+    try:
+        incoming_time = _incoming_name(records, time_field)
+        cursor.execute(plan.insert_statement(table, _INCOMING_VIEW, incoming_time))
+    finally:
+        cursor.unregister(_INCOMING_VIEW)
+    return int(records.num_rows)
+
+
+def _read_schema(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> LogstoreSchema:
+    rows = cursor.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
+        "ORDER BY column_index",
+        [project, logstore],
+    ).fetchall()
+    if not rows:
+        raise LogstoreNotFoundError(
+            f"logstore {project}/{logstore} has no storage", project=project, logstore=logstore
+        )
+    fields = tuple(
+        Field(name=str(name), type=field_type_from_sql(str(type_sql))) for name, type_sql in rows
+    )
+    return LogstoreSchema(time_field=fields[0].name, fields=fields)
+
+
+def _incoming_name(records: pa.Table, time_field: str) -> str:
+    lowered = time_field.lower()
+    names: list[str] = records.column_names
+    return next(name for name in names if name.lower() == lowered)

@@ -1,0 +1,151 @@
+"""Running the queries of the log store: SQL from the query module's DuckDB emitter, Arrow out.
+
+Each query runs on its own cursor; a timer interrupts the cursor past the request's timeout.
+Streams use ``cursor.sql(q).to_arrow_reader(n)``, which produces batches as DuckDB makes them
+(``execute(q).to_arrow_reader`` would build the whole result first).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+import duckdb
+import pyarrow as pa
+
+from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.tables import field_type_from_arrow, table_sql
+from logsluice.domain.catalog import LogstoreSchema
+from logsluice.ports import ColumnInfo, HistogramBucket
+from logsluice.query import DuckDBQueryEmitter, QueryTarget
+
+if TYPE_CHECKING:
+    from logsluice.ports import RecordsQuery
+
+_Result = TypeVar("_Result")
+
+
+class QueryRunner:
+    """Compiles RecordsQuery objects with the DuckDB emitter and runs them on fresh cursors."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        read_schema: Callable[[str, str], LogstoreSchema],
+    ) -> None:
+        self._connection = connection
+        self._read_schema = read_schema
+        self._emitter = DuckDBQueryEmitter()
+
+    def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
+        """Return the query's columns and rows, at most ``request.limit`` of them."""
+        target = self._target(request)
+        statement = self._emitter.select(
+            request.query, target, order=request.order, limit=request.limit
+        )
+        table = self._run(request, lambda cursor: cursor.sql(statement).to_arrow_table())
+        return [_column_info(field) for field in table.schema], table
+
+    def count(self, request: RecordsQuery) -> int:
+        """Return how many rows the query yields over its whole range."""
+        statement = self._emitter.count(request.query, self._target(request))
+        row = self._run(request, lambda cursor: cursor.execute(statement).fetchone())
+        return int(row[0]) if row else 0
+
+    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
+        """Return record counts per time bucket, oldest bucket first."""
+        statement = self._emitter.histogram(request.query, self._target(request), bucket)
+        table = self._run(request, lambda cursor: cursor.sql(statement).to_arrow_table())
+        starts, counts = table.column(0).to_pylist(), table.column(1).to_pylist()
+        return [
+            HistogramBucket(start=start, count=int(count))
+            for start, count in zip(starts, counts, strict=True)
+        ]
+
+    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
+        """Return a reader producing the query's rows about ``batch_rows`` at a time."""
+        target = self._target(request)
+        statement = self._emitter.select(
+            request.query, target, order=request.order, limit=request.limit
+        )
+        cursor = self._connection.cursor()
+        timer = _start_timer(cursor, request.timeout)
+        try:
+            with self._errors(request):
+                reader = cursor.sql(statement).to_arrow_reader(batch_rows)
+        except BaseException:
+            _finish(cursor, timer)
+            raise
+        batches = self._batches(request, reader, cursor, timer)
+        return pa.RecordBatchReader.from_batches(reader.schema, batches)
+
+    def _batches(
+        self,
+        request: RecordsQuery,
+        reader: pa.RecordBatchReader,
+        cursor: duckdb.DuckDBPyConnection,
+        timer: threading.Timer | None,
+    ) -> Iterator[pa.RecordBatch]:
+        try:
+            with self._errors(request):
+                yield from reader
+        finally:
+            _finish(cursor, timer)
+
+    def _target(self, request: RecordsQuery) -> QueryTarget:
+        schema = self._read_schema(request.project, request.logstore)
+        return QueryTarget(
+            table_sql=table_sql(request.project, request.logstore),
+            time_column=schema.time_field,
+            schema=schema,
+            time_range=request.time_range,
+        )
+
+    def _run(
+        self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
+    ) -> _Result:
+        cursor = self._connection.cursor()
+        timer = _start_timer(cursor, request.timeout)
+        try:
+            with self._errors(request):
+                return work(cursor)
+        finally:
+            _finish(cursor, timer)
+
+    @contextmanager
+    def _errors(self, request: RecordsQuery) -> Iterator[None]:
+        with translate_errors(
+            project=request.project,
+            logstore=request.logstore,
+            query_position=_sql_position(request),
+            timeout=request.timeout,
+        ):
+            yield
+
+
+def _start_timer(
+    cursor: duckdb.DuckDBPyConnection, timeout: timedelta | None
+) -> threading.Timer | None:
+    if timeout is None:
+        return None
+    timer = threading.Timer(timeout.total_seconds(), cursor.interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _finish(cursor: duckdb.DuckDBPyConnection, timer: threading.Timer | None) -> None:
+    if timer is not None:
+        timer.cancel()
+    cursor.close()
+
+
+def _sql_position(request: RecordsQuery) -> int:
+    return 0
+
+
+def _column_info(field: pa.Field) -> ColumnInfo:
+    return ColumnInfo(name=field.name, type=str(field_type_from_arrow(field.type)))
