@@ -113,6 +113,25 @@ class AuthenticationError(LogsluiceError):
     code = "unauthenticated"
 
 
+class SignatureError(AuthenticationError):
+    """A vendor request signature is missing, malformed, stale or does not verify.
+
+    ``vendor`` names the dialect (``bls``, ``sls``, ``huawei``); ``vendor_status``,
+    ``vendor_code`` and ``message`` are exactly what that vendor answers, so the dialect's error
+    mapper can render them unchanged.
+    """
+
+    code = "signature_invalid"
+
+    def __init__(self, message: str, *, vendor: str, vendor_status: int, vendor_code: str) -> None:
+        super().__init__(
+            message, vendor=vendor, vendor_status=vendor_status, vendor_code=vendor_code
+        )
+        self.vendor = vendor
+        self.vendor_status = vendor_status
+        self.vendor_code = vendor_code
+
+
 class PermissionDeniedError(LogsluiceError):
     """Valid credentials without the right to do this."""
 
