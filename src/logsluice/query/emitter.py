@@ -1,0 +1,179 @@
+"""Turn a ParsedQuery into one engine's SQL for one logstore and time range.
+
+``QueryEmitter`` is the interface (one implementation per engine); ``DuckDBQueryEmitter`` is the
+DuckDB one. A plain SEARCH reads the logstore table directly; ``SEARCH | SQL`` becomes
+``WITH records AS (SELECT * FROM <table> WHERE <time range> AND <search>) <user select>``, so the
+user's SQL can only ever see the records the SEARCH matched in the time range. All SQL is built as
+sqlglot trees and rendered without comments; user text only enters as literals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlglot import exp
+
+from logsluice.domain.catalog import LogstoreSchema
+from logsluice.domain.errors import InvalidInputError, InvalidQueryError
+from logsluice.domain.export import Order
+from logsluice.domain.timerange import TimeRange
+from logsluice.query.parsed_query import ParsedQuery
+from logsluice.query.search_sql import SearchCompiler, timestamp_literal
+from logsluice.query.sql_allowlist import RECORDS_TABLE, RECORDS_TABLE_NAMES
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueryTarget:
+    """Where a query runs: the quoted table, its time column, its schema and the time range."""
+
+    table_sql: str
+    time_column: str
+    schema: LogstoreSchema
+    time_range: TimeRange
+
+
+class QueryEmitter(Protocol):
+    """Renders parsed queries as one engine's SQL."""
+
+    def select(
+        self, parsed: ParsedQuery, target: QueryTarget, *, order: Order, limit: int | None
+    ) -> str:
+        """Return SQL for the query's rows: records by time for a SEARCH, the SQL's rows otherwise.
+
+        ``order`` applies to a plain SEARCH only; ``limit`` caps the rows of either. Raises
+        InvalidQueryError for schema problems, InvalidInputError for a negative limit.
+        """
+        ...
+
+    def count(self, parsed: ParsedQuery, target: QueryTarget) -> str:
+        """Return SQL yielding one row, one column: the number of rows the query yields."""
+        ...
+
+    def histogram(self, parsed: ParsedQuery, target: QueryTarget, bucket: timedelta) -> str:
+        """Return SQL yielding ``(bucket_start, count)`` rows for the SEARCH part, ordered by time.
+
+        Buckets are aligned to multiples of ``bucket`` since the Unix epoch (UTC); empty buckets
+        are absent. Raises InvalidInputError when ``bucket`` is not positive.
+        """
+        ...
+
+
+class DuckDBQueryEmitter:
+    """QueryEmitter for DuckDB SQL (the embedded log store)."""
+
+    dialect = "duckdb"
+
+    def select(
+        self, parsed: ParsedQuery, target: QueryTarget, *, order: Order, limit: int | None
+    ) -> str:
+        if limit is not None and limit < 0:
+            raise InvalidInputError(f"limit must not be negative, got {limit}", limit=limit)
+        if parsed.has_sql:
+            return self._render(self._with_records(parsed, target, _limited(parsed, limit)))
+        query = self._matching_records(parsed, target)
+        time_column = exp.column(target.time_column, quoted=True)
+        query = query.order_by(exp.Ordered(this=time_column, desc=order == Order.DESC))
+        return self._render(query.limit(limit) if limit is not None else query)
+
+    def count(self, parsed: ParsedQuery, target: QueryTarget) -> str:
+        counted = exp.Count(this=exp.Star()).as_("count")
+        if not parsed.has_sql:
+            return self._render(
+                self._matching_records(parsed, target).select(counted, append=False)
+            )
+        user_query = _bound_user_query(parsed)
+        query = exp.select(counted).from_(user_query.subquery("counted_rows"))
+        return self._render(self._with_records(parsed, target, query))
+
+    def histogram(self, parsed: ParsedQuery, target: QueryTarget, bucket: timedelta) -> str:
+        bucket_microseconds = bucket // timedelta(microseconds=1)
+        if bucket_microseconds <= 0:
+            raise InvalidInputError(f"histogram bucket must be positive, got {bucket}")
+        time_column = exp.column(target.time_column, quoted=True)
+        bucket_start = _bucket_start(time_column, bucket_microseconds).as_("bucket_start")
+        query = (
+            self._matching_records(parsed, target)
+            .select(bucket_start, exp.Count(this=exp.Star()).as_("count"), append=False)
+            .group_by(exp.Literal.number(1))
+            .order_by(exp.Literal.number(1))
+        )
+        return self._render(query)
+
+    def _matching_records(self, parsed: ParsedQuery, target: QueryTarget) -> exp.Select:
+        """``SELECT * FROM table WHERE <time range> AND <search>``."""
+        time_column = exp.column(target.time_column, quoted=True)
+        in_range = exp.and_(
+            exp.GTE(this=time_column, expression=timestamp_literal(target.time_range.start)),
+            exp.LT(this=time_column.copy(), expression=timestamp_literal(target.time_range.end)),
+        )
+        search = SearchCompiler(target.schema, target.time_column).compile(parsed.search)
+        condition = in_range if search == exp.true() else exp.and_(in_range, exp.Paren(this=search))
+        table = exp.to_table(target.table_sql, dialect=self.dialect)
+        return exp.select(exp.Star()).from_(table).where(condition)
+
+    def _with_records(
+        self, parsed: ParsedQuery, target: QueryTarget, query: exp.Query
+    ) -> exp.Query:
+        records = exp.CTE(
+            this=self._matching_records(parsed, target),
+            alias=exp.TableAlias(this=exp.to_identifier(RECORDS_TABLE)),
+        )
+        existing = query.args.get("with_")
+        ctes = [records, *(existing.expressions if isinstance(existing, exp.With) else [])]
+        query.set("with_", exp.With(expressions=ctes))
+        return query
+
+    def _render(self, query: exp.Expr) -> str:
+        return query.sql(dialect=self.dialect, comments=False)
+
+
+def _limited(parsed: ParsedQuery, limit: int | None) -> exp.Query:
+    query = _bound_user_query(parsed)
+    if limit is None:
+        return query
+    if isinstance(query, exp.Select) and query.args.get("limit") is None:
+        return query.limit(limit)
+    return exp.select(exp.Star()).from_(query.subquery("limited_rows")).limit(limit)
+
+
+def _bound_user_query(parsed: ParsedQuery) -> exp.Query:
+    """The user's SQL reading the records: FROM-less SELECTs get ``FROM records``, and ``log``
+    becomes ``records AS log``."""
+    tree = parsed.sql_tree
+    if tree is None:  # pragma: no cover - callers check has_sql
+        raise InvalidQueryError("the query has no SQL part", position=0, reason="syntax")
+    if isinstance(tree, exp.Subquery):
+        tree = exp.select(exp.Star()).from_(tree)
+    for select in list(tree.find_all(exp.Select)):
+        if select.args.get("from_") is None:
+            select.from_(exp.to_table(RECORDS_TABLE), copy=False)
+    for table in list(tree.find_all(exp.Table)):
+        _bind_table(table)
+    return tree
+
+
+def _bind_table(table: exp.Table) -> None:
+    """``FROM log`` reads the records under the name ``log``."""
+    if table.name.lower() == RECORDS_TABLE or table.name.lower() not in RECORDS_TABLE_NAMES:
+        return
+    alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+    table.set("this", exp.to_identifier(RECORDS_TABLE))
+    table.set("alias", alias)
+
+
+def _bucket_start(time_column: exp.Expr, bucket_microseconds: int) -> exp.Expr:
+    """``epoch + to_microseconds(floor(epoch_us(t) / bucket) * bucket)``, exact in UTC."""
+    bucket = exp.Literal.number(bucket_microseconds)
+    epoch_microseconds = exp.Anonymous(this="epoch_us", expressions=[time_column])
+    index = exp.cast(
+        exp.Floor(this=exp.Div(this=epoch_microseconds, expression=bucket)),
+        exp.DataType.build("BIGINT"),
+    )
+    offset = exp.Anonymous(
+        this="to_microseconds", expressions=[exp.Mul(this=index, expression=bucket.copy())]
+    )
+    return exp.Add(this=timestamp_literal(_EPOCH), expression=offset)
