@@ -1,0 +1,136 @@
+"""The declared schema of the control-plane database: projects, logstores, tasks, checkpoints.
+
+One SQLAlchemy Core ``MetaData`` serves SQLite and PostgreSQL. Alembic migrations in ``migrations/``
+create exactly this schema, and a contract test compares the two. Times are stored as UTC: SQLite
+keeps naive UTC text, PostgreSQL ``timestamptz``; :class:`UtcDateTime` hands back aware datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+VERSION_TABLE = "logsluice_alembic_version"
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass a timezone-aware UTC time")
+        utc_value = value.astimezone(UTC)
+        return utc_value.replace(tzinfo=None) if dialect.name == "sqlite" else utc_value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+logstores = Table(
+    "logstores",
+    metadata,
+    Column(
+        "project",
+        String(64),
+        ForeignKey("projects.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(64), primary_key=True),
+    Column("retention_days", Integer, nullable=False),
+    Column("time_field", String(255), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project", String(64), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("logstore", String(64), nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+    Column("spec_fingerprint", String(64), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("rows_written", BigInteger, nullable=False),
+    Column("bytes_written", BigInteger, nullable=False),
+    Column("slices_total", Integer, nullable=False),
+    Column("slices_done", Integer, nullable=False),
+    Column("progress", Double, nullable=False),
+    Column("truncated", Boolean, nullable=False),
+    Column("incomplete", Boolean, nullable=False),
+    Column("missing_ranges", Text, nullable=False),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("estimate_rows", BigInteger, nullable=True),
+    Column("estimate_bytes", BigInteger, nullable=True),
+    Column("artifact_key", Text, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("deleted", Boolean, nullable=False),
+    UniqueConstraint("project", "idempotency_key"),
+    Index(None, "status", "project"),
+    Index(None, "project", "created_at"),
+)
+
+task_slices = Table(
+    "task_slices",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("slice_index", Integer, primary_key=True),
+    Column("start_at", UtcDateTime, nullable=False),
+    Column("end_at", UtcDateTime, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("offset_bytes", BigInteger, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+)

@@ -1,0 +1,126 @@
+"""Translation between the task records of ``logsluice.domain.tasks`` and rows of the task tables.
+
+The spec is kept as JSON text (with ``name``, ``logstore`` and the idempotency key copied into
+columns for filtering); ``missing_ranges`` is a JSON list of ``{"start", "end"}`` objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Row
+
+from logsluice.domain.errors import InvalidInputError
+from logsluice.domain.tasks import (
+    SliceCheckpoint,
+    SliceStatus,
+    Task,
+    TaskSpec,
+    TaskStatus,
+    time_range_from_dict,
+    time_range_to_dict,
+)
+from logsluice.domain.timerange import TimeRange
+
+# Task fields a transition may set; the rest are fixed at creation or owned by the store.
+UPDATABLE_FIELDS = frozenset(field.name for field in dataclasses.fields(Task)) - {
+    "id",
+    "project",
+    "spec",
+    "status",
+    "created_at",
+    "updated_at",
+}
+
+
+def encode_missing_ranges(ranges: tuple[TimeRange, ...] | list[TimeRange]) -> str:
+    """Return the JSON text stored in the ``missing_ranges`` column."""
+    return json.dumps([time_range_to_dict(time_range) for time_range in ranges])
+
+
+def decode_missing_ranges(text: str) -> tuple[TimeRange, ...]:
+    """Read the ``missing_ranges`` column."""
+    return tuple(time_range_from_dict(item) for item in json.loads(text))
+
+
+def task_to_row(task: Task) -> dict[str, Any]:
+    """Return the column values of a new task row."""
+    values = {name: getattr(task, name) for name in UPDATABLE_FIELDS}
+    values.update(
+        id=task.id,
+        project=task.project,
+        name=task.spec.name,
+        logstore=task.spec.logstore,
+        idempotency_key=task.spec.idempotency_key,
+        spec_fingerprint=task.spec.fingerprint(),
+        spec=json.dumps(task.spec.to_dict(), sort_keys=True),
+        status=task.status.value,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        missing_ranges=encode_missing_ranges(task.missing_ranges),
+    )
+    return values
+
+
+def field_values(fields: Mapping[str, object]) -> dict[str, object]:
+    """Return column values for Task ``fields`` given to a transition.
+
+    Raises InvalidInputError for a name that is not an updatable Task field.
+    """
+    unknown = sorted(set(fields) - UPDATABLE_FIELDS)
+    if unknown:
+        raise InvalidInputError(f"not updatable task fields: {', '.join(unknown)}", fields=unknown)
+    values = dict(fields)
+    if "missing_ranges" in values:
+        ranges = values["missing_ranges"]
+        if not isinstance(ranges, tuple | list):
+            raise InvalidInputError("missing_ranges must be a sequence of time ranges")
+        values["missing_ranges"] = encode_missing_ranges(ranges)
+    return values
+
+
+def task_from_row(row: Row[Any]) -> Task:
+    """Return the Task stored in ``row`` (a full row of the ``tasks`` table)."""
+    values = row._mapping
+    fixed = {"spec", "missing_ranges", "status"}
+    return Task(
+        id=values["id"],
+        project=values["project"],
+        spec=TaskSpec.from_dict(json.loads(values["spec"])),
+        status=TaskStatus(values["status"]),
+        created_at=values["created_at"],
+        updated_at=values["updated_at"],
+        missing_ranges=decode_missing_ranges(values["missing_ranges"]),
+        **{name: values[name] for name in UPDATABLE_FIELDS - fixed},
+    )
+
+
+def checkpoint_to_row(checkpoint: SliceCheckpoint) -> dict[str, Any]:
+    """Return the column values of a ``task_slices`` row."""
+    return {
+        "task_id": checkpoint.task_id,
+        "slice_index": checkpoint.slice_index,
+        "start_at": checkpoint.time_range.start,
+        "end_at": checkpoint.time_range.end,
+        "rows": checkpoint.rows,
+        "offset_bytes": checkpoint.offset_bytes,
+        "status": checkpoint.status.value,
+        "written_at": checkpoint.written_at,
+    }
+
+
+def checkpoint_from_row(row: Row[Any]) -> SliceCheckpoint:
+    """Return the SliceCheckpoint stored in ``row``."""
+    values = row._mapping
+    return SliceCheckpoint(
+        task_id=values["task_id"],
+        slice_index=values["slice_index"],
+        time_range=TimeRange(values["start_at"], values["end_at"]),
+        rows=values["rows"],
+        offset_bytes=values["offset_bytes"],
+        status=SliceStatus(values["status"]),
+        written_at=values["written_at"],
+    )

@@ -1,0 +1,1 @@
+"""logsluice test suite (a package so helpers import as ``tests.…``)."""

@@ -1,0 +1,3 @@
+"""Shared pytest configuration: fixture plugins of the test tiers."""
+
+pytest_plugins = ["tests.contract.conftest_sql"]

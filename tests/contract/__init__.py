@@ -1,0 +1,1 @@
+"""Contract tests: each port against each of its implementations."""
