@@ -1,0 +1,61 @@
+"""Builds the FastAPI application from an ApiContext: routers, error envelopes, background jobs.
+
+The app holds no global state: everything it uses arrives in :func:`create_app`'s arguments and
+lives on ``app.state``. Background jobs (retention) run while the app's lifespan lasts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from fastapi import FastAPI
+
+import logsluice
+from logsluice.api.context import ApiContext
+from logsluice.api.native import native_router
+from logsluice.api.native.errors import install_error_handlers
+
+
+class BackgroundJob(Protocol):
+    """Something that runs beside the server, started and stopped with the app."""
+
+    def start(self) -> None:
+        """Start running in the background."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and wait for the current run to end."""
+        ...
+
+
+def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = ()) -> FastAPI:
+    """Return the logsluice API app serving ``context``; OpenAPI at ``/docs``."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for job in background_jobs:
+            job.start()
+        try:
+            yield
+        finally:
+            for job in background_jobs:
+                job.stop()
+
+    app = FastAPI(
+        title="logsluice",
+        version=logsluice.__version__,
+        description="Self-hosted log store: ingest, search and export logs.",
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    install_error_handlers(app)
+    app.include_router(native_router())
+    app.add_api_route("/healthz", health, methods=["GET"], tags=["health"])
+    return app
+
+
+def health() -> dict[str, str]:
+    """Answer ``{"status": "ok"}`` without authentication, for load balancers and scripts."""
+    return {"status": "ok"}

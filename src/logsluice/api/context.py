@@ -1,0 +1,56 @@
+"""What every router needs from the running server, handed to endpoints as FastAPI dependencies.
+
+``bootstrap`` builds one :class:`ApiContext` and ``create_app`` keeps it on ``app.state``; the
+dependencies below read it back and authenticate the caller, so endpoints receive plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from logsluice.api.auth import Credentials, Principal
+from logsluice.services.catalog import CatalogService
+from logsluice.services.ingest import IngestService
+from logsluice.services.query import QueryService
+
+
+class RequestAuthenticator(Protocol):
+    """Turns a request's credentials into the calling principal."""
+
+    def authenticate(self, credentials: Credentials) -> Principal:
+        """Return the caller. Raises AuthenticationError."""
+        ...
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """The services and limits the API works with."""
+
+    catalog: CatalogService
+    ingest: IngestService
+    query: QueryService
+    authenticator: RequestAuthenticator
+    ingest_max_body_bytes: int
+
+
+def get_context(request: Request) -> ApiContext:
+    """Return the server's ApiContext."""
+    context: ApiContext = request.app.state.context
+    return context
+
+
+def get_principal(request: Request) -> Principal:
+    """Authenticate the request. Raises AuthenticationError (401 in every dialect)."""
+    credentials = Credentials(
+        method=request.method,
+        path=request.url.path,
+        headers={name.lower(): value for name, value in request.headers.items()},
+    )
+    return get_context(request).authenticator.authenticate(credentials)
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+Caller = Annotated[Principal, Depends(get_principal)]

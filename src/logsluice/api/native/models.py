@@ -1,0 +1,151 @@
+"""The request and response bodies of the native API, as pydantic models (they make the OpenAPI).
+
+Request bodies are strict (no silent coercion of ``"30"`` to 30) and refuse unknown fields, so a
+typo is a 400 rather than an ignored option.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, Project
+from logsluice.domain.export import Order
+from logsluice.services.catalog import (
+    DEFAULT_RETENTION_DAYS,
+    MAX_RETENTION_DAYS,
+    MIN_RETENTION_DAYS,
+)
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ProjectCreate(RequestBody):
+    name: str = Field(
+        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends"
+    )
+    description: str = Field(default="", max_length=1024)
+
+
+class ProjectOut(BaseModel):
+    name: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        return cls(
+            name=project.name, description=project.description, created_at=project.created_at
+        )
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectOut]
+
+
+class LogstoreCreate(RequestBody):
+    name: str = Field(
+        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends"
+    )
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        description=f"days records are kept, {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}",
+    )
+    time_field: str = Field(
+        default=DEFAULT_TIME_FIELD, description="the field of each record that holds its time"
+    )
+    description: str = Field(default="", max_length=1024)
+
+
+class LogstoreOut(BaseModel):
+    project: str
+    name: str
+    retention_days: int
+    time_field: str
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, logstore: Logstore) -> LogstoreOut:
+        return cls(
+            project=logstore.project,
+            name=logstore.name,
+            retention_days=logstore.retention_days,
+            time_field=logstore.time_field,
+            description=logstore.description,
+            created_at=logstore.created_at,
+        )
+
+
+class LogstoreList(BaseModel):
+    logstores: list[LogstoreOut]
+
+
+class FieldOut(BaseModel):
+    name: str
+    type: str
+
+
+class LogstreamOut(BaseModel):
+    name: str
+    records: int
+
+
+class LogstreamList(BaseModel):
+    logstreams: list[LogstreamOut]
+
+
+class LogstoreDetailsOut(LogstoreOut):
+    fields: list[FieldOut]
+    logstreams: list[LogstreamOut]
+
+
+class LineErrorOut(BaseModel):
+    line: int = Field(description="1-based line (JSON Lines) or element (JSON array) number")
+    message: str
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    rejected: int
+    errors: list[LineErrorOut] = Field(description="the first rejected lines; `rejected` has all")
+    errors_truncated: bool
+
+
+class QueryIn(RequestBody):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    query: str = Field(default="*", description="SEARCH, or SEARCH | SQL")
+    from_: str | int | float | None = Field(
+        default=None,
+        alias="from",
+        description="RFC 3339 or epoch seconds; default `to` minus the default window (15 min)",
+    )
+    to: str | int | float | None = Field(default=None, description="RFC 3339 or epoch; default now")
+    limit: int | None = Field(default=None, description="rows to return; default 100, most 10,000")
+    order: Order = Field(default=Order.DESC, description="by time: desc (newest first) or asc")
+
+
+class ColumnOut(BaseModel):
+    name: str
+    type: str
+
+
+class HistogramBucketOut(BaseModel):
+    start: datetime
+    count: int
+
+
+class QueryOut(BaseModel):
+    columns: list[ColumnOut]
+    rows: list[list[Any]]
+    count: int = Field(description="rows the query yields over the whole range, ignoring limit")
+    histogram: list[HistogramBucketOut]
+    bucket_seconds: float
+    from_: datetime = Field(alias="from")
+    to: datetime
+    elapsed_ms: float

@@ -1,0 +1,91 @@
+"""The native ingest endpoint: JSON, JSON Lines, CSV or Parquet bodies, optionally gzip or zstd.
+
+The body is read by an ``async`` dependency, the one place where reading a request stream is
+unavoidable, so the size limit holds while bytes arrive: a ``Content-Length`` over the limit is
+refused before reading, and a chunked body is cut off as soon as it passes the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from logsluice.api.context import Caller, Context, get_context
+from logsluice.api.native.models import IngestOut, LineErrorOut
+from logsluice.domain.errors import PayloadTooLargeError
+from logsluice.pipeline.decode import InputFormat
+
+router = APIRouter(prefix="/api/v1/projects/{project}/logstores", tags=["records"])
+
+_FORMAT_BY_MEDIA_TYPE: dict[str, InputFormat] = {
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/jsonlines": "jsonl",
+    "text/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+
+
+async def read_limited_body(request: Request) -> bytes:
+    """Return the request body. Raises PayloadTooLargeError past ``ingest_max_body_bytes``."""
+    limit_bytes = get_context(request).ingest_max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit_bytes:
+        raise _too_large(limit_bytes)
+    parts: list[bytes] = []
+    received_bytes = 0
+    async for part in request.stream():
+        received_bytes += len(part)
+        if received_bytes > limit_bytes:
+            raise _too_large(limit_bytes)
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _too_large(limit_bytes: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"request body larger than {limit_bytes} bytes; send the records in smaller batches",
+        limit_bytes=limit_bytes,
+    )
+
+
+def record_format_of(content_type: str | None) -> InputFormat | None:
+    """Return the input format of a known media type, None to sniff JSON or JSON Lines."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return _FORMAT_BY_MEDIA_TYPE.get(media_type)
+
+
+@router.post("/{logstore}/records", response_model=IngestOut)
+def ingest_records(
+    project: str,
+    logstore: str,
+    context: Context,
+    caller: Caller,
+    body: Annotated[bytes, Depends(read_limited_body)],
+    logstream: Annotated[str | None, Query(description="logstream label of every record")] = None,
+    strict: Annotated[bool, Query(description="refuse the whole batch on one bad line")] = False,
+    content_type: Annotated[str | None, Header()] = None,
+    content_encoding: Annotated[str | None, Header(description="gzip or zstd")] = None,
+) -> IngestOut:
+    """Append records. Without `strict`, good records are stored and bad lines reported."""
+    caller.require_project(project, write=True)
+    result = context.ingest.ingest(
+        project,
+        logstore,
+        body,
+        record_format=record_format_of(content_type),
+        content_encoding=content_encoding,
+        logstream=logstream,
+        strict=strict,
+    )
+    return IngestOut(
+        accepted=result.accepted,
+        rejected=result.rejected,
+        errors=[LineErrorOut(line=error.line, message=error.message) for error in result.errors],
+        errors_truncated=result.errors_truncated,
+    )

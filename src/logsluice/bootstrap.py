@@ -1,0 +1,161 @@
+"""The one place that builds the object graph: adapters picked by URL, services, the API app.
+
+Entry points (``logsluice serve``, tests) call :func:`build_container` or :func:`build_server`
+with a :class:`Settings`; nothing else constructs adapters. :meth:`Container.close` releases
+every store, in reverse order of opening.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from logsluice.adapters.duckdb import DuckDBLogStore
+from logsluice.adapters.sql import SqlCatalogStore, create_sql_engine, migrate_engine
+from logsluice.api.app import create_app
+from logsluice.api.auth import (
+    AdminToken,
+    AdminTokenAuthenticator,
+    AuthenticatorChain,
+    NoAuthentication,
+    check_no_auth_allowed,
+    load_or_create_admin_token,
+)
+from logsluice.api.context import ApiContext, RequestAuthenticator
+from logsluice.domain.errors import InvalidSettingsError
+from logsluice.ports import CatalogStore, Clock, LogStore
+from logsluice.services.catalog import CatalogService
+from logsluice.services.clock import SystemClock
+from logsluice.services.ingest import IngestLimits, IngestService
+from logsluice.services.periodic import PeriodicJob
+from logsluice.services.query import QueryLimits, QueryService
+from logsluice.services.retention import RetentionService
+from logsluice.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+@dataclass
+class Container:
+    """Every long-lived object of one logsluice process."""
+
+    settings: Settings
+    clock: Clock
+    catalog_store: CatalogStore
+    log_store: LogStore
+    catalog: CatalogService
+    ingest: IngestService
+    query: QueryService
+    retention: RetentionService
+    close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        """Close the stores, the last opened first."""
+        while self.close_actions:
+            self.close_actions.pop()()
+
+
+@dataclass(frozen=True)
+class Server:
+    """The API app with its container and the admin token it accepts (None with ``no_auth``)."""
+
+    app: FastAPI
+    container: Container
+    admin_token: AdminToken | None
+
+
+def open_catalog_store(database_url: str) -> SqlCatalogStore:
+    """Open the catalog database at ``database_url`` and migrate it to the newest schema."""
+    engine = create_sql_engine(database_url)
+    migrate_engine(engine)
+    return SqlCatalogStore(engine)
+
+
+def open_log_store(settings: Settings) -> LogStore:
+    """Open the log store named by ``settings.log_store_url``.
+
+    Raises InvalidSettingsError for a scheme no adapter serves.
+    """
+    scheme, separator, rest = settings.log_store_url.partition("://")
+    if scheme != "duckdb" or not separator or not rest.startswith("/"):
+        raise InvalidSettingsError(
+            f"LOGSLUICE_LOG_STORE_URL: unsupported log store URL {settings.log_store_url!r}; "
+            "use duckdb:///path/to/file.duckdb"
+        )
+    return DuckDBLogStore(
+        rest[1:] or ":memory:",
+        memory_limit_bytes=settings.duckdb_memory_limit_bytes,
+        threads=settings.duckdb_threads,
+    )
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    """Open the stores named by ``settings`` and build the services on them."""
+    clock = clock or SystemClock()
+    catalog_store = open_catalog_store(settings.database_url)
+    try:
+        log_store = open_log_store(settings)
+    except BaseException:
+        catalog_store.close()
+        raise
+    return Container(
+        settings=settings,
+        clock=clock,
+        catalog_store=catalog_store,
+        log_store=log_store,
+        catalog=CatalogService(catalog_store, log_store, clock),
+        ingest=IngestService(catalog_store, log_store, clock, _ingest_limits(settings)),
+        query=QueryService(catalog_store, log_store, clock, _query_limits(settings)),
+        retention=RetentionService(catalog_store, log_store, clock),
+        close_actions=[catalog_store.close, log_store.close],
+    )
+
+
+def _ingest_limits(settings: Settings) -> IngestLimits:
+    return IngestLimits(
+        max_decoded_bytes=settings.ingest_max_decoded_bytes,
+        max_errors_reported=settings.ingest_max_errors_reported,
+    )
+
+
+def _query_limits(settings: Settings) -> QueryLimits:
+    return QueryLimits(
+        timeout=settings.query_timeout,
+        default_window=settings.query_default_window,
+        default_limit=settings.preview_limit_default,
+        max_limit=settings.preview_limit_max,
+        histogram_buckets=settings.histogram_buckets,
+    )
+
+
+def build_authenticator(settings: Settings) -> tuple[RequestAuthenticator, AdminToken | None]:
+    """Return the request authenticator and the admin token in force (None with ``no_auth``).
+
+    Raises InvalidSettingsError when ``no_auth`` is asked for on a non-loopback host.
+    """
+    check_no_auth_allowed(settings.host, settings.no_auth)
+    if settings.no_auth:
+        return NoAuthentication(), None
+    configured = settings.admin_token.get_secret_value() if settings.admin_token else None
+    admin_token = load_or_create_admin_token(settings.data_dir, configured)
+    return AuthenticatorChain([AdminTokenAuthenticator(admin_token.value)]), admin_token
+
+
+def build_server(settings: Settings, clock: Clock | None = None) -> Server:
+    """Return the API app on a fresh container, with retention running while the app runs."""
+    authenticator, admin_token = build_authenticator(settings)
+    container = build_container(settings, clock)
+    context = ApiContext(
+        catalog=container.catalog,
+        ingest=container.ingest,
+        query=container.query,
+        authenticator=authenticator,
+        ingest_max_body_bytes=settings.ingest_max_body_bytes,
+    )
+    retention_job = PeriodicJob(
+        "retention", settings.retention_check_interval, container.retention.delete_expired_records
+    )
+    app = create_app(context, background_jobs=[retention_job])
+    return Server(app=app, container=container, admin_token=admin_token)

@@ -1,0 +1,181 @@
+"""``logsluice ingest``: stream record files to a logstore in chunks, with progress and a summary.
+
+Each chunk (50,000 records by default) is one zstd-compressed JSON Lines request, so it is stored
+atomically on its own; rejected lines are reported with their line numbers in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import zstandard
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from logsluice.cli.client import ApiClient, ClientConfig, path_of
+from logsluice.cli.options import api_client, client_options, json_option, print_json
+from logsluice.cli.record_files import (
+    RECORD_FORMATS,
+    RecordChunk,
+    RecordFile,
+    RecordFileError,
+    detect_format,
+)
+
+DEFAULT_CHUNK_RECORDS = 50_000
+SUMMARY_ERRORS_SHOWN = 20
+EXIT_REJECTED = 4
+
+
+def send_records(
+    client: ApiClient,
+    project: str,
+    logstore: str,
+    jsonl: bytes,
+    *,
+    logstream: str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Send JSON Lines to a logstore (zstd-compressed) and return the server's ingest result."""
+    params: dict[str, str] = {"strict": "true" if strict else "false"}
+    if logstream:
+        params["logstream"] = logstream
+    response: dict[str, Any] = client.request(
+        "POST",
+        path_of("projects", project, "logstores", logstore, "records"),
+        params=params,
+        content=zstandard.ZstdCompressor(level=3).compress(jsonl),
+        headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "zstd"},
+    )
+    return response
+
+
+@dataclass
+class FileSummary:
+    """What happened to one file: records accepted and rejected, first errors with file lines."""
+
+    path: str
+    accepted: int = 0
+    rejected: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, chunk: RecordChunk, result: dict[str, Any]) -> None:
+        self.accepted += int(result["accepted"])
+        self.rejected += int(result["rejected"])
+        for error in result["errors"]:
+            self.errors.append(
+                {"line": chunk.file_line(int(error["line"])), "message": error["message"]}
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "errors": self.errors,
+        }
+
+
+def _ingest_file(
+    client: ApiClient, record_file: RecordFile, progress: Progress, options: dict[str, Any]
+) -> FileSummary:
+    summary = FileSummary(path=str(record_file.path))
+    task = progress.add_task(record_file.path.name, total=record_file.size)
+    for chunk in record_file.chunks(options["chunk_records"]):
+        result = send_records(
+            client,
+            options["project"],
+            options["logstore"],
+            chunk.body,
+            logstream=options["logstream"],
+            strict=options["strict"],
+        )
+        summary.add(chunk, result)
+        progress.update(task, completed=record_file.position)
+    progress.update(task, completed=record_file.size)
+    return summary
+
+
+def _print_summary(summaries: list[FileSummary]) -> None:
+    console = Console(stderr=True)
+    for summary in summaries:
+        console.print(f"{summary.path}: {summary.accepted} accepted, {summary.rejected} rejected")
+        for error in summary.errors[:SUMMARY_ERRORS_SHOWN]:
+            console.print(f"  {summary.path}:{error['line']}: {error['message']}", markup=False)
+        hidden = summary.rejected - min(len(summary.errors), SUMMARY_ERRORS_SHOWN)
+        if hidden > 0:
+            console.print(f"  … and {hidden} more rejected records")
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--project", "-p", required=True, help="The project.")
+@click.option("--logstore", "-l", required=True, help="The logstore to append to.")
+@click.option("--logstream", default=None, help="Logstream label of every record.")
+@click.option(
+    "--format",
+    "record_format",
+    type=click.Choice(RECORD_FORMATS),
+    default=None,
+    help="Format of the files; default from the name (.jsonl, .csv, .parquet[.gz|.zst]).",
+)
+@click.option("--strict", is_flag=True, help="Refuse a whole chunk when one of its lines is bad.")
+@click.option(
+    "--chunk-records",
+    type=click.IntRange(min=1),
+    default=DEFAULT_CHUNK_RECORDS,
+    show_default=True,
+    help="Records per request.",
+)
+@client_options
+@json_option
+def ingest(
+    client_config: ClientConfig,
+    files: tuple[Path, ...],
+    record_format: str | None,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Append the records of FILES (JSON Lines, CSV or Parquet, optionally .gz/.zst) to a logstore.
+
+    Exits 0 when every record was stored, 4 when some were rejected (listed with file and line).
+    """
+    try:
+        record_files = [RecordFile(path, *detect_format(path, record_format)) for path in files]
+    except RecordFileError as error:
+        raise click.UsageError(str(error)) from error
+    summaries: list[FileSummary] = []
+    with api_client(client_config) as client, _progress(disabled=as_json) as progress:
+        for record_file in record_files:
+            try:
+                summaries.append(_ingest_file(client, record_file, progress, options))
+            except RecordFileError as error:
+                raise click.ClickException(str(error)) from error
+    if as_json:
+        print_json(_json_summary(summaries))
+    else:
+        _print_summary(summaries)
+    if any(summary.rejected for summary in summaries):
+        raise SystemExit(EXIT_REJECTED)
+
+
+def _json_summary(summaries: list[FileSummary]) -> dict[str, Any]:
+    return {
+        "accepted": sum(summary.accepted for summary in summaries),
+        "rejected": sum(summary.rejected for summary in summaries),
+        "files": [summary.as_dict() for summary in summaries],
+    }
+
+
+def _progress(*, disabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=disabled,
+    )

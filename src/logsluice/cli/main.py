@@ -1,0 +1,48 @@
+"""The ``logsluice`` command group: every sub-command registered in one place.
+
+Sub-commands are imported only when invoked, so ``logsluice project list`` does not pay for
+loading the server (FastAPI, DuckDB, SQLAlchemy) it never uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+import logsluice
+
+COMMANDS = {
+    "serve": "logsluice.cli.serve:serve",
+    "project": "logsluice.cli.catalog:project",
+    "logstore": "logsluice.cli.catalog:logstore",
+    "ingest": "logsluice.cli.ingest:ingest",
+    "query": "logsluice.cli.query:query",
+    "demo-data": "logsluice.cli.demo_data:demo_data",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module_name), attribute)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(logsluice.__version__, prog_name="logsluice")
+def cli() -> None:
+    """logsluice: a self-hosted log store that turns any query into a file."""
+
+
+def main() -> None:
+    """Run the ``logsluice`` command."""
+    cli()

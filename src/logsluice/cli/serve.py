@@ -1,0 +1,57 @@
+"""``logsluice serve``: run the API server (uvicorn) on the stores named by the settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import uvicorn
+
+from logsluice.api.auth import AdminToken
+from logsluice.bootstrap import build_server
+from logsluice.domain.errors import LogsluiceError
+from logsluice.settings import load_settings
+
+
+def _announce_token(admin_token: AdminToken | None, no_auth: bool) -> None:
+    if no_auth:
+        click.echo("WARNING: authentication is off (--no-auth); do not expose this port.", err=True)
+    elif admin_token is None or admin_token.source == "settings":
+        click.echo("admin token: from LOGSLUICE_ADMIN_TOKEN", err=True)
+    elif admin_token.created:
+        click.echo(f"admin token (shown once, kept in {admin_token.path}):", err=True)
+        click.echo(admin_token.value)
+    else:
+        click.echo(f"admin token: in {admin_token.path}", err=True)
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to bind [env LOGSLUICE_HOST; 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env LOGSLUICE_PORT; 8080].")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory [env LOGSLUICE_DATA_DIR; ./data].",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    default=None,
+    help="Accept calls without a token (development; loopback addresses only).",
+)
+def serve(host: str | None, port: int | None, data_dir: Path | None, no_auth: bool | None) -> None:
+    """Run the logsluice server; the API's OpenAPI page is at /docs."""
+    try:
+        settings = load_settings(host=host, port=port, data_dir=data_dir, no_auth=no_auth or None)
+        server = build_server(settings)
+    except LogsluiceError as error:
+        raise click.ClickException(error.message) from error
+    _announce_token(server.admin_token, settings.no_auth)
+    click.echo(f"logsluice on http://{settings.host}:{settings.port} (API docs at /docs)", err=True)
+    try:
+        uvicorn.run(
+            server.app, host=settings.host, port=settings.port, log_level=settings.log_level
+        )
+    finally:
+        server.container.close()

@@ -1,0 +1,1 @@
+"""The web console (served by ``logsluice serve``); built later."""

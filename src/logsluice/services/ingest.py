@@ -1,0 +1,207 @@
+"""Ingestion: one request's records decoded, checked and appended to a logstore as one batch.
+
+A batch is atomic. Without ``strict`` every valid record is stored and each bad line is reported
+by its number; with ``strict`` one bad line refuses the whole batch and nothing is stored. Records
+are decoded in chunks, up to a bound on their decoded size, and appended together in one log-store
+call, so a failure leaves the logstore as it was.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import zstandard
+
+from logsluice.domain.catalog import FieldType, widen
+from logsluice.domain.errors import InvalidRecordsError, PayloadTooLargeError
+from logsluice.pipeline.decode import InputFormat, LineError, decode_records
+from logsluice.ports import CatalogStore, Clock, LogStore
+
+_SNIFF_BYTES = 256
+
+
+@dataclass(frozen=True)
+class RejectedLine:
+    """A line (JSON Lines) or element (JSON array), 1-based, that was not stored, and why."""
+
+    line: int
+    message: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one batch. ``errors`` holds at most the configured number of lines."""
+
+    accepted: int
+    rejected: int
+    errors: list[RejectedLine]
+
+    @property
+    def errors_truncated(self) -> bool:
+        return len(self.errors) < self.rejected
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Bounds of one batch: decoded size (Arrow bytes) and how many bad lines a response lists."""
+
+    max_decoded_bytes: int
+    max_errors_reported: int
+
+
+class IngestService:
+    """Decodes request bodies into records and appends them to logstores."""
+
+    def __init__(
+        self, catalog_store: CatalogStore, log_store: LogStore, clock: Clock, limits: IngestLimits
+    ) -> None:
+        self._catalog_store = catalog_store
+        self._log_store = log_store
+        self._clock = clock
+        self._limits = limits
+
+    def ingest(
+        self,
+        project: str,
+        logstore: str,
+        data: bytes,
+        *,
+        record_format: InputFormat | None = None,
+        content_encoding: str | None = None,
+        logstream: str | None = None,
+        strict: bool = False,
+    ) -> IngestResult:
+        """Decode ``data`` (JSON array or JSON Lines, optionally gzip/zstd) and store its records.
+
+        ``record_format`` None sniffs a JSON array (``[`` first) or JSON Lines. Returns the counts
+        and the first rejected lines. Raises ProjectNotFoundError, LogstoreNotFoundError,
+        PayloadTooLargeError (decoded batch too large), InvalidInputError (undecodable body) and,
+        with ``strict``, InvalidRecordsError listing the bad lines.
+        """
+        target = self._catalog_store.get_logstore(project, logstore)
+        tables, errors = self._decode(
+            data, target.time_field, record_format, content_encoding, logstream
+        )
+        if strict and errors:
+            raise InvalidRecordsError(
+                f"{len(errors)} records refused; nothing was stored",
+                errors=[error.as_detail() for error in errors[: self._limits.max_errors_reported]],
+                refused=len(errors),
+            )
+        accepted = (
+            self._log_store.append(project, logstore, combine_tables(tables)) if tables else 0
+        )
+        return IngestResult(
+            accepted=accepted,
+            rejected=len(errors),
+            errors=[
+                RejectedLine(error.line, error.message)
+                for error in errors[: self._limits.max_errors_reported]
+            ],
+        )
+
+    def _decode(
+        self,
+        data: bytes,
+        time_field: str,
+        record_format: InputFormat | None,
+        content_encoding: str | None,
+        logstream: str | None,
+    ) -> tuple[list[pa.Table], list[LineError]]:
+        # Strictness is applied by the caller, so memory stays bounded by the limit below.
+        tables: list[pa.Table] = []
+        errors: list[LineError] = []
+        decoded_bytes = 0
+        for chunk in decode_records(
+            data,
+            format=record_format or sniff_format(data, content_encoding),
+            content_encoding=content_encoding,
+            time_field=time_field,
+            logstream=logstream,
+            arrival_time=self._clock.now(),
+            strict=False,
+        ):
+            decoded_bytes += chunk.table.nbytes
+            if decoded_bytes > self._limits.max_decoded_bytes:
+                raise PayloadTooLargeError(
+                    f"the decoded records exceed {self._limits.max_decoded_bytes} bytes; "
+                    "send smaller batches",
+                    limit_bytes=self._limits.max_decoded_bytes,
+                )
+            if chunk.table.num_rows:
+                tables.append(chunk.table)
+            errors.extend(chunk.errors)
+        return tables, errors
+
+
+def sniff_format(data: bytes, content_encoding: str | None) -> InputFormat:
+    """Return ``json`` when the (decompressed) body starts with ``[``, else ``jsonl``."""
+    head = _decompressed_head(data, content_encoding).lstrip()
+    return "json" if head.startswith(b"[") else "jsonl"
+
+
+def _decompressed_head(data: bytes, content_encoding: str | None) -> bytes:
+    encoding = (content_encoding or "identity").strip().lower()
+    try:
+        if encoding in ("gzip", "x-gzip"):
+            return gzip.GzipFile(fileobj=io.BytesIO(data)).read(_SNIFF_BYTES)
+        if encoding == "zstd":
+            return zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read(_SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError):
+        return b""  # decode_records reports the corrupt input properly
+    return data[:_SNIFF_BYTES]
+
+
+def combine_tables(tables: list[pa.Table]) -> pa.Table:
+    """Return one table of all ``tables``, each clashing column widened as the log store would.
+
+    Numbers widen to float64 (Arrow's permissive promotion); a column that is text in one chunk
+    and not in another becomes text everywhere, so no value is lost between chunks.
+    """
+    textual = _columns_needing_text(tables)
+    if textual:
+        tables = [_cast_to_text(table, textual) for table in tables]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _columns_needing_text(tables: list[pa.Table]) -> set[str]:
+    widened: dict[str, FieldType] = {}
+    for table in tables:
+        for arrow_field in table.schema:
+            field_type = _field_type(arrow_field.type)
+            if field_type is not None:
+                current = widened.get(arrow_field.name, field_type)
+                widened[arrow_field.name] = widen(current, field_type)
+    return {
+        name
+        for name, field_type in widened.items()
+        if field_type is FieldType.VARCHAR
+        and any(
+            name in table.column_names and not pa.types.is_string(table.schema.field(name).type)
+            for table in tables
+        )
+    }
+
+
+def _field_type(arrow_type: pa.DataType) -> FieldType | None:
+    if pa.types.is_boolean(arrow_type):
+        return FieldType.BOOLEAN
+    if pa.types.is_integer(arrow_type):
+        return FieldType.BIGINT
+    if pa.types.is_floating(arrow_type):
+        return FieldType.DOUBLE
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return FieldType.VARCHAR
+    return None  # timestamps (the time field) and nulls need no widening here
+
+
+def _cast_to_text(table: pa.Table, names: set[str]) -> pa.Table:
+    for name in names & set(table.column_names):
+        index = table.column_names.index(name)
+        table = table.set_column(index, name, pc.cast(table.column(name), pa.string()))
+    return table
