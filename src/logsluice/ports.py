@@ -16,6 +16,8 @@ from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.export import Order
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
 from logsluice.domain.timerange import TimeRange
+from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
+from logsluice.pipeline.protocols import ArtifactStore, Compressor, Encoder, StagingObject
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -317,16 +319,28 @@ class TaskStore(Protocol):
         ...
 
 
+# --- export pipeline: Encoder, Compressor, ArtifactStore -----------------------------------------
+# Defined in ``logsluice.pipeline.protocols`` (the pipeline sits below this module and is written
+# against them) and re-exported here so services find every role in one place: ``Encoder``,
+# ``Compressor``, ``ArtifactStore``, ``StagingObject``, and the writer's records
+# ``WriterCheckpoint`` and ``ArtifactSummary``.
+
 # --- later sections are added by the task store and the export pipeline ---------------------------
 
 __all__: Sequence[str] = (
+    "ArtifactStore",
+    "ArtifactSummary",
     "CatalogStore",
     "Clock",
     "ColumnInfo",
+    "Compressor",
+    "Encoder",
     "HistogramBucket",
     "LogStore",
     "LogstreamInfo",
     "RecordsQuery",
+    "StagingObject",
     "TaskOrderBy",
     "TaskStore",
+    "WriterCheckpoint",
 )

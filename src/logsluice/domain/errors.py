@@ -89,6 +89,13 @@ class ArtifactNotFoundError(NotFoundError):
     code = "artifact_not_found"
 
 
+class ArtifactStagingError(LogsluiceError):
+    """A staging artifact cannot be resumed (missing, shorter than its checkpoint, or not a prefix
+    the encoder can continue); the export must start over from the first slice."""
+
+    code = "artifact_staging_invalid"
+
+
 class AlreadyExistsError(LogsluiceError):
     """A resource with that name already exists."""
 

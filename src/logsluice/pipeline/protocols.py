@@ -1,0 +1,157 @@
+"""The roles of the export pipeline as Protocols: Encoder, Compressor, ArtifactStore, StagingObject.
+
+They live here, below ``ports.py`` in the layer order, because the pipeline itself (the artifact
+writer and the export driver) is written against them and may not import ``ports``; ``ports.py``
+re-exports them so services keep seeing every role in one place. Chunks of output are any bytes-like
+object (``bytes``, ``memoryview`` over an Arrow buffer), so encoders hand their buffers on without a
+copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Chunk = bytes | bytearray | memoryview
+"""A piece of encoded or compressed output."""
+
+ReadRange = Callable[[int, int], bytes]
+"""Reads ``[start_bytes, end_bytes)`` of the artifact written so far (used when resuming)."""
+
+
+class Encoder(Protocol):
+    """Turns Arrow record batches into the bytes of one file format, batch by batch.
+
+    The output is a sequence of slices: ``begin`` once per artifact, then for each slice any
+    number of ``encode`` calls and one ``end_slice``; ``end`` once at the very end. The bytes
+    returned up to and including an ``end_slice`` form a prefix a resumed run may continue after.
+    """
+
+    @property
+    def file_extension(self) -> str:
+        """Return the extension of the format without a dot (``csv``, ``jsonl``, ``parquet``)."""
+        ...
+
+    def begin(self, schema: pa.Schema) -> Chunk:
+        """Start an artifact of rows of ``schema``; return its leading bytes (a CSV header)."""
+        ...
+
+    def encode(self, batch: pa.RecordBatch) -> Chunk:
+        """Encode one batch of the current slice and return the bytes ready so far."""
+        ...
+
+    def end_slice(self) -> Chunk:
+        """Finish the current slice and return its last bytes; after them the output can be cut."""
+        ...
+
+    def end(self) -> Chunk:
+        """Finish the artifact and return its trailing bytes (a Parquet footer)."""
+        ...
+
+    def resume(self, prefix_bytes: int, read_range: ReadRange) -> None:
+        """Continue an artifact whose first ``prefix_bytes`` (ending at a slice end) were kept.
+
+        ``read_range`` reads the kept prefix as the encoder wrote it (only formats without an
+        outer compressor need it). Raises ArtifactStagingError if the prefix is not one this
+        encoder can continue.
+        """
+        ...
+
+
+class Compressor(Protocol):
+    """Compresses a stream into independently decodable frames (zstd frame, gzip member, lz4 frame).
+
+    Concatenated frames decode as the concatenation of their contents, so the output can be cut at
+    any ``end_frame`` and continued by a new frame.
+    """
+
+    @property
+    def file_suffix(self) -> str:
+        """Return the suffix added to the file name (``.zst``, ``.gz``, ``.lz4``, or empty)."""
+        ...
+
+    def compress(self, data: Chunk) -> Chunk:
+        """Feed ``data`` into the current frame and return whatever compressed output is ready."""
+        ...
+
+    def end_frame(self) -> Chunk:
+        """Close the current frame and return its last bytes; the next ``compress`` opens one."""
+        ...
+
+
+class StagingObject(Protocol):
+    """An artifact being written: append-only until it is closed."""
+
+    def write(self, data: Chunk) -> None:
+        """Append ``data``."""
+        ...
+
+    def sync(self) -> None:
+        """Make everything written so far durable (called at every checkpoint)."""
+        ...
+
+    def close(self) -> None:
+        """Release the handle; the staging object stays for a later resume or publish."""
+        ...
+
+
+class ArtifactStore(Protocol):
+    """Keeps artifacts by key (``<project>/<task_id>/<filename>``): staged while written, then
+    published atomically, then read by byte ranges until deleted.
+
+    Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
+    """
+
+    def open_staging(self, key: str, offset_bytes: int = 0) -> StagingObject:
+        """Open the staging object of ``key`` for appending at ``offset_bytes``.
+
+        Anything after the offset is cut away; offset 0 starts an empty object. Raises
+        ArtifactStagingError when the staging object is missing or shorter than ``offset_bytes``.
+        """
+        ...
+
+    def staging_size(self, key: str) -> int:
+        """Return the staging object's size in bytes. Raises ArtifactNotFoundError if absent."""
+        ...
+
+    def read_staging(self, key: str, start_bytes: int, end_bytes: int) -> Iterator[bytes]:
+        """Yield the staging object's bytes ``[start_bytes, end_bytes)`` in chunks.
+
+        Raises ArtifactNotFoundError if there is no staging object.
+        """
+        ...
+
+    def publish(self, key: str) -> int:
+        """Atomically make the staging object of ``key`` the published artifact; return its size.
+
+        The content is durable before it becomes visible; a previous artifact of the key is
+        replaced. Raises ArtifactNotFoundError if there is no staging object.
+        """
+        ...
+
+    def put(self, key: str, data: bytes) -> None:
+        """Publish a small object (a manifest) in one atomic step."""
+        ...
+
+    def read(self, key: str, start_bytes: int = 0, end_bytes: int | None = None) -> Iterator[bytes]:
+        """Yield the published artifact's bytes ``[start_bytes, end_bytes)`` in chunks.
+
+        ``end_bytes`` None reads to the end; a range past the end is clipped. Raises
+        ArtifactNotFoundError if nothing is published under ``key``.
+        """
+        ...
+
+    def size(self, key: str) -> int:
+        """Return the published artifact's size in bytes. Raises ArtifactNotFoundError."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Return whether an artifact is published under ``key``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the published artifact and the staging object of ``key``; absent ones are fine."""
+        ...

@@ -1,0 +1,108 @@
+"""Cutting a task's time range into slices: the unit of progress, checkpoint, resume, parallelism.
+
+Slices hold roughly at most ``target_rows_per_slice`` rows each. With a per-bucket count histogram,
+neighbouring buckets are grouped until the next would overflow the target, and a bucket larger than
+the target is split into equal time spans; without one, the range is cut into equal time spans from
+an estimated row count. Slices come back in output order (newest first for ``order=desc``) with
+indexes counting in that order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from logsluice.domain.export import Order
+from logsluice.domain.timerange import TimeRange
+
+DEFAULT_ROWS_PER_SLICE = 1_000_000
+_RESOLUTION = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One time sub-range of a task, ``index`` being its place in output order."""
+
+    index: int
+    time_range: TimeRange
+
+
+class BucketCount(Protocol):
+    """A histogram bucket: records counted from ``start`` for one bucket width."""
+
+    @property
+    def start(self) -> datetime: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+def split_evenly(time_range: TimeRange, parts: int) -> list[TimeRange]:
+    """Cut ``time_range`` into ``parts`` (at most one per microsecond) equal ascending spans."""
+    parts = max(1, min(parts, time_range.duration // _RESOLUTION))
+    step = time_range.duration / parts
+    edges = [time_range.start + step * number for number in range(parts)] + [time_range.end]
+    return [TimeRange(low, high) for low, high in itertools.pairwise(edges) if low < high]
+
+
+def _clip(time_range: TimeRange, start: datetime, end: datetime) -> TimeRange | None:
+    low, high = max(start, time_range.start), min(end, time_range.end)
+    return TimeRange(low, high) if low < high else None
+
+
+def _group_buckets(
+    time_range: TimeRange, buckets: Sequence[BucketCount], width: timedelta, target: int
+) -> list[TimeRange]:
+    """Group ascending buckets into spans of about ``target`` rows; empty gaps join a neighbour."""
+    spans: list[TimeRange] = []
+    span_start, span_rows = time_range.start, 0
+    for bucket in sorted(buckets, key=lambda item: item.start):
+        clipped = _clip(time_range, bucket.start, bucket.start + width)
+        if clipped is None or bucket.count <= 0:
+            continue
+        if span_rows and span_rows + bucket.count > target:
+            spans.append(TimeRange(span_start, clipped.start))
+            span_start, span_rows = clipped.start, 0
+        if bucket.count > target:
+            pieces = split_evenly(clipped, math.ceil(bucket.count / target))
+            pieces[0] = TimeRange(span_start, pieces[0].end)  # an empty gap before joins it
+            spans.extend(pieces)
+            span_start, span_rows = clipped.end, 0
+            continue
+        span_rows += bucket.count
+    if span_start < time_range.end:
+        spans.append(TimeRange(span_start, time_range.end))
+    return spans
+
+
+def plan_slices(
+    time_range: TimeRange,
+    order: Order,
+    *,
+    target_rows_per_slice: int = DEFAULT_ROWS_PER_SLICE,
+    histogram: Sequence[BucketCount] | None = None,
+    bucket_width: timedelta | None = None,
+    estimated_rows: int | None = None,
+) -> list[Slice]:
+    """Return the slices of ``time_range`` in output order, each holding about ≤ the target rows.
+
+    ``histogram`` with its ``bucket_width`` sizes slices by counted rows; otherwise
+    ``estimated_rows`` (spread evenly over time) picks how many equal spans to cut; with neither,
+    the whole range is one slice. Raises ValueError for a non-positive target or bucket width.
+    """
+    if target_rows_per_slice <= 0:
+        raise ValueError("target_rows_per_slice must be positive")
+    if histogram is not None:
+        if bucket_width is None or bucket_width <= timedelta(0):
+            raise ValueError("a histogram needs a positive bucket_width")
+        spans = _group_buckets(time_range, histogram, bucket_width, target_rows_per_slice)
+    else:
+        parts = math.ceil((estimated_rows or 0) / target_rows_per_slice)
+        spans = split_evenly(time_range, parts)
+    if order is Order.DESC:
+        spans.reverse()
+    return [Slice(index, span) for index, span in enumerate(spans)]
