@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from logsluice.api.signatures.canonical import (
+    as_utc,
     decode_component,
     encode_unreserved,
     hmac_sha256,
@@ -237,7 +238,7 @@ def verify(
     if not header_value:
         raise access_denied()
     authorization = parse_authorization(header_value)
-    check_freshness(authorization, now.astimezone(UTC), max_clock_skew)
+    check_freshness(authorization, as_utc(now), max_clock_skew)
     secret_access_key = lookup_secret(authorization.access_key_id)
     if secret_access_key is None:
         raise invalid_access_key_id()

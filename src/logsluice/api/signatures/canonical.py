@@ -9,9 +9,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote_to_bytes
 
 EMPTY_BODY_SHA256_HEX = hashlib.sha256(b"").hexdigest()
+
+
+def as_utc(now: datetime) -> datetime:
+    """Returns ``now`` in UTC; raises ``ValueError`` for a naive datetime (a clock bug)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("the verification instant must be timezone-aware")
+    return now.astimezone(UTC)
 
 
 def decode_component(raw: str, *, plus_is_space: bool = False) -> bytes:

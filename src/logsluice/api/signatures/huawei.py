@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from logsluice.api.signatures.canonical import (
     EMPTY_BODY_SHA256_HEX,
+    as_utc,
     decode_component,
     encode_unreserved,
     hmac_sha256,
@@ -166,7 +167,7 @@ def verify(
     fail``, or a body that differs from its declared hash.
     """
     authorization = parse_authorization(request.headers.get("authorization", "").strip())
-    date_text = signed_date(request, authorization, now.astimezone(UTC), max_clock_skew)
+    date_text = signed_date(request, authorization, as_utc(now), max_clock_skew)
     secret = lookup_secret(authorization.access_key_id)
     if secret is None:
         raise HuaweiSignatureError("ak not found")

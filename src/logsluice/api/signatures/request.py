@@ -77,7 +77,7 @@ class SignedRequest:
 
         Returns the request with its path and query split but not decoded.
         """
-        if "://" in target.split("?", 1)[0]:
+        if target.lower().startswith(("http://", "https://")):
             target = "/" + target.split("://", 1)[1].partition("/")[2]
         raw_path, _, raw_query = target.partition("?")
         return cls(

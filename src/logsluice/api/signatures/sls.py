@@ -21,6 +21,7 @@ from email.utils import parsedate_to_datetime
 
 from logsluice.api.signatures.canonical import (
     EMPTY_BODY_SHA256_HEX,
+    as_utc,
     decode_component,
     encode_unreserved,
     hmac_sha256,
@@ -329,7 +330,7 @@ def verify(
     (unknown v1 signature method), 400 PostBodyInvalid (body digest missing or different).
     """
     header_value = request.headers.get("authorization", "").strip()
-    now = now.astimezone(UTC)
+    now = as_utc(now)
     if header_value.startswith(V1_PREFIX):
         credential = header_value.removeprefix(V1_PREFIX)
         return verify_v1(request, credential, lookup_secret, now, max_clock_skew)
