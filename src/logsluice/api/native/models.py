@@ -127,7 +127,9 @@ class QueryIn(RequestBody):
     )
     to: str | int | float | None = Field(default=None, description="RFC 3339 or epoch; default now")
     limit: int | None = Field(default=None, description="rows to return; default 100, most 10,000")
-    order: Order = Field(default=Order.DESC, description="by time: desc (newest first) or asc")
+    order: Order = Field(
+        default=Order.DESC, strict=False, description="by time: desc (newest first) or asc"
+    )
 
 
 class ColumnOut(BaseModel):
