@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 import uvicorn
 
-from logsluice.api.auth import AdminToken
-from logsluice.bootstrap import build_server
+from logsluice.api.auth import AdminToken, check_no_auth_allowed
 from logsluice.domain.errors import LogsluiceError
 from logsluice.settings import load_settings
 
@@ -44,6 +43,10 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, no_auth: bo
     """Run the logsluice server; the API's OpenAPI page is at /docs."""
     try:
         settings = load_settings(host=host, port=port, data_dir=data_dir, no_auth=no_auth or None)
+        check_no_auth_allowed(settings.host, settings.no_auth)
+        # Imported here: loading the server stack takes seconds a refused start need not wait.
+        from logsluice.bootstrap import build_server
+
         server = build_server(settings)
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error

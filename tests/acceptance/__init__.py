@@ -1,0 +1,1 @@
+"""Acceptance tests: real `logsluice` processes driven by the real CLI."""

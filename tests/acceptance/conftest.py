@@ -1,0 +1,94 @@
+"""Fixtures of the acceptance tier: a real ``logsluice serve`` process and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+LOGSLUICE = str(Path(sys.executable).parent / "logsluice")
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[str]
+    url: str
+    data_dir: Path
+
+    def read_printed_line(self) -> str:
+        """Return the next line ``serve`` printed on stdout (the token, on a first start)."""
+        assert self.process.stdout is not None
+        return self.process.stdout.readline().strip()
+
+    def cli(self, *arguments: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real ``logsluice`` CLI against this server."""
+        environment = {
+            key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")
+        }
+        environment |= {"LOGSLUICE_SERVER": self.url, "LOGSLUICE_DATA_DIR": str(self.data_dir)}
+        if token is not None:
+            environment["LOGSLUICE_TOKEN"] = token
+        return subprocess.run(
+            [LOGSLUICE, *arguments], capture_output=True, text=True, env=environment, timeout=120
+        )
+
+
+def start_server(data_dir: Path, *extra: str) -> RunningServer:
+    """Start ``logsluice serve`` on a free port and wait until /healthz answers."""
+    port = free_port()
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")
+    }
+    process = subprocess.Popen(
+        [LOGSLUICE, "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environment,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"logsluice serve exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        raise AssertionError("logsluice serve did not answer /healthz in time")
+    return RunningServer(process=process, url=url, data_dir=data_dir)
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture(scope="module")
+def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    server = start_server(tmp_path_factory.mktemp("server") / "data")
+    yield server
+    stop_server(server)
