@@ -164,6 +164,7 @@ ALLOWED_FUNCTIONS: frozenset[type[exp.Expr]] = frozenset(
         exp.DateBin,
         exp.TimeToStr,
         exp.StrToTime,
+        exp.TsOrDsToTimestamp,
         exp.TimeToUnix,
         exp.UnixToTime,
         exp.Extract,

@@ -10,6 +10,7 @@ rendered back from the checked tree, never from the user's text. Every refusal i
 from __future__ import annotations
 
 import functools
+import re
 
 import sqlglot
 from sqlglot import exp
@@ -27,6 +28,8 @@ from logsluice.query.sql_allowlist import (
 
 _READINGS = ("duckdb", "presto", "mysql")
 _QUERY_STARTS = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
+_RETRY_REASONS = frozenset({"syntax", "forbidden_function"})
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SET_OPERATIONS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
 
@@ -41,7 +44,7 @@ def check_sql(sql: str, offset: int) -> exp.Query:
     _refuse_comments(sql, tokens, offset)
     _refuse_more_statements(tokens, offset)
     _require_query_start(sql, tokens, offset)
-    return _parse_and_check(sql, offset)
+    return _parse_and_check(sql, offset, tokens)
 
 
 def _tokenize(sql: str, offset: int) -> list[Token]:
@@ -50,7 +53,7 @@ def _tokenize(sql: str, offset: int) -> list[Token]:
     except TokenError as error:
         position = offset + _unterminated_quote(sql)
         raise InvalidQueryError(
-            f"SQL cannot be read at position {position}: unterminated quote or bad character",
+            f"SQL cannot be read at position {position}: unterminated quote or comment",
             position=position,
             reason="syntax",
         ) from error
@@ -126,30 +129,39 @@ def _require_query_start(sql: str, tokens: list[Token], offset: int) -> None:
         )
 
 
-def _parse_and_check(sql: str, offset: int) -> exp.Query:
+def _parse_and_check(sql: str, offset: int, tokens: list[Token]) -> exp.Query:
+    """Try each reading; only a syntax error or an unknown function moves on to the next one."""
     syntax_error: InvalidQueryError | None = None
     policy_error: InvalidQueryError | None = None
     for dialect in _READINGS:
         try:
-            tree = _parse_one(sql, offset, dialect)
-            _TreeChecker(sql, offset).check(tree)
+            tree = _parse_one(sql, offset, dialect, tokens)
+            _TreeChecker(sql, offset, tokens).check(tree)
         except InvalidQueryError as error:
+            if error.reason not in _RETRY_REASONS:
+                raise
             if error.reason == "syntax":
                 syntax_error = syntax_error or error
             else:
                 policy_error = policy_error or error
             continue
-        return tree
-    raise (
-        policy_error
-        or syntax_error
-        or InvalidQueryError(  # pragma: no cover
-            "the SQL part cannot be read", position=offset, reason="syntax"
-        )
-    )
+        return _quote_unusual_identifiers(tree)
+    raise policy_error or syntax_error or _unreadable(offset)
 
 
-def _parse_one(sql: str, offset: int, dialect: str) -> exp.Query:
+def _unreadable(offset: int) -> InvalidQueryError:  # pragma: no cover - a reading always fails
+    return InvalidQueryError("the SQL part cannot be read", position=offset, reason="syntax")
+
+
+def _quote_unusual_identifiers(tree: exp.Query) -> exp.Query:
+    """Quote names other readings left bare (``$1`` in Presto) so DuckDB reads them as names."""
+    for identifier in tree.find_all(exp.Identifier):
+        if not identifier.quoted and not _PLAIN_NAME.fullmatch(identifier.name):
+            identifier.set("quoted", True)
+    return tree
+
+
+def _parse_one(sql: str, offset: int, dialect: str, tokens: list[Token]) -> exp.Query:
     try:
         statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement]
     except (ParseError, TokenError) as error:
@@ -164,7 +176,7 @@ def _parse_one(sql: str, offset: int, dialect: str) -> exp.Query:
     if not isinstance(tree, _SET_OPERATIONS):
         raise InvalidQueryError(
             f"only SELECT queries are allowed after '|', not {tree.key.upper()}",
-            position=offset + _position_in_sql(tree),
+            position=offset + _position_in_sql(tree, tokens),
             reason="forbidden_statement",
         )
     return tree
@@ -192,25 +204,48 @@ def _offset_of(sql: str, details: dict[str, object]) -> int:
     return max(0, min(len(sql), line_start + column - width))
 
 
-def _position_in_sql(node: exp.Expr) -> int:
-    """The smallest source offset sqlglot recorded for the node or anything inside it."""
+def _position_in_sql(node: exp.Expr, tokens: list[Token]) -> int:
+    """Where the node starts in the SQL text.
+
+    sqlglot records offsets for names, literals and functions. A node without one (INTO, VALUES,
+    LATERAL, a placeholder) is placed at the last token spelled like the start of its SQL that
+    comes before the first offset inside it, else at the first offset inside it.
+    """
     starts = [start for child in node.walk() if isinstance(start := child.meta.get("start"), int)]
-    return min(starts, default=0)
+    own_start = node.meta.get("start")
+    if isinstance(own_start, int):
+        return own_start
+    inner = min(starts, default=None)
+    keyword = _first_word(node)
+    candidates = [
+        token.start
+        for token in tokens
+        if keyword.startswith(token.text.lower()) and (inner is None or token.start <= inner)
+    ]
+    if candidates:
+        return candidates[-1] if inner is not None else candidates[0]
+    return inner if inner is not None else (tokens[0].start if tokens else 0)
+
+
+def _first_word(node: exp.Expr) -> str:
+    words = node.sql("duckdb").lstrip("(").split()
+    return words[0].lower() if words else "\0"
 
 
 class _TreeChecker:
     """Walks a parsed tree and refuses the first node that is not on an allow-list."""
 
-    def __init__(self, sql: str, offset: int) -> None:
+    def __init__(self, sql: str, offset: int, tokens: list[Token]) -> None:
         self._sql = sql
         self._offset = offset
+        self._tokens = tokens
 
     def check(self, tree: exp.Expr) -> None:
         for node in tree.walk():
             self._check_node(node)
 
     def _refuse(self, node: exp.Expr, reason: str, message: str) -> InvalidQueryError:
-        position = self._offset + _position_in_sql(node)
+        position = self._offset + _position_in_sql(node, self._tokens)
         return InvalidQueryError(
             f"{message} (position {position})", position=position, reason=reason
         )
