@@ -20,6 +20,15 @@ from logsluice.adapters.duckdb.tables import (
 from logsluice.domain.catalog import LOGSTREAM_FIELD, FieldType, LogstoreSchema, widen
 from logsluice.domain.errors import InvalidRecordsError
 
+# Arrow types DuckDB stores as the field type without a cast.
+_NATIVE_ARROW_TYPES = {
+    FieldType.BOOLEAN: pa.bool_(),
+    FieldType.BIGINT: pa.int64(),
+    FieldType.DOUBLE: pa.float64(),
+    FieldType.VARCHAR: pa.string(),
+    FieldType.TIMESTAMP: pa.timestamp("us", "UTC"),
+}
+
 
 @dataclass(frozen=True)
 class ColumnChange:
@@ -46,22 +55,21 @@ class AppendPlan:
     insert_columns: tuple[str, ...]
     select_expressions: tuple[str, ...]
 
-    def insert_statement(self, table: str, source: str, time_field: str) -> str:
-        """Return the INSERT that copies ``source`` into ``table``, sorted by time for pruning."""
+    def insert_statement(self, table: str, source: str, sort_by: str | None) -> str:
+        """Return the INSERT copying ``source`` into ``table``, sorted by ``sort_by`` if given."""
         columns = ", ".join(quote_identifier(name) for name in self.insert_columns)
         selects = ", ".join(self.select_expressions)
-        return (
-            f"INSERT INTO {table} ({columns}) SELECT {selects} FROM {source} "
-            f"ORDER BY {quote_identifier(time_field)}"
-        )
+        order = f" ORDER BY {quote_identifier(sort_by)}" if sort_by else ""
+        return f"INSERT INTO {table} ({columns}) SELECT {selects} FROM {source}{order}"
 
 
-def plan_append(stored: LogstoreSchema, incoming: pa.Schema) -> AppendPlan:
+def plan_append(stored: LogstoreSchema, records: pa.Table) -> AppendPlan:
     """Return how to append a table of schema ``incoming`` to a logstore of schema ``stored``.
 
     Raises InvalidRecordsError when the time field is missing or not a timestamp, or when two
     columns differ only by case.
     """
+    incoming: pa.Schema = records.schema
     _check_incoming(stored.time_field, incoming)
     changes: list[ColumnChange] = []
     insert_columns: list[str] = []
@@ -71,9 +79,9 @@ def plan_append(stored: LogstoreSchema, incoming: pa.Schema) -> AppendPlan:
         if change is not None:
             changes.append(change)
         insert_columns.append(target_name)
-        selects.append(
-            _select_expression(arrow_field, target_type, is_logstream=_is_logstream(target_name))
-        )
+        has_nulls = records.column(arrow_field.name).null_count > 0
+        needs_default = _is_logstream(target_name) and has_nulls
+        selects.append(_select_expression(arrow_field, target_type, needs_default=needs_default))
     return AppendPlan(tuple(changes), tuple(insert_columns), tuple(selects))
 
 
@@ -126,11 +134,13 @@ def _is_logstream(name: str) -> bool:
     return name.lower() == LOGSTREAM_FIELD
 
 
-def _select_expression(arrow_field: pa.Field, target_type: FieldType, *, is_logstream: bool) -> str:
+def _select_expression(
+    arrow_field: pa.Field, target_type: FieldType, *, needs_default: bool
+) -> str:
     source = quote_identifier(arrow_field.name)
     if is_nested_arrow(arrow_field.type):
         source = f"to_json({source})"
-    expression = f"CAST({source} AS {FIELD_TYPE_SQL[target_type]})"
-    if is_logstream:
-        return f"COALESCE({expression}, '')"
-    return expression
+    expression = source
+    if _NATIVE_ARROW_TYPES.get(target_type) != arrow_field.type:
+        expression = f"CAST({source} AS {FIELD_TYPE_SQL[target_type]})"
+    return f"COALESCE({expression}, '')" if needs_default else expression

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.errors import translate_errors
@@ -111,12 +112,12 @@ class DuckDBLogStore:
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
             stored = _read_schema(cursor, project, logstore)
-            plan = plan_append(stored, records.schema)
+            plan = plan_append(stored, records)
             if not plan.changes:
                 return _insert(cursor, table, plan, records, stored.time_field)
         with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
             stored = _read_schema(cursor, project, logstore)
-            plan = plan_append(stored, records.schema)
+            plan = plan_append(stored, records)
             cursor.execute("BEGIN TRANSACTION")
             try:
                 for change in plan.changes:
@@ -212,10 +213,11 @@ def _insert(
     records: pa.Table,
     time_field: str,
 ) -> int:
+    incoming_time = _incoming_name(records, time_field)
+    sort_by = None if _is_sorted(records.column(incoming_time)) else incoming_time
     cursor.register(_INCOMING_VIEW, records)
     try:
-        incoming_time = _incoming_name(records, time_field)
-        cursor.execute(plan.insert_statement(table, _INCOMING_VIEW, incoming_time))
+        cursor.execute(plan.insert_statement(table, _INCOMING_VIEW, sort_by))
     finally:
         cursor.unregister(_INCOMING_VIEW)
     return int(records.num_rows)
@@ -236,6 +238,14 @@ def _read_schema(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str)
         Field(name=str(name), type=field_type_from_sql(str(type_sql))) for name, type_sql in rows
     )
     return LogstoreSchema(time_field=fields[0].name, fields=fields)
+
+
+def _is_sorted(times: pa.ChunkedArray) -> bool:
+    """Tell whether times never decrease; sorted batches are inserted as they are."""
+    if len(times) < 2:
+        return True
+    values = pc.cast(times, pa.int64())
+    return bool(pc.all(pc.less_equal(values.slice(0, len(values) - 1), values.slice(1))).as_py())
 
 
 def _incoming_name(records: pa.Table, time_field: str) -> str:

@@ -1,0 +1,240 @@
+"""Ingest decoding: bytes or a stream of JSON, JSON Lines, CSV or Parquet into append-ready tables.
+
+Public API::
+
+    decode_records(data, *, format, content_encoding, time_field, logstream, arrival_time,
+                   strict, chunk_records=65_536) -> Iterator[DecodedChunk]
+    decode_file(path, *, time_field, logstream, arrival_time, strict, chunk_records=65_536)
+        -> Iterator[DecodedChunk]
+    DecodedChunk(table: pa.Table, accepted: int, errors: list[LineError])
+    LineError(line: int, message: str)
+
+Each ``DecodedChunk.table`` satisfies ``LogStore.append``: the time field first as
+``timestamp[us, UTC]``, then ``logstream``, then boolean/int64/float64/string fields (nested
+values as JSON text; values whose types clash within a chunk widened: int+float to float, anything
+with text to text). A record's time is RFC 3339 text or an epoch number in s/ms/us/ns; a missing
+time is ``arrival_time``; an unreadable one refuses the record with its 1-based line (for a JSON
+array: element index + 1). ``logstream`` comes from the record's field, else the argument, else
+``""``. Input is decompressed (``gzip`` or ``zstd``) and decoded ``chunk_records`` records at a
+time, so memory stays bounded on files of any size. With ``strict`` any refused record raises
+InvalidRecordsError and nothing is returned; strict decoding keeps the whole input in memory
+before returning, so it is meant for request bodies, not large files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Literal, Protocol
+
+import zstandard
+
+from logsluice.domain.errors import InvalidInputError, InvalidRecordsError
+from logsluice.pipeline.decode_json import JsonLinesDecoder, decode_json_array
+from logsluice.pipeline.decode_tabular import decode_csv, decode_parquet
+from logsluice.pipeline.decode_types import (
+    MAX_REPORTED_ERRORS,
+    DecodedChunk,
+    DecodeOptions,
+    LineError,
+)
+
+InputFormat = Literal["json", "jsonl", "csv", "parquet"]
+DEFAULT_CHUNK_RECORDS = 131_072
+_FIRST_GUESS_BYTES_PER_LINE = 256
+_READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+_FILE_FORMATS: dict[str, InputFormat] = {
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+}
+_FILE_ENCODINGS = {".gz": "gzip", ".zst": "zstd"}
+
+__all__ = [
+    "DEFAULT_CHUNK_RECORDS",
+    "DecodedChunk",
+    "InputFormat",
+    "LineError",
+    "decode_file",
+    "decode_records",
+]
+
+
+def decode_records(
+    data: bytes | IO[bytes],
+    *,
+    format: InputFormat,
+    content_encoding: str | None,
+    time_field: str,
+    logstream: str | None,
+    arrival_time: datetime,
+    strict: bool,
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+) -> Iterator[DecodedChunk]:
+    """Return the decoded chunks of ``data`` (see the module docstring).
+
+    Raises InvalidInputError for an unknown format or content encoding, or input that does not
+    decompress; InvalidRecordsError when nothing can be decoded (a JSON body that is not JSON, a
+    CSV without header) and, with ``strict``, when any record is refused.
+    """
+    if chunk_records < 1:
+        raise InvalidInputError("chunk_records must be at least 1")
+    options = DecodeOptions(time_field, logstream, arrival_time)
+    stream = _decompressed(_as_stream(data), content_encoding)
+    chunks = _decode(stream, format, options, chunk_records)
+    return _strictly(chunks) if strict else chunks
+
+
+def decode_file(
+    path: Path,
+    *,
+    time_field: str,
+    logstream: str | None,
+    arrival_time: datetime,
+    strict: bool,
+    chunk_records: int = DEFAULT_CHUNK_RECORDS,
+) -> Iterator[DecodedChunk]:
+    """Decode a file whose name tells its format and compression (``logs.jsonl.zst``, ``a.csv``).
+
+    Raises InvalidInputError for a name with no known format, and what decode_records raises.
+    """
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    encoding = _FILE_ENCODINGS.get(suffixes[-1]) if suffixes else None
+    format_suffix = suffixes[-2] if encoding and len(suffixes) > 1 else (suffixes or [""])[-1]
+    if format_suffix not in _FILE_FORMATS:
+        raise InvalidInputError(
+            f"cannot tell the format of {path.name!r}: use .jsonl, .json, .csv or .parquet"
+        )
+    with path.open("rb") as file:
+        yield from decode_records(
+            file,
+            format=_FILE_FORMATS[format_suffix],
+            content_encoding=encoding,
+            time_field=time_field,
+            logstream=logstream,
+            arrival_time=arrival_time,
+            strict=strict,
+            chunk_records=chunk_records,
+        )
+
+
+def _decode(
+    stream: IO[bytes], input_format: str, options: DecodeOptions, chunk_records: int
+) -> Iterator[DecodedChunk]:
+    if input_format == "jsonl":
+        return _decode_json_lines(stream, options, chunk_records)
+    if input_format == "json":
+        return decode_json_array(_read_all(stream), options, chunk_records)
+    if input_format == "csv":
+        return decode_csv(stream, options, chunk_records)
+    if input_format == "parquet":
+        return decode_parquet(stream, options, chunk_records)
+    raise InvalidInputError(
+        f"unknown input format {input_format!r}: use json, jsonl, csv or parquet"
+    )
+
+
+def _decode_json_lines(
+    stream: IO[bytes], options: DecodeOptions, chunk_records: int
+) -> Iterator[DecodedChunk]:
+    decoder = JsonLinesDecoder(options)
+    for first_line, line_count, block in _line_blocks(stream, chunk_records):
+        yield decoder.decode_block(block, first_line, line_count)
+
+
+def _line_blocks(stream: IO[bytes], chunk_records: int) -> Iterator[tuple[int, int, bytes]]:
+    """Yield (first line number, line count, block) of whole lines, about ``chunk_records`` each.
+
+    Blocks are cut at the last newline of what was read; the read size follows the average line
+    length seen so far, so Python never walks the lines one by one.
+    """
+    first_line, pending, bytes_per_line = 1, b"", _FIRST_GUESS_BYTES_PER_LINE
+    while True:
+        wanted_bytes = max(chunk_records * bytes_per_line - len(pending), len(pending), 1)
+        data = _read(stream, wanted_bytes)
+        cut = len(pending) + data.rfind(b"\n") + 1 if data else len(pending)
+        buffer = pending + data
+        if data and cut == len(pending):
+            pending = buffer  # no newline yet: a line longer than one read
+            continue
+        block, pending = buffer[:cut], buffer[cut:]
+        line_count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if block and not block.isspace():
+            yield first_line, line_count, block
+        first_line += line_count
+        bytes_per_line = max(1, len(block) // max(1, line_count))
+        if not data:
+            return
+
+
+def _strictly(chunks: Iterator[DecodedChunk]) -> Iterator[DecodedChunk]:
+    decoded = list(chunks)
+    errors = [error for chunk in decoded for error in chunk.errors]
+    if errors:
+        raise InvalidRecordsError(
+            f"{len(errors)} records refused; nothing was stored",
+            errors=[error.as_detail() for error in errors[:MAX_REPORTED_ERRORS]],
+            refused=len(errors),
+        )
+    return iter(decoded)
+
+
+def _as_stream(data: bytes | IO[bytes]) -> IO[bytes]:
+    if isinstance(data, bytes | bytearray | memoryview):
+        return io.BytesIO(data)
+    return data
+
+
+def _decompressed(stream: IO[bytes], content_encoding: str | None) -> IO[bytes]:
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding == "identity":
+        return stream
+    if encoding in ("gzip", "x-gzip"):
+        return io.BufferedReader(_CheckedReader(gzip.GzipFile(fileobj=stream, mode="rb")))
+    if encoding == "zstd":
+        reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        return io.BufferedReader(_CheckedReader(reader))
+    raise InvalidInputError(f"unsupported content encoding {content_encoding!r}: use gzip or zstd")
+
+
+class _Decompressor(Protocol):
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+
+class _CheckedReader(io.RawIOBase):
+    """A raw stream over a decompressor that reports corrupt input as InvalidInputError."""
+
+    def __init__(self, inner: _Decompressor) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        try:
+            return self._inner.readinto(buffer)
+        except _READ_ERRORS as error:
+            raise InvalidInputError(f"input does not decompress: {error}") from error
+
+
+def _read(stream: IO[bytes], size_bytes: int) -> bytes:
+    parts: list[bytes] = []
+    remaining = size_bytes
+    while remaining > 0:
+        data = stream.read(remaining)
+        if not data:
+            break
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+def _read_all(stream: IO[bytes]) -> bytes:
+    return stream.read()
