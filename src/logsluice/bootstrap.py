@@ -11,8 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from logsluice.adapters.artifacts import build_artifact_store
+from logsluice.adapters.artifacts.encoders import build_encoder
 from logsluice.adapters.duckdb import DuckDBLogStore
-from logsluice.adapters.sql import SqlCatalogStore, create_sql_engine, migrate_engine
+from logsluice.adapters.http import HttpLogStore
+from logsluice.adapters.sql import SqlCatalogStore, SqlTaskStore, create_sql_engine, migrate_engine
 from logsluice.api.app import create_app
 from logsluice.api.auth import (
     AdminToken,
@@ -24,13 +27,20 @@ from logsluice.api.auth import (
 )
 from logsluice.api.context import ApiContext, RequestAuthenticator
 from logsluice.domain.errors import InvalidSettingsError
-from logsluice.ports import CatalogStore, Clock, LogStore
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
 from logsluice.services.catalog import CatalogService
 from logsluice.services.clock import SystemClock
+from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestLimits, IngestService
+from logsluice.services.janitor import Janitor
+from logsluice.services.links import LinkSigner, load_or_create_link_secret
 from logsluice.services.periodic import PeriodicJob
 from logsluice.services.query import QueryLimits, QueryService
 from logsluice.services.retention import RetentionService
+from logsluice.services.runner import RunnerSettings, TaskRunner
+from logsluice.services.tasks import TaskLimits, TaskService
+from logsluice.services.worker import WorkerPool, WorkerSettings
 from logsluice.settings import Settings
 
 if TYPE_CHECKING:
@@ -49,6 +59,12 @@ class Container:
     ingest: IngestService
     query: QueryService
     retention: RetentionService
+    task_store: TaskStore
+    artifact_store: ArtifactStore
+    tasks: TaskService
+    downloads: DownloadService
+    runner: TaskRunner
+    janitor: Janitor
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -100,6 +116,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     except BaseException:
         catalog_store.close()
         raise
+    task_store = open_task_store(settings.database_url)
+    artifact_store = build_artifact_store(settings.artifact_store_url)
+    link_signer = build_link_signer(settings, clock)
+    runner = build_runner(settings, task_store, log_store, artifact_store, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -109,7 +129,114 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         ingest=IngestService(catalog_store, log_store, clock, _ingest_limits(settings)),
         query=QueryService(catalog_store, log_store, clock, _query_limits(settings)),
         retention=RetentionService(catalog_store, log_store, clock),
-        close_actions=[catalog_store.close, log_store.close],
+        task_store=task_store,
+        artifact_store=artifact_store,
+        tasks=TaskService(
+            task_store=task_store,
+            catalog_store=catalog_store,
+            log_store=log_store,
+            artifact_store=artifact_store,
+            link_signer=link_signer,
+            clock=clock,
+            encoder_factory=build_encoder,
+            limits=_task_limits(settings),
+        ),
+        downloads=DownloadService(task_store, artifact_store, link_signer),
+        runner=runner,
+        janitor=Janitor(task_store, artifact_store, clock, max_attempts=settings.task_max_attempts),
+        close_actions=[catalog_store.close, log_store.close, task_store.close],
+    )
+
+
+def open_task_store(database_url: str) -> SqlTaskStore:
+    """Open the task store at ``database_url`` (migrated to the newest schema)."""
+    engine = create_sql_engine(database_url)
+    migrate_engine(engine)
+    return SqlTaskStore(engine)
+
+
+def build_link_signer(settings: Settings, clock: Clock) -> LinkSigner:
+    """Return the link signer with the configured secret, or the data directory's own."""
+    secret = (
+        settings.link_secret.get_secret_value().encode()
+        if settings.link_secret
+        else load_or_create_link_secret(settings.data_dir / "link-secret")
+    )
+    return LinkSigner(
+        secret, clock, default_ttl=settings.link_ttl_default, maximum_ttl=settings.link_ttl_max
+    )
+
+
+def build_runner(
+    settings: Settings,
+    task_store: TaskStore,
+    source: RecordSource,
+    artifact_store: ArtifactStore,
+    clock: Clock,
+) -> TaskRunner:
+    """Return the task runner reading records from ``source``."""
+    return TaskRunner(
+        task_store=task_store,
+        source=source,
+        artifact_store=artifact_store,
+        encoder_factory=build_encoder,
+        clock=clock,
+        settings=RunnerSettings(
+            lease=settings.task_lease,
+            heartbeat_interval=settings.task_heartbeat_interval,
+            rows_per_slice=settings.task_rows_per_slice,
+            batch_rows=settings.task_batch_rows,
+            slice_attempts=settings.task_slice_attempts,
+            artifact_retention=settings.artifact_retention,
+        ),
+    )
+
+
+def build_worker_pool(settings: Settings, runner: TaskRunner, size: int, label: str) -> WorkerPool:
+    """Return ``size`` worker threads running tasks with ``runner``."""
+    return WorkerPool(
+        runner.task_store,
+        runner,
+        runner.clock,
+        WorkerSettings(max_running_per_project=settings.task_max_running_per_project),
+        size=size,
+        label=label,
+    )
+
+
+@dataclass
+class WorkerProcess:
+    """What ``logsluice worker`` runs: a worker pool on the shared stores, reading records from a
+    serving node over HTTP."""
+
+    pool: WorkerPool
+    close_actions: list[Callable[[], None]]
+
+    def close(self) -> None:
+        """Close the stores, the last opened first."""
+        while self.close_actions:
+            self.close_actions.pop()()
+
+
+def build_worker_process(
+    settings: Settings, server_url: str, token: str | None, *, size: int = 1
+) -> WorkerProcess:
+    """Return a worker process's pool: the task and artifact stores opened directly, records read
+    through ``server_url`` (the embedded log store's file is held by ``serve``)."""
+    clock = SystemClock()
+    task_store = open_task_store(settings.database_url)
+    source = HttpLogStore(server_url, token)
+    artifact_store = build_artifact_store(settings.artifact_store_url)
+    runner = build_runner(settings, task_store, source, artifact_store, clock)
+    pool = build_worker_pool(settings, runner, size, "worker")
+    return WorkerProcess(pool=pool, close_actions=[task_store.close, source.close])
+
+
+def _task_limits(settings: Settings) -> TaskLimits:
+    return TaskLimits(
+        max_limit=settings.task_max_limit,
+        max_limit_by_project=settings.task_max_limit_by_project,
+        estimate_timeout=settings.query_timeout,
     )
 
 
@@ -153,9 +280,15 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         query=container.query,
         authenticator=authenticator,
         ingest_max_body_bytes=settings.ingest_max_body_bytes,
+        tasks=container.tasks,
+        downloads=container.downloads,
+        records=container.log_store,
+        public_url=settings.public_url,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
     )
-    app = create_app(context, background_jobs=[retention_job])
+    janitor_job = PeriodicJob("janitor", settings.janitor_interval, container.janitor.run_once)
+    workers = build_worker_pool(settings, container.runner, settings.workers, "serve")
+    app = create_app(context, background_jobs=[retention_job, janitor_job, workers])
     return Server(app=app, container=container, admin_token=admin_token)

@@ -106,6 +106,30 @@ class LogstreamInfo:
     records: int
 
 
+class RecordSource(Protocol):
+    """The read side of a log store that a download task needs.
+
+    ``LogStore`` has it; a worker process that cannot open the log store's files reads through the
+    serving node instead (``HttpLogStore``).
+    """
+
+    def schema(self, project: str, logstore: str) -> LogstoreSchema:
+        """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
+        ...
+
+    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
+        """Return a streaming reader over the query's rows, a batch of ~``batch_rows`` at a time."""
+        ...
+
+    def count(self, request: RecordsQuery) -> int:
+        """Return how many rows the query yields over its whole range (ignoring ``limit``)."""
+        ...
+
+    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
+        """Return counts of the records matched by the query's search part per time bucket."""
+        ...
+
+
 class LogStore(Protocol):
     """Holds records and runs queries over them (DuckDB embedded, ClickHouse scaled out)."""
 
@@ -338,6 +362,7 @@ __all__: Sequence[str] = (
     "HistogramBucket",
     "LogStore",
     "LogstreamInfo",
+    "RecordSource",
     "RecordsQuery",
     "StagingObject",
     "TaskOrderBy",

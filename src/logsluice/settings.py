@@ -137,9 +137,110 @@ class Settings(BaseSettings):
         pattern="^(debug|info|warning|error)$",
         description="Server log level: debug, info, warning or error.",
     )
+    # --- download tasks: workers, runner, janitor, artifacts and links ---------------------------
+    artifact_store_url: str = Field(
+        default="",
+        description=(
+            "Where artifacts (exported files and manifests) are kept: `file:///…`. "
+            "Default: `file://<data_dir>/artifacts`. Worker processes must see the same directory."
+        ),
+    )
+    workers: int = Field(
+        default=2,
+        ge=0,
+        le=256,
+        description="Worker threads `serve` runs for download tasks; `serve --no-workers` means 0.",
+    )
+    task_lease: timedelta = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        description="How long a claim on a task lasts without a heartbeat; then it is requeued.",
+    )
+    task_heartbeat_interval: timedelta = Field(
+        default=timedelta(milliseconds=500),
+        gt=timedelta(0),
+        description="How often a running task renews its lease and checks for a cancel request.",
+    )
+    task_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Runs a task gets (lapsed leases count) before it fails: `attempts_exhausted`.",
+    )
+    task_max_running_per_project: int = Field(
+        default=2,
+        ge=1,
+        description="Tasks of one project that run at once; more wait in the queue (fair share).",
+    )
+    task_rows_per_slice: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="About how many rows one slice (the unit of checkpoint and resume) holds.",
+    )
+    task_batch_rows: int = Field(
+        default=65_536,
+        ge=1,
+        description="Rows per Arrow batch streamed from the log store into the encoder.",
+    )
+    task_slice_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Tries a failing slice gets before it fails the task (or is skipped).",
+    )
+    task_max_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Largest `limit` a task may ask for; unset means no cap.",
+    )
+    task_max_limit_by_project: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per-project override of `task_max_limit`, as JSON: `{"web": 1000000}`.',
+    )
+    artifact_retention: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="How long a finished task's file is kept; then it is deleted (task EXPIRED).",
+    )
+    janitor_interval: timedelta = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description="How often `serve` requeues lapsed tasks, expires files, purges deletions.",
+    )
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Secret that signs download links. When unset, one is created in "
+            "`<data_dir>/link-secret` (mode 0600). Every node serving links needs the same one."
+        ),
+    )
+    link_ttl_default: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="How long a download link works when the caller gives no `ttl`.",
+    )
+    link_ttl_max: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description="Longest `ttl` a caller may ask for a download link (the shortest is 60 s).",
+    )
+    public_url: str = Field(
+        default="",
+        description=(
+            "Base URL clients reach this server at, for download links (e.g. behind a proxy). "
+            "Default: the URL of the request that asked for the link."
+        ),
+    )
 
     @field_validator(
-        "query_timeout", "query_default_window", "retention_check_interval", mode="before"
+        "query_timeout",
+        "query_default_window",
+        "retention_check_interval",
+        "task_lease",
+        "task_heartbeat_interval",
+        "artifact_retention",
+        "janitor_interval",
+        "link_ttl_default",
+        "link_ttl_max",
+        mode="before",
     )
     @classmethod
     def _read_plain_seconds(cls, value: object) -> object:
@@ -162,6 +263,9 @@ class Settings(BaseSettings):
             object.__setattr__(
                 self, "log_store_url", f"duckdb:///{self.data_dir / LOG_STORE_FILE_NAME}"
             )
+        if not self.artifact_store_url:
+            artifacts = (self.data_dir / "artifacts").absolute()
+            object.__setattr__(self, "artifact_store_url", f"file://{artifacts}")
         return self
 
     @property

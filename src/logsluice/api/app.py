@@ -13,6 +13,7 @@ from typing import Protocol
 from fastapi import FastAPI
 
 import logsluice
+from logsluice.api import downloads, internal
 from logsluice.api.context import ApiContext
 from logsluice.api.native import native_router
 from logsluice.api.native.errors import install_error_handlers
@@ -52,6 +53,8 @@ def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = (
     app.state.context = context
     install_error_handlers(app)
     app.include_router(native_router())
+    app.include_router(downloads.router)
+    app.include_router(internal.router)
     app.add_api_route("/healthz", health, methods=["GET"], tags=["health"])
     return app
 

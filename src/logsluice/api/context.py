@@ -12,9 +12,12 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from logsluice.api.auth import Credentials, Principal
+from logsluice.ports import RecordSource
 from logsluice.services.catalog import CatalogService
+from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
+from logsluice.services.tasks import TaskService
 
 
 class RequestAuthenticator(Protocol):
@@ -34,6 +37,10 @@ class ApiContext:
     query: QueryService
     authenticator: RequestAuthenticator
     ingest_max_body_bytes: int
+    tasks: TaskService
+    downloads: DownloadService
+    records: RecordSource
+    public_url: str = ""
 
 
 def get_context(request: Request) -> ApiContext:

@@ -183,3 +183,10 @@ class MissingDriverError(LogsluiceError):
     """An optional driver is not installed; ``details['extra']`` names the extra to install."""
 
     code = "missing_driver"
+
+
+class ExportSchemaChangedError(LogsluiceError):
+    """A column's type changed while a download task ran, so its rows no longer fit the file's
+    columns (pinned by the task's first run)."""
+
+    code = "export_schema_changed"

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from logsluice.api.native import logstores, projects, queries, records
+from logsluice.api.native import logstores, projects, queries, records, tasks
 
 
 def native_router() -> APIRouter:
     """Return one router holding every native endpoint."""
     router = APIRouter()
-    for module_router in (projects.router, logstores.router, records.router, queries.router):
+    module_routers = (
+        projects.router,
+        logstores.router,
+        records.router,
+        queries.router,
+        tasks.router,
+    )
+    for module_router in module_routers:
         router.include_router(module_router)
     return router

@@ -2,8 +2,8 @@
 
 Every native error is ``{"error": {"code", "message", "details"}}``. Domain errors keep their
 ``code``; the HTTP status follows the error's class: invalid input 400, unauthenticated 401,
-permission denied 403, not found 404, already exists or conflict 409, link expired or artifact gone
-410, payload too large 413, backend unavailable 503, query timeout 504, anything else 500.
+permission denied, link invalid or expired 403, not found 404, already exists or conflict 409,
+artifact gone 410, payload too large 413, backend unavailable 503, query timeout 504, else 500.
 FastAPI's own request validation errors and Starlette's 404/405 use the same envelope.
 """
 
@@ -43,7 +43,7 @@ STATUS_BY_ERROR: dict[type[LogsluiceError], int] = {
     NotFoundError: 404,
     AlreadyExistsError: 409,
     ConflictError: 409,
-    LinkExpiredError: 410,
+    LinkExpiredError: 403,
     ArtifactGoneError: 410,
     BackendUnavailableError: 503,
     QueryTimeoutError: 504,

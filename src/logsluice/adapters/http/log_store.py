@@ -1,0 +1,134 @@
+"""HttpLogStore: the read side of a log store (``RecordSource``) served by a logsluice node.
+
+Worker processes use it to read records they cannot open themselves (an embedded DuckDB file is
+held by the ``serve`` process). It authenticates with the admin bearer token, sends each query as
+JSON and reads rows back as an Arrow IPC stream, batch by batch, so memory stays bounded by a few
+batches as in the embedded case. Transport failures become BackendUnavailableError (retryable).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pyarrow as pa
+
+from logsluice.adapters.http.wire import (
+    error_from_envelope,
+    parse_datetime,
+    request_to_json,
+)
+from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
+from logsluice.domain.errors import BackendUnavailableError
+from logsluice.ports import HistogramBucket, RecordsQuery
+
+INTERNAL_PREFIX = "/internal/v1/records"
+_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
+
+
+class _ResponseFile(io.RawIOBase):
+    """A readable file over an HTTP response body, for Arrow's IPC reader."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            next_chunk = next(self._chunks, None)
+            if next_chunk is None:
+                return 0
+            self._pending = next_chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+class HttpLogStore:
+    """Implements :class:`logsluice.ports.RecordSource` over a logsluice node's internal API."""
+
+    def __init__(self, server_url: str, token: str | None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.server_url = server_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.server_url, headers=headers, timeout=_TIMEOUT)
+
+    def schema(self, project: str, logstore: str) -> LogstoreSchema:
+        """Return the logstore's fields. Raises LogstoreNotFoundError, BackendUnavailableError."""
+        body = self._post("schema", {"project": project, "logstore": logstore})
+        fields = tuple(Field(item["name"], FieldType(item["type"])) for item in body["fields"])
+        return LogstoreSchema(time_field=body["time_field"], fields=fields)
+
+    def count(self, request: RecordsQuery) -> int:
+        """Return how many rows the query yields over its whole range."""
+        return int(self._post("count", {"request": request_to_json(request)})["count"])
+
+    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
+        """Return counts of matched records per ``bucket``, oldest first."""
+        body = self._post(
+            "histogram",
+            {
+                "request": request_to_json(request),
+                "bucket_microseconds": bucket // timedelta(microseconds=1),
+            },
+        )
+        return [
+            HistogramBucket(start=parse_datetime(start), count=int(count))
+            for start, count in body["buckets"]
+        ]
+
+    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
+        """Return a reader over the query's rows, streamed from the server as Arrow IPC."""
+        body = {"request": request_to_json(request), "batch_rows": batch_rows}
+        http_request = self._http.build_request("POST", f"{INTERNAL_PREFIX}/stream", json=body)
+        response = self._send(http_request, stream=True)
+        try:
+            reader = pa.ipc.open_stream(_ResponseFile(response.iter_raw()))
+        except (pa.ArrowInvalid, httpx.HTTPError) as error:
+            response.close()
+            raise BackendUnavailableError(f"bad record stream from the server: {error}") from error
+        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, response))
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    def _post(self, operation: str, body: dict[str, Any]) -> Any:
+        http_request = self._http.build_request("POST", f"{INTERNAL_PREFIX}/{operation}", json=body)
+        response = self._send(http_request, stream=False)
+        return response.json()
+
+    def _send(self, http_request: httpx.Request, *, stream: bool) -> httpx.Response:
+        try:
+            response = self._http.send(http_request, stream=stream)
+        except httpx.HTTPError as error:
+            raise BackendUnavailableError(
+                f"cannot reach the serving node at {self.server_url}: {error}"
+            ) from error
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            raise error_from_envelope(response.status_code, _json_or_none(response))
+        return response
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _batches(reader: pa.RecordBatchReader, response: httpx.Response) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except (pa.ArrowInvalid, OSError, httpx.HTTPError) as error:
+        raise BackendUnavailableError(f"the record stream broke off: {error}") from error
+    finally:
+        response.close()

@@ -1,0 +1,202 @@
+"""The request and response bodies of the native download-task API, as pydantic models.
+
+The create body uses the spec's names in snake_case; it is strict (no ``"30"`` for 30) and refuses
+unknown fields, so a typo is a 400 rather than an ignored option. A task reads back with its spec,
+status, progress, counters, estimate, queue position and times.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
+from logsluice.domain.tasks import TaskSpec
+from logsluice.domain.timerange import TimeRange, parse_time
+from logsluice.services.task_estimates import TaskEstimate
+from logsluice.services.task_files import artifact_file_name
+from logsluice.services.task_progress import TaskView
+
+TimeValue = str | int | float
+
+
+class CsvOptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    header: bool = Field(default=True, description="write a header row")
+    delimiter: str = Field(default=",", description="one character")
+    escape_formulas: bool = Field(
+        default=True, description="prefix = + - @ cells so spreadsheets never run them"
+    )
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    name: str | None = Field(
+        default=None, description="2–64 characters a-z 0-9 _ -; default `<logstore>-export`"
+    )
+    display_name: str = ""
+    description: str = ""
+    logstore: str
+    logstream: str | None = None
+    query: str = Field(default="*", description="SEARCH, or SEARCH | SQL")
+    from_: TimeValue = Field(alias="from", description="RFC 3339 or epoch seconds")
+    to: TimeValue = Field(description="RFC 3339 or epoch seconds; after `from`")
+    format: ExportFormat = Field(default=ExportFormat.CSV, strict=False)
+    compression: Compression = Field(
+        default=Compression.NONE, strict=False, description="Parquet uses its internal codec"
+    )
+    limit: int | None = Field(default=None, description="most rows; default: every row")
+    order: Order = Field(default=Order.ASC, strict=False, description="by time")
+    allow_incomplete: bool = Field(
+        default=False, description="finish with a notice when a slice keeps failing"
+    )
+    csv: CsvOptionsIn = Field(default_factory=CsvOptionsIn)
+    idempotency_key: str | None = None
+    timezone: str = Field(default="UTC", description="IANA time zone of rendered timestamps")
+    dry_run: bool = Field(default=False, description="only estimate rows and bytes")
+
+    def to_spec(self) -> TaskSpec:
+        """Return the task spec. Raises InvalidTimeRangeError for bad or inverted times."""
+        time_range = TimeRange(
+            parse_time(self.from_, field_name="from"), parse_time(self.to, field_name="to")
+        )
+        return TaskSpec(
+            name=self.name if self.name is not None else f"{self.logstore}-export",
+            display_name=self.display_name,
+            description=self.description,
+            logstore=self.logstore,
+            logstream=self.logstream,
+            query=self.query,
+            time_range=time_range,
+            format=self.format,
+            compression=self.compression,
+            limit=self.limit,
+            order=self.order,
+            allow_incomplete=self.allow_incomplete,
+            csv=CsvOptions(**self.csv.model_dump()),
+            idempotency_key=self.idempotency_key,
+            timezone=self.timezone,
+        )
+
+
+class EstimateOut(BaseModel):
+    rows: int | None = Field(description="rows the file will hold (None: not known)")
+    bytes: int | None = Field(description="about how big the file will be")
+
+    @classmethod
+    def of(cls, estimate: TaskEstimate) -> EstimateOut:
+        return cls(rows=estimate.rows, bytes=estimate.bytes)
+
+
+class DryRunOut(BaseModel):
+    dry_run: bool = True
+    estimate: EstimateOut
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class TimeRangeOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+
+class TaskOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    project: str
+    name: str
+    logstore: str
+    status: str
+    progress: float = Field(description="0–100")
+    rows_written: int
+    bytes_written: int
+    rows_per_second: float | None
+    eta_seconds: float | None
+    queue_position: int | None = Field(description="1-based place in the queue while QUEUED")
+    truncated: bool = Field(description="the limit cut rows off")
+    incomplete: bool = Field(description="slices failed and were skipped (allow_incomplete)")
+    missing_ranges: list[TimeRangeOut]
+    error: ErrorOut | None
+    estimate: EstimateOut
+    attempts: int
+    file_name: str | None = Field(description="the artifact's file name once SUCCEEDED")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None = Field(description="when the file is deleted")
+    duration_seconds: float | None
+    spec: dict[str, Any]
+
+    @classmethod
+    def of(cls, view: TaskView) -> TaskOut:
+        task, progress = view.task, view.progress
+        duration = (
+            (task.finished_at - task.started_at).total_seconds()
+            if task.finished_at and task.started_at
+            else None
+        )
+        return cls(
+            id=task.id,
+            project=task.project,
+            name=task.spec.name,
+            logstore=task.spec.logstore,
+            status=str(task.status),
+            progress=progress.percent,
+            rows_written=progress.rows_written,
+            bytes_written=progress.bytes_written,
+            rows_per_second=progress.rows_per_second,
+            eta_seconds=progress.eta.total_seconds() if progress.eta is not None else None,
+            queue_position=progress.queue_position,
+            truncated=task.truncated,
+            incomplete=task.incomplete,
+            missing_ranges=[
+                TimeRangeOut(from_=item.start, to=item.end) for item in task.missing_ranges
+            ],
+            error=_error(task.error_code, task.error_message),
+            estimate=EstimateOut(rows=task.estimate_rows, bytes=task.estimate_bytes),
+            attempts=task.attempts,
+            file_name=artifact_file_name(task.spec) if task.artifact_key else None,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            expires_at=task.expires_at,
+            duration_seconds=duration,
+            spec=_spec_out(task.spec),
+        )
+
+
+def _error(code: str | None, message: str | None) -> ErrorOut | None:
+    if code is None and message is None:
+        return None
+    return ErrorOut(code=code or "error", message=message or "")
+
+
+def _spec_out(spec: TaskSpec) -> dict[str, Any]:
+    content = spec.to_dict()
+    time_range = content.pop("time_range")
+    content["from"], content["to"] = time_range["start"], time_range["end"]
+    return content
+
+
+class TaskList(BaseModel):
+    download_tasks: list[TaskOut]
+    total: int
+    page: int
+    size: int
+
+
+class LinkOut(BaseModel):
+    url: str
+    expires_at: datetime

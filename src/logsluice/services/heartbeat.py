@@ -1,0 +1,98 @@
+"""The heartbeat of a running task: renews its lease, stores its progress, hears a cancel.
+
+One daemon thread per running task calls ``TaskStore.heartbeat`` every interval (well under the
+lease) with the progress the runner reports. The store's answer says whether a cancel was asked
+for; a ``LeaseLostError`` says another worker owns the task now. Either makes :meth:`should_stop`
+true, which the export driver checks between batches, so a RUNNING task stops within about one
+interval of a cancel.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from logsluice.domain.errors import LeaseLostError, LogsluiceError
+from logsluice.ports import Clock, TaskStore
+
+
+@dataclass(frozen=True)
+class ProgressSnapshot:
+    """What the heartbeat stores: percent done, rows and bytes so far, slices planned."""
+
+    progress: float
+    rows_written: int
+    bytes_written: int
+    slices_total: int
+
+
+class TaskHeartbeat:
+    """Keeps one task's lease alive while its runner works; a context manager."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        clock: Clock,
+        *,
+        task_id: str,
+        worker_id: str,
+        lease: timedelta,
+        interval: timedelta,
+        snapshot: Callable[[], ProgressSnapshot | None],
+        shutdown: threading.Event,
+    ) -> None:
+        self._task_store = task_store
+        self._clock = clock
+        self._task_id = task_id
+        self._worker_id = worker_id
+        self._lease = lease
+        self._interval = interval
+        self._snapshot = snapshot
+        self._shutdown = shutdown
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{task_id}", daemon=True)
+        self.cancel_requested = False
+        self.lease_lost = False
+        self._logger = structlog.get_logger().bind(task_id=task_id, worker_id=worker_id)
+
+    def __enter__(self) -> TaskHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._finished.set()
+        self._thread.join()
+
+    def should_stop(self) -> bool:
+        """Return whether the runner must stop: cancel asked, lease lost, or the worker stopping."""
+        return self.cancel_requested or self.lease_lost or self._shutdown.is_set()
+
+    def beat(self) -> None:
+        """Renew the lease now and store the latest progress."""
+        snapshot = self._snapshot()
+        fields = {} if snapshot is None else vars(snapshot)
+        try:
+            task = self._task_store.heartbeat(
+                self._task_id, self._worker_id, lease=self._lease, now=self._clock.now(), **fields
+            )
+        except LeaseLostError:
+            self.lease_lost = True
+            self._logger.warning("task.lease_lost")
+            return
+        if task.cancel_requested and not self.cancel_requested:
+            self.cancel_requested = True
+            self._logger.info("task.cancel_heard")
+
+    def _run(self) -> None:
+        while not self._finished.wait(self._interval.total_seconds()):
+            try:
+                self.beat()
+            except LogsluiceError as error:
+                # A busy or briefly unreachable task store: the lease outlasts a few missed beats.
+                self._logger.warning("task.heartbeat_failed", code=error.code, error=error.message)
+            except Exception:
+                self._logger.exception("task.heartbeat_failed")

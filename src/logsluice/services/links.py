@@ -1,0 +1,171 @@
+"""Signed, expiring links to artifacts: opaque tokens HMAC-SHA256-signed per installation.
+
+A token carries the project, the task id, the artifact key and the expiry; it is the only credential
+``GET /downloads/{token}`` needs, so it is signed (a tampered token is refused) and short-lived (one
+hour by default, a caller-chosen ``ttl`` within bounds). The secret lives in the data directory with
+mode 0600 unless the settings supply one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
+from logsluice.ports import Clock
+
+TOKEN_VERSION = 1
+SECRET_BYTES = 32
+DEFAULT_LINK_TTL = timedelta(hours=1)
+MINIMUM_LINK_TTL = timedelta(seconds=60)
+MAXIMUM_LINK_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    """What a verified token grants: one artifact of one task of one project, until expiry."""
+
+    project: str
+    task_id: str
+    artifact_key: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignedLink:
+    """A freshly signed token and the moment it stops working."""
+
+    token: str
+    expires_at: datetime
+
+
+class LinkSigner:
+    """Signs and verifies download tokens with one secret and an injected clock."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        clock: Clock,
+        *,
+        default_ttl: timedelta = DEFAULT_LINK_TTL,
+        minimum_ttl: timedelta = MINIMUM_LINK_TTL,
+        maximum_ttl: timedelta = MAXIMUM_LINK_TTL,
+    ) -> None:
+        if len(secret) < 16:
+            raise ValueError("the link secret must be at least 16 bytes")
+        self._secret = secret
+        self._clock = clock
+        self._default_ttl = default_ttl
+        self._minimum_ttl = minimum_ttl
+        self._maximum_ttl = maximum_ttl
+
+    def sign(
+        self, project: str, task_id: str, artifact_key: str, ttl: timedelta | None = None
+    ) -> SignedLink:
+        """Return a token for the artifact valid for ``ttl`` (the default TTL when None).
+
+        Raises InvalidInputError when ``ttl`` is outside the configured bounds.
+        """
+        lifetime = self._check_ttl(ttl if ttl is not None else self._default_ttl)
+        expires_at = (self._clock.now() + lifetime).replace(microsecond=0)
+        payload = [TOKEN_VERSION, project, task_id, artifact_key, int(expires_at.timestamp())]
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        token = f"{_encode(body)}.{_encode(self._mac(body))}"
+        return SignedLink(token=token, expires_at=expires_at)
+
+    def verify(self, token: str) -> LinkClaims:
+        """Return the token's claims.
+
+        Raises LinkInvalidError for a malformed or tampered token, LinkExpiredError past its expiry.
+        """
+        body = self._authentic_body(token)
+        claims = _claims_from_body(body)
+        if self._clock.now() >= claims.expires_at:
+            raise LinkExpiredError(
+                "this download link has expired; ask for a new one",
+                expired_at=claims.expires_at.isoformat(),
+            )
+        return claims
+
+    def _check_ttl(self, ttl: timedelta) -> timedelta:
+        if not self._minimum_ttl <= ttl <= self._maximum_ttl:
+            raise InvalidInputError(
+                f"ttl must be between {int(self._minimum_ttl.total_seconds())} and "
+                f"{int(self._maximum_ttl.total_seconds())} seconds",
+                field="ttl",
+                minimum_seconds=int(self._minimum_ttl.total_seconds()),
+                maximum_seconds=int(self._maximum_ttl.total_seconds()),
+            )
+        return ttl
+
+    def _mac(self, body: bytes) -> bytes:
+        return hmac.new(self._secret, body, hashlib.sha256).digest()
+
+    def _authentic_body(self, token: str) -> bytes:
+        encoded_body, separator, encoded_mac = token.partition(".")
+        if not separator:
+            raise _invalid()
+        body, mac = _decode(encoded_body), _decode(encoded_mac)
+        if not hmac.compare_digest(mac, self._mac(body)):
+            raise _invalid()
+        return body
+
+
+def _claims_from_body(body: bytes) -> LinkClaims:
+    try:
+        version, project, task_id, artifact_key, expires_epoch = json.loads(body)
+        if version != TOKEN_VERSION:
+            raise _invalid()
+        return LinkClaims(
+            project=str(project),
+            task_id=str(task_id),
+            artifact_key=str(artifact_key),
+            expires_at=datetime.fromtimestamp(int(expires_epoch), tz=UTC),
+        )
+    except (ValueError, TypeError) as error:
+        raise _invalid() from error
+
+
+def _invalid() -> LinkInvalidError:
+    return LinkInvalidError("this download link is not valid")
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _decode(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as error:
+        raise _invalid() from error
+
+
+def load_or_create_link_secret(path: Path) -> bytes:
+    """Return the installation's link secret stored at ``path``, creating it (mode 0600) if absent.
+
+    The secret is written to a private temporary file and hard-linked into place, so concurrent
+    first starts agree on one secret and nobody ever reads a half-written file.
+    """
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as secret_file:
+        secret_file.write(secrets.token_hex(SECRET_BYTES).encode("ascii"))
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process won the race: everyone uses its secret
+    finally:
+        temporary.unlink()
+    return path.read_bytes()

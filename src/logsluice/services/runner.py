@@ -1,0 +1,314 @@
+"""The task runner: one claimed download task from its last checkpoint to a published artifact.
+
+It plans the slices (:mod:`logsluice.services.task_plan`), streams each slice from the record source
+through the encoder and compressor into the artifact writer (``pipeline.export.export_slices``),
+checkpoints every finished slice in the task store, and keeps the lease alive with a heartbeat that
+also hears cancel requests. A resumed task cuts the staging file back to its last checkpoint and
+continues with the next slice, so the file holds exactly the rows of an uninterrupted run. A slice
+that fails is retried; one that keeps failing fails the task, or, with ``allow_incomplete``, is
+recorded as missing and skipped. At the end it writes the manifest and marks the task SUCCEEDED.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pyarrow as pa
+import structlog
+
+from logsluice.domain.errors import (
+    ArtifactStagingError,
+    ExportSchemaChangedError,
+    InvalidInputError,
+    LeaseLostError,
+    LogsluiceError,
+)
+from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task
+from logsluice.pipeline.artifact_writer import WriterCheckpoint
+from logsluice.pipeline.compressors import build_compressor
+from logsluice.pipeline.export import ExportOutcome, ExportResult, ResumePoint, export_slices
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.pipeline.slices import Slice
+from logsluice.ports import Clock, RecordSource, TaskStore
+from logsluice.services.heartbeat import ProgressSnapshot, TaskHeartbeat
+from logsluice.services.task_estimates import EncoderFactory
+from logsluice.services.task_files import artifact_key, outer_compression
+from logsluice.services.task_finish import TaskFinisher
+from logsluice.services.task_plan import TaskPlan, conformed, pinned_schema, plan_task
+from logsluice.services.task_queries import compiled_sql, records_query_for
+
+_FOR_GOOD = (InvalidInputError, ExportSchemaChangedError, ArtifactStagingError, LeaseLostError)
+RUNNING_PERCENT_CEILING = 99.9
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """How a runner works: lease and heartbeat, slice size, batch size, retries, retention."""
+
+    lease: timedelta = timedelta(seconds=30)
+    heartbeat_interval: timedelta = timedelta(milliseconds=500)
+    rows_per_slice: int = 1_000_000
+    batch_rows: int = 65_536
+    slice_attempts: int = 3
+    slice_retry_delay: timedelta = timedelta(seconds=1)
+    artifact_retention: timedelta = timedelta(days=7)
+
+
+@dataclass
+class _Progress:
+    """Counters shared by the runner thread and the heartbeat thread."""
+
+    expected_rows: int | None = None
+    slices_total: int = 0
+    slices_done: int = 0
+    rows_done: int = 0
+    rows_in_slice: int = 0
+    bytes_done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def snapshot(self) -> ProgressSnapshot:
+        with self.lock:
+            rows = self.rows_done + self.rows_in_slice
+            if self.expected_rows:
+                percent = 100.0 * rows / self.expected_rows
+            else:
+                percent = 100.0 * self.slices_done / max(self.slices_total, 1)
+            return ProgressSnapshot(
+                progress=round(min(percent, RUNNING_PERCENT_CEILING), 1),
+                rows_written=rows,
+                bytes_written=self.bytes_done,
+                slices_total=self.slices_total,
+            )
+
+    def add_rows(self, rows: int) -> None:
+        with self.lock:
+            self.rows_in_slice += rows
+
+    def checkpoint(self, checkpoints: list[SliceCheckpoint]) -> None:
+        with self.lock:
+            self.slices_done = len(checkpoints)
+            self.rows_done = sum(item.rows for item in checkpoints)
+            self.rows_in_slice = 0
+            self.bytes_done = checkpoints[-1].offset_bytes if checkpoints else 0
+
+
+class TaskRunner:
+    """Runs claimed tasks; one instance serves every worker thread of a process."""
+
+    def __init__(
+        self,
+        *,
+        task_store: TaskStore,
+        source: RecordSource,
+        artifact_store: ArtifactStore,
+        encoder_factory: EncoderFactory,
+        clock: Clock,
+        settings: RunnerSettings,
+    ) -> None:
+        self.task_store = task_store
+        self.source = source
+        self.artifact_store = artifact_store
+        self.encoder_factory = encoder_factory
+        self.clock = clock
+        self.settings = settings
+
+    def run(self, task: Task, worker_id: str, shutdown: threading.Event) -> None:
+        """Run ``task`` (claimed RUNNING by ``worker_id``) until it ends or must stop.
+
+        Never raises for the task's own failures: they end the task FAILED. ``shutdown`` set by
+        the worker stops the run between batches and queues the task again for another worker.
+        """
+        _TaskRun(self, task, worker_id, shutdown).execute()
+
+
+class _TaskRun:
+    """One run of one task by one worker."""
+
+    def __init__(
+        self, runner: TaskRunner, task: Task, worker_id: str, shutdown: threading.Event
+    ) -> None:
+        self.runner = runner
+        self.task = task
+        self.worker_id = worker_id
+        self.shutdown = shutdown
+        self.progress = _Progress()
+        self.checkpoints: list[SliceCheckpoint] = []
+        self.failures: dict[int, int] = {}
+        self.logger = structlog.get_logger().bind(
+            task_id=task.id, worker_id=worker_id, project=task.project
+        )
+        self.finisher = TaskFinisher(
+            runner.task_store,
+            runner.artifact_store,
+            runner.clock,
+            task=task,
+            worker_id=worker_id,
+            retention=runner.settings.artifact_retention,
+            logger=self.logger,
+        )
+
+    def execute(self) -> None:
+        settings = self.runner.settings
+        heartbeat = TaskHeartbeat(
+            self.runner.task_store,
+            self.runner.clock,
+            task_id=self.task.id,
+            worker_id=self.worker_id,
+            lease=settings.lease,
+            interval=settings.heartbeat_interval,
+            snapshot=self.progress.snapshot,
+            shutdown=self.shutdown,
+        )
+        self.logger.info("task.started", attempt=self.task.attempts)
+        with heartbeat:
+            self._execute(heartbeat)
+
+    def _execute(self, heartbeat: TaskHeartbeat) -> None:
+        try:
+            result = self._export(heartbeat)
+        except LeaseLostError:
+            self.logger.warning("task.lease_lost")
+            return
+        except LogsluiceError as error:
+            self.finisher.fail(error.code, error.message)
+            return
+        except Exception as error:
+            self.logger.exception("task.crashed")
+            self.finisher.fail("internal_error", f"{type(error).__name__}: {error}")
+            return
+        self._conclude(result, heartbeat)
+
+    def _conclude(self, result: ExportResult, heartbeat: TaskHeartbeat) -> None:
+        if result.outcome is not ExportOutcome.STOPPED:
+            checkpoints = self.runner.task_store.list_slices(self.task.id)
+            self.finisher.succeed(result, checkpoints, self._compiled_query())
+        elif heartbeat.lease_lost:
+            self.logger.warning("task.lease_lost")
+        elif heartbeat.cancel_requested:
+            self.finisher.cancel()
+        else:
+            self.finisher.requeue()
+
+    def _compiled_query(self) -> str:
+        request = records_query_for(self.task.project, self.task.spec)
+        try:
+            return compiled_sql(
+                request, self.runner.source.schema(request.project, request.logstore)
+            )
+        except LogsluiceError:
+            return request.query.text  # the schema moved on since; the query text still says it
+
+    def _export(self, heartbeat: TaskHeartbeat) -> ExportResult:
+        runner = self.runner
+        self.checkpoints = runner.task_store.list_slices(self.task.id)
+        plan = plan_task(
+            self.task,
+            runner.source,
+            self.checkpoints,
+            rows_per_slice=runner.settings.rows_per_slice,
+        )
+        with self.progress.lock:
+            self.progress.expected_rows = plan.expected_rows
+            self.progress.slices_total = len(plan.slices)
+        self.progress.checkpoint(self.checkpoints)
+        heartbeat.beat()
+        schema = pinned_schema(self.task, runner.source, runner.artifact_store)
+        published = self.finisher.already_published(plan, self.checkpoints)
+        if published is not None:
+            return published
+        return self._export_with_retries(plan, schema, heartbeat)
+
+    def _export_with_retries(
+        self, plan: TaskPlan, schema: pa.Schema, heartbeat: TaskHeartbeat
+    ) -> ExportResult:
+        while True:
+            position = len(self.checkpoints)
+            try:
+                return self._export_from(plan.slices[position:], schema, heartbeat)
+            except _FOR_GOOD:
+                raise
+            except Exception as error:
+                if not self._recover(plan.slices[position], error):
+                    raise
+
+    def _recover(self, failed: Slice, error: Exception) -> bool:
+        """Decide after a slice failed: True to go on (retry or skip it), False to fail the task."""
+        attempts = self.failures.get(failed.index, 0) + 1
+        self.failures[failed.index] = attempts
+        self.logger.warning(
+            "task.slice_failed", slice_index=failed.index, attempt=attempts, error=str(error)
+        )
+        if attempts < self.runner.settings.slice_attempts:
+            delay = self.runner.settings.slice_retry_delay * attempts
+            self.shutdown.wait(delay.total_seconds())
+            return True  # the next run stops at once if a cancel or shutdown came meanwhile
+        if not self.task.spec.allow_incomplete:
+            return False
+        self._record(failed, rows=0, status=SliceStatus.FAILED_INCOMPLETE)
+        self.logger.warning("task.slice_skipped", slice_index=failed.index)
+        return True
+
+    def _export_from(
+        self, slices: list[Slice], schema: pa.Schema, heartbeat: TaskHeartbeat
+    ) -> ExportResult:
+        runner, spec = self.runner, self.task.spec
+        return export_slices(
+            slices,
+            lambda item: self._open_reader(item, schema),
+            runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv),
+            build_compressor(outer_compression(spec)),
+            runner.artifact_store,
+            artifact_key(self.task),
+            on_slice_done=lambda result: self._record(
+                result.slice, rows=result.rows, offset_bytes=result.end_offset_bytes
+            ),
+            should_stop=heartbeat.should_stop,
+            limit=spec.limit,
+            resume_from=self._resume_point(),
+        )
+
+    def _resume_point(self) -> ResumePoint | None:
+        if not self.checkpoints or self.checkpoints[-1].offset_bytes == 0:
+            return None  # nothing kept yet: start the file afresh
+        rows = sum(item.rows for item in self.checkpoints)
+        offset_bytes = self.checkpoints[-1].offset_bytes
+        return ResumePoint(next_position=0, checkpoint=WriterCheckpoint(offset_bytes, rows))
+
+    def _open_reader(self, item: Slice, schema: pa.Schema) -> pa.RecordBatchReader:
+        request = records_query_for(self.task.project, self.task.spec, time_range=item.time_range)
+        reader = conformed(
+            self.runner.source.stream(request, self.runner.settings.batch_rows), schema
+        )
+        return pa.RecordBatchReader.from_batches(schema, self._counted(reader))
+
+    def _counted(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        with reader:
+            for batch in reader:
+                self.progress.add_rows(batch.num_rows)
+                yield batch
+
+    def _record(
+        self,
+        item: Slice,
+        *,
+        rows: int,
+        offset_bytes: int | None = None,
+        status: SliceStatus = SliceStatus.DONE,
+    ) -> None:
+        previous_offset = self.checkpoints[-1].offset_bytes if self.checkpoints else 0
+        checkpoint = SliceCheckpoint(
+            task_id=self.task.id,
+            slice_index=item.index,
+            time_range=item.time_range,
+            rows=rows,
+            offset_bytes=previous_offset if offset_bytes is None else offset_bytes,
+            status=status,
+            written_at=self.runner.clock.now(),
+        )
+        self.runner.task_store.record_slice(checkpoint, worker_id=self.worker_id)
+        self.checkpoints.append(checkpoint)
+        self.progress.checkpoint(self.checkpoints)
+        self.logger.info("task.slice_done", slice_index=item.index, rows=rows, status=str(status))

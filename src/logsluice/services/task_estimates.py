@@ -1,0 +1,102 @@
+"""The pre-flight estimate of a download task: how many rows and about how many bytes.
+
+Rows come from the log store's ``count`` (capped by the task's ``limit``); bytes are rows times the
+size per row of a small sample encoded and compressed exactly as the task will write it. Counting
+also compiles the query against the logstore's schema, so an unknown field fails here, before the
+task is stored. A count that runs past the timeout leaves the estimate unknown instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from logsluice.domain.errors import QueryTimeoutError
+from logsluice.domain.export import CsvOptions, ExportFormat
+from logsluice.domain.tasks import TaskSpec
+from logsluice.pipeline.compressors import build_compressor
+from logsluice.pipeline.protocols import Encoder
+from logsluice.ports import LogStore, RecordsQuery
+from logsluice.services.task_files import outer_compression
+from logsluice.services.task_queries import records_query_for
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class EncoderFactory(Protocol):
+    """Builds a fresh encoder for one artifact (``logsluice.adapters.artifacts.build_encoder``)."""
+
+    def __call__(
+        self,
+        export_format: ExportFormat,
+        *,
+        time_zone: str = "UTC",
+        csv_options: CsvOptions | None = None,
+    ) -> Encoder:
+        """Return an encoder for ``export_format`` rendering times in ``time_zone``."""
+        ...
+
+
+@dataclass(frozen=True)
+class TaskEstimate:
+    """Expected rows and bytes of a task's file (None when they could not be estimated)."""
+
+    rows: int | None
+    bytes: int | None
+
+
+class TaskEstimator:
+    """Estimates tasks with one log store and the encoders tasks will use."""
+
+    def __init__(
+        self,
+        log_store: LogStore,
+        encoder_factory: EncoderFactory,
+        *,
+        timeout: timedelta,
+        sample_rows: int,
+    ) -> None:
+        self._log_store = log_store
+        self._encoder_factory = encoder_factory
+        self._timeout = timeout
+        self._sample_rows = sample_rows
+
+    def estimate(self, project: str, spec: TaskSpec) -> TaskEstimate:
+        """Return the estimate of ``spec`` in ``project``.
+
+        Raises InvalidQueryError when the query does not fit the logstore's schema,
+        LogstoreNotFoundError.
+        """
+        request = records_query_for(project, spec, timeout=self._timeout)
+        try:
+            counted = self._log_store.count(request)
+        except QueryTimeoutError:
+            return TaskEstimate(rows=None, bytes=None)
+        rows = counted if spec.limit is None else min(counted, spec.limit)
+        if rows == 0:
+            return TaskEstimate(rows=0, bytes=0)
+        try:
+            bytes_per_row = self._bytes_per_row(request, spec)
+        except QueryTimeoutError:
+            return TaskEstimate(rows=rows, bytes=None)
+        return TaskEstimate(rows=rows, bytes=round(rows * bytes_per_row))
+
+    def _bytes_per_row(self, request: RecordsQuery, spec: TaskSpec) -> float:
+        _, sample = self._log_store.fetch(replace(request, limit=self._sample_rows))
+        if sample.num_rows == 0:
+            return 0.0
+        rows: int = sample.num_rows
+        return encoded_size(sample, spec, self._encoder_factory) / rows
+
+
+def encoded_size(table: pa.Table, spec: TaskSpec, encoder_factory: EncoderFactory) -> int:
+    """Return the bytes ``table`` takes when encoded and compressed as ``spec`` asks."""
+    encoder = encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
+    compressor = build_compressor(outer_compression(spec))
+    pieces = [encoder.begin(table.schema)]
+    pieces.extend(encoder.encode(batch) for batch in table.to_batches())
+    pieces.extend((encoder.end_slice(), encoder.end()))
+    size = sum(len(compressor.compress(piece)) for piece in pieces if len(piece))
+    return size + len(compressor.end_frame())

@@ -1,0 +1,186 @@
+"""How a run of a task ends: SUCCEEDED with its manifest, FAILED, CANCELLED, or queued again.
+
+Every ending is one guarded transition in the task store, made by the worker that holds the lease.
+A run that published the artifact but died before marking the task SUCCEEDED is finished by the
+next run from the published file (hashed again), so no export is ever done twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from logsluice.domain.errors import ArtifactNotFoundError, ConflictError, LeaseLostError
+from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task, TaskStatus
+from logsluice.pipeline.artifact_writer import ArtifactSummary
+from logsluice.pipeline.export import ExportOutcome, ExportResult
+from logsluice.pipeline.manifest import ManifestInput, ManifestSlice, manifest_bytes
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.ports import Clock, TaskStore
+from logsluice.services.task_files import artifact_key, manifest_key, outer_compression
+from logsluice.services.task_plan import TaskPlan
+
+COMPLETE_PERCENT = 100.0
+
+
+class TaskFinisher:
+    """Ends one run of one task on behalf of the worker holding its lease."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        artifact_store: ArtifactStore,
+        clock: Clock,
+        *,
+        task: Task,
+        worker_id: str,
+        retention: timedelta,
+        logger: Any,
+    ) -> None:
+        self._task_store = task_store
+        self._artifact_store = artifact_store
+        self._clock = clock
+        self._task = task
+        self._worker_id = worker_id
+        self._retention = retention
+        self._logger = logger
+
+    def succeed(
+        self, result: ExportResult, checkpoints: Sequence[SliceCheckpoint], compiled_query: str
+    ) -> None:
+        """Write the manifest and mark the task SUCCEEDED (CANCELLED if a cancel came first)."""
+        artifact = result.artifact
+        assert artifact is not None, "a finished export has a published artifact"
+        now = self._clock.now()
+        truncated = result.outcome is ExportOutcome.TRUNCATED
+        manifest = self._manifest(artifact, checkpoints, compiled_query, truncated)
+        self._artifact_store.put(manifest_key(self._task), manifest)
+        self._end(
+            TaskStatus.SUCCEEDED,
+            artifact_key=artifact.key,
+            expires_at=now + self._retention,
+            rows_written=artifact.rows,
+            bytes_written=artifact.size_bytes,
+            truncated=truncated,
+            progress=COMPLETE_PERCENT,
+        )
+        self._logger.info(
+            "task.succeeded", rows=artifact.rows, bytes=artifact.size_bytes, truncated=truncated
+        )
+
+    def fail(self, code: str, message: str) -> None:
+        """Mark the task FAILED with ``code`` and ``message``."""
+        self._end(TaskStatus.FAILED, error_code=code, error_message=message)
+        self._logger.warning("task.failed", code=code, error=message)
+
+    def cancel(self) -> None:
+        """Mark a CANCELLING task CANCELLED (its staging file stays for a retry)."""
+        self._end(TaskStatus.CANCELLED)
+        self._logger.info("task.cancelled")
+
+    def requeue(self) -> None:
+        """Queue the task again (the worker is stopping); another worker resumes it."""
+        self._end(TaskStatus.QUEUED)
+        self._logger.info("task.requeued")
+
+    def already_published(
+        self, plan: TaskPlan, checkpoints: Sequence[SliceCheckpoint]
+    ) -> ExportResult | None:
+        """Return the result of an earlier run that published the artifact but did not finish.
+
+        None when there is still work to do (some slice left, or a staging file to finalize).
+        """
+        key = artifact_key(self._task)
+        if len(checkpoints) < len(plan.slices) or not self._artifact_store.exists(key):
+            return None
+        try:
+            self._artifact_store.staging_size(key)
+        except ArtifactNotFoundError:
+            return self._published_result(key, checkpoints)
+        return None
+
+    def _published_result(self, key: str, checkpoints: Sequence[SliceCheckpoint]) -> ExportResult:
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        for piece in self._artifact_store.read(key):
+            sha256.update(piece)
+            md5.update(piece)
+        rows = sum(item.rows for item in checkpoints)
+        limit = self._task.spec.limit
+        outcome = (
+            ExportOutcome.TRUNCATED
+            if limit is not None and rows >= limit
+            else ExportOutcome.COMPLETE
+        )
+        summary = ArtifactSummary(
+            key=key,
+            size_bytes=self._artifact_store.size(key),
+            rows=rows,
+            sha256=sha256.hexdigest(),
+            md5=md5.hexdigest(),
+        )
+        return ExportResult(outcome, rows, [], summary)
+
+    def _end(self, target: TaskStatus, **fields: Any) -> None:
+        now = self._clock.now()
+        try:
+            self._task_store.transition(
+                self._task.id, target, now=now, worker_id=self._worker_id, **fields
+            )
+        except LeaseLostError:
+            self._logger.warning("task.lease_lost", target=str(target))
+        except ConflictError as error:
+            if target in (TaskStatus.CANCELLED, TaskStatus.FAILED):
+                self._logger.warning("task.end_refused", target=str(target), error=error.message)
+                return
+            # A cancel arrived while the run ended: the task is CANCELLING, so honour it.
+            self._logger.info("task.cancel_won", target=str(target))
+            self.cancel()
+
+    def _manifest(
+        self,
+        artifact: ArtifactSummary,
+        checkpoints: Sequence[SliceCheckpoint],
+        compiled_query: str,
+        truncated: bool,
+    ) -> bytes:
+        spec = self._task.spec
+        return manifest_bytes(
+            ManifestInput(
+                task_id=self._task.id,
+                project=self._task.project,
+                spec=spec.to_dict(),
+                compiled_query=compiled_query,
+                time_range=spec.time_range,
+                export_format=spec.format.value,
+                compression=outer_compression(spec).value,
+                artifact=artifact,
+                slices=_manifest_slices(checkpoints),
+                truncated=truncated,
+                missing_ranges=[
+                    item.time_range
+                    for item in checkpoints
+                    if item.status == SliceStatus.FAILED_INCOMPLETE
+                ],
+                created_at=self._task.created_at,
+                finished_at=self._clock.now(),
+            )
+        )
+
+
+def _manifest_slices(checkpoints: Sequence[SliceCheckpoint]) -> list[ManifestSlice]:
+    slices: list[ManifestSlice] = []
+    start_offset_bytes = 0
+    for item in sorted(checkpoints, key=lambda checkpoint: checkpoint.slice_index):
+        slices.append(
+            ManifestSlice(
+                index=item.slice_index,
+                time_range=item.time_range,
+                rows=item.rows,
+                start_offset_bytes=start_offset_bytes,
+                end_offset_bytes=item.offset_bytes,
+            )
+        )
+        start_offset_bytes = item.offset_bytes
+    return slices

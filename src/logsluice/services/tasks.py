@@ -1,0 +1,236 @@
+"""Download-task use cases: create (validate, estimate, queue), read, cancel, retry, delete, link.
+
+Dialect routers (native, BLS, SLS, Huawei) all come here, so every task is checked and stored the
+same way: a spec that fails a check raises before anything is stored, an idempotency key returns
+the first task for the same spec, and nothing a client can see points at a missing file. Running
+tasks is the job of the worker and runner; serving a link's bytes is ``services.downloads``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from logsluice.domain.errors import (
+    ArtifactGoneError,
+    ArtifactNotFoundError,
+    ConflictError,
+    InvalidInputError,
+)
+from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskSpec, TaskStatus
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.ports import CatalogStore, Clock, LogStore, TaskOrderBy, TaskStore
+from logsluice.services.links import LinkSigner, SignedLink
+from logsluice.services.task_checks import check_spec
+from logsluice.services.task_estimates import EncoderFactory, TaskEstimate, TaskEstimator
+from logsluice.services.task_files import all_keys, manifest_key
+from logsluice.services.task_progress import TaskView, progress_of
+
+MAX_PAGE_SIZE = 500
+_RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class TaskLimits:
+    """Limits of download tasks: the largest ``limit`` (None: no cap), per project if configured."""
+
+    max_limit: int | None = None
+    max_limit_by_project: Mapping[str, int] = field(default_factory=dict)
+    estimate_timeout: timedelta = timedelta(seconds=30)
+    estimate_sample_rows: int = 1000
+
+    def max_limit_for(self, project: str) -> int | None:
+        """Return the largest ``limit`` a task of ``project`` may ask for (None: no cap)."""
+        return self.max_limit_by_project.get(project, self.max_limit)
+
+
+@dataclass(frozen=True)
+class TaskCreation:
+    """What a create returns: the task (None for a dry run), the estimate, and whether the task
+    is new (False when an idempotency key returned an earlier one)."""
+
+    view: TaskView | None
+    estimate: TaskEstimate
+    created: bool = False
+
+
+class TaskService:
+    """Creates and manages download tasks of every project."""
+
+    def __init__(
+        self,
+        *,
+        task_store: TaskStore,
+        catalog_store: CatalogStore,
+        log_store: LogStore,
+        artifact_store: ArtifactStore,
+        link_signer: LinkSigner,
+        clock: Clock,
+        encoder_factory: EncoderFactory,
+        limits: TaskLimits,
+    ) -> None:
+        self._task_store = task_store
+        self._catalog_store = catalog_store
+        self._artifact_store = artifact_store
+        self._link_signer = link_signer
+        self._clock = clock
+        self._limits = limits
+        self._estimator = TaskEstimator(
+            log_store,
+            encoder_factory,
+            timeout=limits.estimate_timeout,
+            sample_rows=limits.estimate_sample_rows,
+        )
+
+    def create(self, project: str, spec: TaskSpec, *, dry_run: bool = False) -> TaskCreation:
+        """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
+
+        With an idempotency key already used for the same spec, the first task is returned.
+        Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and subclasses such
+        as InvalidQueryError with its position), ConflictError for a key reused with another spec.
+        """
+        check_spec(spec, self._limits.max_limit_for(project))
+        self._catalog_store.get_logstore(project, spec.logstore)
+        estimate = self._estimator.estimate(project, spec)
+        if dry_run:
+            return TaskCreation(view=None, estimate=estimate)
+        queued = Task.queued(project=project, spec=spec, now=self._clock.now())
+        stored = self._task_store.create_task(
+            replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
+        )
+        stored_estimate = TaskEstimate(rows=stored.estimate_rows, bytes=stored.estimate_bytes)
+        return TaskCreation(
+            view=self._view(stored), estimate=stored_estimate, created=stored.id == queued.id
+        )
+
+    def get(self, project: str, task_id: str) -> TaskView:
+        """Return the task with its progress. Raises TaskNotFoundError (also another project's)."""
+        return self._view(self._task_store.get_task(project, task_id))
+
+    def list(
+        self,
+        project: str,
+        *,
+        status: Collection[TaskStatus] | None = None,
+        logstore: str | None = None,
+        name: str | None = None,
+        order_by: TaskOrderBy = "created",
+        descending: bool = True,
+        page: int = 1,
+        size: int = 20,
+    ) -> tuple[list[TaskView], int]:
+        """Return one page (1-based) of the project's tasks and how many match in all.
+
+        Raises ProjectNotFoundError, InvalidInputError for a page or size out of bounds.
+        """
+        self._catalog_store.get_project(project)
+        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInputError(
+                f"page must be at least 1 and size from 1 to {MAX_PAGE_SIZE}",
+                field="size" if page >= 1 else "page",
+            )
+        tasks, total = self._task_store.list_tasks(
+            project,
+            status=status or None,
+            logstore=logstore,
+            name=name,
+            order_by=order_by,
+            descending=descending,
+            page=page,
+            size=size,
+        )
+        return [self._view(task) for task in tasks], total
+
+    def cancel(self, project: str, task_id: str) -> TaskView:
+        """Cancel the task: a QUEUED one at once, a RUNNING one within about a second.
+
+        Cancelling a task already CANCELLING or CANCELLED changes nothing. Raises
+        TaskNotFoundError, ConflictError for a task that finished otherwise.
+        """
+        return self._view(self._task_store.request_cancel(project, task_id, now=self._clock.now()))
+
+    def retry(self, project: str, task_id: str) -> TaskView:
+        """Queue a FAILED or CANCELLED task again; it resumes after its last checkpoint.
+
+        The attempt counter starts over. Raises TaskNotFoundError, ConflictError for any other
+        status.
+        """
+        task = self._task_store.get_task(project, task_id)
+        if task.status not in _RETRYABLE:
+            raise ConflictError(
+                f"only FAILED or CANCELLED tasks can be retried; this one is {task.status}",
+                status=str(task.status),
+            )
+        retried = self._task_store.transition(
+            task.id,
+            TaskStatus.QUEUED,
+            now=self._clock.now(),
+            from_statuses=_RETRYABLE,
+            attempts=0,
+        )
+        return self._view(retried)
+
+    def delete(self, project: str, task_id: str) -> None:
+        """Delete the task, its artifact, manifest and staging file.
+
+        A running task is cancelled first; its files go once its worker has stopped (the janitor
+        finishes the job). Raises TaskNotFoundError.
+        """
+        deleted = self._task_store.delete_task(project, task_id, now=self._clock.now())
+        if deleted.status not in RUNNING_STATUSES:
+            self.purge(deleted)
+
+    def purge(self, task: Task) -> None:
+        """Remove every file of a deleted task, then the task itself."""
+        for key in all_keys(task):
+            self._artifact_store.delete(key)
+        self._task_store.purge_task(task.id)
+
+    def link(self, project: str, task_id: str, ttl: timedelta | None = None) -> SignedLink:
+        """Return a signed token for the task's artifact, valid for ``ttl`` (default 1 hour).
+
+        Raises TaskNotFoundError, ConflictError while the task has no artifact yet,
+        ArtifactGoneError once it expired, InvalidInputError for a ttl out of bounds.
+        """
+        task = self._finished_task(project, task_id)
+        assert task.artifact_key is not None
+        return self._link_signer.sign(project, task.id, task.artifact_key, ttl)
+
+    def manifest(self, project: str, task_id: str) -> dict[str, Any]:
+        """Return the manifest of a SUCCEEDED task's artifact.
+
+        Raises TaskNotFoundError, ConflictError while the task has no artifact yet,
+        ArtifactGoneError once it expired or its files were removed.
+        """
+        task = self._finished_task(project, task_id)
+        return read_manifest(self._artifact_store, task)
+
+    def _finished_task(self, project: str, task_id: str) -> Task:
+        task = self._task_store.get_task(project, task_id)
+        if task.status == TaskStatus.EXPIRED:
+            raise ArtifactGoneError("the task's file has expired and was removed", task_id=task.id)
+        if task.status != TaskStatus.SUCCEEDED or task.artifact_key is None:
+            raise ConflictError(
+                f"the task is {task.status}; its file exists once it has SUCCEEDED",
+                status=str(task.status),
+            )
+        return task
+
+    def _view(self, task: Task) -> TaskView:
+        position = (
+            self._task_store.queue_position(task) if task.status == TaskStatus.QUEUED else None
+        )
+        return TaskView(task=task, progress=progress_of(task, self._clock.now(), position))
+
+
+def read_manifest(artifact_store: ArtifactStore, task: Task) -> dict[str, Any]:
+    """Return the task's manifest as a dict. Raises ArtifactGoneError when it is missing."""
+    try:
+        content = b"".join(artifact_store.read(manifest_key(task)))
+    except ArtifactNotFoundError as error:
+        raise ArtifactGoneError("the task's files are gone", task_id=task.id) from error
+    manifest: dict[str, Any] = json.loads(content)
+    return manifest

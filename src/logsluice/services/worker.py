@@ -1,0 +1,141 @@
+"""Workers: threads that claim queued download tasks (fairly, with a lease) and run them.
+
+``serve`` runs a :class:`WorkerPool` of N threads; ``logsluice worker`` runs one in its own process
+against the same task and artifact stores. Each claim takes the lease in the task store, so a task
+runs on exactly one worker at a time; a worker that dies simply stops renewing its lease and the
+janitor queues the task again. Stopping a pool stops its runs between batches and queues their
+tasks again at once, for another worker to resume.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from logsluice.domain.errors import LogsluiceError
+from logsluice.ports import Clock, TaskStore
+from logsluice.services.runner import TaskRunner
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How workers claim: how long to wait when the queue is empty, and the per-project limit."""
+
+    poll_interval: timedelta = timedelta(milliseconds=500)
+    max_running_per_project: int = 2
+
+
+def new_worker_id(label: str = "worker") -> str:
+    """Return a worker id unique across hosts and processes: ``host:pid:label:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{label}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    """Claims and runs tasks one after the other until stopped."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        runner: TaskRunner,
+        clock: Clock,
+        settings: WorkerSettings,
+        *,
+        worker_id: str,
+        shutdown: threading.Event,
+    ) -> None:
+        self._task_store = task_store
+        self._runner = runner
+        self._clock = clock
+        self._settings = settings
+        self.worker_id = worker_id
+        self._shutdown = shutdown
+        self._logger = structlog.get_logger().bind(worker_id=worker_id)
+
+    def run_once(self) -> bool:
+        """Claim one queued task and run it to its end; return False when none was queued."""
+        task = self._task_store.claim_next_task(
+            self.worker_id,
+            lease=self._runner.settings.lease,
+            now=self._clock.now(),
+            max_running_per_project=self._settings.max_running_per_project,
+        )
+        if task is None:
+            return False
+        self._runner.run(task, self.worker_id, self._shutdown)
+        return True
+
+    def run_until_stopped(self) -> None:
+        """Loop: run tasks while there are any, wait a poll interval when there are none."""
+        self._logger.info("worker.started")
+        while not self._shutdown.is_set():
+            if not self._run_safely():
+                self._shutdown.wait(self._settings.poll_interval.total_seconds())
+        self._logger.info("worker.stopped")
+
+    def _run_safely(self) -> bool:
+        try:
+            return self.run_once()
+        except LogsluiceError as error:
+            self._logger.warning("worker.claim_failed", code=error.code, error=error.message)
+        except Exception:
+            self._logger.exception("worker.claim_failed")
+        return False
+
+
+class WorkerPool:
+    """N worker threads in one process; a background job of ``serve`` (start/stop)."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        runner: TaskRunner,
+        clock: Clock,
+        settings: WorkerSettings,
+        *,
+        size: int,
+        label: str = "serve",
+    ) -> None:
+        self._shutdown = threading.Event()
+        self.workers = [
+            Worker(
+                task_store,
+                runner,
+                clock,
+                settings,
+                worker_id=new_worker_id(f"{label}-{number}"),
+                shutdown=self._shutdown,
+            )
+            for number in range(size)
+        ]
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        """Start one thread per worker; a no-op when already started."""
+        if self._threads:
+            return
+        self._shutdown.clear()
+        for worker in self.workers:
+            thread = threading.Thread(
+                target=worker.run_until_stopped, name=worker.worker_id, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop every worker: running tasks stop between batches and are queued again."""
+        self._shutdown.set()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
+
+    def wait(self) -> None:
+        """Block until the pool is stopped (used by ``logsluice worker``)."""
+        for thread in list(self._threads):
+            while thread.is_alive():
+                thread.join(timeout=0.5)

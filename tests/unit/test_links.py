@@ -1,0 +1,96 @@
+"""Signed download links: round trip, tampering, expiry, TTL bounds and the secret file."""
+
+from __future__ import annotations
+
+import stat
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
+from logsluice.services.links import LinkSigner, load_or_create_link_secret
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+class ManualClock:
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def signer(clock: ManualClock) -> LinkSigner:
+    return LinkSigner(SECRET, clock)
+
+
+def test_a_signed_token_verifies_to_its_claims(signer: LinkSigner, clock: ManualClock) -> None:
+    link = signer.sign("shop", "task-1", "shop/task-1/export.csv.zst")
+    claims = signer.verify(link.token)
+    assert (claims.project, claims.task_id, claims.artifact_key) == (
+        "shop",
+        "task-1",
+        "shop/task-1/export.csv.zst",
+    )
+    assert claims.expires_at == link.expires_at == clock.current + timedelta(hours=1)
+
+
+def test_the_token_is_url_safe_and_does_not_show_the_key_in_clear(signer: LinkSigner) -> None:
+    token = signer.sign("shop", "task-1", "shop/task-1/export.csv").token
+    assert all(character.isalnum() or character in "-_." for character in token)
+    assert "export.csv" not in token
+
+
+@pytest.mark.parametrize("position", [0, 10, -5, -1])
+def test_a_tampered_token_is_invalid(signer: LinkSigner, position: int) -> None:
+    token = signer.sign("shop", "task-1", "key").token
+    replacement = "A" if token[position] != "A" else "B"
+    characters = list(token)
+    characters[position] = replacement
+    tampered = "".join(characters)
+    with pytest.raises(LinkInvalidError):
+        signer.verify(tampered)
+
+
+@pytest.mark.parametrize("token", ["", "abc", "a.b", "....", "%%%.%%%", "e30.e30"])
+def test_garbage_is_invalid(signer: LinkSigner, token: str) -> None:
+    with pytest.raises(LinkInvalidError):
+        signer.verify(token)
+
+
+def test_a_token_signed_with_another_secret_is_invalid(clock: ManualClock) -> None:
+    token = LinkSigner(b"another-secret-of-enough-bytes!!", clock).sign("shop", "t", "k").token
+    with pytest.raises(LinkInvalidError):
+        LinkSigner(SECRET, clock).verify(token)
+
+
+def test_a_token_expires_after_its_ttl(signer: LinkSigner, clock: ManualClock) -> None:
+    token = signer.sign("shop", "task-1", "key", ttl=timedelta(minutes=5)).token
+    clock.current += timedelta(minutes=4, seconds=59)
+    signer.verify(token)
+    clock.current += timedelta(seconds=1)
+    with pytest.raises(LinkExpiredError):
+        signer.verify(token)
+
+
+@pytest.mark.parametrize("ttl", [timedelta(seconds=59), timedelta(days=7, seconds=1)])
+def test_a_ttl_outside_the_bounds_is_refused(signer: LinkSigner, ttl: timedelta) -> None:
+    with pytest.raises(InvalidInputError):
+        signer.sign("shop", "task-1", "key", ttl=ttl)
+
+
+def test_the_secret_is_created_once_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "link-secret"
+    first = load_or_create_link_secret(path)
+    assert len(first) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_or_create_link_secret(path) == first
+    assert list(path.parent.iterdir()) == [path]
