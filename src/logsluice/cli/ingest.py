@@ -15,7 +15,7 @@ import zstandard
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from logsluice.cli.client import ApiClient, ClientConfig, path_of
+from logsluice.cli.client import ApiClient, ApiError, ClientConfig, path_of
 from logsluice.cli.options import api_client, client_options, json_option, print_json
 from logsluice.cli.record_files import (
     RECORD_FORMATS,
@@ -80,9 +80,12 @@ class FileSummary:
 
 
 def _ingest_file(
-    client: ApiClient, record_file: RecordFile, progress: Progress, options: dict[str, Any]
-) -> FileSummary:
-    summary = FileSummary(path=str(record_file.path))
+    client: ApiClient,
+    record_file: RecordFile,
+    progress: Progress,
+    options: dict[str, Any],
+    summary: FileSummary,
+) -> None:
     task = progress.add_task(record_file.path.name, total=record_file.size)
     for chunk in record_file.chunks(options["chunk_records"]):
         result = send_records(
@@ -96,7 +99,6 @@ def _ingest_file(
         summary.add(chunk, result)
         progress.update(task, completed=record_file.position)
     progress.update(task, completed=record_file.size)
-    return summary
 
 
 def _print_summary(summaries: list[FileSummary]) -> None:
@@ -150,10 +152,15 @@ def ingest(
     summaries: list[FileSummary] = []
     with api_client(client_config) as client, _progress(disabled=as_json) as progress:
         for record_file in record_files:
+            summaries.append(FileSummary(path=str(record_file.path)))
             try:
-                summaries.append(_ingest_file(client, record_file, progress, options))
+                _ingest_file(client, record_file, progress, options, summaries[-1])
             except RecordFileError as error:
+                _print_summary(summaries)
                 raise click.ClickException(str(error)) from error
+            except ApiError:
+                _print_summary(summaries)  # what was stored before the refused chunk
+                raise
     if as_json:
         print_json(_json_summary(summaries))
     else:
