@@ -10,12 +10,14 @@ the slice footers.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from logsluice.pipeline.artifact_writer import ArtifactSummary, ArtifactWriter, WriterCheckpoint
-from logsluice.pipeline.protocols import ArtifactStore, Compressor, Encoder
+from logsluice.pipeline.protocols import ArtifactStore, Chunk, Compressor, Encoder
 from logsluice.pipeline.slices import Slice
 
 if TYPE_CHECKING:
@@ -67,24 +69,65 @@ class ExportResult:
     artifact: ArtifactSummary | None = None
 
 
+class _Output:
+    """Compresses, hashes and writes on one background thread, so encoding overlaps it.
+
+    At most ``depth`` chunks wait; ``drain`` waits for all of them (before a checkpoint) and
+    re-raises the first error of the thread.
+    """
+
+    def __init__(self, compressor: Compressor, writer: ArtifactWriter, depth: int = 4) -> None:
+        self._compressor = compressor
+        self._writer = writer
+        self._depth = depth
+        self._pending: deque[Future[None]] = deque()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logsluice-output")
+
+    def write(self, data: Chunk, rows: int = 0) -> None:
+        if len(data) or rows:
+            self._submit(self._write, data, rows)
+
+    def end_frame(self) -> None:
+        self._submit(self._end_frame)
+
+    def drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def _submit(self, work: Callable[..., None], *arguments: object) -> None:
+        if len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._executor.submit(work, *arguments))
+
+    def _write(self, data: Chunk, rows: int) -> None:
+        self._writer.write(self._compressor.compress(data) if len(data) else b"", rows)
+
+    def _end_frame(self) -> None:
+        self._writer.write(self._compressor.end_frame())
+
+
 @dataclass
 class _Run:
     encoder: Encoder
-    compressor: Compressor
-    writer: ArtifactWriter
+    output: _Output
     should_stop: Callable[[], bool]
     limit: int | None
+    rows: int
     began: bool = False
 
-    def emit(self, data: bytes | bytearray | memoryview, rows: int = 0) -> None:
-        self.writer.write(self.compressor.compress(data) if len(data) else b"", rows)
+    def emit(self, data: Chunk, rows: int = 0) -> None:
+        self.output.write(data, rows)
+        self.rows += rows
 
-    def end_frame(self, data: bytes | bytearray | memoryview) -> None:
+    def end_frame(self, data: Chunk) -> None:
         self.emit(data)
-        self.writer.write(self.compressor.end_frame())
+        self.output.end_frame()
 
     def rows_left(self) -> int | None:
-        return None if self.limit is None else self.limit - self.writer.rows
+        return None if self.limit is None else self.limit - self.rows
 
 
 def _non_empty_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
@@ -150,21 +193,24 @@ def export_slices(
     match the staging object; errors of the reader, encoder or store propagate.
     """
     writer = _open_run(store, key, encoder, resume_from)
-    run = _Run(encoder, compressor, writer, should_stop, limit, began=writer.offset_bytes > 0)
+    output = _Output(compressor, writer)
+    began = writer.offset_bytes > 0
+    run = _Run(encoder, output, should_stop, limit, writer.rows, began)
     start = resume_from.next_position if resume_from else 0
     finished: list[SliceResult] = []
     outcome = ExportOutcome.COMPLETE
     try:
         for position in range(start, len(slices)):
             current = slices[position]
-            if should_stop():
-                return ExportResult(ExportOutcome.STOPPED, writer.rows, finished)
             start_offset, start_rows = writer.offset_bytes, writer.rows
+            if should_stop():
+                return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
             with open_reader(current) as reader:
                 cut = _write_slice(run, reader)
             if cut is None:
-                return ExportResult(ExportOutcome.STOPPED, writer.rows, finished)
+                return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
             run.end_frame(encoder.end_slice())
+            output.drain()
             result = SliceResult(
                 current, writer.rows - start_rows, start_offset, writer.checkpoint()
             )
@@ -176,6 +222,8 @@ def export_slices(
                     outcome = ExportOutcome.TRUNCATED
                 break
         run.end_frame(encoder.end())
+        output.drain()
         return ExportResult(outcome, writer.rows, finished, writer.finalize())
     finally:
+        output.close()
         writer.close()

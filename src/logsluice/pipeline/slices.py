@@ -74,7 +74,9 @@ def _group_buckets(
             span_start, span_rows = clipped.end, 0
             continue
         span_rows += bucket.count
-    if span_start < time_range.end:
+    if spans and span_rows == 0:  # an empty tail joins the last slice
+        spans[-1] = TimeRange(spans[-1].start, time_range.end)
+    elif span_start < time_range.end:
         spans.append(TimeRange(span_start, time_range.end))
     return spans
 

@@ -3,7 +3,8 @@ escaping of CSV cells.
 
 Everything here is ``pyarrow.compute`` over whole columns; Python only loops over the few distinct
 UTC offsets of a batch. ``pc.strftime`` would do the timestamps in one call but is ~8× slower than
-casting the local wall time to text and joining the offset on.
+casting the local wall time to text and joining the offset on; fixed-offset zones (UTC) skip the
+time zone database altogether.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import pyarrow.compute as pc
 
 # A leading '=', '+', '-', '@', tab or carriage return makes a spreadsheet run a cell as a formula.
 _FORMULA_PATTERN = r"^([=+\-@\t\r])"
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _MICROSECONDS_PER_MINUTE = 60_000_000
-_DATE_CHARACTERS = 10  # "YYYY-MM-DD"
-_TIME_START = 11  # after "YYYY-MM-DD "
 
 
 def offset_label(offset_minutes: int) -> str:
@@ -29,32 +29,52 @@ def offset_label(offset_minutes: int) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}"
 
 
-def render_timestamps(column: Any, time_zone: str) -> Any:
-    """Return timestamps as RFC 3339 text in ``time_zone`` (``2026-03-01T08:00:00.000000+08:00``).
+def _fixed_offset_minutes(time_zone: str) -> int | None:
+    """Return the zone's offset in minutes if it never changes (UTC, ``+08:00``), else None."""
+    if time_zone.upper() in ("UTC", "Z", "ETC/UTC", "GMT"):
+        return 0
+    sign, digits = time_zone[:1], time_zone[1:].replace(":", "")
+    if sign in ("+", "-") and len(digits) == 4 and digits.isdigit():
+        minutes = int(digits[:2]) * 60 + int(digits[2:])
+        return minutes if sign == "+" else -minutes
+    return None
 
-    Naive timestamps are taken as UTC; nulls stay null.
-    """
-    utc = column.cast(pa.timestamp("us", tz="UTC"), safe=False)
-    local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=time_zone)))
-    text = local.cast(pa.string())
+
+def _offset_text(local: Any, utc: Any) -> Any:
+    """Return each value's UTC offset as RFC 3339 text (few distinct ones, so mapped by lookup)."""
     offsets = pc.subtract(local.cast(pa.int64()), utc.cast(pa.int64()))
     distinct = pc.unique(offsets).drop_null()
     labels = pa.array(
         [offset_label(value // _MICROSECONDS_PER_MINUTE) for value in distinct.to_pylist()],
         pa.string(),
     )
-    offset_text = pc.take(labels, pc.index_in(offsets, distinct))
-    return pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(text, 0, _DATE_CHARACTERS),
-        "T",
-        pc.utf8_slice_codeunits(text, _TIME_START, 64),
-        offset_text,
-        "",
-    )
+    return pc.take(labels, pc.index_in(offsets, distinct))
+
+
+def render_timestamps(column: Any, time_zone: str) -> Any:
+    """Return timestamps as RFC 3339 text in ``time_zone`` (``2026-03-01T08:00:00.000000+08:00``).
+
+    ``time_zone`` is an IANA name or a fixed offset (``+08:00``). Naive timestamps are taken as
+    UTC; nulls stay null.
+    """
+    utc = column.cast(pa.timestamp("us", tz="UTC"), safe=False)
+    fixed_minutes = _fixed_offset_minutes(time_zone)
+    if fixed_minutes is not None:
+        shift = pa.scalar(fixed_minutes * _MICROSECONDS_PER_MINUTE, pa.int64())
+        local = pc.add(utc.cast(pa.int64()), shift).cast(pa.timestamp("us"))
+        offset_text: Any = offset_label(fixed_minutes)
+    else:
+        local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=time_zone)))
+        offset_text = _offset_text(local, utc)
+    text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
+    return pc.binary_join_element_wise(text, offset_text, "")
 
 
 def escape_formulas(column: Any) -> Any:
     """Prefix cells starting with ``= + - @``, tab or CR with ``'`` so spreadsheets show text."""
+    first_characters = pc.utf8_slice_codeunits(column, 0, 1)
+    if not pc.any(pc.is_in(first_characters, value_set=pa.array(_FORMULA_STARTS))).as_py():
+        return column  # the common case: one cheap pass, no copy
     return pc.replace_substring_regex(column, pattern=_FORMULA_PATTERN, replacement=r"'\1")
 
 

@@ -68,7 +68,9 @@ def reader_factory(
         start = pa.scalar(item.time_range.start, pa.timestamp("us", tz="UTC"))
         end = pa.scalar(item.time_range.end, pa.timestamp("us", tz="UTC"))
         mask = pc.and_(pc.greater_equal(table["ts"], start), pc.less(table["ts"], end))
-        part = table.filter(mask).sort_by([("ts", "descending" if order is Order.DESC else "ascending")])
+        part = table.filter(mask).sort_by(
+            [("ts", "descending" if order is Order.DESC else "ascending")]
+        )
         return pa.RecordBatchReader.from_batches(table.schema, part.to_batches(batch_rows))
 
     return open_reader
@@ -84,7 +86,9 @@ def decompress(data: bytes, compression: Compression) -> bytes:
     if compression is Compression.GZIP:
         return gzip.decompress(data)
     if compression is Compression.ZSTD:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True)
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            io.BytesIO(data), read_across_frames=True
+        )
         return reader.read()  # type: ignore[no-any-return]
     if compression is Compression.LZ4:
         out = []
@@ -103,7 +107,9 @@ def rfc3339(moment: datetime, time_zone: str) -> str:
     return text.removesuffix("+00:00") + ("Z" if text.endswith("+00:00") else "")
 
 
-def parse_csv(data: bytes, delimiter: str = ",", header: bool = True) -> tuple[list[str], list[list[str]]]:
+def parse_csv(
+    data: bytes, delimiter: str = ",", header: bool = True
+) -> tuple[list[str], list[list[str]]]:
     rows = list(csv.reader(io.StringIO(data.decode(), newline=""), delimiter=delimiter))
     return (rows[0], rows[1:]) if header else ([], rows)
 
@@ -156,4 +162,3 @@ def check_rows(
     else:
         expected = [{**row, "ts": rfc3339(row["ts"], time_zone)} for row in rows]
         assert parse_jsonl(data) == expected
-

@@ -1,4 +1,4 @@
-"""Round trips of every format × compression through the export driver, limits, stops and resumes."""
+"""Round trips of every format × compression through the export driver; limits, stops, resumes."""
 
 from __future__ import annotations
 
@@ -37,7 +37,9 @@ CASES = [
 ]
 
 
-def run_export(store: LocalArtifactStore, export_format: ExportFormat, compression: Compression, **options):  # type: ignore[no-untyped-def]
+def run_export(
+    store: LocalArtifactStore, export_format: ExportFormat, compression: Compression, **options
+):  # type: ignore[no-untyped-def]
     table = options.pop("table", None)
     table = sample_table() if table is None else table
     order = options.pop("order", Order.ASC)
@@ -63,7 +65,8 @@ def test_round_trip_gives_every_row_in_order(tmp_path: Path, export_format, comp
     result = run_export(store, export_format, compression)
     data = published(store)
     assert result.outcome is ExportOutcome.COMPLETE
-    assert result.rows == 1200 and [item.slice.index for item in result.slices] == [0, 1, 2]
+    assert result.rows == 1200
+    assert [item.slice.index for item in result.slices] == [0, 1, 2]
     check_rows(decompress(data, compression), export_format, expected_rows(sample_table()))
     assert result.artifact is not None
     assert result.artifact.sha256 == hashlib.sha256(data).hexdigest()
@@ -82,7 +85,9 @@ def test_descending_order_writes_newest_first(tmp_path: Path, export_format) -> 
     ("compression", "command"),
     [(Compression.GZIP, "gzip"), (Compression.ZSTD, "zstd"), (Compression.LZ4, "lz4")],
 )
-def test_command_line_tools_decode_concatenated_frames(tmp_path: Path, compression, command) -> None:
+def test_command_line_tools_decode_concatenated_frames(
+    tmp_path: Path, compression, command
+) -> None:
     if shutil.which(command) is None:
         pytest.skip(f"{command} is not installed")
     store = LocalArtifactStore(tmp_path)
@@ -96,7 +101,12 @@ def test_command_line_tools_decode_concatenated_frames(tmp_path: Path, compressi
 def test_nothing_is_published_before_finalize(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path)
     seen: list[bool] = []
-    run_export(store, ExportFormat.CSV, Compression.ZSTD, on_slice_done=lambda _: seen.append(store.exists(KEY)))
+    run_export(
+        store,
+        ExportFormat.CSV,
+        Compression.ZSTD,
+        on_slice_done=lambda _: seen.append(store.exists(KEY)),
+    )
     assert seen == [False, False, False]
     assert store.exists(KEY)
 
@@ -106,8 +116,15 @@ def test_empty_result_still_makes_valid_files(tmp_path: Path) -> None:
     empty = sample_table().slice(0, 0)
     for export_format in FORMATS:
         key = f"p/t/empty.{export_format}"
-        result = run_export(store, export_format, Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE, table=empty, key=key)
-        assert result.rows == 0 and result.outcome is ExportOutcome.COMPLETE
+        result = run_export(
+            store,
+            export_format,
+            Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE,
+            table=empty,
+            key=key,
+        )
+        assert result.rows == 0
+        assert result.outcome is ExportOutcome.COMPLETE
     data = decompress(published(store, "p/t/empty.csv"), Compression.ZSTD)
     assert data == b'"ts","level","status","latency","ok","message"\n'
     assert decompress(published(store, "p/t/empty.jsonl"), Compression.ZSTD) == b""
@@ -121,25 +138,30 @@ def test_empty_result_still_makes_valid_files(tmp_path: Path) -> None:
 def test_limit_cuts_mid_slice_and_reports_truncation(tmp_path: Path, export_format) -> None:
     store = LocalArtifactStore(tmp_path)
     result = run_export(store, export_format, Compression.NONE, limit=450)
-    assert result.outcome is ExportOutcome.TRUNCATED and result.rows == 450
+    assert result.outcome is ExportOutcome.TRUNCATED
+    assert result.rows == 450
     assert [item.rows for item in result.slices] == [400, 50]
     check_rows(published(store), export_format, expected_rows(sample_table())[:450])
 
 
 def test_limit_at_a_slice_end_with_more_rows_later_is_truncated(tmp_path: Path) -> None:
     result = run_export(LocalArtifactStore(tmp_path), ExportFormat.CSV, Compression.NONE, limit=400)
-    assert result.outcome is ExportOutcome.TRUNCATED and result.rows == 400
+    assert result.outcome is ExportOutcome.TRUNCATED
+    assert result.rows == 400
 
 
 def test_limit_equal_to_all_rows_is_complete(tmp_path: Path) -> None:
-    result = run_export(LocalArtifactStore(tmp_path), ExportFormat.CSV, Compression.NONE, limit=1200)
-    assert result.outcome is ExportOutcome.COMPLETE and result.rows == 1200
+    result = run_export(
+        LocalArtifactStore(tmp_path), ExportFormat.CSV, Compression.NONE, limit=1200
+    )
+    assert result.outcome is ExportOutcome.COMPLETE
+    assert result.rows == 1200
 
 
 # --- stop and resume -----------------------------------------------------------------------------
 
 
-class Crash(Exception):
+class CrashError(Exception):
     """Stands in for the process dying mid-slice."""
 
 
@@ -154,7 +176,7 @@ def crashing_reader(open_reader, crash_index: int):  # type: ignore[no-untyped-d
         def batches() -> Iterator[pa.RecordBatch]:
             yield reader.read_next_batch()
             yield reader.read_next_batch()
-            raise Crash
+            raise CrashError
 
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
@@ -171,10 +193,13 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run_byte_for_byte(
     store = LocalArtifactStore(tmp_path / "crashed")
     table = sample_table()
     done: list[SliceResult] = []
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         run_export(
-            store, export_format, compression,
-            open_reader=crashing_reader(reader_factory(table), crash_index), on_slice_done=done.append,
+            store,
+            export_format,
+            compression,
+            open_reader=crashing_reader(reader_factory(table), crash_index),
+            on_slice_done=done.append,
         )
     assert not store.exists(KEY)
     resume = ResumePoint(crash_index, done[-1].checkpoint) if done else None
@@ -190,28 +215,46 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run_byte_for_byte(
 def test_a_crash_leaves_bytes_past_the_checkpoint_that_resume_cuts_off(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path)
     done: list[SliceResult] = []
-    with pytest.raises(Crash):
+    with pytest.raises(CrashError):
         run_export(
-            store, ExportFormat.CSV, Compression.NONE,
-            open_reader=crashing_reader(reader_factory(sample_table()), 1), on_slice_done=done.append,
+            store,
+            ExportFormat.CSV,
+            Compression.NONE,
+            open_reader=crashing_reader(reader_factory(sample_table()), 1),
+            on_slice_done=done.append,
         )
     assert store.staging_size(KEY) > done[-1].checkpoint.offset_bytes
-    run_export(store, ExportFormat.CSV, Compression.NONE, resume_from=ResumePoint(1, done[-1].checkpoint))
+    run_export(
+        store, ExportFormat.CSV, Compression.NONE, resume_from=ResumePoint(1, done[-1].checkpoint)
+    )
     check_rows(published(store), ExportFormat.CSV, expected_rows(sample_table()))
 
 
 @pytest.mark.parametrize("export_format", FORMATS)
-def test_stop_request_stops_between_batches_and_the_run_resumes(tmp_path: Path, export_format) -> None:
+def test_stop_request_stops_between_batches_and_the_run_resumes(
+    tmp_path: Path, export_format
+) -> None:
     store = LocalArtifactStore(tmp_path)
     done: list[SliceResult] = []
     calls = iter(range(10_000))
     result = run_export(
-        store, export_format, Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE,
-        on_slice_done=done.append, should_stop=lambda: next(calls) >= 6,
+        store,
+        export_format,
+        Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE,
+        on_slice_done=done.append,
+        should_stop=lambda: next(calls) >= 6,
     )
-    assert result.outcome is ExportOutcome.STOPPED and len(done) == 1
+    assert result.outcome is ExportOutcome.STOPPED
+    assert len(done) == 1
     assert not store.exists(KEY)
-    compression = Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE
-    final = run_export(store, export_format, compression, resume_from=ResumePoint(1, done[-1].checkpoint))
-    assert final.outcome is ExportOutcome.COMPLETE and final.rows == 1200
-    check_rows(decompress(published(store), compression), export_format, expected_rows(sample_table()))
+    compression = (
+        Compression.ZSTD if export_format is not ExportFormat.PARQUET else Compression.NONE
+    )
+    final = run_export(
+        store, export_format, compression, resume_from=ResumePoint(1, done[-1].checkpoint)
+    )
+    assert final.outcome is ExportOutcome.COMPLETE
+    assert final.rows == 1200
+    check_rows(
+        decompress(published(store), compression), export_format, expected_rows(sample_table())
+    )

@@ -17,7 +17,15 @@ from logsluice.pipeline.protocols import Chunk, ReadRange
 from logsluice.pipeline.text_columns import rewrite_columns
 
 _VIEW = "logsluice_batch"
-_LINES_QUERY = f"SELECT to_json(b)::VARCHAR || chr(10) AS line FROM {_VIEW} AS b"
+
+
+def _lines_query(column_names: list[str]) -> str:
+    """Return the query turning each row into a JSON line; its row alias is no column's name."""
+    taken = {name.lower() for name in column_names}
+    alias = "logsluice_row"
+    while alias in taken:
+        alias += "_"
+    return f"SELECT to_json({alias})::VARCHAR || chr(10) AS line FROM {_VIEW} AS {alias}"
 
 
 def _buffer_of(lines: Any) -> Chunk:
@@ -50,7 +58,8 @@ class DuckDBJsonlEncoder:
         rewritten = rewrite_columns(batch, self._time_zone)
         self._connection.register(_VIEW, rewritten)
         try:
-            column = self._connection.sql(_LINES_QUERY).to_arrow_table().column(0)
+            query = _lines_query(rewritten.schema.names)
+            column = self._connection.sql(query).to_arrow_table().column(0)
         finally:
             self._connection.unregister(_VIEW)
         chunks = [_buffer_of(chunk) for chunk in column.chunks if len(chunk)]

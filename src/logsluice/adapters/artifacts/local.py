@@ -36,16 +36,27 @@ def _sync_directory(path: Path) -> None:
         os.close(descriptor)
 
 
-def _read_file(path: Path, start_bytes: int, end_bytes: int) -> Iterator[bytes]:
-    with path.open("rb") as file:
+def _read_open_file(file: BinaryIO, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
+    """Yield ``[start_bytes, end_bytes)`` of an open file (to its end when None), then close it."""
+    with file:
+        size_bytes = os.fstat(file.fileno()).st_size
+        end = size_bytes if end_bytes is None else min(end_bytes, size_bytes)
         file.seek(start_bytes)
-        remaining = end_bytes - start_bytes
+        remaining = end - start_bytes
         while remaining > 0:
             chunk = file.read(min(READ_CHUNK_BYTES, remaining))
             if not chunk:
                 return
             remaining -= len(chunk)
             yield chunk
+
+
+def _open_for_reading(path: Path, key: str) -> BinaryIO:
+    """Open now, so a missing artifact fails at the call and a later replace cannot mix versions."""
+    try:
+        return path.open("rb")
+    except FileNotFoundError as error:
+        raise ArtifactNotFoundError(f"no artifact {key!r}", key=key) from error
 
 
 class LocalStagingObject:
@@ -100,9 +111,8 @@ class LocalArtifactStore:
         return self._stat(self._staging_path(key), key).st_size
 
     def read_staging(self, key: str, start_bytes: int, end_bytes: int) -> Iterator[bytes]:
-        path = self._staging_path(key)
-        self._stat(path, key)
-        return _read_file(path, start_bytes, end_bytes)
+        file = _open_for_reading(self._staging_path(key), key)
+        return _read_open_file(file, start_bytes, end_bytes)
 
     def publish(self, key: str) -> int:
         staging = self._staging_path(key)
@@ -125,10 +135,8 @@ class LocalArtifactStore:
         self.publish(key)
 
     def read(self, key: str, start_bytes: int = 0, end_bytes: int | None = None) -> Iterator[bytes]:
-        path = self._published_path(key)
-        size_bytes = self._stat(path, key).st_size
-        end = size_bytes if end_bytes is None else min(end_bytes, size_bytes)
-        return _read_file(path, start_bytes, end)
+        file = _open_for_reading(self._published_path(key), key)
+        return _read_open_file(file, start_bytes, end_bytes)
 
     def size(self, key: str) -> int:
         return self._stat(self._published_path(key), key).st_size

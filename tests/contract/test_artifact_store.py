@@ -1,0 +1,159 @@
+"""Contract of the ArtifactStore port, run against every implementation (S3 joins later)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from logsluice.adapters.artifacts import LocalArtifactStore, build_artifact_store
+from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
+from logsluice.pipeline.protocols import ArtifactStore
+
+KEY = "project-a/0123abcd/export.csv.zst"
+StoreFactory = Callable[[Path], ArtifactStore]
+FACTORIES: dict[str, StoreFactory] = {
+    "local": LocalArtifactStore,
+    "local-url": lambda root: build_artifact_store(f"file://{root}"),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+    return FACTORIES[request.param](tmp_path / "artifacts")
+
+
+def stage(store: ArtifactStore, key: str, *pieces: bytes) -> None:
+    staging = store.open_staging(key)
+    for piece in pieces:
+        staging.write(piece)
+    staging.sync()
+    staging.close()
+
+
+def read_all(store: ArtifactStore, key: str, start: int = 0, end: int | None = None) -> bytes:
+    return b"".join(store.read(key, start, end))
+
+
+def test_staged_bytes_are_invisible_until_published(store: ArtifactStore) -> None:
+    stage(store, KEY, b"hello ", b"world")
+    assert not store.exists(KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        store.size(KEY)
+    assert store.publish(KEY) == 11
+    assert store.exists(KEY)
+    assert store.size(KEY) == 11
+    assert read_all(store, KEY) == b"hello world"
+    with pytest.raises(ArtifactNotFoundError):
+        store.staging_size(KEY)
+
+
+def test_reads_take_byte_ranges_clipped_at_the_end(store: ArtifactStore) -> None:
+    stage(store, KEY, bytes(range(256)) * 8192)  # 2 MiB: more than one read chunk
+    store.publish(KEY)
+    assert read_all(store, KEY, 10, 20) == bytes(range(10, 20))
+    assert read_all(store, KEY, 2 * 1024 * 1024 - 3) == bytes([253, 254, 255])
+    assert read_all(store, KEY, 100, 10**9) == (bytes(range(256)) * 8192)[100:]
+    assert read_all(store, KEY, 5, 5) == b""
+
+
+def test_open_staging_at_an_offset_cuts_what_follows(store: ArtifactStore) -> None:
+    stage(store, KEY, b"0123456789")
+    staging = store.open_staging(KEY, 4)
+    staging.write(b"abc")
+    staging.close()
+    assert store.staging_size(KEY) == 7
+    assert b"".join(store.read_staging(KEY, 0, 7)) == b"0123abc"
+    assert b"".join(store.read_staging(KEY, 2, 5)) == b"23a"
+
+
+def test_open_staging_past_the_end_or_missing_is_a_staging_error(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactStagingError):
+        store.open_staging(KEY, 1)
+    stage(store, KEY, b"abc")
+    with pytest.raises(ArtifactStagingError):
+        store.open_staging(KEY, 4)
+
+
+def test_open_staging_at_zero_starts_over(store: ArtifactStore) -> None:
+    stage(store, KEY, b"old content")
+    stage(store, KEY, b"new")
+    store.publish(KEY)
+    assert read_all(store, KEY) == b"new"
+
+
+def test_publish_replaces_an_earlier_artifact(store: ArtifactStore) -> None:
+    stage(store, KEY, b"first")
+    store.publish(KEY)
+    stage(store, KEY, b"second")
+    assert read_all(store, KEY) == b"first"
+    store.publish(KEY)
+    assert read_all(store, KEY) == b"second"
+
+
+def test_put_publishes_a_small_object(store: ArtifactStore) -> None:
+    store.put("project-a/0123abcd/manifest.json", b"{}")
+    assert read_all(store, "project-a/0123abcd/manifest.json") == b"{}"
+
+
+def test_delete_removes_published_and_staging_and_tolerates_absence(store: ArtifactStore) -> None:
+    stage(store, KEY, b"x")
+    store.publish(KEY)
+    stage(store, KEY, b"y")
+    store.delete(KEY)
+    assert not store.exists(KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        store.staging_size(KEY)
+    store.delete(KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        read_all(store, KEY)
+
+
+def test_missing_things_are_not_found(store: ArtifactStore) -> None:
+    with pytest.raises(ArtifactNotFoundError):
+        store.publish(KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        read_all(store, KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        b"".join(store.read_staging(KEY, 0, 1))
+
+
+@pytest.mark.parametrize("key", ["", "/abs/key", "a/../b", "a//b", "a/./b", ".staging/x"])
+def test_invalid_keys_are_refused(store: ArtifactStore, key: str) -> None:
+    with pytest.raises(InvalidInputError):
+        store.exists(key)
+
+
+def test_keys_of_different_tasks_are_independent(store: ArtifactStore) -> None:
+    stage(store, "p/t1/out.csv", b"one")
+    stage(store, "p/t2/out.csv", b"two")
+    store.publish("p/t1/out.csv")
+    assert not store.exists("p/t2/out.csv")
+    assert store.staging_size("p/t2/out.csv") == 3
+
+
+def test_a_reader_never_sees_a_partial_artifact(store: ArtifactStore) -> None:
+    """While a new version is published over an old one, reads see one or the other whole."""
+    old, new = b"a" * 200_000, b"b" * 300_000
+    stage(store, KEY, old)
+    store.publish(KEY)
+    seen: set[tuple[bytes, int]] = set()
+    stop = threading.Event()
+
+    def read_repeatedly() -> None:
+        while not stop.is_set():
+            data = read_all(store, KEY)
+            seen.add((data[:1], len(data)))
+
+    thread = threading.Thread(target=read_repeatedly)
+    thread.start()
+    for _ in range(5):
+        stage(store, KEY, new)
+        store.publish(KEY)
+        stage(store, KEY, old)
+        store.publish(KEY)
+    stop.set()
+    thread.join()
+    assert seen <= {(b"a", len(old)), (b"b", len(new))}
