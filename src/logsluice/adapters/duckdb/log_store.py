@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.locks import LogstoreLocks
+from logsluice.adapters.duckdb.queries import QueryRunner
 from logsluice.adapters.duckdb.tables import (
     field_type_from_sql,
     quote_identifier,
@@ -31,10 +32,10 @@ from logsluice.adapters.duckdb.tables import (
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, Logstore, LogstoreSchema
 from logsluice.domain.errors import LogstoreNotFoundError
+from logsluice.ports import LogstreamInfo
 
 if TYPE_CHECKING:
-    from logsluice.adapters.duckdb.queries import QueryRunner
-    from logsluice.ports import ColumnInfo, HistogramBucket, LogstreamInfo, RecordsQuery
+    from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
 
 _INCOMING_VIEW = "logsluice_incoming"
 
@@ -63,6 +64,7 @@ class DuckDBLogStore:
             )
             self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
         self._locks = LogstoreLocks()
+        self._queries = QueryRunner(self._connection, self.schema)
 
     # --- storage -------------------------------------------------------------------------------
 
@@ -131,8 +133,6 @@ class DuckDBLogStore:
 
     def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
         """Return the logstreams seen in a logstore with their record counts, ordered by name."""
-        from logsluice.ports import LogstreamInfo
-
         table = table_sql(project, logstore)
         column = quote_identifier(LOGSTREAM_FIELD)
         statement = f"SELECT {column}, count(*) FROM {table} GROUP BY ALL ORDER BY {column}"
@@ -159,28 +159,23 @@ class DuckDBLogStore:
         Raises QueryTimeoutError past ``request.timeout``, InvalidQueryError for a query the engine
         rejects, LogstoreNotFoundError.
         """
-        return self._queries().fetch(request)
+        return self._queries.fetch(request)
 
     def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
         """Return a reader that streams the query's rows, about ``batch_rows`` per batch."""
-        return self._queries().stream(request, batch_rows)
+        return self._queries.stream(request, batch_rows)
 
     def count(self, request: RecordsQuery) -> int:
         """Return how many rows the query yields over its whole range, ignoring ``limit``."""
-        return self._queries().count(request)
+        return self._queries.count(request)
 
     def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
         """Return the counts of records the query's search matches, per ``bucket`` of time."""
-        return self._queries().histogram(request, bucket)
+        return self._queries.histogram(request, bucket)
 
     def close(self) -> None:
         """Close the DuckDB connection; the store is unusable afterwards."""
         self._connection.close()
-
-    def _queries(self) -> QueryRunner:
-        from logsluice.adapters.duckdb.queries import QueryRunner
-
-        return QueryRunner(self._connection, self.schema)
 
     @contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:

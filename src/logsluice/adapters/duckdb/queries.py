@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -61,7 +61,7 @@ class QueryRunner:
         table = self._run(request, lambda cursor: cursor.sql(statement).to_arrow_table())
         starts, counts = table.column(0).to_pylist(), table.column(1).to_pylist()
         return [
-            HistogramBucket(start=start, count=int(count))
+            HistogramBucket(start=start.astimezone(UTC), count=int(count))
             for start, count in zip(starts, counts, strict=True)
         ]
 
@@ -144,7 +144,8 @@ def _finish(cursor: duckdb.DuckDBPyConnection, timer: threading.Timer | None) ->
 
 
 def _sql_position(request: RecordsQuery) -> int:
-    return 0
+    """Where DuckDB errors point in the user's text: the SQL part (errors come from it), else 0."""
+    return request.query.sql_offset if request.query.has_sql else 0
 
 
 def _column_info(field: pa.Field) -> ColumnInfo:

@@ -1,0 +1,55 @@
+"""Pick a log store by URL: a dict maps each URL scheme to the factory of its adapter.
+
+``duckdb:///abs/path/logs.duckdb`` opens the embedded DuckDB store; a scaled-out adapter (say
+ClickHouse) adds its scheme to ``LOG_STORE_FACTORIES``. Adapters are imported inside their
+factory, so a missing optional driver fails only when its scheme is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from logsluice.domain.errors import InvalidInputError
+from logsluice.ports import LogStore
+
+LogStoreFactory = Callable[[str, int | None, int | None], LogStore]
+
+
+def _create_duckdb_log_store(
+    url: str, memory_limit_bytes: int | None, threads: int | None
+) -> LogStore:
+    from logsluice.adapters.duckdb import DuckDBLogStore
+
+    return DuckDBLogStore(duckdb_path(url), memory_limit_bytes=memory_limit_bytes, threads=threads)
+
+
+LOG_STORE_FACTORIES: Mapping[str, LogStoreFactory] = {"duckdb": _create_duckdb_log_store}
+
+
+def create_log_store(
+    url: str, *, memory_limit_bytes: int | None = None, threads: int | None = None
+) -> LogStore:
+    """Return the log store that ``url`` names, opened with the given engine limits.
+
+    ``memory_limit_bytes`` and ``threads`` tune embedded engines (DuckDB) and are ignored by
+    servers. Raises InvalidInputError for an unknown scheme or a malformed URL.
+    """
+    scheme = urlsplit(url).scheme.lower()
+    factory = LOG_STORE_FACTORIES.get(scheme)
+    if factory is None:
+        known = ", ".join(f"{name}://" for name in sorted(LOG_STORE_FACTORIES))
+        raise InvalidInputError(f"unknown log store URL {url!r}: use one of {known}", url=url)
+    return factory(url, memory_limit_bytes, threads)
+
+
+def duckdb_path(url: str) -> Path:
+    """Return the file of a ``duckdb:///abs/path/logs.duckdb`` URL. Raises InvalidInputError."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if parts.scheme.lower() != "duckdb" or parts.netloc or not path.startswith("/"):
+        raise InvalidInputError(
+            f"invalid DuckDB URL {url!r}: use duckdb:///absolute/path/logs.duckdb", url=url
+        )
+    return Path(path)
