@@ -23,12 +23,12 @@ from logsluice.query.sql_allowlist import (
     ALLOWED_FUNCTION_NAMES,
     ALLOWED_FUNCTIONS,
     ALLOWED_SYNTAX,
+    FOREIGN_FUNCTION_NAMES,
     RECORDS_TABLE_NAMES,
 )
 
 _READINGS = ("duckdb", "presto", "mysql")
 _QUERY_STARTS = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
-_RETRY_REASONS = frozenset({"syntax", "forbidden_function"})
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SET_OPERATIONS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
@@ -138,7 +138,7 @@ def _parse_and_check(sql: str, offset: int, tokens: list[Token]) -> exp.Query:
             tree = _parse_one(sql, offset, dialect, tokens)
             _TreeChecker(sql, offset, tokens).check(tree)
         except InvalidQueryError as error:
-            if error.reason not in _RETRY_REASONS:
+            if not _other_reading_may_help(error):
                 raise
             if error.reason == "syntax":
                 syntax_error = syntax_error or error
@@ -147,6 +147,13 @@ def _parse_and_check(sql: str, offset: int, tokens: list[Token]) -> exp.Query:
             continue
         return _quote_unusual_identifiers(tree)
     raise policy_error or syntax_error or _unreadable(offset)
+
+
+def _other_reading_may_help(error: InvalidQueryError) -> bool:
+    if error.reason == "syntax":
+        return True
+    function = str(error.details.get("function", "")).lower()
+    return error.reason == "forbidden_function" and function in FOREIGN_FUNCTION_NAMES
 
 
 def _unreadable(offset: int) -> InvalidQueryError:  # pragma: no cover - a reading always fails
@@ -244,10 +251,12 @@ class _TreeChecker:
         for node in tree.walk():
             self._check_node(node)
 
-    def _refuse(self, node: exp.Expr, reason: str, message: str) -> InvalidQueryError:
+    def _refuse(
+        self, node: exp.Expr, reason: str, message: str, **details: str
+    ) -> InvalidQueryError:
         position = self._offset + _position_in_sql(node, self._tokens)
         return InvalidQueryError(
-            f"{message} (position {position})", position=position, reason=reason
+            f"{message} (position {position})", position=position, reason=reason, **details
         )
 
     def _source(self, node: exp.Expr) -> str:
@@ -271,13 +280,20 @@ class _TreeChecker:
             return
         elif issubclass(kind, exp.Func):
             name = self._source(node)
-            raise self._refuse(node, "forbidden_function", f"function {name!r} is not allowed")
+            raise self._refuse(
+                node, "forbidden_function", f"function {name!r} is not allowed", function=name
+            )
         else:
             raise self._refuse(node, "forbidden_syntax", f"{node.key.upper()} is not allowed here")
 
     def _check_anonymous(self, node: exp.Expr) -> None:
         if node.name.lower() not in ALLOWED_FUNCTION_NAMES:
-            raise self._refuse(node, "forbidden_function", f"function {node.name!r} is not allowed")
+            raise self._refuse(
+                node,
+                "forbidden_function",
+                f"function {node.name!r} is not allowed",
+                function=node.name,
+            )
 
     def _check_cte(self, node: exp.Expr) -> None:
         if node.alias_or_name.lower() in RECORDS_TABLE_NAMES:

@@ -196,7 +196,109 @@ ALLOWED_EXPRESSIONS = [
     "max(array_length([1, 2]))",
     "max({'a': 1}.a)",
     "max(list_transform([1, 2], x -> x + 1)[1])",
+    "var_pop(latency)",
+    "var_samp(latency)",
+    "covar_pop(latency, status)",
+    "corr(latency, status)",
+    "kurtosis(latency)",
+    "skewness(latency)",
+    "product(status)",
+    "first(host)",
+    "last(host)",
+    "min_by(host, latency)",
+    "max_by(host, latency)",
+    "stddev_pop(latency)",
+    "array_agg(host)",
+    "quantile(latency, 0.5)",
+    "max(week(timestamp))",
+    "max(quarter(timestamp))",
+    "max(dayofyear(timestamp))",
+    "max(dayofweek(timestamp))",
+    "max(strptime('2024-01-01', '%Y-%m-%d'))",
+    "max(epoch_ns(timestamp))",
+    "max(date_add(timestamp, interval 1 hour))",
+    "max(date_sub('hour', timestamp, timestamp + interval 2 hour))",
+    "max(age(timestamp, timestamp))",
+    "max(now())",
+    "max(current_timestamp)",
+    "max(current_date)",
+    "max(to_hours(1))",
+    "max(to_seconds(1))",
+    "max(date(timestamp))",
+    "max(lcase(host))",
+    "max(strlen(host))",
+    "max(regexp_full_match(host, 'web.*'))",
+    "max(regexp_split_to_array(host, '-'))",
+    "max(prefix(host, 'w'))",
+    "max(ltrim(host))",
+    "max(instr(host, 'b'))",
+    "max(position('b' in host))",
+    "max(rpad(host, 9, '.'))",
+    "max(repeat(host, 2))",
+    "max(initcap(host))",
+    "max(levenshtein(host, 'web'))",
+    "max(sha256(host))",
+    "max(hash(host))",
+    "max(hex(host))",
+    "max(printf('%s!', host))",
+    "max(json_value('{\"a\": 1}', '$.a'))",
+    "max('{\"a\": 1}'->>'$.a')",
+    "max(json_keys('{\"a\": 1}'))",
+    "max(ifnull(host, 'x'))",
+    "max(log10(latency + 1))",
+    "max(trunc(latency))",
+    "max(isnan(latency))",
+    "max(typeof(host))",
+    "max(list_filter([1, 2, 3], x -> x > 1))",
+    "max(list_aggregate([1, 2], 'sum'))",
+    "max(list_slice([1, 2, 3], 1, 2))",
+    "max(array_slice([1, 2, 3], 1, 2))",
+    "max(cardinality(map([1], [2])))",
+    "max(struct_extract({'a': 1}, 'a'))",
+    "max(array_to_string([1, 2], ','))",
 ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("date_format(timestamp, '%Y-%m-%d %H:%i')", "2024-03-01 01:10"),
+        ("from_unixtime(0) = '1970-01-01 00:00:00+00'::timestamptz", True),
+        ("to_unixtime(timestamp)", RECORDS[10].timestamp.timestamp()),
+        ("approx_percentile(id, 0.5)", 10),
+        ("arbitrary(host)", RECORDS[10].host),
+    ],
+)
+def test_presto_functions_are_translated(run: Runner, expression: str, expected: object) -> None:
+    rows = run.rows(f"id:10 | select {expression} as value")
+    assert rows == [{"value": expected}]
+
+
+def test_duckdb_functions_keep_their_duckdb_meaning(run: Runner) -> None:
+    rows = run.rows("id:10 | select date_sub('hour', timestamp, timestamp + interval 2 hour) as v")
+    assert rows == [{"v": 2}]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select host, count(*) as n group by rollup (host)",
+        "select host, count(*) as n group by cube (host)",
+        "select host, count(*) as n group by grouping sets ((host), ())",
+        "select host qualify row_number() over (partition by host order by id) = 1",
+        "select host, sum(latency) over w as s window w as (partition by host)",
+        "select * where exists (select 1)",
+        "select distinct host offset 1",
+        "select host from log intersect select host from records",
+        "select host from log except select 'web-1'",
+        "select * exclude (message)",
+        "select x from (select host as x) as s",
+        "select host from log group by all order by all",
+        "select unnest([1, 2]) as x",
+    ],
+)
+def test_allowed_clauses_run_on_duckdb(run: Runner, sql: str) -> None:
+    assert run.rows(f"* | {sql}")
 
 
 @pytest.mark.parametrize("expression", ALLOWED_EXPRESSIONS)
