@@ -16,6 +16,7 @@ import duckdb
 from logsluice.domain.errors import (
     BackendUnavailableError,
     InvalidQueryError,
+    InvalidRecordsError,
     LogsluiceError,
     LogstoreNotFoundError,
     QueryTimeoutError,
@@ -65,6 +66,11 @@ def translate_errors(
                 f"logstore {project}/{logstore} has no storage", project=project, logstore=logstore
             ) from error
         raise _invalid_query(error, query_position) from error
+    except duckdb.ConstraintException as error:
+        raise InvalidRecordsError(
+            f"records break a constraint of {project}/{logstore}: {error}",
+            errors=[{"line": 0, "message": str(error)}],
+        ) from error
     except _USER_ERRORS as error:
         raise _invalid_query(error, query_position) from error
     except _BACKEND_ERRORS as error:

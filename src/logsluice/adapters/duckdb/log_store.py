@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.locks import LogstoreLocks
-from logsluice.adapters.duckdb.queries import QueryRunner
+from logsluice.adapters.duckdb.queries import QueryRunner, ScanProfile
 from logsluice.adapters.duckdb.tables import (
     field_type_from_sql,
     quote_identifier,
@@ -172,6 +172,13 @@ class DuckDBLogStore:
     def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
         """Return the counts of records the query's search matches, per ``bucket`` of time."""
         return self._queries.histogram(request, bucket)
+
+    def scan_profile(self, request: RecordsQuery) -> ScanProfile:
+        """Run the query's select under DuckDB's profiler; return the rows its scans read.
+
+        A diagnostic (tests and benchmarks use it to show time-range pruning), not part of the port.
+        """
+        return self._queries.scan_profile(request)
 
     def close(self) -> None:
         """Close the DuckDB connection; the store is unusable afterwards."""

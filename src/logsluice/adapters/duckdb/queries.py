@@ -7,9 +7,11 @@ Streams use ``cursor.sql(q).to_arrow_reader(n)``, which produces batches as Duck
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +28,15 @@ if TYPE_CHECKING:
     from logsluice.ports import RecordsQuery
 
 _Result = TypeVar("_Result")
+
+
+@dataclass(frozen=True)
+class ScanProfile:
+    """What the table scans of one query read, from DuckDB's profiler."""
+
+    rows_scanned: int
+    row_groups_scanned: int
+    row_groups_total: int
 
 
 class QueryRunner:
@@ -64,6 +75,25 @@ class QueryRunner:
             HistogramBucket(start=start.astimezone(UTC), count=int(count))
             for start, count in zip(starts, counts, strict=True)
         ]
+
+    def scan_profile(self, request: RecordsQuery) -> ScanProfile:
+        """Run the query's select with DuckDB's profiler on and return what its table scans read."""
+        target = self._target(request)
+        statement = self._emitter.select(
+            request.query, target, order=request.order, limit=request.limit
+        )
+
+        def profiled(cursor: duckdb.DuckDBPyConnection) -> ScanProfile:
+            cursor.execute("PRAGMA enable_profiling = 'no_output'")
+            cursor.sql(statement).to_arrow_table()
+            totals = json.loads(cursor.get_profiling_information(format="json"))["query"]
+            return ScanProfile(
+                rows_scanned=int(totals["total_rows_scanned"]),
+                row_groups_scanned=int(totals["total_row_groups_scanned"]),
+                row_groups_total=int(totals["total_row_groups_to_scan"]),
+            )
+
+        return self._run(request, profiled)
 
     def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
         """Return a reader producing the query's rows about ``batch_rows`` at a time."""

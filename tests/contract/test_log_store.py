@@ -1,0 +1,356 @@
+"""Contract of the LogStore port, run against every implementation in ``LOG_STORES``.
+
+Covers storage (create, drop, append, schema growth and widening, atomicity), the queries
+(fetch, stream, count, histogram, errors, timeouts), logstreams, retention and concurrent use.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+
+from logsluice.domain.catalog import FieldType, Logstore
+from logsluice.domain.errors import (
+    InvalidQueryError,
+    InvalidRecordsError,
+    LogsluiceError,
+    LogstoreNotFoundError,
+    QueryTimeoutError,
+)
+from logsluice.domain.export import Order
+from logsluice.domain.timerange import TimeRange
+from logsluice.ports import LogStore, RecordsQuery
+from logsluice.query import parse_query
+
+PROJECT = "shop"
+LOGSTORE = "web-logs"
+TIME = "timestamp"
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
+TIME_TYPE = pa.timestamp("us", "UTC")
+WHOLE_DAY = TimeRange(BASE, BASE + timedelta(days=1))
+
+
+def _logstore(name: str = LOGSTORE, time_field: str = TIME) -> Logstore:
+    return Logstore(PROJECT, name, 7, time_field, BASE)
+
+
+def _records(seconds: list[int], **columns: list[object]) -> pa.Table:
+    times = pa.array([BASE + timedelta(seconds=second) for second in seconds], TIME_TYPE)
+    return pa.table({TIME: times, **{name: pa.array(values) for name, values in columns.items()}})
+
+
+def _query(text: str = "*", time_range: TimeRange = WHOLE_DAY, **options: object) -> RecordsQuery:
+    return RecordsQuery(PROJECT, LOGSTORE, parse_query(text), time_range, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(log_store: LogStore) -> LogStore:
+    log_store.create_logstore(_logstore())
+    return log_store
+
+
+def _types(store: LogStore) -> dict[str, FieldType]:
+    return {field.name: field.type for field in store.schema(PROJECT, LOGSTORE).fields}
+
+
+def _all_rows(store: LogStore) -> list[dict[str, object]]:
+    _, table = store.fetch(_query())
+    return table.to_pylist()  # type: ignore[no-any-return]
+
+
+# --- create, drop, schema ---------------------------------------------------------------------
+
+
+def test_a_new_logstore_has_the_time_field_then_logstream(store: LogStore) -> None:
+    store.create_logstore(_logstore())  # a second create is a no-op
+    schema = store.schema(PROJECT, LOGSTORE)
+    assert schema.time_field == TIME
+    assert [(f.name, f.type) for f in schema.fields] == [
+        (TIME, FieldType.TIMESTAMP),
+        ("logstream", FieldType.VARCHAR),
+    ]
+
+
+def test_a_custom_time_field_comes_first(log_store: LogStore) -> None:
+    log_store.create_logstore(_logstore("events", time_field="ts"))
+    assert log_store.schema(PROJECT, "events").time_field == "ts"
+
+
+def test_drop_removes_records_and_storage(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], message=["a"]))
+    store.drop_logstore(PROJECT, LOGSTORE)
+    store.drop_logstore(PROJECT, LOGSTORE)  # absent: a no-op
+    with pytest.raises(LogstoreNotFoundError):
+        store.schema(PROJECT, LOGSTORE)
+    with pytest.raises(LogstoreNotFoundError):
+        store.append(PROJECT, LOGSTORE, _records([1], message=["a"]))
+    store.create_logstore(_logstore())
+    assert store.count(_query()) == 0
+
+
+def test_dropping_one_logstore_keeps_the_others(store: LogStore) -> None:
+    store.create_logstore(_logstore("other"))
+    store.append(PROJECT, "other", _records([1], message=["kept"]))
+    store.drop_logstore(PROJECT, LOGSTORE)
+    assert store.logstreams(PROJECT, "other")[0].records == 1
+
+
+# --- append -----------------------------------------------------------------------------------
+
+
+def test_append_stores_records_and_extends_the_schema(store: LogStore) -> None:
+    assert store.append(PROJECT, LOGSTORE, _records([2, 1], status=[200, 500])) == 2
+    assert store.append(PROJECT, LOGSTORE, _records([3], message=["hi"], ok=[True])) == 1
+    assert list(_types(store).items())[2:] == [
+        ("status", FieldType.BIGINT),
+        ("message", FieldType.VARCHAR),
+        ("ok", FieldType.BOOLEAN),
+    ]
+    rows = _all_rows(store)
+    assert [row["status"] for row in rows] == [500, 200, None]
+    assert [row["message"] for row in rows] == [None, None, "hi"]
+    assert rows[0][TIME] == BASE + timedelta(seconds=1)
+    assert rows[0][TIME].utcoffset() == timedelta(0)
+
+
+def test_an_empty_append_stores_nothing(store: LogStore) -> None:
+    assert store.append(PROJECT, LOGSTORE, _records([]).slice(0, 0)) == 0
+
+
+def test_bigint_widens_to_double_with_values_preserved(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1, 2], latency=[7, -(2**52)]))
+    store.append(PROJECT, LOGSTORE, _records([3], latency=[2.5]))
+    assert _types(store)["latency"] == FieldType.DOUBLE
+    assert [row["latency"] for row in _all_rows(store)] == [7.0, float(-(2**52)), 2.5]
+
+
+def test_any_type_widens_to_varchar_with_values_converted(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], code=[404], ok=[True], ratio=[0.5]))
+    store.append(PROJECT, LOGSTORE, _records([2], code=["E42"], ok=["maybe"], ratio=["n/a"]))
+    types = _types(store)
+    assert (types["code"], types["ok"], types["ratio"]) == (FieldType.VARCHAR,) * 3
+    first, second = _all_rows(store)
+    assert (first["code"], first["ok"], float(first["ratio"])) == ("404", "true", 0.5)
+    assert (second["code"], second["ok"], second["ratio"]) == ("E42", "maybe", "n/a")
+
+
+def test_narrower_incoming_values_fit_the_stored_type(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], value=["text"], number=[1.5]))
+    store.append(PROJECT, LOGSTORE, _records([2], value=[12], number=[3]))
+    assert _types(store)["value"] == FieldType.VARCHAR
+    assert _types(store)["number"] == FieldType.DOUBLE
+    assert [(row["value"], row["number"]) for row in _all_rows(store)] == [
+        ("text", 1.5),
+        ("12", 3.0),
+    ]
+
+
+def test_field_names_match_case_insensitively(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], Host=["a"]))
+    store.append(PROJECT, LOGSTORE, _records([2], host=["b"]))
+    assert [name for name in _types(store) if name.lower() == "host"] == ["Host"]
+    assert [row["Host"] for row in _all_rows(store)] == ["a", "b"]
+
+
+def test_missing_logstream_is_empty_text(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1, 2], logstream=["app", None]))
+    assert [row["logstream"] for row in _all_rows(store)] == ["app", ""]
+
+
+def test_records_without_a_time_field_are_refused(store: LogStore) -> None:
+    with pytest.raises(InvalidRecordsError):
+        store.append(PROJECT, LOGSTORE, pa.table({"message": ["no time"]}))
+    with pytest.raises(InvalidRecordsError):
+        store.append(PROJECT, LOGSTORE, pa.table({TIME: ["2026-03-01"], "message": ["text"]}))
+
+
+def test_a_failing_append_leaves_nothing_behind(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], status=[200]))
+    before = _types(store)
+    times = pa.array([BASE, None], TIME_TYPE)  # a record without time breaks the insert
+    failing = pa.table({TIME: times, "status": ["text", "x"], "extra": [1, 2]})
+    with pytest.raises(LogsluiceError):
+        store.append(PROJECT, LOGSTORE, failing)
+    assert _types(store) == before
+    assert store.count(_query()) == 1
+
+
+# --- queries -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled(store: LogStore) -> LogStore:
+    """600 records, one per second from BASE; every 10th has status 500, the rest 200."""
+    seconds = list(range(600))
+    store.append(
+        PROJECT,
+        LOGSTORE,
+        _records(
+            seconds,
+            status=[500 if second % 10 == 0 else 200 for second in seconds],
+            message=[f"request {second}" for second in seconds],
+            logstream=["api" if second % 3 else "worker" for second in seconds],
+        ),
+    )
+    return store
+
+
+def test_fetch_returns_columns_and_rows_in_time_order(filled: LogStore) -> None:
+    columns, table = filled.fetch(_query(limit=5))
+    assert [column.name for column in columns] == [TIME, "logstream", "status", "message"]
+    assert table.num_rows == 5
+    assert table.schema.field(TIME).type == TIME_TYPE
+    assert table.column("message").to_pylist() == [f"request {i}" for i in range(5)]
+    _, newest = filled.fetch(_query(order=Order.DESC, limit=2))
+    assert newest.column("message").to_pylist() == ["request 599", "request 598"]
+
+
+def test_fetch_reads_only_the_time_range(filled: LogStore) -> None:
+    minute = TimeRange(BASE + timedelta(minutes=2), BASE + timedelta(minutes=3))
+    _, table = filled.fetch(_query("status>=500", minute))
+    assert table.column("message").to_pylist() == [f"request {i}" for i in range(120, 180, 10)]
+
+
+def test_fetch_runs_sql_after_the_search(filled: LogStore) -> None:
+    columns, table = filled.fetch(
+        _query("* | select logstream, count(*) as n group by logstream order by logstream")
+    )
+    assert [column.name for column in columns] == ["logstream", "n"]
+    assert table.to_pylist() == [{"logstream": "api", "n": 400}, {"logstream": "worker", "n": 200}]
+
+
+def test_count_ignores_the_limit(filled: LogStore) -> None:
+    assert filled.count(_query(limit=3)) == 600
+    assert filled.count(_query("status>=500")) == 60
+    assert filled.count(_query("status>=500 | select status, count(*) group by status")) == 1
+
+
+def test_histogram_counts_per_bucket(filled: LogStore) -> None:
+    buckets = filled.histogram(_query("status>=500"), timedelta(minutes=1))
+    assert [bucket.start for bucket in buckets] == [BASE + timedelta(minutes=m) for m in range(10)]
+    assert {bucket.count for bucket in buckets} == {6}
+    assert all(bucket.start.utcoffset() == timedelta(0) for bucket in buckets)
+
+
+def test_stream_yields_every_row_in_batches(filled: LogStore) -> None:
+    reader = filled.stream(_query(), batch_rows=100)
+    assert reader.schema.field(TIME).type == TIME_TYPE
+    batches = list(reader)
+    assert sum(batch.num_rows for batch in batches) == 600
+    assert len(batches) >= 2
+    times = pa.Table.from_batches(batches).column(TIME).to_pylist()
+    assert times == sorted(times)
+
+
+def test_an_unknown_column_in_sql_is_an_invalid_query(filled: LogStore) -> None:
+    text = "status>=500 | select nosuch from records"
+    with pytest.raises(InvalidQueryError) as raised:
+        filled.fetch(_query(text))
+    assert raised.value.reason == "engine"
+    assert raised.value.position == text.index("|") + 1
+    assert "nosuch" in raised.value.message
+
+
+def test_a_query_past_its_timeout_is_interrupted(filled: LogStore) -> None:
+    slow = "* | select count(*) as n from records a, records b, records c, records d"
+    with pytest.raises(QueryTimeoutError):
+        filled.fetch(_query(slow, timeout=timedelta(milliseconds=200)))
+    assert filled.count(_query(timeout=timedelta(seconds=30))) == 600  # the store still works
+
+
+def test_queries_on_a_missing_logstore_fail_as_not_found(log_store: LogStore) -> None:
+    with pytest.raises(LogstoreNotFoundError):
+        log_store.count(_query())
+
+
+# --- logstreams and retention ---------------------------------------------------------------------
+
+
+def test_logstreams_are_listed_with_counts(filled: LogStore) -> None:
+    assert [(info.name, info.records) for info in filled.logstreams(PROJECT, LOGSTORE)] == [
+        ("api", 400),
+        ("worker", 200),
+    ]
+
+
+def test_delete_before_removes_only_older_records(filled: LogStore) -> None:
+    deleted = filled.delete_before(PROJECT, LOGSTORE, BASE + timedelta(seconds=100))
+    assert deleted == 100
+    assert filled.count(_query()) == 500
+    _, oldest = filled.fetch(_query(limit=1))
+    assert oldest.column(TIME).to_pylist() == [BASE + timedelta(seconds=100)]
+
+
+# --- concurrency -----------------------------------------------------------------------------------
+
+
+def test_concurrent_appends_and_queries_lose_nothing(store: LogStore) -> None:
+    writers, batches_per_writer, rows_per_batch = 4, 10, 50
+    failures: list[BaseException] = []
+
+    def write(writer: int) -> None:
+        try:
+            for batch in range(batches_per_writer):
+                first = (writer * batches_per_writer + batch) * rows_per_batch
+                seconds = list(range(first, first + rows_per_batch))
+                # odd writers bring a new column per batch: schema changes race plain appends
+                extra = {f"field_{writer}_{batch}": [batch] * rows_per_batch} if writer % 2 else {}
+                store.append(
+                    PROJECT, LOGSTORE, _records(seconds, writer=[writer] * rows_per_batch, **extra)
+                )
+        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+            failures.append(error)
+
+    def read() -> None:
+        try:
+            for _ in range(20):
+                store.count(_query())
+                store.fetch(_query(order=Order.DESC, limit=10))
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert store.count(_query()) == writers * batches_per_writer * rows_per_batch
+    for writer in range(writers):
+        assert store.count(_query(f"writer:{writer}")) == batches_per_writer * rows_per_batch
+
+
+# --- time-range pruning -------------------------------------------------------------------------
+
+
+def _second_batch(first_second: int, rows: int, *, reverse: bool) -> pa.Table:
+    start = int(BASE.timestamp()) + first_second
+    seconds = pa.array(range(start, start + rows), pa.int64())
+    if reverse:
+        seconds = seconds.take(pa.array(range(rows - 1, -1, -1)))
+    micros = pa.compute.multiply(seconds, 1_000_000)
+    return pa.table({TIME: micros.cast(TIME_TYPE), "value": seconds})
+
+
+def test_a_narrow_time_range_reads_only_its_row_groups(store: LogStore) -> None:
+    """Appends are sorted by time before insert, so zonemaps prune the rest of the table."""
+    scan_profile = getattr(store, "scan_profile", None)
+    if scan_profile is None:
+        pytest.skip("this log store has no scan profiler")
+    rows_per_batch, batches = 131_072, 4
+    for batch in range(batches):  # the third batch arrives in reverse time order
+        table = _second_batch(batch * rows_per_batch, rows_per_batch, reverse=batch == 2)
+        store.append(PROJECT, LOGSTORE, table)
+    total = rows_per_batch * batches
+    middle = BASE + timedelta(seconds=int(2.5 * rows_per_batch))
+    narrow = _query("*", TimeRange(middle, middle + timedelta(minutes=1)))
+    assert store.count(narrow) == 60
+    profile = scan_profile(narrow)
+    assert profile.rows_scanned <= total // 4
+    assert profile.row_groups_scanned < profile.row_groups_total
+    everything = scan_profile(_query("*", TimeRange(BASE, BASE + timedelta(days=30))))
+    assert everything.rows_scanned == total
