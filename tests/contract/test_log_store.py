@@ -284,7 +284,7 @@ def test_delete_before_removes_only_older_records(filled: LogStore) -> None:
     assert oldest.column(TIME).to_pylist() == [BASE + timedelta(seconds=100)]
 
 
-# --- concurrency -----------------------------------------------------------------------------------
+# --- concurrency ---------------------------------------------------------------------------------
 
 
 def test_concurrent_appends_and_queries_lose_nothing(store: LogStore) -> None:
@@ -301,7 +301,7 @@ def test_concurrent_appends_and_queries_lose_nothing(store: LogStore) -> None:
                 store.append(
                     PROJECT, LOGSTORE, _records(seconds, writer=[writer] * rows_per_batch, **extra)
                 )
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
+        except BaseException as error:
             failures.append(error)
 
     def read() -> None:
@@ -309,7 +309,7 @@ def test_concurrent_appends_and_queries_lose_nothing(store: LogStore) -> None:
             for _ in range(20):
                 store.count(_query())
                 store.fetch(_query(order=Order.DESC, limit=10))
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
