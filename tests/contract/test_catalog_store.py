@@ -11,6 +11,7 @@ from logsluice.adapters.sql import SqlCatalogStore
 from logsluice.domain.catalog import Logstore, Project
 from logsluice.domain.errors import (
     AlreadyExistsError,
+    InvalidInputError,
     LogstoreNotFoundError,
     ProjectNotFoundError,
 )
@@ -50,6 +51,14 @@ def test_project_time_in_another_zone_is_stored_as_the_same_instant(
     catalog_store.create_project(Project(name="zone", description="", created_at=local))
 
     assert catalog_store.get_project("zone").created_at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_naive_time_is_refused(catalog_store: SqlCatalogStore) -> None:
+    with pytest.raises(InvalidInputError):
+        catalog_store.create_project(
+            Project(name="naive", description="", created_at=datetime(2026, 3, 1))
+        )
+    assert catalog_store.list_projects() == []
 
 
 def test_duplicate_project_is_refused(catalog_store: SqlCatalogStore) -> None:

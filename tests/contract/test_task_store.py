@@ -468,9 +468,11 @@ def test_list_orders_and_pages(task_store: SqlTaskStore) -> None:
     assert task_store.list_tasks("web", page=3, size=3) == ([], 4)
 
 
-def test_list_refuses_a_bad_page(task_store: SqlTaskStore) -> None:
+def test_list_refuses_a_bad_page_or_order(task_store: SqlTaskStore) -> None:
     with pytest.raises(InvalidInputError):
         task_store.list_tasks("web", page=0)
+    with pytest.raises(InvalidInputError):
+        task_store.list_tasks("web", order_by="size")  # type: ignore[arg-type]
 
 
 # --- fairness and queue position ------------------------------------------------------------------

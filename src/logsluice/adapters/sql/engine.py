@@ -18,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from logsluice.domain.errors import BackendUnavailableError, InvalidInputError, MissingDriverError
@@ -109,13 +115,21 @@ _FACTORIES: dict[str, Callable[[URL], Engine]] = {
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Turn driver errors meaning "unreachable, locked or busy" into BackendUnavailableError."""
+    """Turn driver errors meaning "unreachable, locked or busy" into BackendUnavailableError.
+
+    A value a column type refuses to bind (a naive datetime) becomes InvalidInputError.
+    """
     try:
         yield
     except (OperationalError, InterfaceError, PoolTimeoutError) as error:
         raise BackendUnavailableError(
             "the task store database is unavailable", reason=str(error).splitlines()[0]
         ) from error
+    except StatementError as error:
+        # A value our column types refuse to bind (a naive datetime) is the caller's mistake.
+        if isinstance(error, DBAPIError) or not isinstance(error.orig, ValueError):
+            raise
+        raise InvalidInputError(str(error.orig)) from error
 
 
 @contextmanager

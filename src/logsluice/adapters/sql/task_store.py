@@ -120,7 +120,9 @@ class SqlTaskStore:
         """Return one page of the project's tasks and the total; see the TaskStore port."""
         if page < 1 or size < 1:
             raise InvalidInputError("page and size must be at least 1", page=page, size=size)
-        order_column = _ORDER_COLUMNS[order_by]
+        order_column = _ORDER_COLUMNS.get(order_by)
+        if order_column is None:
+            raise InvalidInputError(f"cannot order tasks by {order_by!r}", order_by=order_by)
         ordering = [order_column, tasks.c.id]
         query = _filtered(project, status, logstore, name)
         with read_transaction(self._engine) as connection:
