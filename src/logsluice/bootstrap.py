@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from logsluice.adapters.artifacts import build_artifact_store
 from logsluice.adapters.artifacts.encoders import build_encoder
-from logsluice.adapters.duckdb import DuckDBLogStore
 from logsluice.adapters.http import HttpLogStore
+from logsluice.adapters.log_stores import create_log_store
 from logsluice.adapters.sql import SqlCatalogStore, SqlTaskStore, create_sql_engine, migrate_engine
 from logsluice.api.app import create_app
 from logsluice.api.auth import (
@@ -26,7 +26,7 @@ from logsluice.api.auth import (
     load_or_create_admin_token,
 )
 from logsluice.api.context import ApiContext, RequestAuthenticator
-from logsluice.domain.errors import InvalidSettingsError
+from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
 from logsluice.services.catalog import CatalogService
@@ -90,21 +90,18 @@ def open_catalog_store(database_url: str) -> SqlCatalogStore:
 
 
 def open_log_store(settings: Settings) -> LogStore:
-    """Open the log store named by ``settings.log_store_url``.
+    """Open the log store named by ``settings.log_store_url``, by its scheme.
 
-    Raises InvalidSettingsError for a scheme no adapter serves.
+    Raises InvalidSettingsError naming the variable for a URL no adapter serves.
     """
-    scheme, separator, rest = settings.log_store_url.partition("://")
-    if scheme != "duckdb" or not separator or not rest.startswith("/"):
-        raise InvalidSettingsError(
-            f"LOGSLUICE_LOG_STORE_URL: unsupported log store URL {settings.log_store_url!r}; "
-            "use duckdb:///path/to/file.duckdb"
+    try:
+        return create_log_store(
+            settings.log_store_url,
+            memory_limit_bytes=settings.duckdb_memory_limit_bytes,
+            threads=settings.duckdb_threads,
         )
-    return DuckDBLogStore(
-        rest[1:] or ":memory:",
-        memory_limit_bytes=settings.duckdb_memory_limit_bytes,
-        threads=settings.duckdb_threads,
-    )
+    except InvalidInputError as error:
+        raise InvalidSettingsError(f"LOGSLUICE_LOG_STORE_URL: {error.message}") from error
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:

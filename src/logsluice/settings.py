@@ -255,14 +255,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fill_in_urls(self) -> Settings:
         # The URL defaults depend on data_dir, so they are derived here rather than in ``default``.
+        # Absolute paths: ``sqlite:////abs`` and ``duckdb:///abs`` do not depend on the cwd later.
+        data_dir = self.data_dir.expanduser().absolute()
         if not self.database_url:
-            object.__setattr__(
-                self, "database_url", f"sqlite:///{self.data_dir / DATABASE_FILE_NAME}"
-            )
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / DATABASE_FILE_NAME}")
         if not self.log_store_url:
-            object.__setattr__(
-                self, "log_store_url", f"duckdb:///{self.data_dir / LOG_STORE_FILE_NAME}"
-            )
+            object.__setattr__(self, "log_store_url", f"duckdb://{data_dir / LOG_STORE_FILE_NAME}")
         if not self.artifact_store_url:
             artifacts = (self.data_dir / "artifacts").absolute()
             object.__setattr__(self, "artifact_store_url", f"file://{artifacts}")

@@ -29,9 +29,18 @@ from logsluice.settings import load_settings
 def test_defaults_derive_urls_from_the_data_dir(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path)
     assert settings.database_url == f"sqlite:///{tmp_path}/logsluice.sqlite3"
-    assert settings.log_store_url == f"duckdb:///{tmp_path}/logs.duckdb"
+    assert settings.log_store_url == f"duckdb://{tmp_path}/logs.duckdb"
     assert settings.host == "127.0.0.1"
     assert settings.query_timeout == timedelta(seconds=30)
+
+
+def test_relative_data_dir_gives_absolute_urls(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir="data")
+    assert settings.database_url == f"sqlite:///{tmp_path}/data/logsluice.sqlite3"
+    assert settings.log_store_url == f"duckdb://{tmp_path}/data/logs.duckdb"
 
 
 def test_environment_is_read_and_options_win(monkeypatch: pytest.MonkeyPatch) -> None:
