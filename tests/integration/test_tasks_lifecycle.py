@@ -1,0 +1,358 @@
+"""Download tasks over the native API: bad input, project isolation, idempotency, dry runs, queue
+positions, cancel/retry/delete, lapsed leases, expiry, and signed links with HTTP Range."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from fastapi.testclient import TestClient
+
+from logsluice.bootstrap import Server, build_server
+from logsluice.domain.tasks import TaskStatus
+from logsluice.settings import load_settings
+from tests.integration.api_checks import assert_error, authorized_client
+from tests.integration.tasks_support import (
+    RANGE,
+    TASKS_URL,
+    create,
+    decompress,
+    download,
+    generate_records,
+    get,
+    load,
+    local_path,
+    make_worker,
+    read_rows,
+    run_queued,
+)
+
+RECORDS = generate_records(600, seed=5)
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.current = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def server(tmp_path: Path, clock: ManualClock) -> Iterator[Server]:
+    settings = load_settings(
+        data_dir=tmp_path / "data", workers=0, task_rows_per_slice=100, task_batch_rows=50
+    )
+    built = build_server(settings, clock)
+    yield built
+    built.container.close()
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[TestClient]:
+    with authorized_client(server) as test_client:
+        load(test_client, RECORDS)
+        yield test_client
+
+
+def _artifact_files(server: Server) -> list[Path]:
+    root = server.container.settings.data_dir / "artifacts"
+    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+def _assert_nothing_stored(client: TestClient, server: Server) -> None:
+    assert client.get(TASKS_URL).json()["total"] == 0
+    assert _artifact_files(server) == []
+
+
+BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
+    ("unknown logstore", {"logstore": "nope"}, 404, "logstore_not_found"),
+    ("from after to", {"from": "2026-03-02T00:00:00Z"}, 400, "invalid_time_range"),
+    ("from equals to", {"to": RANGE["from"]}, 400, "invalid_time_range"),
+    ("bad time text", {"from": "yesterday"}, 400, "invalid_time_range"),
+    ("bad format", {"format": "xlsx"}, 400, "invalid_input"),
+    ("bad compression", {"compression": "bzip2"}, 400, "invalid_input"),
+    ("bad order", {"order": "sideways"}, 400, "invalid_input"),
+    ("bad query", {"query": 'level:"unterminated'}, 400, "invalid_query"),
+    ("forbidden sql", {"query": "* | select * from read_csv('/etc/passwd')"}, 400, "invalid_query"),
+    ("unknown field", {"query": "nosuchfield:1"}, 400, "invalid_query"),
+    ("huge limit", {"limit": 10**30}, 400, "invalid_input"),
+    ("zero limit", {"limit": 0}, 400, "invalid_input"),
+    ("limit as text", {"limit": "10"}, 400, "invalid_input"),
+    ("bad name", {"name": "Bad Name!"}, 400, "invalid_name"),
+    ("bad time zone", {"timezone": "Mars/Olympus"}, 400, "invalid_input"),
+    ("long delimiter", {"csv": {"delimiter": ";;"}}, 400, "invalid_input"),
+    ("unknown option", {"colour": "blue"}, 400, "invalid_input"),
+    ("wrong type", {"allow_incomplete": "yes"}, 400, "invalid_input"),
+]
+
+
+@pytest.mark.parametrize(("change", "status", "code"), [case[1:] for case in BAD_BODIES],
+                         ids=[case[0] for case in BAD_BODIES])  # fmt: skip
+def test_bad_input_is_refused_and_leaves_nothing_behind(
+    client: TestClient, server: Server, change: dict[str, Any], status: int, code: str
+) -> None:
+    body = {"logstore": "app", **RANGE, **change}
+    error = assert_error(client.post(TASKS_URL, json=body), status, code)
+    if code == "invalid_query" and "position" in error["details"]:
+        assert isinstance(error["details"]["position"], int)
+    _assert_nothing_stored(client, server)
+
+
+@pytest.mark.parametrize("missing", ["logstore", "from", "to"])
+def test_a_missing_field_is_refused(client: TestClient, server: Server, missing: str) -> None:
+    body = {"logstore": "app", **RANGE}
+    del body[missing]
+    error = assert_error(client.post(TASKS_URL, json=body), 400, "invalid_input")
+    assert missing in error["message"]
+    _assert_nothing_stored(client, server)
+
+
+def test_an_unknown_project_is_404(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/projects/nope/download-tasks", json={"logstore": "app", **RANGE}
+    )
+    assert_error(response, 404, "project_not_found")
+
+
+def test_the_per_project_limit_cap_applies(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "capped", workers=0, task_max_limit=100)
+    capped = build_server(settings)
+    try:
+        with authorized_client(capped) as client:
+            load(client, RECORDS[:10])
+            body = {"logstore": "app", **RANGE, "limit": 101}
+            assert_error(client.post(TASKS_URL, json=body), 400, "invalid_input")
+            assert client.post(TASKS_URL, json={**body, "limit": 100}).status_code == 201
+    finally:
+        capped.container.close()
+
+
+def test_another_projects_task_is_not_found(client: TestClient, server: Server) -> None:
+    task = create(client, query="*")
+    run_queued(server)
+    assert client.post("/api/v1/projects", json={"name": "other"}).status_code == 201
+    other = f"/api/v1/projects/other/download-tasks/{task['id']}"
+    for method, suffix in [("GET", ""), ("POST", "/cancel"), ("POST", "/retry"),
+                           ("GET", "/link"), ("GET", "/manifest"), ("DELETE", "")]:  # fmt: skip
+        assert_error(client.request(method, other + suffix), 404, "download_task_not_found")
+    assert get(client, task["id"])["status"] == "SUCCEEDED"
+
+
+def test_a_dry_run_estimates_and_stores_nothing(client: TestClient, server: Server) -> None:
+    body = {"logstore": "app", **RANGE, "query": "level:ERROR", "format": "csv"}
+    response = client.post(TASKS_URL, json=body, params={"dry_run": "true"})
+    assert response.status_code == 200, response.text
+    estimate = response.json()["estimate"]
+    assert estimate["rows"] == sum(1 for record in RECORDS if record["level"] == "ERROR")
+    assert estimate["bytes"] > estimate["rows"] * 20
+    _assert_nothing_stored(client, server)
+
+
+def test_an_idempotency_key_returns_the_first_task(client: TestClient) -> None:
+    body = {"logstore": "app", **RANGE, "idempotency_key": "nightly-1"}
+    first = client.post(TASKS_URL, json=body)
+    again = client.post(TASKS_URL, json=body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["id"] == again.json()["id"]
+    changed = client.post(TASKS_URL, json={**body, "query": "level:ERROR"})
+    assert_error(changed, 409, "conflict")
+    assert client.get(TASKS_URL).json()["total"] == 1
+
+
+def test_queued_tasks_show_their_place_and_list_filters_work(client: TestClient) -> None:
+    ids = [create(client, name=f"task-{number}")["id"] for number in range(3)]
+    positions = [get(client, task_id)["queue_position"] for task_id in ids]
+    assert positions == [1, 2, 3]
+    listed = client.get(TASKS_URL, params={"order_by": "name", "order": "asc", "size": 2}).json()
+    assert [task["name"] for task in listed["download_tasks"]] == ["task-0", "task-1"]
+    assert listed["total"] == 3
+    by_name = client.get(TASKS_URL, params={"name": "task-2"}).json()
+    assert [task["id"] for task in by_name["download_tasks"]] == [ids[2]]
+    assert client.get(TASKS_URL, params={"status": "RUNNING"}).json()["total"] == 0
+    assert client.get(TASKS_URL, params={"status": "QUEUED,RUNNING"}).json()["total"] == 3
+    assert_error(client.get(TASKS_URL, params={"status": "LOST"}), 400, "invalid_input")
+    assert_error(client.get(TASKS_URL, params={"size": 0}), 400, "invalid_input")
+
+
+def test_cancel_a_queued_task_at_once_then_retry_it(client: TestClient, server: Server) -> None:
+    task = create(client, query="*")
+    cancelled = client.post(f"{TASKS_URL}/{task['id']}/cancel").json()
+    assert cancelled["status"] == "CANCELLED"
+    assert run_queued(server) == 0
+    assert_error(client.get(f"{TASKS_URL}/{task['id']}/link"), 409, "conflict")
+    assert client.post(f"{TASKS_URL}/{task['id']}/retry").json()["status"] == "QUEUED"
+    assert run_queued(server) == 1
+    assert get(client, task["id"])["rows_written"] == len(RECORDS)
+    assert_error(client.post(f"{TASKS_URL}/{task['id']}/retry"), 409, "conflict")
+
+
+def test_a_running_task_stops_at_its_next_heartbeat_after_cancel(
+    client: TestClient, server: Server, clock: ManualClock
+) -> None:
+    task = create(client, query="*")
+    store = server.container.task_store
+    claimed = store.claim_next_task(
+        "w1", lease=timedelta(seconds=30), now=clock.now(), max_running_per_project=5
+    )
+    assert claimed is not None
+    assert claimed.id == task["id"]
+    assert client.post(f"{TASKS_URL}/{task['id']}/cancel").json()["status"] == "CANCELLING"
+    server.container.runner.run(claimed, "w1", threading.Event())
+    stopped = get(client, task["id"])
+    assert stopped["status"] == "CANCELLED"
+    assert stopped["rows_written"] < len(RECORDS)
+
+
+@pytest.mark.parametrize(
+    ("export_format", "compression", "suffix"),
+    [("csv", "gzip", "csv.gz"), ("jsonl", "lz4", "jsonl.lz4"), ("parquet", "none", "parquet")],
+)
+def test_a_task_interrupted_mid_slice_resumes_to_the_same_file(
+    client: TestClient, server: Server, export_format: str, compression: str, suffix: str
+) -> None:
+    spec = {"query": "*", "format": export_format, "compression": compression}
+    reference = create(client, name="reference", **spec)
+    run_queued(server)
+    expected = download(client, reference["id"])
+    task = create(client, name="resumed", **spec)
+    shutdown = threading.Event()
+    worker = make_worker(server, shutdown)
+    source = server.container.runner.source
+    original_stream = source.stream
+    slice_readers: list[Any] = []
+
+    def stream_then_stop(request: Any, batch_rows: int) -> Any:
+        reader = original_stream(request, batch_rows)
+        if request.limit == 0:
+            return reader  # the column probe, not a slice
+        slice_readers.append(reader)
+        if len(slice_readers) < 3:
+            return reader
+
+        def batches() -> Iterator[Any]:
+            for batch in reader:
+                yield batch
+                shutdown.set()  # stop after the third slice's first batch is written
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    source.stream = stream_then_stop  # type: ignore[method-assign]
+    try:
+        assert worker.run_once()
+    finally:
+        del source.stream
+    staging = server.container.artifact_store
+    key = f"web/{task['id']}/resumed.{suffix}"
+    checkpoints = server.container.task_store.list_slices(task["id"])
+    assert len(checkpoints) == 2
+    assert staging.staging_size(key) > checkpoints[-1].offset_bytes  # bytes past the checkpoint
+    interrupted = get(client, task["id"])
+    assert interrupted["status"] == "QUEUED"
+    run_queued(server)
+    assert get(client, task["id"])["status"] == "SUCCEEDED"
+    resumed = download(client, task["id"])
+    assert read_rows(decompress(resumed, compression), export_format) == read_rows(
+        decompress(expected, compression), export_format
+    )
+
+
+def test_a_lapsed_lease_is_requeued_and_resumed(
+    client: TestClient, server: Server, clock: ManualClock
+) -> None:
+    task = create(client, query="*")
+    store = server.container.task_store
+    store.claim_next_task(
+        "dead-worker", lease=timedelta(seconds=5), now=clock.now(), max_running_per_project=5
+    )
+    assert get(client, task["id"])["status"] == "RUNNING"
+    clock.current += timedelta(seconds=6)
+    report = server.container.janitor.run_once()
+    assert report.requeued == 1
+    assert run_queued(server) == 1
+    finished = get(client, task["id"])
+    assert (finished["status"], finished["attempts"]) == ("SUCCEEDED", 2)
+
+
+def test_delete_removes_the_task_and_its_files(client: TestClient, server: Server) -> None:
+    task = create(client, query="*")
+    run_queued(server)
+    assert _artifact_files(server)
+    assert client.delete(f"{TASKS_URL}/{task['id']}").status_code == 204
+    assert_error(client.get(f"{TASKS_URL}/{task['id']}"), 404, "download_task_not_found")
+    _assert_nothing_stored(client, server)
+
+
+def test_an_expired_artifact_is_gone(
+    client: TestClient, server: Server, clock: ManualClock
+) -> None:
+    task = create(client, query="*")
+    run_queued(server)
+    url = local_path(client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"])
+    clock.current += timedelta(days=7, seconds=1)
+    assert server.container.janitor.run_once().expired == 1
+    assert get(client, task["id"])["status"] == TaskStatus.EXPIRED
+    assert _artifact_files(server) == []
+    assert_error(client.get(f"{TASKS_URL}/{task['id']}/link"), 410, "artifact_gone")
+    clock.current -= timedelta(days=7)  # the link itself is still in date
+    assert_error(client.get(url), 410, "artifact_gone")
+
+
+def test_links_tampered_expired_and_deleted(
+    client: TestClient, server: Server, clock: ManualClock
+) -> None:
+    task = create(client, query="*")
+    run_queued(server)
+    link = client.get(f"{TASKS_URL}/{task['id']}/link", params={"ttl": 120}).json()
+    url = local_path(link["url"])
+    assert datetime.fromisoformat(link["expires_at"]) <= clock.now() + timedelta(seconds=120)
+    token = url.rsplit("/", 1)[1]
+    tampered = url[:-3] + ("AAA" if not url.endswith("AAA") else "BBB")
+    assert_error(client.get(tampered), 403, "link_invalid")
+    assert_error(client.get(url.replace(token, token[1:])), 403, "link_invalid")
+    assert_error(
+        client.get(f"{TASKS_URL}/{task['id']}/link", params={"ttl": 10}), 400, "invalid_input"
+    )
+    clock.current += timedelta(seconds=121)
+    assert_error(client.get(url), 403, "link_expired")
+    fresh = local_path(client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"])
+    assert client.get(fresh).status_code == 200
+    client.delete(f"{TASKS_URL}/{task['id']}")
+    assert_error(client.get(fresh), 410, "artifact_gone")
+
+
+def test_downloads_honour_http_range(client: TestClient, server: Server) -> None:
+    task = create(client, query="*", format="csv", compression="zstd")
+    run_queued(server)
+    whole = download(client, task["id"])
+    url = local_path(client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"])
+    client.headers.pop("Authorization")
+    head = client.get(url)
+    assert head.headers["content-length"] == str(len(whole))
+    assert head.headers["etag"] == f'"{hashlib.sha256(whole).hexdigest()}"'
+    assert head.headers["accept-ranges"] == "bytes"
+    assert 'filename="app-export.csv.zst"' in head.headers["content-disposition"]
+    part = client.get(url, headers={"Range": "bytes=10-99"})
+    assert part.status_code == 206
+    assert part.content == whole[10:100]
+    assert part.headers["content-range"] == f"bytes 10-99/{len(whole)}"
+    tail = client.get(url, headers={"Range": "bytes=-50"})
+    assert (tail.status_code, tail.content) == (206, whole[-50:])
+    rest = client.get(url, headers={"Range": f"bytes={len(whole) - 5}-"})
+    assert rest.content == whole[-5:]
+    beyond = client.get(url, headers={"Range": f"bytes={len(whole)}-"})
+    assert beyond.status_code == 416
+    assert beyond.headers["content-range"] == f"bytes */{len(whole)}"
+    stale = client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, whole)
