@@ -103,6 +103,8 @@ class TaskSpec:
 
     ``timezone`` is an IANA name used to render times in the output. ``idempotency_key`` makes a
     repeated create return the first task when the rest of the spec is the same.
+    ``dialect_options`` keeps JSON-ready fields a vendor dialect accepted only to show them back
+    (e.g. the SLS sink's ``bucket``); it is left out of :meth:`to_dict` while empty.
     """
 
     name: str
@@ -120,10 +122,11 @@ class TaskSpec:
     csv: CsvOptions = field(default_factory=CsvOptions)
     idempotency_key: str | None = None
     timezone: str = "UTC"
+    dialect_options: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (times as RFC 3339 text, enums as their values)."""
-        return {
+        content: dict[str, Any] = {
             "name": self.name,
             "display_name": self.display_name,
             "description": self.description,
@@ -140,6 +143,9 @@ class TaskSpec:
             "idempotency_key": self.idempotency_key,
             "timezone": self.timezone,
         }
+        if self.dialect_options:
+            content["dialect_options"] = dict(self.dialect_options)
+        return content
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskSpec:
@@ -180,6 +186,7 @@ def _optional_spec_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "csv": CsvOptions(**csv),
         "idempotency_key": data.get("idempotency_key"),
         "timezone": data.get("timezone", "UTC"),
+        "dialect_options": dict(data.get("dialect_options") or {}),
     }
 
 
