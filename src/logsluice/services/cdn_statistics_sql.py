@@ -1,0 +1,196 @@
+"""The ``SEARCH | SQL`` text that computes one Huawei CDN statistics export from the access logs.
+
+Every action is one aggregation over the CDN logstore's records (``timestamp``, ``domain``,
+``url``, ``bytes_sent``, ``client_ip``, ``isp``, ``country``, ``province``, ``user_agent``,
+``referer``): flux is the sum of ``bytes_sent``, req_num the count of records, uv the count of
+distinct ``client_ip``. Time-series actions (``reports_detail``, ``uv``, ``isp_detail``) give one
+row per interval bucket (aligned to multiples of the interval since the Unix epoch, shown as UTC
+``YYYY-MM-DD HH:MM:SS``); top actions give the 100 largest keys by the chosen metric, ties broken
+by the key. Domains, countries, provinces and carriers compare ignoring case. Column headers follow
+the request's language, so the CSV opens in a spreadsheet ready to read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from logsluice.domain.timerange import TimeRange
+
+TOP_ROWS = 100
+
+
+class StatisticsAction(enum.StrEnum):
+    """The ``action`` values Huawei documents for export tasks."""
+
+    REPORTS_DETAIL = "reports_detail"
+    TOP_URL_DETAIL = "top_url_detail"
+    TOP_UA_DETAIL = "top_ua_detail"
+    TOP_REFERER_DETAIL = "top_referer_detail"
+    TOP_IP_DETAIL = "top_ip_detail"
+    ISP_DETAIL = "isp_detail"
+    TOP_PATH_DETAIL = "top_path_detail"
+    UV = "uv"
+
+
+class StatType(enum.StrEnum):
+    FLUX = "flux"
+    REQ_NUM = "req_num"
+
+
+class ServiceArea(enum.StrEnum):
+    MAINLAND_CHINA = "mainland_china"
+    OUTSIDE_MAINLAND_CHINA = "outside_mainland_china"
+    GLOBAL = "global"
+
+
+class Language(enum.StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportParameters:
+    """A checked export request. Empty ``domains``/``countries``/``provinces``/``isps`` mean all;
+    ``stat_type`` None means both flux and req_num (tops are then ranked by flux)."""
+
+    action: StatisticsAction
+    domains: tuple[str, ...]
+    time_range: TimeRange
+    interval: timedelta
+    group_by_domain: bool
+    stat_type: StatType | None
+    service_area: ServiceArea
+    countries: tuple[str, ...]
+    provinces: tuple[str, ...]
+    isps: tuple[str, ...]
+    language: Language
+
+
+# Column headers per language: (zh, en).
+LABELS: dict[str, tuple[str, str]] = {
+    "time": ("时间(UTC)", "Time (UTC)"),
+    "domain": ("域名", "Domain"),
+    "rank": ("排名", "Rank"),
+    "url": ("URL", "URL"),
+    "path": ("路径", "Path"),
+    "user_agent": ("User-Agent", "User-Agent"),
+    "referer": ("Referer", "Referer"),
+    "client_ip": ("客户端IP", "Client IP"),
+    "isp": ("运营商", "Carrier"),
+    "flux": ("流量(Byte)", "Traffic (Byte)"),
+    "req_num": ("请求数", "Requests"),
+    "uv": ("独立访客数(UV)", "Unique Visitors (UV)"),
+}
+
+# The key each top action ranks, as a SQL expression over the records.
+TOP_KEYS: dict[StatisticsAction, tuple[str, str]] = {
+    StatisticsAction.TOP_URL_DETAIL: ("url", "coalesce(url, '')"),
+    StatisticsAction.TOP_PATH_DETAIL: ("path", "split_part(coalesce(url, ''), '?', 1)"),
+    StatisticsAction.TOP_UA_DETAIL: ("user_agent", "coalesce(user_agent, '')"),
+    StatisticsAction.TOP_REFERER_DETAIL: ("referer", "coalesce(referer, '')"),
+    StatisticsAction.TOP_IP_DETAIL: ("client_ip", "coalesce(client_ip, '')"),
+}
+
+METRIC_SQL = {
+    "flux": "cast(coalesce(sum(bytes_sent), 0) as bigint)",
+    "req_num": "count(*)",
+    "uv": "count(distinct client_ip)",
+}
+
+
+def label(name: str, language: Language) -> str:
+    """Return the column header of ``name`` in ``language``, quoted as a SQL identifier."""
+    zh, en = LABELS[name]
+    return '"' + (zh if language is Language.ZH else en) + '"'
+
+
+def metric_names(parameters: ExportParameters) -> list[str]:
+    """Return the metric columns of the export, in order."""
+    if parameters.action is StatisticsAction.UV:
+        return ["uv"]
+    if parameters.stat_type is None:
+        return ["flux", "req_num"]
+    return [parameters.stat_type.value]
+
+
+def statistics_query(parameters: ExportParameters) -> str:
+    """Return the ``* | SELECT …`` query computing the export over the CDN logstore."""
+    if parameters.action in TOP_KEYS:
+        return "* | " + _top_sql(parameters)
+    return "* | " + _time_series_sql(parameters)
+
+
+def _time_series_sql(parameters: ExportParameters) -> str:
+    seconds = int(parameters.interval.total_seconds())
+    time_sql = (
+        f"strftime(to_timestamp(floor(epoch(timestamp) / {seconds}) * {seconds}), "
+        "'%Y-%m-%d %H:%M:%S')"
+    )
+    language = parameters.language
+    keys = [f"{time_sql} as {label('time', language)}"]
+    if parameters.group_by_domain:
+        keys.append(f"lower(domain) as {label('domain', language)}")
+    if parameters.action is StatisticsAction.ISP_DETAIL:
+        keys.append(f"isp as {label('isp', language)}")
+    positions = ", ".join(str(index + 1) for index in range(len(keys)))
+    return (
+        f"select {', '.join(keys + _metrics(parameters))} {_where(parameters)} "
+        f"group by {positions} order by {positions}"
+    )
+
+
+def _top_sql(parameters: ExportParameters) -> str:
+    language = parameters.language
+    key_name, key_sql = TOP_KEYS[parameters.action]
+    ranking_metric = METRIC_SQL[(parameters.stat_type or StatType.FLUX).value]
+    partition = "partition by lower(domain) " if parameters.group_by_domain else ""
+    rank = label("rank", language)
+    columns = [
+        f"row_number() over ({partition}order by {ranking_metric} desc, {key_sql}) as {rank}"
+    ]
+    groups = [key_sql]
+    if parameters.group_by_domain:
+        columns.append(f"lower(domain) as {label('domain', language)}")
+        groups.insert(0, "lower(domain)")
+    columns.append(f"{key_sql} as {label(key_name, language)}")
+    order = f"{label('domain', language)}, {rank}" if parameters.group_by_domain else rank
+    return (
+        f"select {', '.join(columns + _metrics(parameters))} {_where(parameters)} "
+        f"group by {', '.join(groups)} qualify {rank} <= {TOP_ROWS} order by {order}"
+    )
+
+
+def _metrics(parameters: ExportParameters) -> list[str]:
+    return [
+        f"{METRIC_SQL[name]} as {label(name, parameters.language)}"
+        for name in metric_names(parameters)
+    ]
+
+
+def _where(parameters: ExportParameters) -> str:
+    conditions = [
+        *_membership("domain", parameters.domains),
+        *_service_area_condition(parameters.service_area),
+        *_membership("country", parameters.countries),
+        *_membership("province", parameters.provinces),
+        *_membership("isp", parameters.isps),
+    ]
+    return "where " + " and ".join(conditions) if conditions else ""
+
+
+def _membership(field: str, values: Sequence[str]) -> list[str]:
+    if not values:
+        return []
+    quoted = ", ".join("'" + value.lower().replace("'", "''") + "'" for value in values)
+    return [f"lower({field}) in ({quoted})"]
+
+
+def _service_area_condition(service_area: ServiceArea) -> list[str]:
+    if service_area is ServiceArea.MAINLAND_CHINA:
+        return ["lower(country) = 'cn'"]
+    if service_area is ServiceArea.OUTSIDE_MAINLAND_CHINA:
+        return ["coalesce(lower(country), '') <> 'cn'"]
+    return []
