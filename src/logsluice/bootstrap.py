@@ -15,9 +15,21 @@ from logsluice.adapters.artifacts import build_artifact_store
 from logsluice.adapters.artifacts.encoders import build_encoder
 from logsluice.adapters.http import HttpLogStore
 from logsluice.adapters.log_stores import create_log_store
-from logsluice.adapters.sql import SqlCatalogStore, SqlTaskStore, create_sql_engine, migrate_engine
+from logsluice.adapters.secret_cipher import (
+    CIPHER_KEY_FILE_NAME,
+    FernetSecretCipher,
+    load_or_create_cipher_key,
+)
+from logsluice.adapters.sql import (
+    SqlAccessKeyStore,
+    SqlCatalogStore,
+    SqlTaskStore,
+    create_sql_engine,
+    migrate_engine,
+)
 from logsluice.api.app import create_app
 from logsluice.api.auth import (
+    AccessKeyTokenAuthenticator,
     AdminToken,
     AdminTokenAuthenticator,
     AuthenticatorChain,
@@ -29,6 +41,7 @@ from logsluice.api.context import ApiContext, RequestAuthenticator
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
+from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
 from logsluice.services.clock import SystemClock
 from logsluice.services.downloads import DownloadService
@@ -65,6 +78,7 @@ class Container:
     downloads: DownloadService
     runner: TaskRunner
     janitor: Janitor
+    access_keys: AccessKeyService
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -117,6 +131,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     artifact_store = build_artifact_store(settings.artifact_store_url)
     link_signer = build_link_signer(settings, clock)
     runner = build_runner(settings, task_store, log_store, artifact_store, clock)
+    access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
     return Container(
         settings=settings,
         clock=clock,
@@ -141,8 +156,29 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         downloads=DownloadService(task_store, artifact_store, link_signer),
         runner=runner,
         janitor=Janitor(task_store, artifact_store, clock, max_attempts=settings.task_max_attempts),
-        close_actions=[catalog_store.close, log_store.close, task_store.close],
+        access_keys=AccessKeyService(
+            access_key_store=access_key_store,
+            catalog_store=catalog_store,
+            cipher=build_secret_cipher(settings),
+            clock=clock,
+        ),
+        close_actions=[
+            catalog_store.close,
+            log_store.close,
+            task_store.close,
+            access_key_store.close,
+        ],
     )
+
+
+def build_secret_cipher(settings: Settings) -> FernetSecretCipher:
+    """Return the cipher of access-key secrets: the configured key, or the data directory's own."""
+    key = (
+        settings.access_key_cipher_key.get_secret_value().encode("ascii")
+        if settings.access_key_cipher_key
+        else load_or_create_cipher_key(settings.data_dir / CIPHER_KEY_FILE_NAME)
+    )
+    return FernetSecretCipher(key)
 
 
 def open_task_store(database_url: str) -> SqlTaskStore:
@@ -254,9 +290,12 @@ def _query_limits(settings: Settings) -> QueryLimits:
     )
 
 
-def build_authenticator(settings: Settings) -> tuple[RequestAuthenticator, AdminToken | None]:
+def build_authenticator(
+    settings: Settings, access_keys: AccessKeyService | None = None
+) -> tuple[RequestAuthenticator, AdminToken | None]:
     """Return the request authenticator and the admin token in force (None with ``no_auth``).
 
+    With ``access_keys``, an access key's ``<id>:<secret>`` is accepted as a bearer token too.
     Raises InvalidSettingsError when ``no_auth`` is asked for on a non-loopback host.
     """
     check_no_auth_allowed(settings.host, settings.no_auth)
@@ -264,13 +303,16 @@ def build_authenticator(settings: Settings) -> tuple[RequestAuthenticator, Admin
         return NoAuthentication(), None
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     admin_token = load_or_create_admin_token(settings.data_dir, configured)
-    return AuthenticatorChain([AdminTokenAuthenticator(admin_token.value)]), admin_token
+    key_authenticators = [AccessKeyTokenAuthenticator(access_keys)] if access_keys else []
+    chain = AuthenticatorChain([*key_authenticators, AdminTokenAuthenticator(admin_token.value)])
+    return chain, admin_token
 
 
 def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     """Return the API app on a fresh container, with retention running while the app runs."""
-    authenticator, admin_token = build_authenticator(settings)
+    check_no_auth_allowed(settings.host, settings.no_auth)
     container = build_container(settings, clock)
+    authenticator, admin_token = build_authenticator(settings, container.access_keys)
     context = ApiContext(
         catalog=container.catalog,
         ingest=container.ingest,
@@ -281,6 +323,7 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         downloads=container.downloads,
         records=container.log_store,
         public_url=settings.public_url,
+        access_keys=container.access_keys,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.export import Order
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
@@ -349,9 +350,57 @@ class TaskStore(Protocol):
 # ``Compressor``, ``ArtifactStore``, ``StagingObject``, and the writer's records
 # ``WriterCheckpoint`` and ``ArtifactSummary``.
 
+# --- access keys: AK/SK pairs with a project and a role ------------------------------------------
+
+
+class AccessKeyStore(Protocol):
+    """Persists access keys with their secrets, which arrive and leave already encrypted.
+
+    Revoked keys stay stored (``revoked_at`` set) so listings show them; they verify nothing.
+    """
+
+    def create_access_key(self, access_key: AccessKey, secret_ciphertext: str) -> None:
+        """Store a new key. Raises AlreadyExistsError when ``access_key.id`` is taken."""
+        ...
+
+    def get_access_key(self, access_key_id: str) -> tuple[AccessKey, str]:
+        """Return the key and its encrypted secret. Raises AccessKeyNotFoundError."""
+        ...
+
+    def list_access_keys(
+        self, *, project: str | None = None, include_revoked: bool = False
+    ) -> list[AccessKey]:
+        """Return the keys (of ``project`` when given), oldest first."""
+        ...
+
+    def revoke_access_key(self, access_key_id: str, *, now: datetime) -> AccessKey:
+        """Set ``revoked_at`` (kept if already set) and return the key.
+
+        Raises AccessKeyNotFoundError.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class SecretCipher(Protocol):
+    """Encrypts secrets at rest with the installation's key (authenticated encryption)."""
+
+    def encrypt(self, plaintext: str) -> str:
+        """Return ``plaintext`` encrypted, as ASCII text."""
+        ...
+
+    def decrypt(self, ciphertext: str) -> str:
+        """Return the plaintext. Raises InvalidSettingsError when the key does not fit."""
+        ...
+
+
 # --- later sections are added by the task store and the export pipeline ---------------------------
 
 __all__: Sequence[str] = (
+    "AccessKeyStore",
     "ArtifactStore",
     "ArtifactSummary",
     "CatalogStore",
@@ -364,6 +413,7 @@ __all__: Sequence[str] = (
     "LogstreamInfo",
     "RecordSource",
     "RecordsQuery",
+    "SecretCipher",
     "StagingObject",
     "TaskOrderBy",
     "TaskStore",

@@ -212,6 +212,14 @@ class Settings(BaseSettings):
             "`<data_dir>/link-secret` (mode 0600). Every node serving links needs the same one."
         ),
     )
+    access_key_cipher_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Fernet key (32 url-safe base64 bytes) that encrypts access-key secrets at rest. "
+            "When unset, one is created in `<data_dir>/access-key-cipher-key` (mode 0600). "
+            "Every node of one deployment needs the same one."
+        ),
+    )
     link_ttl_default: timedelta = Field(
         default=timedelta(hours=1),
         gt=timedelta(0),

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.errors import (
+    AccessKeyNotFoundError,
     AuthenticationError,
     InvalidSettingsError,
     PermissionDeniedError,
@@ -96,6 +98,48 @@ class AdminTokenAuthenticator:
         if not hmac.compare_digest(token.strip().encode(), self._admin_token):
             raise AuthenticationError("the bearer token is not valid")
         return Principal(name="admin", role=Role.ADMIN)
+
+
+class AccessKeyVerifier(Protocol):
+    """What the access-key bearer authenticator needs of the access-key service."""
+
+    def verify_secret(self, access_key_id: str, secret: str) -> AccessKey:
+        """Return the live key. Raises AccessKeyNotFoundError, AuthenticationError."""
+        ...
+
+
+def principal_for_access_key(access_key: AccessKey) -> Principal:
+    """Return the principal an access key acts as: its role, bound to its project (if any)."""
+    return Principal(
+        name=f"access key {access_key.id}",
+        role=Role(access_key.role.value),
+        project=access_key.project,
+    )
+
+
+class AccessKeyTokenAuthenticator:
+    """Accepts an access key as a native bearer token: ``Authorization: Bearer <id>:<secret>``.
+
+    The caller acts with the key's role inside the key's project, so this is also how a native
+    token is scoped to one project. A bearer token whose id part names no live key is left to the
+    next authenticator (the admin token may contain a ``:``); a known key with a wrong secret is
+    refused here.
+    """
+
+    def __init__(self, access_keys: AccessKeyVerifier) -> None:
+        self._access_keys = access_keys
+
+    def authenticate(self, credentials: Credentials) -> Principal | None:
+        """Return the key's principal; None for a token that is not a live key's id and secret."""
+        scheme, _, token = credentials.headers.get("authorization", "").partition(" ")
+        access_key_id, separator, secret = token.strip().partition(":")
+        if scheme.lower() != "bearer" or not separator or not access_key_id:
+            return None
+        try:
+            access_key = self._access_keys.verify_secret(access_key_id, secret)
+        except AccessKeyNotFoundError:
+            return None
+        return principal_for_access_key(access_key)
 
 
 class AuthenticatorChain:

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from logsluice.api.auth import Credentials, Principal
 from logsluice.ports import RecordSource
+from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
@@ -41,6 +42,7 @@ class ApiContext:
     downloads: DownloadService
     records: RecordSource
     public_url: str = ""
+    access_keys: AccessKeyService | None = None
 
 
 def get_context(request: Request) -> ApiContext:

@@ -19,6 +19,7 @@ COMMANDS = {
     "ingest": "logsluice.cli.ingest:ingest",
     "query": "logsluice.cli.query:query",
     "demo-data": "logsluice.cli.demo_data:demo_data",
+    "key": "logsluice.cli.key:key",
 }
 
 

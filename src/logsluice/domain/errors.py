@@ -89,6 +89,10 @@ class ArtifactNotFoundError(NotFoundError):
     code = "artifact_not_found"
 
 
+class AccessKeyNotFoundError(NotFoundError):
+    code = "access_key_not_found"
+
+
 class ArtifactStagingError(LogsluiceError):
     """A staging artifact cannot be resumed (missing, shorter than its checkpoint, or not a prefix
     the encoder can continue); the export must start over from the first slice."""

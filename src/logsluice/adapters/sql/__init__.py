@@ -6,6 +6,7 @@ migrated by Alembic scripts shipped in this package. Build an engine with
 :class:`SqlCatalogStore` and :class:`SqlTaskStore`.
 """
 
+from logsluice.adapters.sql.access_key_store import SqlAccessKeyStore
 from logsluice.adapters.sql.catalog_store import SqlCatalogStore
 from logsluice.adapters.sql.engine import create_sql_engine
 from logsluice.adapters.sql.migrate import migrate, migrate_engine
@@ -14,6 +15,7 @@ from logsluice.adapters.sql.task_updates import ATTEMPTS_EXHAUSTED
 
 __all__ = [
     "ATTEMPTS_EXHAUSTED",
+    "SqlAccessKeyStore",
     "SqlCatalogStore",
     "SqlTaskStore",
     "create_sql_engine",

@@ -134,3 +134,16 @@ task_slices = Table(
     Column("status", String(32), nullable=False),
     Column("written_at", UtcDateTime, nullable=False),
 )
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project", String(64), nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("secret_ciphertext", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index(None, "project"),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from logsluice.api.native import logstores, projects, queries, records, tasks
+from logsluice.api.native import access_keys, logstores, projects, queries, records, tasks
 
 
 def native_router() -> APIRouter:
@@ -16,6 +16,7 @@ def native_router() -> APIRouter:
         records.router,
         queries.router,
         tasks.router,
+        access_keys.router,
     )
     for module_router in module_routers:
         router.include_router(module_router)
