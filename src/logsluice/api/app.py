@@ -15,8 +15,10 @@ from fastapi import FastAPI
 import logsluice
 from logsluice.api import downloads, internal
 from logsluice.api.context import ApiContext
+from logsluice.api.huawei import huawei_router
 from logsluice.api.native import native_router
 from logsluice.api.native.errors import install_error_handlers
+from logsluice.api.sls import sls_router
 
 
 class BackgroundJob(Protocol):
@@ -53,6 +55,8 @@ def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = (
     app.state.context = context
     install_error_handlers(app)
     app.include_router(native_router())
+    app.include_router(sls_router())
+    app.include_router(huawei_router())
     app.include_router(downloads.router)
     app.include_router(internal.router)
     app.add_api_route("/healthz", health, methods=["GET"], tags=["health"])
