@@ -196,7 +196,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--memory-limit", default="512MB", help="DuckDB memory_limit, logsluice side"
+        "--memory-limit", default="256MB", help="DuckDB memory_limit, logsluice side"
     )
     parser.add_argument("--batch-rows", type=int, default=131_072)
     parser.add_argument("--slice-rows", type=int, default=1_000_000)
