@@ -11,7 +11,7 @@ rest of the table (``docs/adr/0002-duckdb-log-storage.md``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,12 +88,9 @@ class DuckDBLogStore:
         lock = self._locks.get(project, logstore)
         with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            try:
+            # the schema goes only once empty: other logstores of the project keep it alive
+            with suppress(duckdb.DependencyException):
                 cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(project)}")
-            except duckdb.DependencyException:
-                pass  # other logstores of the project still live in the schema
-            except duckdb.CatalogException:
-                pass  # DuckDB reports a non-empty schema as a catalog error in some versions
 
     def schema(self, project: str, logstore: str) -> LogstoreSchema:
         """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
