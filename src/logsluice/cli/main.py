@@ -20,6 +20,8 @@ COMMANDS = {
     "query": "logsluice.cli.query:query",
     "demo-data": "logsluice.cli.demo_data:demo_data",
     "key": "logsluice.cli.key:key",
+    "task": "logsluice.cli.task:task",
+    "worker": "logsluice.cli.worker:worker",
 }
 
 

@@ -39,10 +39,28 @@ def _announce_token(admin_token: AdminToken | None, no_auth: bool) -> None:
     default=None,
     help="Accept calls without a token (development; loopback addresses only).",
 )
-def serve(host: str | None, port: int | None, data_dir: Path | None, no_auth: bool | None) -> None:
+@click.option(
+    "--no-workers",
+    is_flag=True,
+    default=False,
+    help="Run no download-task workers here (API-only node; see `logsluice worker`).",
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    no_auth: bool | None,
+    no_workers: bool,
+) -> None:
     """Run the logsluice server; the API's OpenAPI page is at /docs."""
     try:
-        settings = load_settings(host=host, port=port, data_dir=data_dir, no_auth=no_auth or None)
+        settings = load_settings(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            no_auth=no_auth or None,
+            workers=0 if no_workers else None,
+        )
         check_no_auth_allowed(settings.host, settings.no_auth)
         # Imported here: loading the server stack takes seconds a refused start need not wait.
         from logsluice.bootstrap import build_server

@@ -26,6 +26,7 @@ from logsluice.domain.errors import BackendUnavailableError
 from logsluice.ports import HistogramBucket, RecordsQuery
 
 INTERNAL_PREFIX = "/internal/v1/records"
+_BUFFER_BYTES = 1024 * 1024
 _TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
 
 
@@ -89,7 +90,9 @@ class HttpLogStore:
         http_request = self._http.build_request("POST", f"{INTERNAL_PREFIX}/stream", json=body)
         response = self._send(http_request, stream=True)
         try:
-            reader = pa.ipc.open_stream(_ResponseFile(response.iter_raw()))
+            # BufferedReader.read(n) keeps reading until n bytes (Arrow treats short reads as EOF).
+            body_file = io.BufferedReader(_ResponseFile(response.iter_raw()), _BUFFER_BYTES)
+            reader = pa.ipc.open_stream(body_file)
         except (pa.ArrowInvalid, httpx.HTTPError) as error:
             response.close()
             raise BackendUnavailableError(f"bad record stream from the server: {error}") from error
