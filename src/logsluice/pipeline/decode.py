@@ -34,6 +34,7 @@ from typing import IO, Literal, Protocol
 import zstandard
 
 from logsluice.domain.errors import InvalidInputError, InvalidRecordsError
+from logsluice.pipeline.decode_framing import line_blocks
 from logsluice.pipeline.decode_json import JsonLinesDecoder, decode_json_array
 from logsluice.pipeline.decode_tabular import decode_csv, decode_parquet
 from logsluice.pipeline.decode_types import (
@@ -45,7 +46,6 @@ from logsluice.pipeline.decode_types import (
 
 InputFormat = Literal["json", "jsonl", "csv", "parquet"]
 DEFAULT_CHUNK_RECORDS = 131_072
-_FIRST_GUESS_BYTES_PER_LINE = 256
 _READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 _FILE_FORMATS: dict[str, InputFormat] = {
     ".json": "json",
@@ -144,33 +144,8 @@ def _decode_json_lines(
     stream: IO[bytes], options: DecodeOptions, chunk_records: int
 ) -> Iterator[DecodedChunk]:
     decoder = JsonLinesDecoder(options)
-    for first_line, line_count, block in _line_blocks(stream, chunk_records):
+    for first_line, line_count, block in line_blocks(stream, chunk_records):
         yield decoder.decode_block(block, first_line, line_count)
-
-
-def _line_blocks(stream: IO[bytes], chunk_records: int) -> Iterator[tuple[int, int, bytes]]:
-    """Yield (first line number, line count, block) of whole lines, about ``chunk_records`` each.
-
-    Blocks are cut at the last newline of what was read; the read size follows the average line
-    length seen so far, so Python never walks the lines one by one.
-    """
-    first_line, pending, bytes_per_line = 1, b"", _FIRST_GUESS_BYTES_PER_LINE
-    while True:
-        wanted_bytes = max(chunk_records * bytes_per_line - len(pending), len(pending), 1)
-        data = _read(stream, wanted_bytes)
-        cut = len(pending) + data.rfind(b"\n") + 1 if data else len(pending)
-        buffer = pending + data
-        if data and cut == len(pending):
-            pending = buffer  # no newline yet: a line longer than one read
-            continue
-        block, pending = buffer[:cut], buffer[cut:]
-        line_count = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-        if block and not block.isspace():
-            yield first_line, line_count, block
-        first_line += line_count
-        bytes_per_line = max(1, len(block) // max(1, line_count))
-        if not data:
-            return
 
 
 def _strictly(chunks: Iterator[DecodedChunk]) -> Iterator[DecodedChunk]:
@@ -222,18 +197,6 @@ class _CheckedReader(io.RawIOBase):
             return self._inner.readinto(buffer)
         except _READ_ERRORS as error:
             raise InvalidInputError(f"input does not decompress: {error}") from error
-
-
-def _read(stream: IO[bytes], size_bytes: int) -> bytes:
-    parts: list[bytes] = []
-    remaining = size_bytes
-    while remaining > 0:
-        data = stream.read(remaining)
-        if not data:
-            break
-        parts.append(data)
-        remaining -= len(data)
-    return b"".join(parts)
 
 
 def _read_all(stream: IO[bytes]) -> bytes:

@@ -72,14 +72,19 @@ def _from_epoch(column: Any) -> Any:
     if not pa.types.is_floating(numbers.type):
         numbers = pc.cast(numbers, pa.int64())
     magnitude = pc.abs(numbers)
+    # integer limits for integer columns: comparing with a float would convert past 2**53
+    limit_type = float if pa.types.is_floating(numbers.type) else int
+    seconds_limit, milliseconds_limit, microseconds_limit = (
+        limit_type(limit) for limit in (_SECONDS_LIMIT, _MILLISECONDS_LIMIT, _MICROSECONDS_LIMIT)
+    )
     micro = pc.if_else(
-        pc.less(magnitude, _SECONDS_LIMIT),
+        pc.less(magnitude, seconds_limit),
         pc.multiply(numbers, 1_000_000),
         pc.if_else(
-            pc.less(magnitude, _MILLISECONDS_LIMIT),
+            pc.less(magnitude, milliseconds_limit),
             pc.multiply(numbers, 1_000),
             pc.if_else(
-                pc.less(magnitude, _MICROSECONDS_LIMIT), numbers, _nanoseconds_to_micro(numbers)
+                pc.less(magnitude, microseconds_limit), numbers, _nanoseconds_to_micro(numbers)
             ),
         ),
     )
