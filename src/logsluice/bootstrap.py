@@ -324,6 +324,8 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         records=container.log_store,
         public_url=settings.public_url,
         access_keys=container.access_keys,
+        sls_domain=settings.sls_domain,
+        clock=container.clock,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records

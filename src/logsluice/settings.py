@@ -237,6 +237,15 @@ class Settings(BaseSettings):
             "Default: the URL of the request that asked for the link."
         ),
     )
+    sls_domain: str = Field(
+        default="",
+        pattern=r"^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*)?$",
+        description=(
+            "Base domain of the Alibaba SLS dialect, e.g. `sls.example.com`: a request to "
+            "`{project}.sls.example.com` addresses that project. When unset, the first label of "
+            "the Host names the project if such a project exists; `?project=` is the fallback."
+        ),
+    )
 
     @field_validator(
         "query_timeout",

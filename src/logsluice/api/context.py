@@ -6,15 +6,16 @@ dependencies below read it back and authenticate the caller, so endpoints receiv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from logsluice.api.auth import Credentials, Principal
-from logsluice.ports import RecordSource
+from logsluice.ports import Clock, RecordSource
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
+from logsluice.services.clock import SystemClock
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
@@ -43,6 +44,8 @@ class ApiContext:
     records: RecordSource
     public_url: str = ""
     access_keys: AccessKeyService | None = None
+    sls_domain: str = ""
+    clock: Clock = field(default_factory=SystemClock)
 
 
 def get_context(request: Request) -> ApiContext:
