@@ -10,11 +10,16 @@ out of the key's reach.
 
 from __future__ import annotations
 
+import base64
+import email.utils
+import hashlib
+import hmac
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -189,7 +194,7 @@ def job_rows(job: Any, export_format: str, compression: str) -> tuple[list[str],
     return read_rows(decompress(response.content, compression), export_format)
 
 
-# --- the in-process server -------------------------------------------------------------------------
+# --- the in-process server ------------------------------------------------------------------------
 
 
 @dataclass
@@ -269,11 +274,13 @@ def jobs_total(live: LiveServer, project: str = "web") -> int:
     return total
 
 
-# --- round trips -----------------------------------------------------------------------------------
+# --- round trips ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("signature_version", ["v1", "v4"])
-def test_sdk_round_trip_create_poll_download_delete(live: LiveServer, signature_version: str) -> None:
+def test_sdk_round_trip_create_poll_download_delete(
+    live: LiveServer, signature_version: str
+) -> None:
     client = sls_client(live.port, live.keys.writer, signature_version)
     name = f"round-trip-{signature_version}"
     query = "status>=500"
@@ -282,21 +289,27 @@ def test_sdk_round_trip_create_poll_download_delete(live: LiveServer, signature_
     )
     job = wait_until_done(client, "web", name)
     assert job.status == "SUCCEEDED"
-    assert job.name == name and job.display_name == f"display {name}"
+    assert job.name == name
+    assert job.display_name == f"display {name}"
     assert job.description == "made by the SDK"
-    assert isinstance(job.create_time, str) and abs(int(job.create_time) - time.time()) < 120
+    assert isinstance(job.create_time, str)
+    assert abs(int(job.create_time) - time.time()) < 120
     configuration = job.configuration
     assert (configuration.logstore, configuration.query) == ("app", query)
     assert (configuration.from_time, configuration.to_time) == (FROM_TIME, TO_TIME)
-    assert configuration.allow_in_complete is False and configuration.power_sql is False
+    assert configuration.allow_in_complete is False
+    assert configuration.power_sql is False
     sink = configuration.sink
     assert (sink.type, sink.content_type, sink.compression_type) == ("AliyunOSS", "csv", "none")
     assert (sink.bucket, sink.prefix, sink.role_arn) == ("my-bucket", "exports/", None)
     details = job.execution_details
     assert details.progress == 100
-    assert details.error_message == "" and details.notice == ""
-    assert isinstance(details.execute_time, int) and details.execute_time >= 0
-    assert len(details.check_sum) == 32 and details.check_sum == details.check_sum.upper()
+    assert details.error_message == ""
+    assert details.notice == ""
+    assert isinstance(details.execute_time, int)
+    assert details.execute_time >= 0
+    assert len(details.check_sum) == 32
+    assert details.check_sum == details.check_sum.upper()
     columns, rows = job_rows(job, "csv", "none")
     expected_columns, expected_rows = query_rows(live.admin, query)
     assert details.log_count == len(rows) == len(expected_rows) > 0
@@ -340,9 +353,7 @@ def test_list_pages_with_offset_size_total_and_count(live: LiveServer) -> None:
     listed = client.list_download_jobs("web", models.ListDownloadJobsRequest()).body
     assert listed.total == listed.count == len(listed.results) == 5
     assert [job.name for job in listed.results] == names[::-1]  # newest first
-    page = client.list_download_jobs(
-        "web", models.ListDownloadJobsRequest(offset=1, size=3)
-    ).body
+    page = client.list_download_jobs("web", models.ListDownloadJobsRequest(offset=1, size=3)).body
     assert (page.total, page.count) == (5, 3)
     assert [job.name for job in page.results] == names[::-1][1:4]
     tail = client.list_download_jobs(
@@ -369,7 +380,7 @@ def test_a_sql_query_job_holds_the_sql_rows(live: LiveServer) -> None:
     client.delete_download_job("web", "sql-job")
 
 
-# --- bad input -------------------------------------------------------------------------------------
+# --- bad input ------------------------------------------------------------------------------------
 
 
 def test_a_duplicate_name_is_job_already_exist(live: LiveServer) -> None:
@@ -433,7 +444,7 @@ def test_list_size_bounds(live: LiveServer) -> None:
         assert status_and_code(error) == (400, "ParameterInvalid")
 
 
-# --- authentication and reach ----------------------------------------------------------------------
+# --- authentication and reach ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("signature_version", ["v1", "v4"])
@@ -476,7 +487,8 @@ def test_a_tampered_body_is_refused_and_creates_nothing(
     client = sls_client(live.port, live.keys.writer, signature_version)
     sent = capture(monkeypatch, lambda: client.create_download_job("web", create_request("tamper")))
     tampered = sent.body.replace(b'"tamper"', b'"tamped"')
-    assert len(tampered) == len(sent.body) and tampered != sent.body
+    assert len(tampered) == len(sent.body)
+    assert tampered != sent.body
     response = replay(live.port, sent, body=tampered)
     assert response.status_code == 400
     assert response.json()["errorCode"] == "PostBodyInvalid"
@@ -556,12 +568,87 @@ def test_no_signature_is_unauthorized_in_the_sls_envelope(live: LiveServer) -> N
     assert len(response.headers["x-log-requestid"]) == 24
 
 
-def test_project_query_parameter_is_the_fallback(
+def test_a_bare_ip_host_without_project_parameter_is_invalid_host(
     live: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = sls_client(live.port, live.keys.reader, "v1")
     listing = models.ListDownloadJobsRequest(offset=0, size=10)
     sent = capture(monkeypatch, lambda: client.list_download_jobs("web", listing))
-    # same signed request on a bare IP Host: no project there, so ?project= would be needed
+    # the same signed request on a bare IP Host names no project, and there is no ?project=
     response = replay(live.port, sent, headers={"host": f"127.0.0.1:{live.port}"})
     assert (response.status_code, response.json()["errorCode"]) == (400, "InvalidHost")
+
+
+def sign_v1_by_hand(
+    key: tuple[str, str], method: str, path: str, query: dict[str, str], host: str
+) -> dict[str, str]:
+    """Sign a bodiless request with SLS v1 hmac-sha256, written out from the reference (§2.5)."""
+    headers = {
+        "host": host,
+        "content-type": "application/json",
+        "content-md5": "",
+        "date": email.utils.formatdate(usegmt=True),
+        "x-log-apiversion": "0.6.0",
+        "x-log-bodyrawsize": "0",
+        "x-log-signaturemethod": "hmac-sha256",
+    }
+    signed = "".join(
+        f"{name}:{headers[name]}\n" for name in sorted(headers) if name[:6] == "x-log-"
+    )
+    resource = path + "?" + "&".join(f"{name}={query[name]}" for name in sorted(query))
+    text = f"{method}\n\napplication/json\n{headers['date']}\n{signed}{resource}"
+    digest = hmac.new(key[1].encode(), text.encode(), hashlib.sha256).digest()
+    headers["authorization"] = f"LOG {key[0]}:{base64.b64encode(digest).decode()}"
+    return headers
+
+
+def test_project_query_parameter_works_when_the_host_names_none(live: LiveServer) -> None:
+    query = {"project": "web", "offset": "0", "size": "5"}
+    headers = sign_v1_by_hand(
+        live.keys.reader, "GET", "/downloadjobs", query, f"127.0.0.1:{live.port}"
+    )
+    response = httpx.get(
+        f"http://127.0.0.1:{live.port}/downloadjobs", params=query, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {"total": 0, "count": 0, "results": []}
+    query["project"] = "other"  # signed, but out of the reader key's reach
+    headers = sign_v1_by_hand(
+        live.keys.reader, "GET", "/downloadjobs", query, f"127.0.0.1:{live.port}"
+    )
+    response = httpx.get(
+        f"http://127.0.0.1:{live.port}/downloadjobs", params=query, headers=headers
+    )
+    assert (response.status_code, response.json()["errorCode"]) == (404, "ProjectNotExist")
+
+
+def test_a_configured_base_domain_takes_the_label_in_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = build_server(
+        load_settings(data_dir=tmp_path / "data", workers=0, sls_domain="sls.test")
+    )
+    http_server, thread, port = _serve(server)
+    try:
+        server.container.catalog.create_project("shop")
+        server.container.catalog.create_logstore("shop", "app")
+        access_key, secret = server.container.access_keys.create("shop", "writer")
+        client = sls_client(port, (access_key.id, secret), "v4")
+        client.create_download_job("shop", create_request("queued-job"))
+        job = client.get_download_job("shop", "queued-job").body
+        assert (job.status, job.execution_details.progress) == ("STARTING", 0)
+        assert client.list_download_jobs("shop", models.ListDownloadJobsRequest()).body.total == 1
+        sent = capture(monkeypatch, lambda: client.get_download_job("shop", "queued-job"))
+        response = replay(port, sent, headers={"host": f"shop.elsewhere.test:{port}"})
+        assert (response.status_code, response.json()["errorCode"]) == (401, "SignatureNotMatch")
+        signed = sign_v1_by_hand(
+            (access_key.id, secret), "GET", "/downloadjobs", {"size": "5"}, "shop.elsewhere.test"
+        )
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/downloadjobs", params={"size": "5"}, headers=signed
+        )
+        assert (response.status_code, response.json()["errorCode"]) == (400, "InvalidHost")
+    finally:
+        http_server.should_exit = True
+        thread.join(timeout=15)
+        server.container.close()
