@@ -26,9 +26,11 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from alibabacloud_openapi_util.client import Client as OpenApiUtilClient
 from alibabacloud_sls20201230 import models
 from alibabacloud_sls20201230.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
+from alibabacloud_tea_util.client import Client as UtilClient
 from darabonba.core import DaraCore
 from darabonba.exceptions import UnretryableException
 
@@ -463,9 +465,6 @@ def test_wrong_secret_and_unknown_key(live: LiveServer, signature_version: str) 
 def test_an_expired_date_is_request_time_expired(
     live: LiveServer, signature_version: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alibabacloud_openapi_util.client import Client as OpenApiUtilClient
-    from alibabacloud_tea_util.client import Client as UtilClient
-
     monkeypatch.setattr(
         UtilClient, "get_date_utcstring", staticmethod(lambda: "Sun, 01 Mar 2026 00:00:00 GMT")
     )
