@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 import logsluice
 from logsluice.api import downloads, internal
+from logsluice.api.bls import bls_router
 from logsluice.api.context import ApiContext
 from logsluice.api.huawei import huawei_router
 from logsluice.api.native import native_router
@@ -55,6 +56,7 @@ def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = (
     app.state.context = context
     install_error_handlers(app)
     app.include_router(native_router())
+    app.include_router(bls_router())
     app.include_router(sls_router())
     app.include_router(huawei_router())
     app.include_router(downloads.router)
