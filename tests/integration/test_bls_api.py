@@ -52,12 +52,18 @@ class Key:
 
 
 def go_headers(
-    key: Key, method: str, path: str, body: bytes, *, signed_at: datetime | None = None
+    key: Key,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    signed_at: datetime | None = None,
+    host: str = "testserver",
 ) -> dict[str, str]:
     """Sign like bce-sdk-go 0.9.273: listed headers, Content-MD5, x-bce-request-id unsigned."""
     date = (signed_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     headers = {
-        "Host": "testserver",
+        "Host": host,
         "User-Agent": "bce-sdk-go/0.9.273/go1.19.8/linux/amd64",
         "Content-Type": "application/json;charset=utf-8",
         "x-bce-date": date,
