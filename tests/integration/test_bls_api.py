@@ -329,3 +329,13 @@ def test_signature_failures_answer_in_the_bce_envelope_and_change_nothing(
     assert_bls_error(go.create(), 403, "InvalidAccessKeyId")
 
     assert server.container.tasks.list("web")[1] == 0
+
+
+def test_a_file_dir_is_shown_back_and_a_free_name_is_kept(go: GoClient, server: Server) -> None:
+    uuid = result_of(go.create(name="Nightly Export (Q1)", fileDir="bos-bucket/exports"))["uuid"]
+    run_queued(server)
+
+    task = result_of(go.describe(uuid))["task"]
+    assert (task["name"], task["fileDir"]) == ("Nightly Export (Q1)", "bos-bucket/exports")
+    assert task["fileName"] == "nightly-export-q1.jsonl"
+    assert result_of(go.link(uuid))["fileDir"] == "bos-bucket/exports"

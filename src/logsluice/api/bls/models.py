@@ -32,6 +32,7 @@ DEFAULT_QUERY = "match *"
 DEFAULT_PAGE_SIZE = 10
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 FALLBACK_TASK_NAME = "bls-download"
+DIALECT_KEY = "bls"
 FORMATS = {"json": ExportFormat.JSONL, "csv": ExportFormat.CSV}
 FORMAT_NAMES = {ExportFormat.JSONL: "json", ExportFormat.CSV: "csv"}
 ORDER_BY: dict[str, TaskOrderBy] = {
@@ -124,8 +125,19 @@ def parse_create(body: bytes) -> CreateRequest:
         format=_choice(data, "format", FORMATS, "json"),
         limit=_limit(data),
         order=_choice(data, "order", {"asc": Order.ASC, "desc": Order.DESC}, "desc"),
+        dialect_options=_dialect_options(read_text(data, "fileDir")),
     )
     return CreateRequest(project=read_text(data, "project"), spec=spec)
+
+
+def _dialect_options(file_dir: str) -> dict[str, Any]:
+    # fileDir names a BOS directory logsluice cannot write to; it is kept only to be shown back.
+    return {DIALECT_KEY: {"fileDir": file_dir}} if file_dir else {}
+
+
+def file_dir(spec: TaskSpec) -> str:
+    """Return the ``fileDir`` the task was created with (``""`` when none)."""
+    return str(spec.dialect_options.get(DIALECT_KEY, {}).get("fileDir", ""))
 
 
 def task_name(name: str) -> str:
@@ -237,7 +249,7 @@ def task_out(view: TaskView) -> dict[str, Any]:
         "failedMessage": task.error_message or "",
         "retry": max(task.attempts - 1, 0),
         "writtenRows": task.rows_written,
-        "fileDir": "",
+        "fileDir": file_dir(spec),
         "fileName": file_name(view),
         "execStartTime": _time_text(task.started_at),
         "execEndTime": _time_text(task.finished_at),

@@ -18,6 +18,7 @@ from logsluice.api.bls.errors import BlsRoute
 from logsluice.api.bls.models import (
     ListRequest,
     bls_uuid,
+    file_dir,
     file_name,
     parse_create,
     parse_list,
@@ -70,7 +71,11 @@ def get_download_task_link(
     link = context.tasks.link(view.task.project, view.task.id)
     base_url = context.public_url.rstrip("/") or str(request.base_url).rstrip("/")
     return success(
-        {"fileDir": "", "fileName": file_name(view), "link": f"{base_url}/downloads/{link.token}"}
+        {
+            "fileDir": file_dir(view.task.spec),
+            "fileName": file_name(view),
+            "link": f"{base_url}/downloads/{link.token}",
+        }
     )
 
 
