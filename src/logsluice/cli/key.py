@@ -74,7 +74,7 @@ def list_keys(
         return
     table = Table(title="access keys")
     for column in LIST_COLUMNS:
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "access_key_id")
     for row in keys:
         table.add_row(*(str(row.get(column) or "") for column in LIST_COLUMNS))
     Console().print(table)
