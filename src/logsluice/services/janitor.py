@@ -31,7 +31,12 @@ class Janitor:
     """One round of clean-up per :meth:`run_once`."""
 
     def __init__(
-        self, task_store: TaskStore, artifact_store: ArtifactStore, clock: Clock, *, max_attempts: int
+        self,
+        task_store: TaskStore,
+        artifact_store: ArtifactStore,
+        clock: Clock,
+        *,
+        max_attempts: int,
     ) -> None:
         self._task_store = task_store
         self._artifact_store = artifact_store
