@@ -579,9 +579,16 @@ def test_a_bare_ip_host_without_project_parameter_is_invalid_host(
 
 
 def sign_v1_by_hand(
-    key: tuple[str, str], method: str, path: str, query: dict[str, str], host: str
+    key: tuple[str, str],
+    method: str,
+    path: str,
+    query: dict[str, str],
+    host: str,
+    *,
+    classic_sha1: bool = False,
 ) -> dict[str, str]:
-    """Sign a bodiless request with SLS v1 hmac-sha256, written out from the reference (§2.5)."""
+    """Sign a bodiless request with SLS v1, written out from the reference (§2.5): hmac-sha256,
+    or the classic hmac-sha1 (no ``x-log-signaturemethod`` header) of older SDKs."""
     headers = {
         "host": host,
         "content-type": "application/json",
@@ -591,12 +598,15 @@ def sign_v1_by_hand(
         "x-log-bodyrawsize": "0",
         "x-log-signaturemethod": "hmac-sha256",
     }
+    if classic_sha1:
+        del headers["x-log-signaturemethod"]
     signed = "".join(
         f"{name}:{headers[name]}\n" for name in sorted(headers) if name[:6] == "x-log-"
     )
     resource = path + "?" + "&".join(f"{name}={query[name]}" for name in sorted(query))
     text = f"{method}\n\napplication/json\n{headers['date']}\n{signed}{resource}"
-    digest = hmac.new(key[1].encode(), text.encode(), hashlib.sha256).digest()
+    algorithm = hashlib.sha1 if classic_sha1 else hashlib.sha256
+    digest = hmac.new(key[1].encode(), text.encode(), algorithm).digest()
     headers["authorization"] = f"LOG {key[0]}:{base64.b64encode(digest).decode()}"
     return headers
 
@@ -651,3 +661,17 @@ def test_a_configured_base_domain_takes_the_label_in_front(
         http_server.should_exit = True
         thread.join(timeout=15)
         server.container.close()
+
+
+def test_the_classic_hmac_sha1_v1_scheme_is_accepted(live: LiveServer) -> None:
+    host = f"web.sls.test:{live.port}"
+    headers = sign_v1_by_hand(
+        live.keys.reader, "GET", "/downloadjobs", {"size": "3"}, host, classic_sha1=True
+    )
+    assert "x-log-signaturemethod" not in headers
+    url = f"http://127.0.0.1:{live.port}/downloadjobs"
+    response = httpx.get(url, params={"size": "3"}, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["count"] == 0
+    response = httpx.get(url, params={"size": "4"}, headers=headers)
+    assert (response.status_code, response.json()["errorCode"]) == (401, "SignatureNotMatch")
