@@ -51,8 +51,13 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def server(tmp_path: Path, clock: ManualClock) -> Iterator[Server]:
+    # No background workers or janitor: each test drives them itself, on the manual clock.
     settings = load_settings(
-        data_dir=tmp_path / "data", workers=0, task_rows_per_slice=100, task_batch_rows=50
+        data_dir=tmp_path / "data",
+        workers=0,
+        janitor_interval=3600,
+        task_rows_per_slice=100,
+        task_batch_rows=50,
     )
     built = build_server(settings, clock)
     yield built
@@ -171,8 +176,13 @@ def test_an_idempotency_key_returns_the_first_task(client: TestClient) -> None:
     assert client.get(TASKS_URL).json()["total"] == 1
 
 
-def test_queued_tasks_show_their_place_and_list_filters_work(client: TestClient) -> None:
-    ids = [create(client, name=f"task-{number}")["id"] for number in range(3)]
+def test_queued_tasks_show_their_place_and_list_filters_work(
+    client: TestClient, clock: ManualClock
+) -> None:
+    ids = []
+    for number in range(3):
+        ids.append(create(client, name=f"task-{number}")["id"])
+        clock.current += timedelta(seconds=1)
     positions = [get(client, task_id)["queue_position"] for task_id in ids]
     assert positions == [1, 2, 3]
     listed = client.get(TASKS_URL, params={"order_by": "name", "order": "asc", "size": 2}).json()
