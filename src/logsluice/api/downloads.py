@@ -79,6 +79,8 @@ def _requested_range(request: Request, artifact: Download) -> tuple[int, int] | 
     match = _RANGE.fullmatch(header.strip())
     if match is None or match.group(1) == match.group(2) == "":
         return None
+    if match.group(1) and match.group(2) and int(match.group(2)) < int(match.group(1)):
+        return None  # an invalid range-spec: the header is ignored
     return _bounds(match.group(1), match.group(2), artifact.size_bytes)
 
 
