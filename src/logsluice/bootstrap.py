@@ -43,6 +43,7 @@ from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
+from logsluice.services.cdn_statistics import CdnStatisticsService
 from logsluice.services.clock import SystemClock
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestLimits, IngestService
@@ -326,6 +327,9 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         access_keys=container.access_keys,
         sls_domain=settings.sls_domain,
         clock=container.clock,
+        cdn_statistics=CdnStatisticsService(
+            container.tasks, container.clock, logstore=settings.huawei_cdn_logstore
+        ),
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records

@@ -246,6 +246,14 @@ class Settings(BaseSettings):
             "the Host names the project if such a project exists; `?project=` is the fallback."
         ),
     )
+    huawei_cdn_logstore: str = Field(
+        default="cdn",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}[a-z0-9]$",
+        description=(
+            "Logstore holding the CDN access logs that the Huawei dialect's statistics export "
+            "tasks (`/v1/cdn/statistics/export-tasks`) aggregate, in the access key's project."
+        ),
+    )
 
     @field_validator(
         "query_timeout",

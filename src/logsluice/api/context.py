@@ -15,6 +15,7 @@ from logsluice.api.auth import Credentials, Principal
 from logsluice.ports import Clock, RecordSource
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
+from logsluice.services.cdn_statistics import CdnStatisticsService
 from logsluice.services.clock import SystemClock
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
@@ -46,6 +47,7 @@ class ApiContext:
     access_keys: AccessKeyService | None = None
     sls_domain: str = ""
     clock: Clock = field(default_factory=SystemClock)
+    cdn_statistics: CdnStatisticsService | None = None
 
 
 def get_context(request: Request) -> ApiContext:
