@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -82,6 +83,23 @@ def is_timestamp(data_type: Any) -> bool:
     return bool(pa.types.is_timestamp(data_type))
 
 
+def is_nested(data_type: Any) -> bool:
+    return bool(pa.types.is_nested(data_type))
+
+
+def render_json(column: Any) -> Any:
+    """Return list, struct and map values as JSON text (CSV has no nested cells); nulls stay null.
+
+    Nested columns only come from ``| SQL`` aggregations such as ``array_agg``, whose results are
+    small, so converting through Python values here does not touch the bulk of an export.
+    """
+    values = column.to_pylist()
+    return pa.array(
+        [None if value is None else orjson.dumps(value, default=str).decode() for value in values],
+        pa.string(),
+    )
+
+
 def is_text(data_type: Any) -> bool:
     return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
@@ -96,6 +114,9 @@ def rewrite_columns(
         if is_timestamp(field.type):
             column = render_timestamps(column, time_zone)
             changed = True
+        elif is_nested(field.type):
+            column = render_json(column)
+            changed = True
         elif escape_text and is_text(field.type):
             column = escape_formulas(column)
             changed = True
@@ -109,7 +130,9 @@ def text_schema(schema: pa.Schema) -> pa.Schema:
     """Return ``schema`` as :func:`rewrite_columns` leaves it (timestamps become strings)."""
     return pa.schema(
         [
-            pa.field(field.name, pa.string()) if is_timestamp(field.type) else field
+            pa.field(field.name, pa.string())
+            if is_timestamp(field.type) or is_nested(field.type)
+            else field
             for field in schema
         ]
     )

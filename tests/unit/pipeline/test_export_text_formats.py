@@ -133,3 +133,22 @@ def test_compression_levels_outside_the_range_are_refused(
 ) -> None:
     with pytest.raises(InvalidInputError):
         build_compressor(compression, level)
+
+
+def test_nested_values_become_json_cells_in_csv() -> None:
+    batch = pa.record_batch(
+        {
+            "host": pa.array(["a", "b", "c"]),
+            "codes": pa.array([[500, 502], [], None], pa.list_(pa.int64())),
+            "stats": pa.array(
+                [{"n": 1, "p": "x,y"}, {"n": 2, "p": None}, None],
+                pa.struct([("n", pa.int64()), ("p", pa.string())]),
+            ),
+        }
+    )
+    header, rows = parse_csv(encode_csv(batch, CsvOptions()))
+    assert header == ["host", "codes", "stats"]
+    assert [json.loads(row[1]) if row[1] else None for row in rows] == [[500, 502], [], None]
+    assert json.loads(rows[0][2]) == {"n": 1, "p": "x,y"}
+    assert json.loads(rows[1][2]) == {"n": 2, "p": None}
+    assert rows[2][2] == ""
