@@ -123,9 +123,13 @@ class Settings(BaseSettings):
         description="How often `serve` deletes records older than their logstore's retention.",
     )
     duckdb_memory_limit_bytes: int | None = Field(
-        default=None,
+        default=512 * MEBIBYTE,
         ge=16 * MEBIBYTE,
-        description="Memory limit of the embedded DuckDB log store; unset uses DuckDB's default.",
+        description=(
+            "Memory limit of the embedded DuckDB log store's buffer pool, in bytes (default"
+            " 512 MiB); larger sorts spill to disk. Memory stays flat during big exports only with"
+            " a limit."
+        ),
     )
     duckdb_threads: int | None = Field(
         default=None,
