@@ -6,7 +6,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install check lint types layers test test-fast demo bench clean
 
+# The command-line codecs the tests decode exports with (Debian packages; installed when missing).
+SYSTEM_TOOLS := zstd lz4 gzip
+
 $(STAMP): pyproject.toml
+	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
