@@ -310,8 +310,14 @@ def run_task_mode(arguments: argparse.Namespace) -> bool:
     print(TASK_HEADER)
     for records in arguments.records:
         arguments.records_now = records
-        data_dir = prepare_data_dir(records, arguments)
-        columns = exported_columns(data_dir, arguments)
+        try:
+            data_dir = prepare_data_dir(records, arguments)
+            columns = exported_columns(data_dir, arguments)
+        except (serving.BenchError, OSError) as error:
+            rows_out.append(f"{records:>12,} FAILED to prepare: {error}")
+            print(rows_out[-1], flush=True)
+            passed = False
+            continue
         print(f"columns: {', '.join(columns)}")
         for export_format in arguments.formats:
             line, ok = measure_format(records, data_dir, export_format, columns, arguments)

@@ -130,7 +130,7 @@ def wait_until_healthy(server: RunningServer) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise BenchError(
-                f"logsluice serve exited with {server.process.returncode}; see {server.log_path}"
+                f"logsluice serve exited with {server.process.returncode}: {log_tail(server)}"
             )
         try:
             if httpx.get(f"{server.url}/healthz", timeout=1.0).status_code == 200:
@@ -138,7 +138,13 @@ def wait_until_healthy(server: RunningServer) -> None:
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise BenchError(f"logsluice serve did not answer /healthz in time; see {server.log_path}")
+    raise BenchError(f"logsluice serve did not answer /healthz in time: {log_tail(server)}")
+
+
+def log_tail(server: RunningServer, lines: int = 5) -> str:
+    """Return the last ``lines`` lines serve printed, joined, for an error message."""
+    text = server.log_path.read_text(errors="replace") if server.log_path.exists() else ""
+    return " | ".join(text.strip().splitlines()[-lines:]) or f"(nothing in {server.log_path})"
 
 
 @contextmanager
