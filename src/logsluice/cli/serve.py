@@ -9,6 +9,7 @@ import uvicorn
 
 from logsluice.api.auth import AdminToken, check_no_auth_allowed
 from logsluice.domain.errors import LogsluiceError
+from logsluice.observability import configure_logging
 from logsluice.settings import load_settings
 
 
@@ -62,6 +63,7 @@ def serve(
             workers=0 if no_workers else None,
         )
         check_no_auth_allowed(settings.host, settings.no_auth)
+        configure_logging(settings.log_level)
         # Imported here: loading the server stack takes seconds a refused start need not wait.
         from logsluice.bootstrap import build_server
 

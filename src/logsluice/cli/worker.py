@@ -20,6 +20,7 @@ from logsluice.api.auth import read_admin_token_file
 from logsluice.bootstrap import build_worker_process
 from logsluice.cli.client import DEFAULT_SERVER_URL
 from logsluice.domain.errors import LogsluiceError
+from logsluice.observability import configure_logging
 from logsluice.settings import load_settings
 
 
@@ -55,6 +56,7 @@ def worker(server: str, token: str | None, data_dir: Path | None, threads: int) 
     """Run download tasks from the shared task store until stopped."""
     try:
         settings = load_settings(data_dir=data_dir)
+        configure_logging(settings.log_level)
         admin_token = (
             token
             or _configured_token(settings.admin_token)

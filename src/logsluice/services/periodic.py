@@ -45,7 +45,7 @@ class PeriodicJob:
         except Exception:
             logger.exception("periodic_job.failed")
             return
-        logger.info("periodic_job.ran", outcome=repr(outcome))
+        logger.debug("periodic_job.ran", outcome=repr(outcome))
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval.total_seconds()):
