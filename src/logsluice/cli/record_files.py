@@ -7,6 +7,7 @@ and each record one line after it; for Parquet the "line" is the row number.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import itertools
@@ -20,6 +21,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import zstandard
+
+from logsluice.pipeline.decode_tabular import typed_text_column
 
 _COMPRESSION_BY_SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 _FORMAT_BY_SUFFIX = {
@@ -73,10 +76,18 @@ def detect_format(path: Path, record_format: str | None = None) -> tuple[str, st
 class RecordFile:
     """One file opened for reading in chunks; ``position``/``size`` measure progress in bytes."""
 
-    def __init__(self, path: Path, record_format: str, compression: str | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        record_format: str,
+        compression: str | None,
+        *,
+        csv_block_bytes: int = _CSV_BLOCK_BYTES,
+    ) -> None:
         self.path = path
         self.record_format = record_format
         self.compression = compression
+        self.csv_block_bytes = csv_block_bytes
         self.size = path.stat().st_size
         self._raw: IO[bytes] | None = None
 
@@ -120,11 +131,21 @@ class RecordFile:
             first_line += len(lines)
 
     def _csv_chunks(self, chunk_records: int) -> Iterator[RecordChunk]:
-        options = pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+        # Every column is read as text and typed block by block, as the server's CSV decoder
+        # does: a column that changes type mid-file must not stop the read, and an empty cell is
+        # a missing value (a missing time is arrival time), not the text "".
+        stream = self._decompressed()
+        names = next(csv.reader([stream.readline().decode("utf-8-sig")]), [])
+        if not names:
+            raise RecordFileError(f"{self.path}: a CSV file must start with a header line")
         reader = pa_csv.open_csv(
-            pa.PythonFile(self._decompressed(), mode="r"), read_options=options
+            pa.PythonFile(stream, mode="r"),
+            read_options=pa_csv.ReadOptions(block_size=self.csv_block_bytes, column_names=names),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+            ),
         )
-        yield from _table_chunks(reader, chunk_records, first_line=2)
+        yield from _table_chunks(map(_typed_batch, reader), chunk_records, first_line=2)
 
     def _parquet_chunks(self, chunk_records: int) -> Iterator[RecordChunk]:
         assert self._raw is not None
@@ -143,6 +164,11 @@ def _table_chunks(
             rows = batch.slice(offset, chunk_records).to_pylist()
             yield RecordChunk(body=records_as_jsonl(rows), first_line=first_line, records=len(rows))
             first_line += len(rows)
+
+
+def _typed_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = [typed_text_column(column) for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def _starts_json_array(stream: IO[bytes]) -> bool:

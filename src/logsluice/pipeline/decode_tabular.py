@@ -57,7 +57,7 @@ def _read_csv_block(
     if any(error.line == 0 for error in refused):
         refused.clear()
         raw = _read_csv(block, names, refused, first_line, use_threads=False)
-    return pa.table([_typed(column) for column in raw.columns], names=names), refused
+    return pa.table([typed_text_column(column) for column in raw.columns], names=names), refused
 
 
 def _read_csv(
@@ -128,7 +128,8 @@ def _refuse(row: Any, refused: list[LineError], first_line: int) -> str:
     return "skip"
 
 
-def _typed(column: Any) -> Any:
+def typed_text_column(column: Any) -> Any:
+    """Return a text column as int64, else float64, else boolean, else as it is (all null: null)."""
     if column.null_count == len(column):
         return pa.nulls(len(column))
     for data_type in _CSV_TYPES:
