@@ -18,6 +18,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from logsluice.domain.errors import (
     ArtifactGoneError,
@@ -39,6 +40,8 @@ REQUEST_ID_HEADER = "x-bce-request-id"
 INTERNAL_ERROR = (500, "InternalError", "We encountered an internal error. Please try again.")
 TASK_NOT_FOUND = (404, "DownloadTaskNotFound", "Download task not found")
 MALFORMED_JSON_FIELD = "body"
+# Starlette's refusals of a path or method under the BLS prefix (BCE documents no code for them).
+_HTTP_STATUS_CODES = {404: "ResourceNotFound", 405: "MethodNotAllowed"}
 
 # Most specific first: the first class in an error's MRO found here decides status and code.
 _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
@@ -69,6 +72,8 @@ def status_code_message(error: Exception) -> tuple[int, str, str]:
         return 400, "InvalidParameter", _validation_message(error)
     if isinstance(error, TaskNotFoundError):
         return TASK_NOT_FOUND
+    if isinstance(error, HTTPException) and error.status_code in _HTTP_STATUS_CODES:
+        return error.status_code, _HTTP_STATUS_CODES[error.status_code], str(error.detail)
     if not isinstance(error, LogsluiceError):
         return INTERNAL_ERROR
     for error_class in type(error).__mro__:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.exceptions import HTTPException
 
 from logsluice.api.bls.access import ReadingCall, WritingCall, reachable_projects
 from logsluice.api.bls.errors import BlsRoute
@@ -31,6 +32,7 @@ from logsluice.services.task_progress import TaskView
 from logsluice.services.tasks import MAX_PAGE_SIZE
 
 PREFIX = "/v2/logstore/download"
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
 def bls_router() -> APIRouter:
@@ -41,7 +43,22 @@ def bls_router() -> APIRouter:
     router.add_api_route("/link/{uuid}", get_download_task_link, methods=["GET"])
     router.add_api_route("/{uuid}", describe_download_task, methods=["GET"])
     router.add_api_route("/{uuid}", delete_download_task, methods=["DELETE"])
+    for path in ("", "/list", "/link/{uuid}", "/{uuid}"):
+        router.add_api_route(
+            path, method_not_allowed, methods=EVERY_METHOD, include_in_schema=False
+        )
+    router.add_api_route("/{rest:path}", no_such_api, methods=EVERY_METHOD, include_in_schema=False)
     return router
+
+
+def method_not_allowed(request: Request) -> None:
+    """Refuse, in the BLS envelope, a method that a BLS path does not have."""
+    raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
+
+
+def no_such_api(request: Request) -> None:
+    """Refuse, in the BLS envelope, a path under the prefix that BLS does not have."""
+    raise HTTPException(404, f"no such API: {request.method} {request.url.path}")
 
 
 def success(result: dict[str, Any]) -> dict[str, Any]:

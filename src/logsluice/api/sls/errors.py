@@ -18,6 +18,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from logsluice.domain.errors import (
     AlreadyExistsError,
@@ -50,6 +51,8 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     BackendUnavailableError: (503, "ServerBusy"),
     QueryTimeoutError: (503, "ServerBusy"),
 }
+# Starlette's refusals of a path or method under /downloadjobs (SLS documents no code for them).
+_HTTP_STATUS_CODES = {404: "ResourceNotExist", 405: "MethodNotAllowed"}
 # InvalidInputError fields with a code of their own.
 _CODE_BY_FIELD = {"host": "InvalidHost", "body": "PostBodyInvalid"}
 
@@ -65,6 +68,8 @@ def status_code_message(error: Exception) -> tuple[int, str, str]:
         return error.vendor_status, error.vendor_code, error.message
     if isinstance(error, RequestValidationError):
         return 400, "ParameterInvalid", _validation_message(error)
+    if isinstance(error, HTTPException) and error.status_code in _HTTP_STATUS_CODES:
+        return error.status_code, _HTTP_STATUS_CODES[error.status_code], str(error.detail)
     if not isinstance(error, LogsluiceError):
         return INTERNAL_ERROR
     for error_class in type(error).__mro__:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.exceptions import HTTPException
 
 from logsluice.api.context import ApiContext, Context
 from logsluice.api.sls.access import ReadingCall, WritingCall
@@ -27,6 +28,8 @@ from logsluice.api.sls.jobs import (
 from logsluice.api.sls.models import parse_create_body
 from logsluice.services.task_progress import TaskView
 
+EVERY_METHOD = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+
 
 def sls_router() -> APIRouter:
     """Return the router of the SLS dialect; its errors answer in the SLS envelope."""
@@ -35,7 +38,24 @@ def sls_router() -> APIRouter:
     router.add_api_route("/downloadjobs", list_download_jobs, methods=["GET"])
     router.add_api_route("/downloadjobs/{name}", get_download_job, methods=["GET"])
     router.add_api_route("/downloadjobs/{name}", delete_download_job, methods=["DELETE"])
+    for path in ("/downloadjobs", "/downloadjobs/{name}"):
+        router.add_api_route(
+            path, method_not_allowed, methods=EVERY_METHOD, include_in_schema=False
+        )
+    router.add_api_route(
+        "/downloadjobs/{rest:path}", no_such_api, methods=EVERY_METHOD, include_in_schema=False
+    )
     return router
+
+
+def method_not_allowed(request: Request) -> None:
+    """Refuse, in the SLS envelope, a method that an SLS path does not have."""
+    raise HTTPException(405, f"{request.method} is not allowed on {request.url.path}")
+
+
+def no_such_api(request: Request) -> None:
+    """Refuse, in the SLS envelope, a path under /downloadjobs that SLS does not have."""
+    raise HTTPException(404, f"no such API: {request.method} {request.url.path}")
 
 
 def create_download_job(call: WritingCall, context: Context) -> dict[str, Any]:
