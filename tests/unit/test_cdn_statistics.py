@@ -65,6 +65,7 @@ RECORDS: list[Record] = [
     _record(8, "IMG.example.com", "/a.jpg", 5000, "10.0.0.4", user_agent="=HYPERLINK()"),
     _record(9, IMG, "/b.jpg?v=2", 200, "10.0.0.3", status=404, referer="-"),
     _record(58, WWW, "/index.html", 800, "10.0.0.5", country="us", province=None, isp=None),
+    _record(59, WWW, "/index.html", 700, "10.0.0.5", country="us", province=None, isp=""),
     _record(61, WWW, "/index.html", 800, "10.0.0.5", country="US", province=None, isp="att"),
     _record(65, IMG, "/a.jpg", 5000, "10.0.0.1", user_agent="curl/8.0"),
     _record(66, IMG, "/c.jpg", 7000, "10.0.0.6", isp="yidong", province="shanghai"),
@@ -192,9 +193,9 @@ def expected_series(
     for record in _selected(filters):
         key: tuple[Any, ...] = (_bucket(record, interval_seconds),)
         key += (_lower(record["domain"]),) if by_domain else ()
-        key += (record["isp"],) if by_isp else ()
+        key += (record["isp"] or None,) if by_isp else ()
         groups[key].append(record)
-    # Unknown carriers (null) come last in their interval, as SQL orders nulls.
+    # Unknown carriers (null or empty) are one group, last in their interval.
     ordered = sorted(groups, key=lambda key: tuple((part is None, part or "") for part in key))
     return [
         [_cell(part) for part in key + tuple(_metrics(groups[key], metrics))] for key in ordered
@@ -283,6 +284,8 @@ def test_isp_detail_keeps_unknown_carriers_as_empty_cells(harness: Harness) -> N
     rows = harness.export(action="isp_detail", service_area="global", stat_type="req_num")
     assert rows[1:] == expected_series(Filters(area="global"), 3600, ("req_num",), by_isp=True)
     assert any(row[1] == "" for row in rows[1:])
+    keys = [(row[0], row[1]) for row in rows[1:]]
+    assert len(keys) == len(set(keys)), "one row per interval and carrier"
 
 
 TOP_CASES = [

@@ -134,7 +134,8 @@ def _time_series_sql(parameters: ExportParameters) -> str:
     if parameters.group_by_domain:
         keys.append(f"lower(domain) as {label('domain', language)}")
     if parameters.action is StatisticsAction.ISP_DETAIL:
-        keys.append(f"isp as {label('isp', language)}")
+        # An empty carrier is as unknown as a missing one: one group, last (nulls sort last).
+        keys.append(f"nullif(isp, '') as {label('isp', language)}")
     positions = ", ".join(str(index + 1) for index in range(len(keys)))
     return (
         f"select {', '.join(keys + _metrics(parameters))} {_where(parameters)} "
