@@ -86,6 +86,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str]] = [
     ("from after to", {"from": "2026-03-02T00:00:00Z"}, 400, "invalid_time_range"),
     ("from equals to", {"to": RANGE["from"]}, 400, "invalid_time_range"),
     ("bad time text", {"from": "yesterday"}, 400, "invalid_time_range"),
+    ("epoch out of range", {"to": 1e30}, 400, "invalid_time_range"),
+    ("epoch too large an integer", {"to": 10**30}, 400, "invalid_time_range"),
     ("bad format", {"format": "xlsx"}, 400, "invalid_input"),
     ("bad compression", {"compression": "bzip2"}, 400, "invalid_input"),
     ("bad order", {"order": "sideways"}, 400, "invalid_input"),

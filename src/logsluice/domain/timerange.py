@@ -55,7 +55,7 @@ def parse_time(value: object, *, field_name: str = "time") -> datetime:
     if isinstance(value, bool):
         raise InvalidTimeRangeError(f"{field_name}: a boolean is not a time", field=field_name)
     if isinstance(value, int | float):
-        return datetime_from_epoch(value)
+        return _parse_epoch(value, field_name)
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, str):
@@ -63,6 +63,17 @@ def parse_time(value: object, *, field_name: str = "time") -> datetime:
     raise InvalidTimeRangeError(
         f"{field_name}: expected RFC 3339 text or an epoch number", field=field_name
     )
+
+
+def _parse_epoch(value: float, field_name: str) -> datetime:
+    try:
+        return datetime_from_epoch(value)
+    except (ValueError, OverflowError) as error:  # NaN, infinity, beyond the years 1 to 9999
+        raise InvalidTimeRangeError(
+            f"{field_name}: {value!r} is not an epoch time within the years 1 to 9999",
+            field=field_name,
+            value=str(value),
+        ) from error
 
 
 def _parse_time_text(text: str, field_name: str) -> datetime:
