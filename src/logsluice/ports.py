@@ -293,7 +293,8 @@ class TaskStore(Protocol):
         """Store a slice checkpoint and, in the same transaction, the task's cumulative counters.
 
         ``rows_written`` becomes the sum of the slices' rows, ``bytes_written`` the checkpoint's
-        offset, ``slices_done`` their count and ``progress`` their share of ``slices_total``; a
+        offset, ``slices_done`` their count and ``progress`` their share of ``slices_total`` (or
+        stays where a heartbeat put it, if that is further: progress never goes back); a
         ``failed_incomplete`` slice is added to ``missing_ranges`` and marks the task incomplete.
         Raises LeaseLostError unless ``worker_id`` owns the running task, ConflictError when the
         slice index is already recorded.

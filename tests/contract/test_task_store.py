@@ -390,6 +390,17 @@ def test_checkpoints_update_the_tasks_totals(task_store: SqlTaskStore) -> None:
     ]
 
 
+def test_a_checkpoint_never_lowers_the_progress_a_heartbeat_stored(
+    task_store: SqlTaskStore,
+) -> None:
+    running = task_in(task_store, TaskStatus.RUNNING)
+    task_store.heartbeat(running.id, WORKER, lease=LEASE, now=T1, progress=40.0, slices_total=3)
+
+    after = task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=WORKER)
+
+    assert after.progress == 40.0  # not the slices' share, 33.3: progress only goes forward
+
+
 def test_a_failed_incomplete_slice_is_a_missing_range(task_store: SqlTaskStore) -> None:
     running = task_in(task_store, TaskStatus.RUNNING)
     skipped = _checkpoint(running, 3, 0, 0, SliceStatus.FAILED_INCOMPLETE)

@@ -73,12 +73,20 @@ class _Output:
     """Compresses, hashes and writes on one background thread, so encoding overlaps it.
 
     At most ``depth`` chunks wait; ``drain`` waits for all of them (before a checkpoint) and
-    re-raises the first error of the thread.
+    re-raises the first error of the thread. ``on_written`` hears the artifact's size after each
+    write, so progress shows bytes between checkpoints too.
     """
 
-    def __init__(self, compressor: Compressor, writer: ArtifactWriter, depth: int = 4) -> None:
+    def __init__(
+        self,
+        compressor: Compressor,
+        writer: ArtifactWriter,
+        on_written: Callable[[int], None],
+        depth: int = 4,
+    ) -> None:
         self._compressor = compressor
         self._writer = writer
+        self._on_written = on_written
         self._depth = depth
         self._pending: deque[Future[None]] = deque()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logsluice-output")
@@ -104,9 +112,11 @@ class _Output:
 
     def _write(self, data: Chunk, rows: int) -> None:
         self._writer.write(self._compressor.compress(data) if len(data) else b"", rows)
+        self._on_written(self._writer.offset_bytes)
 
     def _end_frame(self) -> None:
         self._writer.write(self._compressor.end_frame())
+        self._on_written(self._writer.offset_bytes)
 
 
 @dataclass
@@ -179,6 +189,7 @@ def export_slices(
     key: str,
     *,
     on_slice_done: Callable[[SliceResult], None] = lambda result: None,
+    on_bytes_written: Callable[[int], None] = lambda offset_bytes: None,
     should_stop: Callable[[], bool] = lambda: False,
     limit: int | None = None,
     resume_from: ResumePoint | None = None,
@@ -186,14 +197,15 @@ def export_slices(
     """Export ``slices`` (in output order) into the artifact ``key`` of ``store``.
 
     ``open_reader`` returns the record batches of one slice. After each slice the frame is ended,
-    the bytes are made durable and ``on_slice_done`` gets the checkpoint. ``limit`` caps the total
+    the bytes are made durable and ``on_slice_done`` gets the checkpoint; ``on_bytes_written``
+    gets the artifact's size as it grows (from the writing thread). ``limit`` caps the total
     rows (outcome TRUNCATED when rows were left out). When ``should_stop`` turns true the run stops
     between batches, keeps the staging object for a resume and returns STOPPED. Otherwise the
     artifact is finalized and published. Raises ArtifactStagingError when ``resume_from`` does not
     match the staging object; errors of the reader, encoder or store propagate.
     """
     writer = _open_run(store, key, encoder, resume_from)
-    output = _Output(compressor, writer)
+    output = _Output(compressor, writer, on_bytes_written)
     began = writer.offset_bytes > 0
     run = _Run(encoder, output, should_stop, limit, writer.rows, began)
     start = resume_from.next_position if resume_from else 0

@@ -59,27 +59,36 @@ class RunnerSettings:
 
 @dataclass
 class _Progress:
-    """Counters shared by the runner thread and the heartbeat thread."""
+    """Counters shared by the runner thread, the writing thread and the heartbeat thread.
+
+    Rows are counted as batches are read (capped at the limit, which cuts the last batch) and
+    bytes as they are written, so both move between checkpoints. The percent is the larger of the
+    rows' share of the expected rows and the finished slices' share, the same floor the task
+    store keeps at each checkpoint, so the progress clients see never goes back.
+    """
 
     expected_rows: int | None = None
+    limit: int | None = None
     slices_total: int = 0
     slices_done: int = 0
     rows_done: int = 0
     rows_in_slice: int = 0
     bytes_done: int = 0
+    bytes_so_far: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> ProgressSnapshot:
         with self.lock:
             rows = self.rows_done + self.rows_in_slice
+            if self.limit is not None:
+                rows = min(rows, self.limit)
+            percent = 100.0 * self.slices_done / max(self.slices_total, 1)
             if self.expected_rows:
-                percent = 100.0 * rows / self.expected_rows
-            else:
-                percent = 100.0 * self.slices_done / max(self.slices_total, 1)
+                percent = max(percent, 100.0 * rows / self.expected_rows)
             return ProgressSnapshot(
                 progress=round(min(percent, RUNNING_PERCENT_CEILING), 1),
                 rows_written=rows,
-                bytes_written=self.bytes_done,
+                bytes_written=max(self.bytes_done, self.bytes_so_far),
                 slices_total=self.slices_total,
             )
 
@@ -87,12 +96,18 @@ class _Progress:
         with self.lock:
             self.rows_in_slice += rows
 
+    def set_bytes(self, offset_bytes: int) -> None:
+        with self.lock:
+            self.bytes_so_far = offset_bytes
+
     def checkpoint(self, checkpoints: list[SliceCheckpoint]) -> None:
+        """Count what the checkpoints hold; what a stopped or failed slice read is dropped."""
         with self.lock:
             self.slices_done = len(checkpoints)
             self.rows_done = sum(item.rows for item in checkpoints)
             self.rows_in_slice = 0
             self.bytes_done = checkpoints[-1].offset_bytes if checkpoints else 0
+            self.bytes_so_far = self.bytes_done
 
 
 class TaskRunner:
@@ -212,6 +227,7 @@ class _TaskRun:
         )
         with self.progress.lock:
             self.progress.expected_rows = plan.expected_rows
+            self.progress.limit = self.task.spec.limit
             self.progress.slices_total = len(plan.slices)
         self.progress.checkpoint(self.checkpoints)
         heartbeat.beat()
@@ -226,6 +242,7 @@ class _TaskRun:
     ) -> ExportResult:
         while True:
             position = len(self.checkpoints)
+            self.progress.checkpoint(self.checkpoints)  # a retried slice is counted afresh
             try:
                 return self._export_from(plan.slices[position:], schema, heartbeat)
             except _FOR_GOOD:
@@ -265,6 +282,7 @@ class _TaskRun:
             on_slice_done=lambda result: self._record(
                 result.slice, rows=result.rows, offset_bytes=result.end_offset_bytes
             ),
+            on_bytes_written=self.progress.set_bytes,
             should_stop=heartbeat.should_stop,
             limit=spec.limit,
             resume_from=self._resume_point(),

@@ -261,3 +261,21 @@ def test_stop_request_stops_between_batches_and_the_run_resumes(
     check_rows(
         decompress(published(store), compression), export_format, expected_rows(sample_table())
     )
+
+
+def test_bytes_written_are_reported_as_they_go_not_only_at_checkpoints(tmp_path: Path) -> None:
+    events: list[tuple[str, int]] = []
+    result = run_export(
+        LocalArtifactStore(tmp_path),
+        ExportFormat.CSV,
+        Compression.NONE,
+        on_bytes_written=lambda offset_bytes: events.append(("bytes", offset_bytes)),
+        on_slice_done=lambda done: events.append(("checkpoint", done.end_offset_bytes)),
+    )
+    first_checkpoint = events.index(("checkpoint", result.slices[0].end_offset_bytes))
+    during_first_slice = [value for kind, value in events[:first_checkpoint] if kind == "bytes"]
+    assert len(set(during_first_slice)) > 2  # several batches, several growing figures
+    assert during_first_slice == sorted(during_first_slice)
+    assert during_first_slice[-1] == result.slices[0].end_offset_bytes
+    assert result.artifact is not None
+    assert events[-1] == ("bytes", result.artifact.size_bytes)

@@ -171,7 +171,8 @@ def slice_totals(
         "updated_at": checkpoint.written_at,
     }
     if task.slices_total > 0:
-        values["progress"] = min(100.0, 100.0 * int(slices_done) / task.slices_total)
+        share = min(100.0, 100.0 * int(slices_done) / task.slices_total)
+        values["progress"] = max(task.progress, share)  # the heartbeat's finer figure may be ahead
     if checkpoint.status == SliceStatus.FAILED_INCOMPLETE:
         values["incomplete"] = True
         values["missing_ranges"] = encode_missing_ranges(
