@@ -297,6 +297,47 @@ def test_a_lapsed_lease_is_requeued_and_resumed(
     assert (finished["status"], finished["attempts"]) == ("SUCCEEDED", 2)
 
 
+class Crash(BaseException):
+    """The worker process dies here (not an error the runner could handle)."""
+
+
+@pytest.mark.parametrize("crash_at", ["publish", "manifest"])
+@pytest.mark.parametrize(("limit", "truncated"), [(599, True), (600, False)])
+def test_a_run_killed_after_its_last_slice_tells_truncated_from_complete(
+    client: TestClient,
+    server: Server,
+    clock: ManualClock,
+    crash_at: str,
+    limit: int,
+    truncated: bool,
+) -> None:
+    # A SEARCH | SQL query is one slice; of its 600 rows a limit of 599 cuts one off.
+    task = create(client, query="* | select timestamp, level order by timestamp", limit=limit)
+    store = server.container.runner.artifact_store
+    method = "publish" if crash_at == "publish" else "put"
+    original = getattr(store, method)
+
+    def crash_once(key: str, *arguments: Any) -> Any:
+        if key.endswith("app-export.csv" if crash_at == "publish" else "manifest.json"):
+            raise Crash
+        return original(key, *arguments)
+
+    setattr(store, method, crash_once)
+    try:
+        with pytest.raises(Crash):
+            make_worker(server).run_once()
+    finally:
+        delattr(store, method)
+    clock.current += timedelta(minutes=1)  # the dead worker's lease lapses
+    assert server.container.janitor.run_once().requeued == 1
+    run_queued(server)
+    finished = get(client, task["id"])
+    assert (finished["status"], finished["rows_written"]) == ("SUCCEEDED", limit)
+    assert finished["truncated"] is truncated
+    manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
+    assert manifest["status"] == ("truncated" if truncated else "complete")
+
+
 def test_delete_removes_the_task_and_its_files(client: TestClient, server: Server) -> None:
     task = create(client, query="*")
     run_queued(server)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pyarrow as pa
@@ -234,8 +234,22 @@ class _TaskRun:
         schema = pinned_schema(self.task, runner.source, runner.artifact_store)
         published = self.finisher.already_published(plan, self.checkpoints)
         if published is not None:
-            return published
-        return self._export_with_retries(plan, schema, heartbeat)
+            return self._settle_truncation(published)
+        return self._settle_truncation(self._export_with_retries(plan, schema, heartbeat))
+
+    def _settle_truncation(self, result: ExportResult) -> ExportResult:
+        """Ask the source whether the limit cut rows off when this run cannot tell.
+
+        A run that resumed after the limit was reached (its predecessor died after the last
+        checkpoint) has not seen the rows past the limit, so "complete" is only a guess.
+        """
+        limit = self.task.spec.limit
+        if result.outcome is not ExportOutcome.COMPLETE or limit is None or result.rows < limit:
+            return result
+        request = records_query_for(self.task.project, self.task.spec)
+        if self.runner.source.count(request) <= limit:
+            return result
+        return replace(result, outcome=ExportOutcome.TRUNCATED)
 
     def _export_with_retries(
         self, plan: TaskPlan, schema: pa.Schema, heartbeat: TaskHeartbeat
