@@ -133,12 +133,12 @@ class SearchCompiler:
         return exp.EQ(this=column, expression=self._literal(node.field, kind, value))
 
     def _comparison(self, node: FieldComparison) -> exp.Expr:
-        column, kind = self._resolve(node.field)
+        column, kind = _numeric_view(*self._resolve(node.field), node.value)
         literal = self._literal(node.field, kind, node.value)
         return _COMPARISONS[node.operator](this=column, expression=literal)
 
     def _range(self, node: FieldRange) -> exp.Expr:
-        column, kind = self._resolve(node.field)
+        column, kind = _numeric_view(*self._resolve(node.field), node.lower, node.upper)
         conditions: list[exp.Expr] = []
         if node.lower is not None:
             lower = exp.GTE if node.lower_inclusive else exp.GT
@@ -182,6 +182,24 @@ def _as_text(column: exp.Expr, kind: FieldType) -> exp.Expr:
     if kind == FieldType.VARCHAR:
         return column
     return exp.cast(column, exp.DataType.build("VARCHAR"))
+
+
+def _numeric_view(
+    column: exp.Expr, kind: FieldType, *bounds: Value | None
+) -> tuple[exp.Expr, FieldType]:
+    """A text field compared with numbers compares as numbers, and its non-numbers never match.
+
+    A numeric field widened to text by one clashing value (``status`` ``"OK"`` among 500s) keeps
+    its numeric meaning: ``status>=500`` must not turn into a byte-order comparison of text.
+    """
+    values = [bound.text.strip() for bound in bounds if bound is not None]
+    if kind != FieldType.VARCHAR or not values or not all(map(_is_number, values)):
+        return column, kind
+    return exp.TryCast(this=column, to=exp.DataType.build("DOUBLE")), FieldType.DOUBLE
+
+
+def _is_number(text: str) -> bool:
+    return _DECIMAL.fullmatch(text) is not None and math.isfinite(float(text))
 
 
 def _string(value: Value) -> exp.Expr:
