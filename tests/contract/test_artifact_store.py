@@ -157,3 +157,19 @@ def test_a_reader_never_sees_a_partial_artifact(store: ArtifactStore) -> None:
     stop.set()
     thread.join()
     assert seen <= {(b"a", len(old)), (b"b", len(new))}
+
+
+def test_local_store_leaves_no_empty_task_directories(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    store = LocalArtifactStore(root)
+    manifest_key = KEY.rsplit("/", 1)[0] + "/manifest.json"
+    stage(store, KEY, b"x")
+    store.publish(KEY)
+    store.put(manifest_key, b"{}")
+    assert not (root / ".staging" / "project-a" / "0123abcd").exists()  # nothing staged now
+    stage(store, KEY, b"y")  # a later run's partial file
+    store.delete(KEY)
+    assert (root / "project-a" / "0123abcd").is_dir()  # the manifest is still there
+    store.delete(manifest_key)
+    assert not (root / "project-a" / "0123abcd").exists()
+    assert not (root / ".staging" / "project-a" / "0123abcd").exists()

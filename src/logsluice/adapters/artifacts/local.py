@@ -7,6 +7,7 @@ same file system, so publishing is one ``os.replace`` after an ``fsync`` of the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,6 +124,7 @@ class LocalArtifactStore:
         published.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging, published)
         _sync_directory(published.parent)
+        self._remove_if_empty(staging.parent)
         return size_bytes
 
     def put(self, key: str, data: bytes) -> None:
@@ -147,6 +149,14 @@ class LocalArtifactStore:
     def delete(self, key: str) -> None:
         for path in (self._published_path(key), self._staging_path(key)):
             path.unlink(missing_ok=True)
+            self._remove_if_empty(path.parent)
+
+    def _remove_if_empty(self, directory: Path) -> None:
+        """Remove a key's directory (a task's) once its last file went, so none pile up empty."""
+        if directory in (self._root, self._root / STAGING_DIRECTORY):
+            return
+        with contextlib.suppress(OSError):  # not empty (or already gone)
+            directory.rmdir()
 
     @staticmethod
     def _stat(path: Path, key: str) -> os.stat_result:
