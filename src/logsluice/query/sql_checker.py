@@ -170,9 +170,12 @@ def _quote_unusual_identifiers(tree: exp.Query) -> exp.Query:
 
 def _parse_one(sql: str, offset: int, dialect: str, tokens: list[Token]) -> exp.Query:
     try:
+        reading_tokens = list(Dialect.get_or_raise(dialect).tokenize(sql))
         statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement]
     except (ParseError, TokenError) as error:
         raise _syntax_error(error, sql, offset) from None
+    # a reading may know comments DuckDB does not (MySQL's "#"): they would hide text silently
+    _refuse_comments(sql, reading_tokens, offset)
     if len(statements) != 1:
         raise InvalidQueryError(
             "exactly one SELECT statement is expected after '|'",

@@ -191,6 +191,8 @@ def test_a_trailing_semicolon_is_fine() -> None:
         ("select 1 --\n; drop table proj.app", "forbidden_comment", "--"),
         ("select 1 /* */ */ drop", "forbidden_comment", "/*"),
         ("/* hi */ select 1", "forbidden_comment", "/*"),
+        # only the MySQL reading takes "#" for a comment: it must not drop the WHERE silently
+        ("select count(*) as n # where level = 'ERROR'", "forbidden_comment", "#"),
         # DuckDB nests block comments, so this one never ends: refused as unreadable.
         ("select /*/ 1; attach 'x'; /*/ 2", "syntax", "2"),
     ],
