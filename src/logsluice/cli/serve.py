@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
+import uvicorn.config
 
 from logsluice.api.auth import AdminToken, check_no_auth_allowed
 from logsluice.domain.errors import LogsluiceError
 from logsluice.observability import configure_logging
 from logsluice.settings import load_settings
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging with the access log on stderr too: stdout carries only the token.
+
+    Whoever starts ``serve`` may read the token from stdout and never read it again; a line per
+    request written there fills the pipe and then blocks the event loop, so every request hangs.
+    """
+    log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return log_config
 
 
 def _announce_token(admin_token: AdminToken | None, no_auth: bool) -> None:
@@ -74,7 +88,11 @@ def serve(
     click.echo(f"logsluice on http://{settings.host}:{settings.port} (API docs at /docs)", err=True)
     try:
         uvicorn.run(
-            server.app, host=settings.host, port=settings.port, log_level=settings.log_level
+            server.app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=_log_config(),
         )
     finally:
         server.container.close()
