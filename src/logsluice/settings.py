@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         description="Largest ingest request body, as sent (before decompression); larger is a 413.",
     )
     ingest_max_decoded_bytes: int = Field(
-        default=512 * MEBIBYTE,
+        default=384 * MEBIBYTE,
         ge=1024,
         description=(
             "Largest in-memory size of one ingest request's decoded records (Arrow bytes), "
@@ -123,11 +123,11 @@ class Settings(BaseSettings):
         description="How often `serve` deletes records older than their logstore's retention.",
     )
     duckdb_memory_limit_bytes: int | None = Field(
-        default=512 * MEBIBYTE,
+        default=384 * MEBIBYTE,
         ge=16 * MEBIBYTE,
         description=(
             "Memory limit of the embedded DuckDB log store's buffer pool, in bytes (default"
-            " 512 MiB); larger sorts spill to disk. Memory stays flat during big exports only with"
+            " 384 MiB); larger sorts spill to disk. Memory stays flat during big exports only with"
             " a limit."
         ),
     )
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
         description="About how many rows one slice (the unit of checkpoint and resume) holds.",
     )
     task_batch_rows: int = Field(
-        default=65_536,
+        default=16_384,
         ge=1,
         description="Rows per Arrow batch streamed from the log store into the encoder.",
     )

@@ -42,6 +42,7 @@ class CsvEncoder:
     """CSV with an optional header, a chosen delimiter and spreadsheet formula escaping."""
 
     file_extension = "csv"
+    independent_batches = True
 
     def __init__(self, options: CsvOptions, time_zone: str = "UTC") -> None:
         self._options = options
@@ -95,6 +96,7 @@ class ParquetEncoder:
     """Parquet with typed columns; each slice is a part of row groups (one per batch)."""
 
     file_extension = "parquet"
+    independent_batches = False
 
     def __init__(self, compression: str = "zstd", compression_level: int | None = None) -> None:
         self._compression = compression

@@ -144,21 +144,78 @@ def _non_empty_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]
     return (batch for batch in reader if batch.num_rows)
 
 
+ENCODING_THREADS = 2
+
+
+class _EncodeAhead:
+    """Encodes a slice's batches and emits them in order, a few batches ahead on worker threads.
+
+    With an encoder whose batches are independent (CSV), encoding batch n+1 overlaps both the
+    encoding of batch n and the log store producing batch n+2, so the two cores stay busy; memory
+    grows only by the few batches in flight. Other encoders encode on the calling thread.
+    """
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+        parallel = run.encoder.independent_batches
+        self._executor = ThreadPoolExecutor(ENCODING_THREADS) if parallel else None
+        self._pending: deque[tuple[Future[Chunk], int]] = deque()
+
+    def rows_left(self) -> int | None:
+        left = self._run.rows_left()
+        return None if left is None else left - sum(rows for _, rows in self._pending)
+
+    def submit(self, batch: pa.RecordBatch) -> None:
+        if self._executor is None:
+            self._run.emit(self._run.encoder.encode(batch), batch.num_rows)
+            return
+        if len(self._pending) > ENCODING_THREADS:
+            self._emit_oldest()
+        future = self._executor.submit(self._run.encoder.encode, batch)
+        self._pending.append((future, batch.num_rows))
+
+    def flush(self) -> None:
+        while self._pending:
+            self._emit_oldest()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def _emit_oldest(self) -> None:
+        future, rows = self._pending.popleft()
+        self._run.emit(future.result(), rows)
+
+
 def _write_slice(run: _Run, reader: pa.RecordBatchReader) -> bool | None:
-    """Write the slice's batches; return True if the limit cut rows off, None if stopped."""
+    """Write the slice's batches; return True if the limit cut rows off, None if stopped.
+
+    If the reader or the encoder fails, batches encoded but not yet written are dropped: the run
+    resumes from its last checkpoint anyway.
+    """
     if not run.began:
         run.emit(run.encoder.begin(reader.schema))
         run.began = True
+    encoding = _EncodeAhead(run)
+    try:
+        cut = _encode_batches(run, encoding, reader)
+        encoding.flush()
+        return cut
+    finally:
+        encoding.close()
+
+
+def _encode_batches(run: _Run, encoding: _EncodeAhead, reader: pa.RecordBatchReader) -> bool | None:
     for batch in _non_empty_batches(reader):
         if run.should_stop():
             return None
-        left = run.rows_left()
+        left = encoding.rows_left()
         if left is not None and left <= 0:
             return True
         if left is not None and batch.num_rows > left:
-            run.emit(run.encoder.encode(batch.slice(0, left)), left)
+            encoding.submit(batch.slice(0, left))
             return True
-        run.emit(run.encoder.encode(batch), batch.num_rows)
+        encoding.submit(batch)
     return False
 
 

@@ -35,6 +35,12 @@ class Encoder(Protocol):
         """Return the extension of the format without a dot (``csv``, ``jsonl``, ``parquet``)."""
         ...
 
+    @property
+    def independent_batches(self) -> bool:
+        """Return True if ``encode`` keeps no state between batches and may run on several threads
+        at once (the driver then encodes a few batches ahead, in parallel, keeping their order)."""
+        ...
+
     def begin(self, schema: pa.Schema) -> Chunk:
         """Start an artifact of rows of ``schema``; return its leading bytes (a CSV header)."""
         ...

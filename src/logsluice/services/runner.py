@@ -51,7 +51,7 @@ class RunnerSettings:
     lease: timedelta = timedelta(seconds=30)
     heartbeat_interval: timedelta = timedelta(milliseconds=500)
     rows_per_slice: int = 1_000_000
-    batch_rows: int = 65_536
+    batch_rows: int = 16_384
     slice_attempts: int = 3
     slice_retry_delay: timedelta = timedelta(seconds=1)
     artifact_retention: timedelta = timedelta(days=7)

@@ -24,7 +24,13 @@ from logsluice.adapters.artifacts import LocalArtifactStore
 from logsluice.adapters.artifacts.encoders import build_encoder
 from logsluice.domain.export import Compression, ExportFormat, Order
 from logsluice.pipeline.compressors import build_compressor
-from logsluice.pipeline.export import ExportOutcome, ResumePoint, SliceResult, export_slices
+from logsluice.pipeline.export import (
+    ENCODING_THREADS,
+    ExportOutcome,
+    ResumePoint,
+    SliceResult,
+    export_slices,
+)
 from logsluice.pipeline.slices import Slice
 
 KEY = "project-a/task-1/export"
@@ -168,20 +174,20 @@ class CrashError(Exception):
     """Stands in for the process dying mid-slice."""
 
 
-def crashing_reader(open_reader, crash_index: int):  # type: ignore[no-untyped-def]
-    """Serve slices normally, but die after one batch of slice ``crash_index``."""
+def crashing_reader(open_reader, crash_index: int, batches: int = 2):  # type: ignore[no-untyped-def]
+    """Serve slices normally, but die after ``batches`` batches of slice ``crash_index``."""
 
     def open_crashing(item: Slice) -> pa.RecordBatchReader:
         reader = open_reader(item)
         if item.index != crash_index:
             return reader
 
-        def batches() -> Iterator[pa.RecordBatch]:
-            yield reader.read_next_batch()
-            yield reader.read_next_batch()
+        def served() -> Iterator[pa.RecordBatch]:
+            for _ in range(batches):
+                yield reader.read_next_batch()
             raise CrashError
 
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+        return pa.RecordBatchReader.from_batches(reader.schema, served())
 
     return open_crashing
 
@@ -223,7 +229,10 @@ def test_a_crash_leaves_bytes_past_the_checkpoint_that_resume_cuts_off(tmp_path:
             store,
             ExportFormat.CSV,
             Compression.NONE,
-            open_reader=crashing_reader(reader_factory(sample_table()), 1),
+            # more batches than the encoder runs ahead, so some reach the file before the crash
+            open_reader=crashing_reader(
+                reader_factory(sample_table(), batch_rows=25), 1, batches=ENCODING_THREADS + 3
+            ),
             on_slice_done=done.append,
         )
     assert store.staging_size(KEY) > done[-1].checkpoint.offset_bytes

@@ -44,6 +44,7 @@ class DuckDBJsonlEncoder:
     """One JSON object per record, keys in column order, one line each."""
 
     file_extension = "jsonl"
+    independent_batches = True
 
     def __init__(self, time_zone: str = "UTC", threads: int = 1) -> None:
         self._time_zone = time_zone
@@ -56,12 +57,14 @@ class DuckDBJsonlEncoder:
         if batch.num_rows == 0:
             return b""
         rewritten = rewrite_columns(batch, self._time_zone)
-        self._connection.register(_VIEW, rewritten)
+        # a cursor per call: its registered view is its own, so batches encode in parallel
+        cursor = self._connection.cursor()
         try:
+            cursor.register(_VIEW, rewritten)
             query = _lines_query(rewritten.schema.names)
-            column = self._connection.sql(query).to_arrow_table().column(0)
+            column = cursor.sql(query).to_arrow_table().column(0)
         finally:
-            self._connection.unregister(_VIEW)
+            cursor.close()
         chunks = [_buffer_of(chunk) for chunk in column.chunks if len(chunk)]
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
