@@ -633,7 +633,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--memory-limit-bytes",
         type=int,
-        default=512 * MEBIBYTE,
+        default=384 * MEBIBYTE,
         help="task mode: LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES of serve (default 536870912, "
         "logsluice's own default)",
     )
