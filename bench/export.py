@@ -634,7 +634,7 @@ def parse_arguments() -> argparse.Namespace:
         "--memory-limit-bytes",
         type=int,
         default=384 * MEBIBYTE,
-        help="task mode: LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES of serve (default 536870912, "
+        help="task mode: LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES of serve (default 402653184, "
         "logsluice's own default)",
     )
     parser.add_argument(
