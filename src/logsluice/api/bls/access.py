@@ -16,11 +16,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from logsluice.api.context import ApiContext, get_context
-from logsluice.api.signatures import SignedRequest, bce
+from logsluice.api.raw_request import read_body_at_most, signed_request
+from logsluice.api.signatures import bce
 from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.errors import (
     AccessKeyNotFoundError,
-    PayloadTooLargeError,
     PermissionDeniedError,
     ProjectNotFoundError,
 )
@@ -48,32 +48,7 @@ class BlsCall:
 
 async def read_body(request: Request) -> bytes:
     """Return the request body (at most 1 MiB). Raises PayloadTooLargeError."""
-    declared = request.headers.get("content-length", "0")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large()
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise _too_large()
-    return body
-
-
-def _too_large() -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"the request body is larger than {MAX_BODY_BYTES} bytes", maximum_bytes=MAX_BODY_BYTES
-    )
-
-
-def signed_request(request: Request, body: bytes) -> SignedRequest:
-    """Return the request as received: raw path and query, headers and body, nothing decoded."""
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    raw_query: bytes = request.scope.get("query_string", b"")
-    target = raw_path.decode("latin-1")
-    if raw_query:
-        target += "?" + raw_query.decode("latin-1")
-    headers = [
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
-    ]
-    return SignedRequest.from_target(request.method, target, headers, body)
+    return await read_body_at_most(request, MAX_BODY_BYTES)
 
 
 def authenticate(request: Request, body: bytes, context: ApiContext, *, write: bool) -> BlsCall:
