@@ -45,6 +45,7 @@ from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
 from logsluice.services.cdn_statistics import CdnStatisticsService
 from logsluice.services.clock import SystemClock
+from logsluice.services.compaction import CompactionService
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestLimits, IngestService
 from logsluice.services.janitor import Janitor
@@ -73,6 +74,7 @@ class Container:
     ingest: IngestService
     query: QueryService
     retention: RetentionService
+    compaction: CompactionService
     task_store: TaskStore
     artifact_store: ArtifactStore
     tasks: TaskService
@@ -142,6 +144,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         ingest=IngestService(catalog_store, log_store, clock, _ingest_limits(settings)),
         query=QueryService(catalog_store, log_store, clock, _query_limits(settings)),
         retention=RetentionService(catalog_store, log_store, clock),
+        compaction=CompactionService(catalog_store, log_store),
         task_store=task_store,
         artifact_store=artifact_store,
         tasks=TaskService(
@@ -335,6 +338,9 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
     )
     janitor_job = PeriodicJob("janitor", settings.janitor_interval, container.janitor.run_once)
+    compaction_job = PeriodicJob(
+        "compaction", settings.compaction_interval, container.compaction.compact_all
+    )
     workers = build_worker_pool(settings, container.runner, settings.workers, "serve")
-    app = create_app(context, background_jobs=[retention_job, janitor_job, workers])
+    app = create_app(context, background_jobs=[retention_job, janitor_job, compaction_job, workers])
     return Server(app=app, container=container, admin_token=admin_token)

@@ -107,6 +107,16 @@ class LogstreamInfo:
     records: int
 
 
+@dataclass(frozen=True)
+class CompactionReport:
+    """What one compaction of a logstore did: whether it rewrote the table, and its row groups."""
+
+    rewritten: bool
+    rows: int
+    row_groups_before: int
+    row_groups_after: int
+
+
 class RecordSource(Protocol):
     """The read side of a log store that a download task needs.
 
@@ -181,6 +191,17 @@ class LogStore(Protocol):
 
     def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
         """Delete records older than ``cutoff`` (retention); return how many were deleted."""
+        ...
+
+    def compact(self, project: str, logstore: str) -> CompactionReport:
+        """Re-sort a logstore's records by time when its storage blocks overlap too much in time.
+
+        Out-of-order appends leave blocks that each span a wide time range, so time-range queries
+        read most of them. When the overlap passes the backend's threshold, rewrite the records
+        sorted by time, atomically (queries see the old or the new layout; appends wait). Returns
+        whether it rewrote and the record and block counts; a well-ordered logstore is left alone.
+        Raises LogstoreNotFoundError.
+        """
         ...
 
     def close(self) -> None:

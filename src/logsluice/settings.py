@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         gt=timedelta(0),
         description="How often `serve` deletes records older than their logstore's retention.",
     )
+    compaction_interval: timedelta = Field(
+        default=timedelta(seconds=60),
+        gt=timedelta(0),
+        description="How often `serve` re-sorts by time the logstores whose row groups overlap.",
+    )
     duckdb_memory_limit_bytes: int | None = Field(
         default=384 * MEBIBYTE,
         ge=16 * MEBIBYTE,
@@ -263,6 +268,7 @@ class Settings(BaseSettings):
         "query_timeout",
         "query_default_window",
         "retention_check_interval",
+        "compaction_interval",
         "task_lease",
         "task_heartbeat_interval",
         "artifact_retention",

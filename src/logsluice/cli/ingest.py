@@ -1,6 +1,6 @@
 """``logsluice ingest``: stream record files to a logstore in chunks, with progress and a summary.
 
-Each chunk (50,000 records by default) is one zstd-compressed JSON Lines request, so it is stored
+Each chunk (131,072 records by default) is one zstd-compressed JSON Lines request, so it is stored
 atomically on its own; rejected lines are reported with their line numbers in the file.
 """
 
@@ -25,7 +25,7 @@ from logsluice.cli.record_files import (
     detect_format,
 )
 
-DEFAULT_CHUNK_RECORDS = 50_000
+DEFAULT_CHUNK_RECORDS = 131_072
 SUMMARY_ERRORS_SHOWN = 20
 EXIT_REJECTED = 4
 

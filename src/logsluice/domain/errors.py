@@ -194,3 +194,11 @@ class ExportSchemaChangedError(LogsluiceError):
     columns (pinned by the task's first run)."""
 
     code = "export_schema_changed"
+
+
+class CompactionError(LogsluiceError):
+    """A compaction's rewritten table did not hold exactly the records of the old one; it was
+    rolled back, so nothing changed."""
+
+    code = "compaction_failed"
+    retryable = True

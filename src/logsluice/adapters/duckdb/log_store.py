@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
+from logsluice.adapters.duckdb.compaction import read_row_group_spans, rewrite_sorted
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.locks import LogstoreLocks
 from logsluice.adapters.duckdb.queries import QueryRunner, ScanProfile
@@ -32,7 +33,7 @@ from logsluice.adapters.duckdb.tables import (
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, Logstore, LogstoreSchema
 from logsluice.domain.errors import LogstoreNotFoundError
-from logsluice.ports import LogstreamInfo
+from logsluice.ports import CompactionReport, LogstreamInfo
 
 if TYPE_CHECKING:
     from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
@@ -147,6 +148,44 @@ class DuckDBLogStore:
             statement = f"DELETE FROM {table} WHERE {quote_identifier(time_field)} < {cutoff_sql}"
             row = cursor.execute(statement).fetchone()
         return int(row[0]) if row else 0
+
+    def compact(self, project: str, logstore: str) -> CompactionReport:
+        """Re-sort the logstore's table by time when its row groups overlap too much in time.
+
+        Reads the time column's min/max per row group; past the overlap limit of
+        ``compaction.py`` rewrites the table sorted by time in one transaction under the
+        logstore's exclusive lock (appends wait; queries see the old or the new table). Returns
+        what it did. Raises LogstoreNotFoundError, CompactionError when counts would differ.
+        """
+        table_sql(project, logstore)
+        with self._cursor() as cursor, _errors(project, logstore):
+            _read_schema(cursor, project, logstore)
+            before = read_row_group_spans(cursor, project, logstore)
+        if not before.needs_compaction():
+            return self._unchanged(project, logstore, before.row_groups)
+        lock = self._locks.get(project, logstore)
+        with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
+            time_field = _read_schema(cursor, project, logstore).time_field
+            before = read_row_group_spans(cursor, project, logstore)
+            if not before.needs_compaction():
+                return self._unchanged(project, logstore, before.row_groups)
+            rows = rewrite_sorted(cursor, project, logstore, time_field)
+            after = read_row_group_spans(cursor, project, logstore)
+        return CompactionReport(
+            rewritten=True,
+            rows=rows,
+            row_groups_before=before.row_groups,
+            row_groups_after=after.row_groups,
+        )
+
+    def _unchanged(self, project: str, logstore: str, row_groups: int) -> CompactionReport:
+        table = table_sql(project, logstore)
+        with self._cursor() as cursor, _errors(project, logstore):
+            row = cursor.execute(f"SELECT count(*) FROM {table}").fetchone()
+        rows = int(row[0]) if row else 0
+        return CompactionReport(
+            rewritten=False, rows=rows, row_groups_before=row_groups, row_groups_after=row_groups
+        )
 
     # --- queries ---------------------------------------------------------------------------------
 
