@@ -150,15 +150,16 @@ ENCODING_THREADS = 2
 class _EncodeAhead:
     """Encodes a slice's batches and emits them in order, a few batches ahead on worker threads.
 
-    With an encoder whose batches are independent (CSV), encoding batch n+1 overlaps both the
-    encoding of batch n and the log store producing batch n+2, so the two cores stay busy; memory
-    grows only by the few batches in flight. Other encoders encode on the calling thread.
+    Encoding overlaps the log store producing the next batches, so the two cores stay busy. An
+    encoder whose batches are independent (CSV, JSON Lines) encodes on ``ENCODING_THREADS``
+    threads; a stateful one (Parquet) on a single thread, which keeps its calls in order. Memory
+    grows only by the few batches in flight.
     """
 
     def __init__(self, run: _Run) -> None:
         self._run = run
-        parallel = run.encoder.independent_batches
-        self._executor = ThreadPoolExecutor(ENCODING_THREADS) if parallel else None
+        self._threads = ENCODING_THREADS if run.encoder.independent_batches else 1
+        self._executor = ThreadPoolExecutor(self._threads)
         self._pending: deque[tuple[Future[Chunk], int]] = deque()
 
     def rows_left(self) -> int | None:
@@ -166,10 +167,7 @@ class _EncodeAhead:
         return None if left is None else left - sum(rows for _, rows in self._pending)
 
     def submit(self, batch: pa.RecordBatch) -> None:
-        if self._executor is None:
-            self._run.emit(self._run.encoder.encode(batch), batch.num_rows)
-            return
-        if len(self._pending) > ENCODING_THREADS:
+        if len(self._pending) > self._threads:
             self._emit_oldest()
         future = self._executor.submit(self._run.encoder.encode, batch)
         self._pending.append((future, batch.num_rows))
@@ -179,8 +177,7 @@ class _EncodeAhead:
             self._emit_oldest()
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _emit_oldest(self) -> None:
         future, rows = self._pending.popleft()
