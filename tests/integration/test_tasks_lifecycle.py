@@ -269,7 +269,9 @@ def test_a_task_interrupted_mid_slice_resumes_to_the_same_file(
     key = f"web/{task['id']}/resumed.{suffix}"
     checkpoints = server.container.task_store.list_slices(task["id"])
     assert len(checkpoints) == 2
-    assert staging.staging_size(key) > checkpoints[-1].offset_bytes  # bytes past the checkpoint
+    past_checkpoint = staging.staging_size(key) - checkpoints[-1].offset_bytes
+    # bytes past the checkpoint, which the resume cuts off (Parquet buffers a row group first)
+    assert past_checkpoint >= 0 if export_format == "parquet" else past_checkpoint > 0
     interrupted = get(client, task["id"])
     assert interrupted["status"] == "QUEUED"
     run_queued(server)

@@ -30,6 +30,9 @@ from logsluice.pipeline.protocols import Chunk, ReadRange
 from logsluice.pipeline.text_columns import rewrite_columns, text_schema
 
 PART_START_KEY = "logsluice.part_start"
+# Rows per Parquet row group: batches are buffered up to this many, as readers expect row groups of
+# ~100k+ rows (small ones cost metadata, dictionary pages and compression ratio).
+ROW_GROUP_ROWS = 131_072
 
 
 def _csv_bytes(table: pa.Table | pa.RecordBatch, options: Any) -> Chunk:
@@ -107,6 +110,8 @@ class ParquetEncoder:
         self._writer: Any = None
         self._sink: _DrainSink | None = None
         self._part_start_bytes = 0
+        self._buffered: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
 
     def begin(self, schema: pa.Schema) -> Chunk:
         self._schema = schema
@@ -115,12 +120,14 @@ class ParquetEncoder:
     def encode(self, batch: pa.RecordBatch) -> Chunk:
         if batch.num_rows == 0:
             return b""
-        if self._writer is None:
-            self._open_part(batch.schema)
-        self._writer.write_batch(batch)
-        return self._emit()
+        self._buffered.append(batch)
+        self._buffered_rows += batch.num_rows
+        if self._buffered_rows < ROW_GROUP_ROWS:
+            return b""
+        return self._write_row_group()
 
     def end_slice(self) -> Chunk:
+        last_row_group = self._write_row_group()
         if self._writer is None:
             return b""
         self._writer.add_key_value_metadata({PART_START_KEY: str(self._part_start_bytes)})
@@ -130,7 +137,7 @@ class ParquetEncoder:
         footer_length = struct.unpack("<I", tail[-TRAILER_BYTES:-4])[0]
         footer = tail[-TRAILER_BYTES - footer_length : -TRAILER_BYTES]
         self._parts.append((self._part_start_bytes, footer))
-        return tail
+        return bytes(last_row_group) + tail
 
     def end(self) -> Chunk:
         if self._parts:
@@ -154,6 +161,17 @@ class ParquetEncoder:
         parts.reverse()
         self._parts = parts
         self._position_bytes = prefix_bytes
+
+    def _write_row_group(self) -> Chunk:
+        """Write the buffered batches as one row group (row groups of the size readers expect)."""
+        if not self._buffered:
+            return b""
+        table = pa.Table.from_batches(self._buffered)
+        self._buffered, self._buffered_rows = [], 0
+        if self._writer is None:
+            self._open_part(table.schema)
+        self._writer.write_table(table, row_group_size=table.num_rows)
+        return self._emit()
 
     def _open_part(self, schema: pa.Schema) -> None:
         self._sink = _DrainSink()

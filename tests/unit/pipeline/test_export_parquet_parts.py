@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from logsluice.domain.errors import ArtifactStagingError
-from logsluice.pipeline.encoders import ParquetEncoder
+from logsluice.pipeline.encoders import ROW_GROUP_ROWS, ParquetEncoder
 from logsluice.pipeline.parquet_footer import encode_footer, read_footer
 
 
@@ -35,7 +35,8 @@ def test_parts_merge_into_one_file_that_pyarrow_and_duckdb_read(tmp_path) -> Non
     write_parts(encoder, out, [[batch(0, 10), batch(10, 5)], [], [batch(15, 7)]])
     out += encoder.end()
     file = pq.ParquetFile(io.BytesIO(bytes(out)))
-    assert file.metadata.num_row_groups == 3
+    # small batches are buffered into one row group per slice (up to ROW_GROUP_ROWS rows each)
+    assert [file.metadata.row_group(i).num_rows for i in range(2)] == [15, 7]
     assert file.metadata.num_rows == 22
     assert file.read().column("n").to_pylist() == list(range(22))
     assert b"logsluice.part_start" not in (file.schema_arrow.metadata or {})
@@ -74,3 +75,16 @@ def test_footer_codec_round_trips_a_real_footer() -> None:
     length = int.from_bytes(data[-8:-4], "little")
     footer = data[-8 - length : -8]
     assert encode_footer(read_footer(footer)) == footer
+
+
+def test_batches_are_buffered_into_row_groups_of_the_configured_size() -> None:
+    encoder = ParquetEncoder()
+    out = bytearray(encoder.begin(batch(0, 1).schema))
+    batch_rows = ROW_GROUP_ROWS // 2 + 1
+    batches = [batch(index * batch_rows, batch_rows) for index in range(3)]
+    write_parts(encoder, out, [batches])
+    out += encoder.end()
+    file = pq.ParquetFile(io.BytesIO(bytes(out)))
+    sizes = [file.metadata.row_group(i).num_rows for i in range(file.metadata.num_row_groups)]
+    assert sizes == [2 * batch_rows, batch_rows]
+    assert file.read().column("n").to_pylist() == list(range(3 * batch_rows))
