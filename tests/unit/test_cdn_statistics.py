@@ -382,3 +382,92 @@ def test_list_bounds_are_checked(harness: Harness) -> None:
         harness.service.list("web", limit=101)
     with pytest.raises(InvalidInputError):
         harness.service.list("web", offset=-1)
+
+
+# --- logstores without every field ----------------------------------------------------------------
+
+ACTIONS = [
+    "reports_detail",
+    "uv",
+    "isp_detail",
+    "top_url_detail",
+    "top_path_detail",
+    "top_ua_detail",
+    "top_referer_detail",
+    "top_ip_detail",
+]
+# Records with only some of the fields: no country, province, isp, user_agent or referer.
+SPARSE_RECORDS: list[Record] = [
+    {key: value for key, value in record.items() if key in ("timestamp", "domain", "url")}
+    | {"bytes_sent": record["bytes_sent"], "client_ip": record["client_ip"]}
+    for record in RECORDS
+]
+
+
+def _harness_with(tmp_path: Path, records: list[Record]) -> Iterator[Harness]:
+    container = build_container(load_settings(data_dir=tmp_path / "data", workers=0))
+    container.catalog.create_project("web")
+    container.catalog.create_logstore("web", "cdn")
+    if records:
+        body = "\n".join(json.dumps(record) for record in records).encode()
+        assert container.ingest.ingest("web", "cdn", body).accepted == len(records)
+    yield Harness(container, CdnStatisticsService(container.tasks, container.clock))
+    container.close()
+
+
+@pytest.fixture(scope="module")
+def empty_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    yield from _harness_with(tmp_path_factory.mktemp("cdn-empty"), [])
+
+
+@pytest.fixture(scope="module")
+def sparse_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    yield from _harness_with(tmp_path_factory.mktemp("cdn-sparse"), SPARSE_RECORDS)
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("group_by", [None, "domain"])
+def test_an_empty_logstore_exports_just_the_header(
+    empty_harness: Harness, action: str, group_by: str | None
+) -> None:
+    rows = empty_harness.export(action=action, group_by=group_by, language="en")
+    assert len(rows) == 1
+    assert rows[0][-1] in ("Requests", "Unique Visitors (UV)")
+
+
+def test_an_empty_logstore_honours_region_and_carrier_filters(empty_harness: Harness) -> None:
+    rows = empty_harness.export(country="cn", province="beijing", isp="yidong", language="en")
+    assert rows == [["Time (UTC)", "Traffic (Byte)", "Requests"]]
+
+
+def test_without_country_mainland_china_is_empty_and_global_counts_everything(
+    sparse_harness: Harness,
+) -> None:
+    assert sparse_harness.export(language="en") == [["Time (UTC)", "Traffic (Byte)", "Requests"]]
+    rows = sparse_harness.export(service_area="global", interval=300, group_by="domain")
+    assert rows[1:] == expected_series(
+        Filters(area="global"), 300, ("flux", "req_num"), by_domain=True
+    )
+    outside = sparse_harness.export(service_area="outside_mainland_china", action="uv")
+    assert outside[1:] == expected_series(Filters(area="global"), 3600, ("uv",))
+
+
+def test_without_isp_every_record_is_one_unknown_carrier(sparse_harness: Harness) -> None:
+    rows = sparse_harness.export(action="isp_detail", service_area="global", stat_type="req_num")
+    expected = expected_series(Filters(area="global"), 3600, ("req_num",))
+    assert rows[1:] == [[time, "", requests] for time, requests in expected]
+    filtered = sparse_harness.export(action="isp_detail", service_area="global", isp="yidong")
+    assert filtered[1:] == []
+
+
+@pytest.mark.parametrize(("action", "key_label", "key_of"), TOP_CASES)
+def test_tops_without_region_fields_match_python(
+    sparse_harness: Harness, action: str, key_label: str, key_of: Callable[[Record], str]
+) -> None:
+    rows = sparse_harness.export(action=action, service_area="global", stat_type="req_num")
+    if action in ("top_ua_detail", "top_referer_detail"):
+        # The logstore has no such field: every record has the empty key.
+        expected = expected_top(Filters(area="global"), lambda record: "", ("req_num",), "req_num")
+    else:
+        expected = expected_top(Filters(area="global"), key_of, ("req_num",), "req_num")
+    assert rows[1:] == expected

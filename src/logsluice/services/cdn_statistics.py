@@ -203,8 +203,8 @@ class CdnStatisticsService:
     def create(self, project: str, request: ExportTaskRequest) -> TaskView:
         """Check the request and queue its export task; return the task.
 
-        Raises InvalidInputError (and InvalidQueryError when the logstore lacks a field the
-        statistics need), ProjectNotFoundError, LogstoreNotFoundError.
+        A field the logstore lacks reads as NULL (an empty logstore exports just the header).
+        Raises InvalidInputError, ProjectNotFoundError, LogstoreNotFoundError.
         """
         parameters = check_export_request(request, self._clock.now())
         spec = TaskSpec(

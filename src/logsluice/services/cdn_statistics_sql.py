@@ -8,6 +8,10 @@ row per interval bucket (aligned to multiples of the interval since the Unix epo
 ``YYYY-MM-DD HH:MM:SS``); top actions give the 100 largest keys by the chosen metric, ties broken
 by the key. Domains, countries, provinces and carriers compare ignoring case. Column headers follow
 the request's language, so the CSV opens in a spreadsheet ready to read.
+
+The records are read through a CTE that unions them BY NAME with an empty, typed row set of every
+field above, so a field the logstore does not have (yet) reads as NULL when the task runs instead
+of failing with an unknown column: an empty logstore gives just the header.
 """
 
 from __future__ import annotations
@@ -94,6 +98,21 @@ TOP_KEYS: dict[StatisticsAction, tuple[str, str]] = {
     StatisticsAction.TOP_IP_DETAIL: ("client_ip", "coalesce(client_ip, '')"),
 }
 
+# Every field the statistics read, with the type it has when the logstore lacks it.
+CDN_FIELDS: dict[str, str] = {
+    "timestamp": "timestamptz",
+    "domain": "varchar",
+    "url": "varchar",
+    "bytes_sent": "bigint",
+    "client_ip": "varchar",
+    "isp": "varchar",
+    "country": "varchar",
+    "province": "varchar",
+    "user_agent": "varchar",
+    "referer": "varchar",
+}
+CDN_RECORDS = "cdn_records"
+
 METRIC_SQL = {
     "flux": "cast(coalesce(sum(bytes_sent), 0) as bigint)",
     "req_num": "count(*)",
@@ -118,9 +137,17 @@ def metric_names(parameters: ExportParameters) -> list[str]:
 
 def statistics_query(parameters: ExportParameters) -> str:
     """Return the ``* | SELECT …`` query computing the export over the CDN logstore."""
-    if parameters.action in TOP_KEYS:
-        return "* | " + _top_sql(parameters)
-    return "* | " + _time_series_sql(parameters)
+    body = _top_sql(parameters) if parameters.action in TOP_KEYS else _time_series_sql(parameters)
+    return f"* | {_records_cte()} {body}"
+
+
+def _records_cte() -> str:
+    """``with cdn_records as (…)``: the records with NULL for every CDN field they lack."""
+    nulls = ", ".join(f"cast(null as {kind}) as {name}" for name, kind in CDN_FIELDS.items())
+    return (
+        f"with {CDN_RECORDS} as (select * from records union all by name "
+        f"select {nulls} where false)"
+    )
 
 
 def _time_series_sql(parameters: ExportParameters) -> str:
@@ -138,7 +165,7 @@ def _time_series_sql(parameters: ExportParameters) -> str:
         keys.append(f"nullif(isp, '') as {label('isp', language)}")
     positions = ", ".join(str(index + 1) for index in range(len(keys)))
     return (
-        f"select {', '.join(keys + _metrics(parameters))} {_where(parameters)} "
+        f"select {', '.join(keys + _metrics(parameters))} {_from_where(parameters)} "
         f"group by {positions} order by {positions}"
     )
 
@@ -159,7 +186,7 @@ def _top_sql(parameters: ExportParameters) -> str:
     columns.append(f"{key_sql} as {label(key_name, language)}")
     order = f"{label('domain', language)}, {rank}" if parameters.group_by_domain else rank
     return (
-        f"select {', '.join(columns + _metrics(parameters))} {_where(parameters)} "
+        f"select {', '.join(columns + _metrics(parameters))} {_from_where(parameters)} "
         f"group by {', '.join(groups)} qualify {rank} <= {TOP_ROWS} order by {order}"
     )
 
@@ -171,7 +198,7 @@ def _metrics(parameters: ExportParameters) -> list[str]:
     ]
 
 
-def _where(parameters: ExportParameters) -> str:
+def _from_where(parameters: ExportParameters) -> str:
     conditions = [
         *_membership("domain", parameters.domains),
         *_service_area_condition(parameters.service_area),
@@ -179,7 +206,8 @@ def _where(parameters: ExportParameters) -> str:
         *_membership("province", parameters.provinces),
         *_membership("isp", parameters.isps),
     ]
-    return "where " + " and ".join(conditions) if conditions else ""
+    where = " where " + " and ".join(conditions) if conditions else ""
+    return f"from {CDN_RECORDS}{where}"
 
 
 def _membership(field: str, values: Sequence[str]) -> list[str]:
