@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,3 +95,22 @@ def test_the_secret_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_link_secret(path) == first
     assert list(path.parent.iterdir()) == [path]
+
+
+def test_tokens_are_opaque_and_differ_each_time(signer: LinkSigner) -> None:
+    first = signer.sign("shop", "task-secret-id", "shop/task-secret-id/export.csv").token
+    second = signer.sign("shop", "task-secret-id", "shop/task-secret-id/export.csv").token
+    assert first != second  # a fresh nonce per link
+    raw = base64.urlsafe_b64decode(first + "=" * (-len(first) % 4))
+    for claim in (b"shop", b"task-secret-id", b"export.csv"):
+        assert claim not in raw
+    assert signer.verify(first).task_id == signer.verify(second).task_id == "task-secret-id"
+
+
+def test_a_flipped_ciphertext_bit_is_refused(signer: LinkSigner) -> None:
+    token = signer.sign("shop", "task-1", "shop/task-1/export.csv").token
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[20] ^= 0x01  # inside the ciphertext, past the nonce
+    tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    with pytest.raises(LinkInvalidError):
+        signer.verify(tampered)

@@ -2,8 +2,11 @@
 
 A token carries the project, the task id, the artifact key and the expiry; it is the only credential
 ``GET /downloads/{token}`` needs, so it is signed (a tampered token is refused) and short-lived (one
-hour by default, a caller-chosen ``ttl`` within bounds). The secret lives in the data directory with
-mode 0600 unless the settings supply one.
+hour by default, a caller-chosen ``ttl`` within bounds). It is also opaque: the claims are encrypted
+(AES-256-CTR with a random nonce), then the nonce and ciphertext are signed with HMAC-SHA256
+(encrypt-then-MAC), with both keys derived from the installation secret, so a link reveals nothing
+about the project or its files. The secret lives in the data directory with mode 0600 unless the
+settings supply one.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
 from logsluice.ports import Clock
 
-TOKEN_VERSION = 1
+TOKEN_VERSION = 2
+NONCE_BYTES = 16
+MAC_BYTES = 32
 SECRET_BYTES = 32
 DEFAULT_LINK_TTL = timedelta(hours=1)
 MINIMUM_LINK_TTL = timedelta(seconds=60)
@@ -61,7 +68,8 @@ class LinkSigner:
     ) -> None:
         if len(secret) < 16:
             raise ValueError("the link secret must be at least 16 bytes")
-        self._secret = secret
+        self._mac_key = hmac.new(secret, b"logsluice link signature", hashlib.sha256).digest()
+        self._cipher_key = hmac.new(secret, b"logsluice link encryption", hashlib.sha256).digest()
         self._clock = clock
         self._default_ttl = default_ttl
         self._minimum_ttl = minimum_ttl
@@ -77,9 +85,9 @@ class LinkSigner:
         lifetime = self._check_ttl(ttl if ttl is not None else self._default_ttl)
         expires_at = (self._clock.now() + lifetime).replace(microsecond=0)
         payload = [TOKEN_VERSION, project, task_id, artifact_key, int(expires_at.timestamp())]
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        token = f"{_encode(body)}.{_encode(self._mac(body))}"
-        return SignedLink(token=token, expires_at=expires_at)
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = nonce + self._crypt(nonce, json.dumps(payload, separators=(",", ":")).encode())
+        return SignedLink(token=_encode(sealed + self._mac(sealed)), expires_at=expires_at)
 
     def verify(self, token: str) -> LinkClaims:
         """Return the token's claims.
@@ -106,17 +114,22 @@ class LinkSigner:
             )
         return ttl
 
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._secret, body, hashlib.sha256).digest()
+    def _mac(self, sealed: bytes) -> bytes:
+        return hmac.new(self._mac_key, sealed, hashlib.sha256).digest()
+
+    def _crypt(self, nonce: bytes, data: bytes) -> bytes:
+        """Encrypt or decrypt (CTR mode is its own inverse) ``data`` under ``nonce``."""
+        cipher = Cipher(algorithms.AES(self._cipher_key), modes.CTR(nonce)).encryptor()
+        return cipher.update(data) + cipher.finalize()
 
     def _authentic_body(self, token: str) -> bytes:
-        encoded_body, separator, encoded_mac = token.partition(".")
-        if not separator:
+        raw = _decode(token)
+        if len(raw) <= NONCE_BYTES + MAC_BYTES:
             raise _invalid()
-        body, mac = _decode(encoded_body), _decode(encoded_mac)
-        if not hmac.compare_digest(mac, self._mac(body)):
+        sealed, mac = raw[:-MAC_BYTES], raw[-MAC_BYTES:]
+        if not hmac.compare_digest(mac, self._mac(sealed)):
             raise _invalid()
-        return body
+        return self._crypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:])
 
 
 def _claims_from_body(body: bytes) -> LinkClaims:
