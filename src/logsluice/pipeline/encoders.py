@@ -1,16 +1,18 @@
 """Encoders for CSV and Parquet: Arrow record batches in, file bytes out, one batch at a time.
 
 CSV goes through ``pyarrow.csv.write_csv`` per batch (header only at the start of the artifact,
-timestamps as RFC 3339 text in the task's time zone, formula escaping on by default). Parquet writes
-each slice as a complete little Parquet file ("part") and, at the end, one merged footer that points
-at every part's row groups (see :mod:`logsluice.pipeline.parquet_footer`), so every slice end is a
-place the file can be cut and resumed. JSON Lines is encoded by DuckDB and lives with the adapters.
+timestamps as RFC 3339 text in the task's time zone, formula escaping on by default). Parquet
+writes each row group as a complete little Parquet file ("part"), encoded on worker threads, and
+at the end one merged footer that points at every part's row groups (see
+:mod:`logsluice.pipeline.parquet_footer`), so every slice end is a place the file can be cut and
+resumed. JSON Lines is encoded by DuckDB and lives with the adapters.
 """
 
 from __future__ import annotations
 
-import io
 import struct
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -22,14 +24,14 @@ from logsluice.domain.export import CsvOptions
 from logsluice.pipeline.parquet_footer import (
     MAGIC,
     TRAILER_BYTES,
-    key_value,
+    column_data_end,
     merge_footers,
     read_footer,
 )
 from logsluice.pipeline.protocols import Chunk, ReadRange
 from logsluice.pipeline.text_columns import rewrite_columns, text_schema
 
-PART_START_KEY = "logsluice.part_start"
+PARQUET_THREADS = 2
 # Rows per Parquet row group: batches are buffered up to this many, as readers expect row groups of
 # ~100k+ rows (small ones cost metadata, dictionary pages and compression ratio).
 ROW_GROUP_ROWS = 131_072
@@ -76,27 +78,14 @@ class CsvEncoder:
         """Nothing to restore: the header, if any, is already in the prefix."""
 
 
-class _DrainSink(io.RawIOBase):
-    """A write-only file that hands what was written to the encoder as it arrives."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pieces: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._pieces.append(bytes(data))
-        return len(data)
-
-    def drain(self) -> bytes:
-        pieces, self._pieces = self._pieces, []
-        return b"".join(pieces)
-
-
 class ParquetEncoder:
-    """Parquet with typed columns; each slice is a part of row groups (one per batch)."""
+    """Parquet with typed columns, written as parts of one row group each, encoded in parallel.
+
+    Batches are buffered into row groups of ``ROW_GROUP_ROWS`` rows; each row group is encoded as a
+    complete little Parquet file (a part) on one of ``PARQUET_THREADS`` threads, and the parts are
+    emitted in order. ``end`` writes one footer pointing at every part's row group. A slice ends
+    after its last part, so a slice end is a part end, where a resume can continue.
+    """
 
     file_extension = "parquet"
     independent_batches = False
@@ -107,11 +96,10 @@ class ParquetEncoder:
         self._schema: pa.Schema | None = None
         self._position_bytes = 0
         self._parts: list[tuple[int, bytes]] = []
-        self._writer: Any = None
-        self._sink: _DrainSink | None = None
-        self._part_start_bytes = 0
         self._buffered: list[pa.RecordBatch] = []
         self._buffered_rows = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._in_flight: deque[Future[bytes]] = deque()
 
     def begin(self, schema: pa.Schema) -> Chunk:
         self._schema = schema
@@ -124,31 +112,24 @@ class ParquetEncoder:
         self._buffered_rows += batch.num_rows
         if self._buffered_rows < ROW_GROUP_ROWS:
             return b""
-        return self._write_row_group()
+        self._submit_row_group()
+        return self._collect(keep=PARQUET_THREADS)
 
     def end_slice(self) -> Chunk:
-        last_row_group = self._write_row_group()
-        if self._writer is None:
-            return b""
-        self._writer.add_key_value_metadata({PART_START_KEY: str(self._part_start_bytes)})
-        self._writer.close()
-        self._writer = None
-        tail = self._emit()
-        footer_length = struct.unpack("<I", tail[-TRAILER_BYTES:-4])[0]
-        footer = tail[-TRAILER_BYTES - footer_length : -TRAILER_BYTES]
-        self._parts.append((self._part_start_bytes, footer))
-        return bytes(last_row_group) + tail
+        self._submit_row_group()
+        try:
+            return self._collect(keep=0)
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def end(self) -> Chunk:
         if self._parts:
-            return self._emit_bytes(
-                merge_footers(self._parts, frozenset({PART_START_KEY.encode()}))
-            )
+            return self._emit_bytes(merge_footers(self._parts, frozenset()))
         if self._schema is None or self._position_bytes:
             raise ArtifactStagingError("a Parquet artifact without parts must start empty")
-        sink = _DrainSink()
-        pq.ParquetWriter(sink, self._schema, compression=self._compression).close()
-        return self._emit_bytes(sink.drain())
+        return self._emit_bytes(self._encode_part(self._schema.empty_table()))
 
     def resume(self, prefix_bytes: int, read_range: ReadRange) -> None:
         """Recover the footers of the parts in the kept prefix, walking back from its end."""
@@ -162,30 +143,37 @@ class ParquetEncoder:
         self._parts = parts
         self._position_bytes = prefix_bytes
 
-    def _write_row_group(self) -> Chunk:
-        """Write the buffered batches as one row group (row groups of the size readers expect)."""
+    def _submit_row_group(self) -> None:
         if not self._buffered:
-            return b""
+            return
         table = pa.Table.from_batches(self._buffered)
         self._buffered, self._buffered_rows = [], 0
-        if self._writer is None:
-            self._open_part(table.schema)
-        self._writer.write_table(table, row_group_size=table.num_rows)
-        return self._emit()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(PARQUET_THREADS)
+        self._in_flight.append(self._pool.submit(self._encode_part, table))
 
-    def _open_part(self, schema: pa.Schema) -> None:
-        self._sink = _DrainSink()
-        self._part_start_bytes = self._position_bytes
-        self._writer = pq.ParquetWriter(
-            self._sink,
-            schema,
+    def _collect(self, *, keep: int) -> Chunk:
+        """Emit finished parts in order, waiting until at most ``keep`` are still in flight."""
+        emitted: list[bytes] = []
+        while self._in_flight and (len(self._in_flight) > keep or self._in_flight[0].done()):
+            part = self._in_flight.popleft().result()
+            footer_length = struct.unpack("<I", part[-TRAILER_BYTES:-4])[0]
+            footer = part[-TRAILER_BYTES - footer_length : -TRAILER_BYTES]
+            self._parts.append((self._position_bytes, footer))
+            emitted.append(self._emit_bytes(part))
+        return b"".join(emitted)
+
+    def _encode_part(self, table: pa.Table) -> bytes:
+        sink = pa.BufferOutputStream()
+        with pq.ParquetWriter(
+            sink,
+            table.schema,
             compression=self._compression,
             compression_level=self._compression_level,
-        )
-
-    def _emit(self) -> bytes:
-        assert self._sink is not None
-        return self._emit_bytes(self._sink.drain())
+            write_page_index=False,  # a part must be magic, column chunks, footer: see resume
+        ) as writer:
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        return bytes(sink.getvalue())
 
     def _emit_bytes(self, data: bytes) -> bytes:
         self._position_bytes += len(data)
@@ -201,9 +189,9 @@ def _part_before(end_bytes: int, read_range: ReadRange) -> tuple[int, bytes]:
     if trailer[4:] != MAGIC or footer_length > end_bytes - TRAILER_BYTES:
         raise ArtifactStagingError("the kept prefix does not end with a Parquet part")
     footer_end = end_bytes - TRAILER_BYTES
-    footer = read_range(footer_end - footer_length, footer_end)
-    start_text = key_value(read_footer(footer), PART_START_KEY.encode())
-    start_bytes = int(start_text) if start_text is not None else -1
+    footer_start = footer_end - footer_length
+    footer = read_range(footer_start, footer_end)
+    start_bytes = footer_start - column_data_end(read_footer(footer))
     if not 0 <= start_bytes < end_bytes or read_range(start_bytes, start_bytes + 4) != MAGIC:
         raise ArtifactStagingError("a Parquet part in the kept prefix has no valid start")
     return start_bytes, footer

@@ -26,6 +26,7 @@ _FILE_NUM_ROWS, _FILE_ROW_GROUPS, _FILE_KEY_VALUES = 3, 4, 5
 _GROUP_COLUMNS, _GROUP_FILE_OFFSET, _GROUP_ORDINAL = 1, 5, 7
 _CHUNK_FILE_OFFSET, _CHUNK_META, _CHUNK_OFFSET_INDEX, _CHUNK_COLUMN_INDEX = 2, 3, 4, 6
 _META_OFFSET_FIELDS = (9, 10, 11, 14)  # data, index, dictionary page, bloom filter offsets
+_META_COMPRESSED_SIZE, _META_DATA_PAGE, _META_DICTIONARY_PAGE = 7, 9, 11
 _KEY = 1
 
 Struct = dict[int, tuple[int, Any]]
@@ -222,3 +223,27 @@ def key_value(metadata: Struct, key: bytes) -> bytes | None:
             value: bytes = entry[2][1]
             return value
     return None
+
+
+def column_data_end(metadata: Struct) -> int:
+    """Return where a part's column chunks end, counted from the part's start.
+
+    A part is the magic, its column chunks back to back, then its footer (no page index or bloom
+    filters are written), so this is also where the footer starts: with it, a reader walking back
+    from a part's end finds the part's start. Raises ArtifactStagingError for a part without rows.
+    """
+    ends = [
+        _chunk_start(chunk[_CHUNK_META][1]) + chunk[_CHUNK_META][1][_META_COMPRESSED_SIZE][1]
+        for group in metadata[_FILE_ROW_GROUPS][1].items
+        for chunk in group[_GROUP_COLUMNS][1].items
+        if _CHUNK_META in chunk
+    ]
+    if not ends:
+        raise ArtifactStagingError("a Parquet part in the kept prefix has no column chunks")
+    return int(max(ends))
+
+
+def _chunk_start(meta: Struct) -> int:
+    dictionary = meta.get(_META_DICTIONARY_PAGE)
+    data = int(meta[_META_DATA_PAGE][1])
+    return min(data, int(dictionary[1])) if dictionary is not None and dictionary[1] > 0 else data
