@@ -34,7 +34,7 @@ from logsluice.pipeline.text_columns import rewrite_columns, text_schema
 PARQUET_THREADS = 2
 # Rows per Parquet row group: batches are buffered up to this many, as readers expect row groups of
 # ~100k+ rows (small ones cost metadata, dictionary pages and compression ratio).
-ROW_GROUP_ROWS = 131_072
+ROW_GROUP_ROWS = 65_536
 
 
 def _csv_bytes(table: pa.Table | pa.RecordBatch, options: Any) -> Chunk:
