@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
+
+from tests.integration.tasks_support import generate_records
 
 LOGSLUICE = str(Path(sys.executable).parent / "logsluice")
 STARTUP_SECONDS = 30
@@ -92,3 +96,25 @@ def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
     server = start_server(tmp_path_factory.mktemp("server") / "data")
     yield server
     stop_server(server)
+
+
+def create_access_key(
+    server: RunningServer, token: str, project: str, role: str
+) -> tuple[str, str]:
+    """Create an access key with the real CLI; return its id and secret."""
+    result = server.cli(
+        "key", "create", "--project", project, "--role", role, "--json", token=token
+    )
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["project"] == project
+    return created["access_key_id"], created["access_key_secret"]
+
+
+def load_app_records(admin: httpx.Client, project: str, count: int, *, seed: int) -> None:
+    """Create ``project`` with a logstore ``app`` holding ``count`` generated records."""
+    assert admin.post("/api/v1/projects", json={"name": project}).status_code == 201
+    url = f"/api/v1/projects/{project}/logstores"
+    assert admin.post(url, json={"name": "app"}).status_code == 201
+    body = b"".join(orjson.dumps(record) + b"\n" for record in generate_records(count, seed=seed))
+    assert admin.post(f"{url}/app/records", content=body).json()["accepted"] == count

@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 from baidubce.auth.bce_credentials import BceCredentials
 from baidubce.bce_client_configuration import BceClientConfiguration
@@ -29,8 +28,14 @@ from baidubce.http import http_methods
 from baidubce.retry.retry_policy import NoRetryPolicy
 from baidubce.services.bls.bls_client import BlsClient
 
-from tests.acceptance.conftest import RunningServer, start_server, stop_server
-from tests.integration.tasks_support import canonical, generate_records, read_rows
+from tests.acceptance.conftest import (
+    RunningServer,
+    create_access_key,
+    load_app_records,
+    start_server,
+    stop_server,
+)
+from tests.integration.tasks_support import canonical, read_rows
 from tests.integration.test_bls_api import BASE, GO_TYPES, Key, go_create_body, go_headers
 
 # Starts a real server process (seconds).
@@ -52,24 +57,6 @@ class Deployment:
         return self.server.url.removeprefix("http://")
 
 
-def _key(server: RunningServer, token: str, project: str, role: str) -> Key:
-    result = server.cli(
-        "key", "create", "--project", project, "--role", role, "--json", token=token
-    )
-    assert result.returncode == 0, result.stderr
-    created = json.loads(result.stdout)
-    assert created["project"] == project
-    return Key(created["access_key_id"], created["access_key_secret"])
-
-
-def _load(admin: httpx.Client, project: str, count: int) -> None:
-    assert admin.post("/api/v1/projects", json={"name": project}).status_code == 201
-    url = f"/api/v1/projects/{project}/logstores"
-    assert admin.post(url, json={"name": "app"}).status_code == 201
-    body = b"".join(orjson.dumps(record) + b"\n" for record in generate_records(count, seed=3))
-    assert admin.post(f"{url}/app/records", content=body).json()["accepted"] == count
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     server = start_server(tmp_path_factory.mktemp("bls-serve") / "data")
@@ -78,13 +65,13 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
     try:
-        _load(admin, "web", 400)
-        _load(admin, "other", 10)
+        load_app_records(admin, "web", 400, seed=3)
+        load_app_records(admin, "other", 10, seed=3)
         yield Deployment(
             server=server,
             admin=admin,
-            web_writer=_key(server, token, "web", "writer"),
-            other_writer=_key(server, token, "other", "writer"),
+            web_writer=Key(*create_access_key(server, token, "web", "writer")),
+            other_writer=Key(*create_access_key(server, token, "other", "writer")),
         )
     finally:
         admin.close()

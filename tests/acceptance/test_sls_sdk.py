@@ -11,21 +11,25 @@ expired date, tampered body, another project's job. Each refusal must change not
 from __future__ import annotations
 
 import email.utils
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import orjson
 import pytest
 from alibabacloud_openapi_util.client import Client as OpenApiUtilClient
 from alibabacloud_sls20201230 import models
 from alibabacloud_tea_util.client import Client as UtilClient
 
-from tests.acceptance.conftest import RunningServer, start_server, stop_server
-from tests.integration.tasks_support import decompress, generate_records, query_rows, read_rows
+from tests.acceptance.conftest import (
+    RunningServer,
+    create_access_key,
+    load_app_records,
+    start_server,
+    stop_server,
+)
+from tests.integration.tasks_support import decompress, query_rows, read_rows
 from tests.integration.test_sls_api import (
     capture,
     create_request,
@@ -52,23 +56,6 @@ class Deployment:
     other_writer: Key
 
 
-def _key(server: RunningServer, token: str, project: str, role: str) -> Key:
-    result = server.cli(
-        "key", "create", "--project", project, "--role", role, "--json", token=token
-    )
-    assert result.returncode == 0, result.stderr
-    created = json.loads(result.stdout)
-    return created["access_key_id"], created["access_key_secret"]
-
-
-def _load(admin: httpx.Client, project: str, count: int) -> None:
-    assert admin.post("/api/v1/projects", json={"name": project}).status_code == 201
-    url = f"/api/v1/projects/{project}/logstores"
-    assert admin.post(url, json={"name": "app"}).status_code == 201
-    body = b"".join(orjson.dumps(record) + b"\n" for record in generate_records(count, seed=5))
-    assert admin.post(f"{url}/app/records", content=body).json()["accepted"] == count
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     server = start_server(tmp_path_factory.mktemp("sls-serve") / "data")
@@ -77,14 +64,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30
     )
     try:
-        _load(admin, "web", 500)
-        _load(admin, "other", 10)
+        load_app_records(admin, "web", 500, seed=5)
+        load_app_records(admin, "other", 10, seed=5)
         yield Deployment(
             server=server,
             port=int(server.url.rsplit(":", 1)[1]),
             admin=admin,
-            web_writer=_key(server, token, "web", "writer"),
-            other_writer=_key(server, token, "other", "writer"),
+            web_writer=create_access_key(server, token, "web", "writer"),
+            other_writer=create_access_key(server, token, "other", "writer"),
         )
     finally:
         admin.close()
