@@ -4,19 +4,16 @@ envelope, roles and project isolation, on real SQLite and DuckDB."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 
 from logsluice.bootstrap import Server
+from tests.go_bce_signer import go_signed_headers
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
@@ -61,33 +58,15 @@ def go_headers(
     host: str = "testserver",
 ) -> dict[str, str]:
     """Sign like bce-sdk-go 0.9.273: listed headers, Content-MD5, x-bce-request-id unsigned."""
-    date = (signed_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    headers = {
-        "Host": host,
-        "User-Agent": "bce-sdk-go/0.9.273/go1.19.8/linux/amd64",
-        "Content-Type": "application/json;charset=utf-8",
-        "x-bce-date": date,
-        "x-bce-request-id": "e5fd90d2-1582-4652-9a97-0ee903b16f9e",
-    }
-    if body:
-        headers["Content-Length"] = str(len(body))
-        headers["Content-Md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
-    signed = sorted(
-        name.lower()
-        for name in headers
-        if name.lower() in {"host", "content-length", "content-type", "content-md5"}
-        or (name.lower().startswith("x-bce-") and name.lower() != "x-bce-request-id")
+    return go_signed_headers(
+        key.access_key_id,
+        key.secret,
+        method,
+        path,
+        body,
+        signed_at=signed_at or datetime.now(UTC),
+        host=host,
     )
-    lowered = {name.lower(): value for name, value in headers.items()}
-    canonical_headers = "\n".join(
-        sorted(f"{quote(name, safe='~')}:{quote(lowered[name], safe='~')}" for name in signed)
-    )
-    prefix = f"bce-auth-v1/{key.access_key_id}/{date}/1800"
-    signing_key = hmac.new(key.secret.encode(), prefix.encode(), hashlib.sha256).hexdigest()
-    canonical = "\n".join([method, quote(path, safe="/~"), "", canonical_headers])
-    signature = hmac.new(signing_key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
-    headers["Authorization"] = f"{prefix}/{';'.join(signed)}/{signature}"
-    return headers
 
 
 class GoClient:

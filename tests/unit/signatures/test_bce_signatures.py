@@ -12,14 +12,10 @@ headers, sends Content-MD5 and leaves x-bce-request-id unsigned.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from baidubce.auth import bce_v1_signer
@@ -30,6 +26,7 @@ from baidubce.http import bce_http_client, http_methods
 from baidubce.retry.retry_policy import NoRetryPolicy
 from baidubce.services.bls.bls_client import BlsClient
 from baidubce.utils import get_canonical_querystring
+from tests.go_bce_signer import go_signed_headers
 
 from logsluice.api.signatures import bce
 from logsluice.api.signatures.request import Headers, SignedRequest, VerifiedCaller
@@ -102,34 +99,9 @@ def go_sdk_request(
     secret: str = SECRET_ACCESS_KEY,
 ) -> SignedRequest:
     """Mimics bce-sdk-go 0.9.273 (reference §1.5/§1.6), written independently of the verifier."""
-    date = signed_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    headers = {
-        "Host": HOST,
-        "User-Agent": "bce-sdk-go/0.9.273/go1.19.8/linux/amd64",
-        "Content-Type": "application/json;charset=utf-8",
-        "x-bce-date": date,
-        "x-bce-request-id": "e5fd90d2-1582-4652-9a97-0ee903b16f9e",
-    }
-    if body:
-        headers["Content-Length"] = str(len(body))
-        headers["Content-Md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
-    signed = sorted(
-        name.lower()
-        for name in headers
-        if name.lower() in {"host", "content-length", "content-type", "content-md5"}
-        or (name.lower().startswith("x-bce-") and name.lower() != "x-bce-request-id")
+    headers = go_signed_headers(
+        ACCESS_KEY_ID, secret, method, path, body, signed_at=signed_at, host=HOST
     )
-    lowered = {name.lower(): value for name, value in headers.items()}
-    canonical_headers = "\n".join(
-        sorted(
-            f"{quote(name, safe='~')}:{quote(lowered[name].strip(), safe='~')}" for name in signed
-        )
-    )
-    auth_prefix = f"bce-auth-v1/{ACCESS_KEY_ID}/{date}/1800"
-    signing_key = hmac.new(secret.encode(), auth_prefix.encode(), hashlib.sha256).hexdigest()
-    canonical = "\n".join([method, quote(path, safe="/~"), "", canonical_headers])
-    signature = hmac.new(signing_key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
-    headers["Authorization"] = f"{auth_prefix}/{';'.join(signed)}/{signature}"
     return SignedRequest.from_target(method, path, headers, body)
 
 
