@@ -48,6 +48,7 @@ from logsluice.services.clock import SystemClock
 from logsluice.services.compaction import CompactionService
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestLimits, IngestService
+from logsluice.query.parsed_query import warm_up as warm_up_query_parsers
 from logsluice.services.janitor import Janitor
 from logsluice.services.links import LinkSigner, load_or_create_link_secret
 from logsluice.services.periodic import PeriodicJob
@@ -55,7 +56,7 @@ from logsluice.services.query import QueryLimits, QueryService
 from logsluice.services.retention import RetentionService
 from logsluice.services.runner import RunnerSettings, TaskRunner
 from logsluice.services.tasks import TaskLimits, TaskService
-from logsluice.services.worker import WorkerPool, WorkerSettings
+from logsluice.services.worker import QueueSignal, WorkerPool, WorkerSettings
 from logsluice.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class Container:
     runner: TaskRunner
     janitor: Janitor
     access_keys: AccessKeyService
+    queue_signal: QueueSignal
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -135,6 +137,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     link_signer = build_link_signer(settings, clock)
     runner = build_runner(settings, task_store, log_store, artifact_store, clock)
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
+    queue_signal = QueueSignal()
     return Container(
         settings=settings,
         clock=clock,
@@ -156,6 +159,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             clock=clock,
             encoder_factory=build_encoder,
             limits=_task_limits(settings),
+            on_queued=queue_signal.notify,
         ),
         downloads=DownloadService(task_store, artifact_store, link_signer),
         runner=runner,
@@ -166,6 +170,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             cipher=build_secret_cipher(settings),
             clock=clock,
         ),
+        queue_signal=queue_signal,
         close_actions=[
             catalog_store.close,
             log_store.close,
@@ -229,8 +234,14 @@ def build_runner(
     )
 
 
-def build_worker_pool(settings: Settings, runner: TaskRunner, size: int, label: str) -> WorkerPool:
-    """Return ``size`` worker threads running tasks with ``runner``."""
+def build_worker_pool(
+    settings: Settings,
+    runner: TaskRunner,
+    size: int,
+    label: str,
+    signal: QueueSignal | None = None,
+) -> WorkerPool:
+    """Return ``size`` worker threads running tasks with ``runner``, woken by ``signal``."""
     return WorkerPool(
         runner.task_store,
         runner,
@@ -238,6 +249,7 @@ def build_worker_pool(settings: Settings, runner: TaskRunner, size: int, label: 
         WorkerSettings(max_running_per_project=settings.task_max_running_per_project),
         size=size,
         label=label,
+        signal=signal,
     )
 
 
@@ -315,6 +327,7 @@ def build_authenticator(
 def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     """Return the API app on a fresh container, with retention running while the app runs."""
     check_no_auth_allowed(settings.host, settings.no_auth)
+    warm_up_query_parsers()
     container = build_container(settings, clock)
     authenticator, admin_token = build_authenticator(settings, container.access_keys)
     context = ApiContext(
@@ -341,6 +354,8 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     compaction_job = PeriodicJob(
         "compaction", settings.compaction_interval, container.compaction.compact_all
     )
-    workers = build_worker_pool(settings, container.runner, settings.workers, "serve")
+    workers = build_worker_pool(
+        settings, container.runner, settings.workers, "serve", container.queue_signal
+    )
     app = create_app(context, background_jobs=[retention_job, janitor_job, compaction_job, workers])
     return Server(app=app, container=container, admin_token=admin_token)

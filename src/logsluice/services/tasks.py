@@ -9,7 +9,7 @@ tasks is the job of the worker and runner; serving a link's bytes is ``services.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -71,6 +71,7 @@ class TaskService:
         clock: Clock,
         encoder_factory: EncoderFactory,
         limits: TaskLimits,
+        on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._task_store = task_store
         self._catalog_store = catalog_store
@@ -78,6 +79,7 @@ class TaskService:
         self._link_signer = link_signer
         self._clock = clock
         self._limits = limits
+        self._on_queued = on_queued
         self._estimator = TaskEstimator(
             log_store,
             encoder_factory,
@@ -101,6 +103,8 @@ class TaskService:
         stored = self._task_store.create_task(
             replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
         )
+        if stored.id == queued.id:
+            self._on_queued()
         stored_estimate = TaskEstimate(rows=stored.estimate_rows, bytes=stored.estimate_bytes)
         return TaskCreation(
             view=self._view(stored), estimate=stored_estimate, created=stored.id == queued.id
@@ -171,6 +175,7 @@ class TaskService:
             from_statuses=_RETRYABLE,
             attempts=0,
         )
+        self._on_queued()
         return self._view(retried)
 
     def delete(self, project: str, task_id: str) -> None:

@@ -31,6 +31,26 @@ class WorkerSettings:
     max_running_per_project: int = 2
 
 
+class QueueSignal:
+    """Wakes this process's idle workers when a task is queued, so it starts at once.
+
+    Without it a queued task waits for the next poll (up to ``poll_interval``). Workers in other
+    processes still find it by polling.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def notify(self) -> None:
+        """Wake every idle worker waiting on this signal."""
+        self._event.set()
+
+    def wait(self, timeout_seconds: float) -> None:
+        """Wait until notified or ``timeout_seconds`` pass."""
+        self._event.wait(timeout_seconds)
+        self._event.clear()
+
+
 def new_worker_id(label: str = "worker") -> str:
     """Return a worker id unique across hosts and processes: ``host:pid:label:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{label}:{secrets.token_hex(3)}"
@@ -48,6 +68,7 @@ class Worker:
         *,
         worker_id: str,
         shutdown: threading.Event,
+        signal: QueueSignal | None = None,
     ) -> None:
         self._task_store = task_store
         self._runner = runner
@@ -55,6 +76,7 @@ class Worker:
         self._settings = settings
         self.worker_id = worker_id
         self._shutdown = shutdown
+        self._signal = signal or QueueSignal()
         self._logger = structlog.get_logger().bind(worker_id=worker_id)
 
     def run_once(self) -> bool:
@@ -71,11 +93,12 @@ class Worker:
         return True
 
     def run_until_stopped(self) -> None:
-        """Loop: run tasks while there are any, wait a poll interval when there are none."""
+        """Loop: run tasks while there are any; when there are none, wait a poll interval or until
+        the signal says a task was queued."""
         self._logger.info("worker.started")
         while not self._shutdown.is_set():
-            if not self._run_safely():
-                self._shutdown.wait(self._settings.poll_interval.total_seconds())
+            if not self._run_safely() and not self._shutdown.is_set():
+                self._signal.wait(self._settings.poll_interval.total_seconds())
         self._logger.info("worker.stopped")
 
     def _run_safely(self) -> bool:
@@ -100,8 +123,10 @@ class WorkerPool:
         *,
         size: int,
         label: str = "serve",
+        signal: QueueSignal | None = None,
     ) -> None:
         self._shutdown = threading.Event()
+        self._signal = signal or QueueSignal()
         self.workers = [
             Worker(
                 task_store,
@@ -110,6 +135,7 @@ class WorkerPool:
                 settings,
                 worker_id=new_worker_id(f"{label}-{number}"),
                 shutdown=self._shutdown,
+                signal=self._signal,
             )
             for number in range(size)
         ]
@@ -130,6 +156,7 @@ class WorkerPool:
     def stop(self) -> None:
         """Stop every worker: running tasks stop between batches and are queued again."""
         self._shutdown.set()
+        self._signal.notify()
         for thread in self._threads:
             thread.join()
         self._threads = []
