@@ -7,6 +7,7 @@ every store, in reverse order of opening.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +42,7 @@ from logsluice.api.context import ApiContext, RequestAuthenticator
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
+from logsluice.query.parsed_query import warm_up as warm_up_query_parsers
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
 from logsluice.services.cdn_statistics import CdnStatisticsService
@@ -48,7 +50,6 @@ from logsluice.services.clock import SystemClock
 from logsluice.services.compaction import CompactionService
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestLimits, IngestService
-from logsluice.query.parsed_query import warm_up as warm_up_query_parsers
 from logsluice.services.janitor import Janitor
 from logsluice.services.links import LinkSigner, load_or_create_link_secret
 from logsluice.services.periodic import PeriodicJob
@@ -99,6 +100,17 @@ class Server:
     app: FastAPI
     container: Container
     admin_token: AdminToken | None
+
+
+def freeze_startup_objects() -> None:
+    """Take the objects made while starting (modules, the app, the stores) out of the garbage
+    collector's sweeps, after a last collection.
+
+    They live as long as the process, yet every full collection walked them: during an export that
+    was ~5 % of the CPU time. Call once, when the process is built and before it serves.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def open_catalog_store(database_url: str) -> SqlCatalogStore:

@@ -87,6 +87,10 @@ class RecordsQuery:
     order: Order = Order.ASC
     limit: int | None = None
     timeout: timedelta | None = None
+    # False: a plain SEARCH's rows come in the store's own order, unsorted. That is time order where
+    # the store keeps records sorted (after compaction) and saves a sort; the caller must check it.
+    # A store may sort anyway.
+    sort: bool = True
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ def server(tmp_path: Path, clock: ManualClock) -> Iterator[Server]:
         workers=0,
         janitor_interval=3600,
         task_rows_per_slice=100,
-        task_batch_rows=50,
+        # 10 batches a slice: more than the encoder works ahead, so a stop asked for while a slice
+        # is encoded takes effect before the slice's last batch
+        task_batch_rows=10,
     )
     built = build_server(settings, clock)
     yield built
@@ -227,6 +229,30 @@ def test_a_running_task_stops_at_its_next_heartbeat_after_cancel(
     assert stopped["rows_written"] < len(RECORDS)
 
 
+class _StopInSlice:
+    """An encoder that asks the worker to stop once it has encoded a batch of slice ``stop_in``
+    (0-based), so that slice's first bytes are written past the last checkpoint."""
+
+    def __init__(self, encoder: Any, stop_in: int, shutdown: threading.Event) -> None:
+        self._encoder = encoder
+        self._stop_in = stop_in
+        self._shutdown = shutdown
+        self._slices_ended = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        chunk = self._encoder.encode(batch)
+        if self._slices_ended == self._stop_in:
+            self._shutdown.set()
+        return chunk
+
+    def end_slice(self) -> Any:
+        self._slices_ended += 1
+        return self._encoder.end_slice()
+
+
 @pytest.mark.parametrize(
     ("export_format", "compression", "suffix"),
     [("csv", "gzip", "csv.gz"), ("jsonl", "lz4", "jsonl.lz4"), ("parquet", "none", "parquet")],
@@ -241,30 +267,17 @@ def test_a_task_interrupted_mid_slice_resumes_to_the_same_file(
     task = create(client, name="resumed", **spec)
     shutdown = threading.Event()
     worker = make_worker(server, shutdown)
-    source = server.container.runner.source
-    original_stream = source.stream
-    slice_readers: list[Any] = []
+    runner = server.container.runner
+    build_encoder = runner.encoder_factory
 
-    def stream_then_stop(request: Any, batch_rows: int) -> Any:
-        reader = original_stream(request, batch_rows)
-        if request.limit == 0:
-            return reader  # the column probe, not a slice
-        slice_readers.append(reader)
-        if len(slice_readers) < 3:
-            return reader
+    def encoder_stopping_in_the_third_slice(*arguments: Any, **options: Any) -> Any:
+        return _StopInSlice(build_encoder(*arguments, **options), 2, shutdown)
 
-        def batches() -> Iterator[Any]:
-            for batch in reader:
-                yield batch
-                shutdown.set()  # stop after the third slice's first batch is written
-
-        return pa.RecordBatchReader.from_batches(reader.schema, batches())
-
-    source.stream = stream_then_stop  # type: ignore[method-assign]
+    runner.encoder_factory = encoder_stopping_in_the_third_slice
     try:
         assert worker.run_once()
     finally:
-        del source.stream
+        runner.encoder_factory = build_encoder
     staging = server.container.artifact_store
     key = f"web/{task['id']}/resumed.{suffix}"
     checkpoints = server.container.task_store.list_slices(task["id"])

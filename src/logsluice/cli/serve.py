@@ -79,9 +79,10 @@ def serve(
         check_no_auth_allowed(settings.host, settings.no_auth)
         configure_logging(settings.log_level)
         # Imported here: loading the server stack takes seconds a refused start need not wait.
-        from logsluice.bootstrap import build_server
+        from logsluice.bootstrap import build_server, freeze_startup_objects
 
         server = build_server(settings)
+        freeze_startup_objects()
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error
     _announce_token(server.admin_token, settings.no_auth)

@@ -17,7 +17,7 @@ from types import FrameType
 import click
 
 from logsluice.api.auth import read_admin_token_file
-from logsluice.bootstrap import build_worker_process
+from logsluice.bootstrap import build_worker_process, freeze_startup_objects
 from logsluice.cli.client import DEFAULT_SERVER_URL
 from logsluice.domain.errors import LogsluiceError
 from logsluice.observability import configure_logging
@@ -63,6 +63,7 @@ def worker(server: str, token: str | None, data_dir: Path | None, threads: int) 
             or read_admin_token_file(settings.data_dir)
         )
         process = build_worker_process(settings, server, admin_token, size=threads)
+        freeze_startup_objects()
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error
     stopping = threading.Event()

@@ -123,7 +123,7 @@ class ParquetEncoder:
         self._buffered: list[pa.RecordBatch] = []
         self._buffered_rows = 0
         self._pool: ThreadPoolExecutor | None = None
-        self._in_flight: deque[Future[bytes]] = deque()
+        self._in_flight: deque[Future[memoryview]] = deque()
 
     def begin(self, schema: pa.Schema) -> Chunk:
         self._schema = schema
@@ -178,16 +178,17 @@ class ParquetEncoder:
 
     def _collect(self, *, keep: int) -> Chunk:
         """Emit finished parts in order, waiting until at most ``keep`` are still in flight."""
-        emitted: list[bytes] = []
+        emitted: list[Chunk] = []
         while self._in_flight and (len(self._in_flight) > keep or self._in_flight[0].done()):
             part = self._in_flight.popleft().result()
             footer_length = struct.unpack("<I", part[-TRAILER_BYTES:-4])[0]
-            footer = part[-TRAILER_BYTES - footer_length : -TRAILER_BYTES]
+            footer = bytes(part[-TRAILER_BYTES - footer_length : -TRAILER_BYTES])
             self._parts.append((self._position_bytes, footer))
             emitted.append(self._emit_bytes(part))
-        return b"".join(emitted)
+        # parts are megabytes: hand a single one on as it is rather than copy it into a join
+        return emitted[0] if len(emitted) == 1 else b"".join(emitted)
 
-    def _encode_part(self, table: pa.Table) -> bytes:
+    def _encode_part(self, table: pa.Table) -> memoryview:
         sink = pa.BufferOutputStream()
         with pq.ParquetWriter(
             sink,
@@ -198,9 +199,9 @@ class ParquetEncoder:
             write_page_index=False,  # a part must be magic, column chunks, footer: see resume
         ) as writer:
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
-        return bytes(sink.getvalue())
+        return memoryview(sink.getvalue())
 
-    def _emit_bytes(self, data: bytes) -> bytes:
+    def _emit_bytes(self, data: Chunk) -> Chunk:
         self._position_bytes += len(data)
         return data
 

@@ -10,8 +10,10 @@ the slice footers.
 from __future__ import annotations
 
 import enum
+import queue
+import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -140,8 +142,78 @@ class _Run:
         return None if self.limit is None else self.limit - self.rows
 
 
-def _non_empty_batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+def _non_empty_batches(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     return (batch for batch in reader if batch.num_rows)
+
+
+_END = object()
+
+
+class _ReadAhead:
+    """Reads one slice's batches on its own thread, up to ``depth`` batches ahead of the encoder.
+
+    The next slice's read-ahead starts as soon as the current slice's batches are all read, so the
+    log store already works on it while the current slice is finished (its last parts encoded, its
+    bytes made durable, its checkpoint taken). Errors of the reader are raised to the consumer at
+    the point they happened. ``close`` stops the thread between batches and closes the reader.
+    """
+
+    def __init__(self, open_reader: OpenReader, item: Slice, depth: int = 4) -> None:
+        self._open_reader = open_reader
+        self._item = item
+        self._batches: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._opened = threading.Event()
+        self._closed = threading.Event()
+        self._schema: pa.Schema | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, name="logsluice-read-ahead", daemon=True)
+        self._thread.start()
+
+    @property
+    def schema(self) -> pa.Schema:
+        self._opened.wait()
+        if self._schema is None:
+            raise self._error or RuntimeError("the slice's reader did not open")
+        return self._schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            batch = self._batches.get()
+            if batch is _END:
+                if self._error is not None:
+                    raise self._error
+                return
+            yield batch
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join()
+
+    def _read(self) -> None:
+        try:
+            with self._open_reader(self._item) as reader:
+                self._schema = reader.schema
+                self._opened.set()
+                for batch in reader:
+                    if not self._put(batch):
+                        return
+        except Exception as error:  # noqa: BLE001 - handed to the consumer, which raises it
+            self._error = error
+        except BaseException as error:
+            self._error = error
+            raise
+        finally:
+            self._opened.set()
+            self._put(_END)
+
+    def _put(self, item: object) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._batches.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 ENCODING_THREADS = 2
@@ -184,7 +256,7 @@ class _EncodeAhead:
         self._run.emit(future.result(), rows)
 
 
-def _write_slice(run: _Run, reader: pa.RecordBatchReader) -> bool | None:
+def _write_slice(run: _Run, reader: _ReadAhead) -> bool | None:
     """Write the slice's batches; return True if the limit cut rows off, None if stopped.
 
     If the reader or the encoder fails, batches encoded but not yet written are dropped: the run
@@ -202,7 +274,7 @@ def _write_slice(run: _Run, reader: pa.RecordBatchReader) -> bool | None:
         encoding.close()
 
 
-def _encode_batches(run: _Run, encoding: _EncodeAhead, reader: pa.RecordBatchReader) -> bool | None:
+def _encode_batches(run: _Run, encoding: _EncodeAhead, reader: _ReadAhead) -> bool | None:
     for batch in _non_empty_batches(reader):
         if run.should_stop():
             return None
@@ -265,16 +337,22 @@ def export_slices(
     start = resume_from.next_position if resume_from else 0
     finished: list[SliceResult] = []
     outcome = ExportOutcome.COMPLETE
+    ahead = _ReadAhead(open_reader, slices[start]) if start < len(slices) else None
     try:
         for position in range(start, len(slices)):
             current = slices[position]
             start_offset, start_rows = writer.offset_bytes, writer.rows
             if should_stop():
                 return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
-            with open_reader(current) as reader:
+            reader, ahead = ahead or _ReadAhead(open_reader, current), None
+            try:
                 cut = _write_slice(run, reader)
+            finally:
+                reader.close()
             if cut is None:
                 return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
+            if not cut and position + 1 < len(slices):
+                ahead = _ReadAhead(open_reader, slices[position + 1])
             run.end_frame(encoder.end_slice())
             output.drain()
             result = SliceResult(
@@ -291,5 +369,7 @@ def export_slices(
         output.drain()
         return ExportResult(outcome, writer.rows, finished, writer.finalize())
     finally:
+        if ahead is not None:
+            ahead.close()
         output.close()
         writer.close()

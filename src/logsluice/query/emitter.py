@@ -40,11 +40,18 @@ class QueryEmitter(Protocol):
     """Renders parsed queries as one engine's SQL."""
 
     def select(
-        self, parsed: ParsedQuery, target: QueryTarget, *, order: Order, limit: int | None
+        self,
+        parsed: ParsedQuery,
+        target: QueryTarget,
+        *,
+        order: Order,
+        limit: int | None,
+        sort: bool = True,
     ) -> str:
         """Return SQL for the query's rows: records by time for a SEARCH, the SQL's rows otherwise.
 
-        ``order`` applies to a plain SEARCH only; ``limit`` caps the rows of either. Raises
+        ``order`` applies to a plain SEARCH only, and only with ``sort`` (without it the records
+        come in storage order); ``limit`` caps the rows of either. Raises
         InvalidQueryError for schema problems, InvalidInputError for a negative limit.
         """
         ...
@@ -68,15 +75,22 @@ class DuckDBQueryEmitter:
     dialect = "duckdb"
 
     def select(
-        self, parsed: ParsedQuery, target: QueryTarget, *, order: Order, limit: int | None
+        self,
+        parsed: ParsedQuery,
+        target: QueryTarget,
+        *,
+        order: Order,
+        limit: int | None,
+        sort: bool = True,
     ) -> str:
         if limit is not None and limit < 0:
             raise InvalidInputError(f"limit must not be negative, got {limit}", limit=limit)
         if parsed.has_sql:
             return self._render(self._with_records(parsed, target, _limited(parsed, limit)))
         query = self._matching_records(parsed, target)
-        time_column = exp.column(target.time_column, quoted=True)
-        query = query.order_by(exp.Ordered(this=time_column, desc=order == Order.DESC))
+        if sort:
+            time_column = exp.column(target.time_column, quoted=True)
+            query = query.order_by(exp.Ordered(this=time_column, desc=order == Order.DESC))
         return self._render(query.limit(limit) if limit is not None else query)
 
     def count(self, parsed: ParsedQuery, target: QueryTarget) -> str:

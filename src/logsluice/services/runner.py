@@ -26,19 +26,36 @@ from logsluice.domain.errors import (
     LeaseLostError,
     LogsluiceError,
 )
+from logsluice.domain.export import Order
 from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task
 from logsluice.pipeline.artifact_writer import WriterCheckpoint
 from logsluice.pipeline.compressors import build_compressor
 from logsluice.pipeline.export import ExportOutcome, ExportResult, ResumePoint, export_slices
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.slices import Slice
-from logsluice.ports import Clock, RecordSource, TaskStore
+from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
+from logsluice.ports import Clock, RecordSource, RecordsQuery, TaskStore
 from logsluice.services.heartbeat import ProgressSnapshot, TaskHeartbeat
 from logsluice.services.task_estimates import EncoderFactory
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_finish import TaskFinisher
 from logsluice.services.task_plan import TaskPlan, conformed, pinned_schema, plan_task
 from logsluice.services.task_queries import compiled_sql, records_query_for
+
+
+def _may_skip_sort(request: RecordsQuery, schema: pa.Schema) -> bool:
+    """True when a slice may be read in storage order, checked, instead of sorted.
+
+    Only a plain SEARCH in ascending time order qualifies: its time column comes first, and a store
+    that keeps records sorted hands them over in that order. A SQL query keeps its own order.
+    """
+    return (
+        request.order is Order.ASC
+        and not request.query.has_sql
+        and len(schema) > 0
+        and pa.types.is_timestamp(schema.field(0).type)
+    )
+
 
 _FOR_GOOD = (InvalidInputError, ExportSchemaChangedError, ArtifactStagingError, LeaseLostError)
 RUNNING_PERCENT_CEILING = 99.9
@@ -152,6 +169,7 @@ class _TaskRun:
         self.progress = _Progress()
         self.checkpoints: list[SliceCheckpoint] = []
         self.failures: dict[int, int] = {}
+        self.sort_slices = False  # set once a slice read in storage order was not in time order
         self.logger = structlog.get_logger().bind(
             task_id=task.id, worker_id=worker_id, project=task.project
         )
@@ -259,6 +277,10 @@ class _TaskRun:
             self.progress.checkpoint(self.checkpoints)  # a retried slice is counted afresh
             try:
                 return self._export_from(plan.slices[position:], schema, heartbeat)
+            except OutOfTimeOrderError as error:
+                # the store's own order was not time order here: from now on every slice is sorted
+                self.logger.info("task.sorting_slices", slice_index=position, reason=str(error))
+                self.sort_slices = True
             except _FOR_GOOD:
                 raise
             except Exception as error:
@@ -310,11 +332,17 @@ class _TaskRun:
         return ResumePoint(next_position=0, checkpoint=WriterCheckpoint(offset_bytes, rows))
 
     def _open_reader(self, item: Slice, schema: pa.Schema) -> pa.RecordBatchReader:
+        """Stream the slice; unsorted and checked (see ``_may_skip_sort``) until that fails once."""
         request = records_query_for(self.task.project, self.task.spec, time_range=item.time_range)
+        sort = self.sort_slices or not _may_skip_sort(request, schema)
         reader = conformed(
-            self.runner.source.stream(request, self.runner.settings.batch_rows), schema
+            self.runner.source.stream(replace(request, sort=sort), self.runner.settings.batch_rows),
+            schema,
         )
-        return pa.RecordBatchReader.from_batches(schema, self._counted(reader))
+        batches = self._counted(reader)
+        return pa.RecordBatchReader.from_batches(
+            schema, batches if sort else in_time_order(batches)
+        )
 
     def _counted(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         with reader:

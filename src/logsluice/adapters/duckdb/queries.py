@@ -99,7 +99,7 @@ class QueryRunner:
         """Return a reader producing the query's rows about ``batch_rows`` at a time."""
         target = self._target(request)
         statement = self._emitter.select(
-            request.query, target, order=request.order, limit=request.limit
+            request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
         cursor = self._connection.cursor()
         timer = _start_timer(cursor, request.timeout)
