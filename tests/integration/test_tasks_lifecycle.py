@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,10 @@ from fastapi.testclient import TestClient
 
 from logsluice.bootstrap import Server, build_server
 from logsluice.domain.tasks import TaskStatus
+from logsluice.services.worker import WorkerPool, WorkerSettings
 from logsluice.settings import load_settings
 from tests.integration.api_checks import assert_error, authorized_client
+from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
     RANGE,
     TASKS_URL,
@@ -424,3 +427,38 @@ def test_downloads_honour_http_range(client: TestClient, server: Server) -> None
     assert beyond.headers["content-range"] == f"bytes */{len(whole)}"
     stale = client.get(url, headers={"Range": "bytes=0-9", "If-Range": '"other"'})
     assert (stale.status_code, stale.content) == (200, whole)
+
+
+@pytest.mark.parametrize("action", ["create", "retry"])
+def test_idle_workers_wake_when_a_task_is_queued_not_at_their_next_poll(
+    make_server: ServerFactory, action: str
+) -> None:
+    built = make_server(workers=0)
+    container = built.container
+    pool = WorkerPool(
+        container.task_store,
+        container.runner,
+        container.clock,
+        WorkerSettings(poll_interval=timedelta(hours=1)),
+        size=2,
+        signal=container.queue_signal,
+    )
+    with authorized_client(built) as test_client:
+        load(test_client, RECORDS[:50])
+        task = create(test_client, query="*")
+        if action == "retry":
+            test_client.post(f"{TASKS_URL}/{task['id']}/cancel")
+            assert get(test_client, task["id"])["status"] == "CANCELLED"
+        pool.start()
+        try:
+            time.sleep(0.3)  # both workers found nothing to claim and now wait an hour
+            if action == "create":
+                task = create(test_client, name="woken", query="*")
+            else:
+                assert test_client.post(f"{TASKS_URL}/{task['id']}/retry").status_code == 200
+            deadline = time.monotonic() + 30
+            while get(test_client, task["id"])["status"] != "SUCCEEDED":
+                assert time.monotonic() < deadline, get(test_client, task["id"])
+                time.sleep(0.05)
+        finally:
+            pool.stop()  # wakes the waiting workers too: returns at once, not in an hour

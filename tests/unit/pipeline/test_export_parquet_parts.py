@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from logsluice.domain.errors import ArtifactStagingError
-from logsluice.pipeline.encoders import ROW_GROUP_ROWS, ParquetEncoder
+from logsluice.pipeline.encoders import ROW_GROUP_ROWS, ParquetEncoder, dictionary_columns
 from logsluice.pipeline.parquet_footer import encode_footer, read_footer
 
 
@@ -88,3 +88,38 @@ def test_batches_are_buffered_into_row_groups_of_the_configured_size() -> None:
     sizes = [file.metadata.row_group(i).num_rows for i in range(file.metadata.num_row_groups)]
     assert sizes == [2 * batch_rows, batch_rows]
     assert file.read().column("n").to_pylist() == list(range(3 * batch_rows))
+
+
+def test_only_columns_whose_values_repeat_are_dictionary_encoded() -> None:
+    rows = 5_000
+    table = pa.table(
+        {
+            "ts": pa.array(range(rows), pa.timestamp("us", tz="UTC")),
+            "level": [["INFO", "WARN", "ERROR"][i % 3] for i in range(rows)],
+            "status": [200 + i % 5 for i in range(rows)],
+            "trace_id": [f"{i:032x}" for i in range(rows)],
+            "latency": [i / 3 for i in range(rows)],
+        }
+    )
+    assert dictionary_columns(table) == ["level", "status"]
+    encoder = ParquetEncoder()
+    out = bytearray(encoder.begin(table.schema))
+    write_parts(encoder, out, [table.to_batches(1_000)])
+    out += encoder.end()
+    file = pq.ParquetFile(io.BytesIO(bytes(out)))
+    row_group = file.metadata.row_group(0)
+    dictionary_encoded = {
+        row_group.column(index).path_in_schema
+        for index in range(row_group.num_columns)
+        if row_group.column(index).has_dictionary_page
+    }
+    assert dictionary_encoded == {"level", "status"}
+    assert file.read().equals(table)
+
+
+def test_the_dictionary_choice_follows_each_row_group_own_values() -> None:
+    repeating = pa.table({"s": ["a", "b"] * 1_000})
+    unique = pa.table({"s": [f"value-{i}" for i in range(2_000)]})
+    assert dictionary_columns(repeating) == ["s"]
+    assert dictionary_columns(unique) == []
+    assert dictionary_columns(repeating.slice(0, 0)) == ["s"]  # empty: nothing to lose

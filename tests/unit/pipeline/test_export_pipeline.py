@@ -6,7 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -288,3 +288,56 @@ def test_bytes_written_are_reported_as_they_go_not_only_at_checkpoints(tmp_path:
     assert during_first_slice[-1] == result.slices[0].end_offset_bytes
     assert result.artifact is not None
     assert events[-1] == ("bytes", result.artifact.size_bytes)
+
+
+def tracked_reader(
+    open_reader: Callable[[Slice], pa.RecordBatchReader], opened: list[int], closed: list[int]
+) -> Callable[[Slice], pa.RecordBatchReader]:
+    """Wrap ``open_reader`` so that the slices whose readers were opened and closed are listed."""
+
+    def open_tracked(item: Slice) -> pa.RecordBatchReader:
+        reader = open_reader(item)
+        opened.append(item.index)
+
+        def served() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            finally:
+                closed.append(item.index)
+
+        return pa.RecordBatchReader.from_batches(reader.schema, served())
+
+    return open_tracked
+
+
+@pytest.mark.parametrize("ending", ["complete", "stopped", "crashed"])
+def test_every_reader_opened_is_closed_the_one_read_ahead_included(
+    tmp_path: Path, ending: str
+) -> None:
+    opened: list[int] = []
+    closed: list[int] = []
+    table = sample_table()
+    source = reader_factory(table, batch_rows=25)
+    if ending == "crashed":
+        source = crashing_reader(source, 2, batches=2)
+    done: list[SliceResult] = []
+    # a stop seen before slice 2, which is being read ahead since slice 1's batches were read
+    should_stop = (lambda: len(done) == 2) if ending == "stopped" else None
+    options = {"should_stop": should_stop} if should_stop else {}
+    try:
+        result = run_export(
+            LocalArtifactStore(tmp_path),
+            ExportFormat.CSV,
+            Compression.NONE,
+            open_reader=tracked_reader(source, opened, closed),
+            on_slice_done=done.append,
+            **options,
+        )
+    except CrashError:
+        assert ending == "crashed"
+    else:
+        assert result.outcome is (
+            ExportOutcome.STOPPED if ending == "stopped" else ExportOutcome.COMPLETE
+        )
+    assert opened == [0, 1, 2]  # in order, each once; a stopped run had slice 2 read ahead
+    assert sorted(closed) == opened
