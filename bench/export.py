@@ -13,8 +13,9 @@
    The directory is reused by later runs of the same size (``--rebuild`` to start over).
 2. logsluice. For each format (csv+zstd, jsonl+zstd, parquet with its internal zstd) serve is
    started afresh (``--workers`` download workers, default 1;
-   ``LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES`` and ``LOGSLUICE_DUCKDB_THREADS`` from
-   ``--memory-limit-bytes`` and ``--threads``), a download
+   ``LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES``, ``LOGSLUICE_DUCKDB_CACHE_LIMIT_BYTES`` and
+   ``LOGSLUICE_DUCKDB_THREADS`` from ``--memory-limit-bytes``, ``--cache-limit-bytes`` and
+   ``--threads``), a download
    task ``{"logstore": "logs", "query": "*", from, to, format, compression}`` is created with
    ``POST /api/v1/projects/bench/download-tasks`` and polled every 50 ms until SUCCEEDED. The time
    is create → SUCCEEDED seen by the client; the peak RSS is the serve process's VmHWM read right
@@ -125,6 +126,7 @@ def server_settings(arguments: argparse.Namespace) -> dict[str, str]:
     return {
         "LOGSLUICE_WORKERS": str(arguments.workers),
         "LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES": str(arguments.memory_limit_bytes),
+        "LOGSLUICE_DUCKDB_CACHE_LIMIT_BYTES": str(arguments.cache_limit_bytes),
         "LOGSLUICE_DUCKDB_THREADS": str(arguments.threads),
         "LOGSLUICE_LOG_LEVEL": "warning",
     }
@@ -303,6 +305,7 @@ def run_task_mode(arguments: argparse.Namespace) -> bool:
     print(
         f"task mode: workers={arguments.workers} threads={arguments.threads} "
         f"LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES={arguments.memory_limit_bytes} "
+        f"LOGSLUICE_DUCKDB_CACHE_LIMIT_BYTES={arguments.cache_limit_bytes} "
         f"(COPY: DuckDB's default memory limit, same threads)"
     )
     rows_out: list[str] = []
@@ -635,6 +638,13 @@ def parse_arguments() -> argparse.Namespace:
         type=int,
         default=384 * MEBIBYTE,
         help="task mode: LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES of serve (default 402653184, "
+        "logsluice's own default)",
+    )
+    parser.add_argument(
+        "--cache-limit-bytes",
+        type=int,
+        default=64 * MEBIBYTE,
+        help="task mode: LOGSLUICE_DUCKDB_CACHE_LIMIT_BYTES of serve (default 67108864, "
         "logsluice's own default)",
     )
     parser.add_argument(

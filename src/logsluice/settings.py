@@ -131,9 +131,19 @@ class Settings(BaseSettings):
         default=384 * MEBIBYTE,
         ge=16 * MEBIBYTE,
         description=(
-            "Memory limit of the embedded DuckDB log store's buffer pool, in bytes (default"
-            " 384 MiB); larger sorts spill to disk. Memory stays flat during big exports only with"
-            " a limit."
+            "Memory limit of the embedded DuckDB log store while a `| SQL` query runs, an export"
+            " sorts a slice or compaction rewrites a table, in bytes (default 384 MiB); larger"
+            " sorts spill to disk. Unset: DuckDB's default, 80 % of RAM."
+        ),
+    )
+    duckdb_cache_limit_bytes: int | None = Field(
+        default=64 * MEBIBYTE,
+        ge=16 * MEBIBYTE,
+        description=(
+            "Memory limit of the embedded DuckDB log store the rest of the time, in bytes (default"
+            " 64 MiB): table blocks read by searches and exports are cached up to it, so memory"
+            " stays flat during big exports; `| SQL` queries, sorted export slices and compaction"
+            " get the memory limit while they run. Unset: always the memory limit."
         ),
     )
     duckdb_threads: int | None = Field(

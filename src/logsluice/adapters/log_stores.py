@@ -8,40 +8,52 @@ factory, so a missing optional driver fails only when its scheme is used.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from logsluice.domain.errors import InvalidInputError
 from logsluice.ports import LogStore
 
-LogStoreFactory = Callable[[str, int | None, int | None], LogStore]
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """Limits of an embedded engine; ``None`` leaves the engine's default."""
+
+    memory_limit_bytes: int | None = None
+    cache_limit_bytes: int | None = None
+    threads: int | None = None
 
 
-def _create_duckdb_log_store(
-    url: str, memory_limit_bytes: int | None, threads: int | None
-) -> LogStore:
+LogStoreFactory = Callable[[str, EngineLimits], LogStore]
+
+
+def _create_duckdb_log_store(url: str, limits: EngineLimits) -> LogStore:
     from logsluice.adapters.duckdb import DuckDBLogStore
 
-    return DuckDBLogStore(duckdb_path(url), memory_limit_bytes=memory_limit_bytes, threads=threads)
+    return DuckDBLogStore(
+        duckdb_path(url),
+        memory_limit_bytes=limits.memory_limit_bytes,
+        cache_limit_bytes=limits.cache_limit_bytes,
+        threads=limits.threads,
+    )
 
 
 LOG_STORE_FACTORIES: Mapping[str, LogStoreFactory] = {"duckdb": _create_duckdb_log_store}
 
 
-def create_log_store(
-    url: str, *, memory_limit_bytes: int | None = None, threads: int | None = None
-) -> LogStore:
+def create_log_store(url: str, limits: EngineLimits | None = None) -> LogStore:
     """Return the log store that ``url`` names, opened with the given engine limits.
 
-    ``memory_limit_bytes`` and ``threads`` tune embedded engines (DuckDB) and are ignored by
-    servers. Raises InvalidInputError for an unknown scheme or a malformed URL.
+    ``limits`` tune embedded engines (DuckDB) and are ignored by servers. Raises
+    InvalidInputError for an unknown scheme or a malformed URL.
     """
     scheme = urlsplit(url).scheme.lower()
     factory = LOG_STORE_FACTORIES.get(scheme)
     if factory is None:
         known = ", ".join(f"{name}://" for name in sorted(LOG_STORE_FACTORIES))
         raise InvalidInputError(f"unknown log store URL {url!r}: use one of {known}", url=url)
-    return factory(url, memory_limit_bytes, threads)
+    return factory(url, limits or EngineLimits())
 
 
 def duckdb_path(url: str) -> Path:

@@ -46,6 +46,7 @@ class RecordsQueryBody(BaseModel):
     order: Order = Order.ASC
     limit: int | None = Field(default=None, ge=0)
     timeout_seconds: float | None = Field(default=None, gt=0)
+    sort: bool = True
 
     def to_request(self) -> RecordsQuery:
         timeout = timedelta(seconds=self.timeout_seconds) if self.timeout_seconds else None
@@ -57,6 +58,7 @@ class RecordsQueryBody(BaseModel):
             order=self.order,
             limit=self.limit,
             timeout=timeout,
+            sort=self.sort,
         )
 
 

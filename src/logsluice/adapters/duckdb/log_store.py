@@ -11,7 +11,7 @@ rest of the table (``docs/adr/0002-duckdb-log-storage.md``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.compaction import read_row_group_spans, rewrite_sorted
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.locks import LogstoreLocks
+from logsluice.adapters.duckdb.memory import MemoryBudget
 from logsluice.adapters.duckdb.queries import QueryRunner, ScanProfile
 from logsluice.adapters.duckdb.tables import (
     field_type_from_sql,
@@ -49,13 +50,16 @@ class DuckDBLogStore:
         path: Path | str,
         *,
         memory_limit_bytes: int | None = None,
+        cache_limit_bytes: int | None = None,
         threads: int | None = None,
     ) -> None:
         """Open (or create) the DuckDB file at ``path``.
 
-        ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap);
-        ``threads`` sets its worker threads. ``None`` leaves DuckDB's default.
-        Raises BackendUnavailableError when the file cannot be opened (e.g. locked by a process).
+        ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap).
+        With ``cache_limit_bytes`` too, the pool is held to that smaller limit except while an
+        export sorts a slice or compaction rewrites a table (see :mod:`.memory`). ``threads`` sets
+        DuckDB's worker threads. ``None`` leaves DuckDB's default. Raises
+        BackendUnavailableError when the file cannot be opened (e.g. locked by a process).
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,8 +68,17 @@ class DuckDBLogStore:
                 str(self.path), config=_config(memory_limit_bytes, threads)
             )
             self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
+            self._memory = (
+                MemoryBudget(self._connection, cache_limit_bytes, memory_limit_bytes)
+                if memory_limit_bytes is not None and cache_limit_bytes is not None
+                else None
+            )
         self._locks = LogstoreLocks()
-        self._queries = QueryRunner(self._connection, self.schema)
+        self._queries = QueryRunner(self._connection, self.schema, self._sorting)
+
+    def _sorting(self) -> AbstractContextManager[None]:
+        """Context for work that sorts a large input: DuckDB may use its whole memory limit."""
+        return self._memory.raised() if self._memory is not None else nullcontext()
 
     # --- storage -------------------------------------------------------------------------------
 
@@ -169,7 +182,8 @@ class DuckDBLogStore:
             before = read_row_group_spans(cursor, project, logstore)
             if not before.needs_compaction():
                 return self._unchanged(project, logstore, before.row_groups)
-            rows = rewrite_sorted(cursor, project, logstore, time_field)
+            with self._sorting():
+                rows = rewrite_sorted(cursor, project, logstore, time_field)
             after = read_row_group_spans(cursor, project, logstore)
         return CompactionReport(
             rewritten=True,

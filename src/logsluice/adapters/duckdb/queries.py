@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -46,9 +47,11 @@ class QueryRunner:
         self,
         connection: duckdb.DuckDBPyConnection,
         read_schema: Callable[[str, str], LogstoreSchema],
+        sorting: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._connection = connection
         self._read_schema = read_schema
+        self._sorting = sorting
         self._emitter = DuckDBQueryEmitter()
 
     def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
@@ -101,29 +104,27 @@ class QueryRunner:
         statement = self._emitter.select(
             request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
+        held = ExitStack()
+        if request.query.has_sql or _sorts_a_slice(request):
+            held.enter_context(self._sorting())  # until the reader is closed
         cursor = self._connection.cursor()
-        timer = _start_timer(cursor, request.timeout)
+        held.callback(_finish, cursor, _start_timer(cursor, request.timeout))
         try:
             with self._errors(request):
                 reader = cursor.sql(statement).to_arrow_reader(batch_rows)
         except BaseException:
-            _finish(cursor, timer)
+            held.close()
             raise
-        batches = self._batches(request, reader, cursor, timer)
+        batches = self._batches(request, reader, held)
+        # a reader dropped before its first batch never runs the generator's cleanup: do it then
+        weakref.finalize(batches, held.close)
         return pa.RecordBatchReader.from_batches(reader.schema, batches)
 
     def _batches(
-        self,
-        request: RecordsQuery,
-        reader: pa.RecordBatchReader,
-        cursor: duckdb.DuckDBPyConnection,
-        timer: threading.Timer | None,
+        self, request: RecordsQuery, reader: pa.RecordBatchReader, held: ExitStack
     ) -> Iterator[pa.RecordBatch]:
-        try:
-            with self._errors(request):
-                yield from reader
-        finally:
-            _finish(cursor, timer)
+        with held, self._errors(request):
+            yield from reader
 
     def _target(self, request: RecordsQuery) -> QueryTarget:
         schema = self._read_schema(request.project, request.logstore)
@@ -135,6 +136,13 @@ class QueryRunner:
         )
 
     def _run(
+        self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
+    ) -> _Result:
+        """Run ``work`` on a fresh cursor; a ``| SQL`` query may use the whole memory limit."""
+        with self._sorting() if request.query.has_sql else nullcontext():
+            return self._run_on_cursor(request, work)
+
+    def _run_on_cursor(
         self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
     ) -> _Result:
         cursor = self._connection.cursor()
@@ -154,6 +162,15 @@ class QueryRunner:
             timeout=request.timeout,
         ):
             yield
+
+
+def _sorts_a_slice(request: RecordsQuery) -> bool:
+    """True for a stream of a plain SEARCH sorted by time with no limit: an export's slice.
+
+    (A ``| SQL`` query, whose aggregations and sorts may need memory, also runs with the whole
+    limit; a SEARCH read in storage order, a preview with a limit, a count or a histogram do not.)
+    """
+    return request.sort and request.limit is None and not request.query.has_sql
 
 
 def _start_timer(

@@ -45,6 +45,7 @@ def request_to_json(request: RecordsQuery) -> dict[str, Any]:
         "order": request.order.value,
         "limit": request.limit,
         "timeout_seconds": request.timeout.total_seconds() if request.timeout else None,
+        "sort": request.sort,
     }
 
 
