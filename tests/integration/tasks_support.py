@@ -49,8 +49,15 @@ def load(client: TestClient, records: list[dict[str, Any]]) -> None:
     """Create project ``web``, logstore ``app`` and ingest ``records``."""
     assert client.post("/api/v1/projects", json={"name": "web"}).status_code == 201
     assert client.post("/api/v1/projects/web/logstores", json={"name": "app"}).status_code == 201
+    append(client, records)
+
+
+def append(client: TestClient, records: list[dict[str, Any]], **params: str) -> None:
+    """Ingest ``records`` into ``web/app`` as one request (``params``: e.g. a logstream)."""
     body = b"".join(orjson.dumps(record) + b"\n" for record in records)
-    response = client.post("/api/v1/projects/web/logstores/app/records", content=body)
+    response = client.post(
+        "/api/v1/projects/web/logstores/app/records", params=params, content=body
+    )
     assert response.json()["accepted"] == len(records), response.text
 
 

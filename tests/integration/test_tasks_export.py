@@ -17,6 +17,7 @@ from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
     TASKS_URL,
+    append,
     create,
     decompress,
     download,
@@ -156,11 +157,9 @@ def test_csv_options_and_time_zone_are_honoured(client: TestClient, server: Serv
 
 
 def test_a_logstream_narrows_the_export(client: TestClient, server: Server) -> None:
-    body = b'{"timestamp":"2026-03-01T01:00:00Z","message":"only here"}\n'
-    response = client.post(
-        "/api/v1/projects/web/logstores/app/records", params={"logstream": "edge"}, content=body
+    append(
+        client, [{"timestamp": "2026-03-01T01:00:00Z", "message": "only here"}], logstream="edge"
     )
-    assert response.status_code == 200, response.text
     _, data = _export(client, server, query="*", logstream="edge", format="jsonl")
     _, rows = read_rows(data, "jsonl")
     assert len(rows) == 1

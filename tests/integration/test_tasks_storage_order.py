@@ -8,15 +8,14 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from logsluice.bootstrap import Server
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
-from tests.integration.tasks_support import create as create_task
 from tests.integration.tasks_support import (
+    append,
     decompress,
     download,
     generate_records,
@@ -26,6 +25,7 @@ from tests.integration.tasks_support import (
     read_rows,
     run_queued,
 )
+from tests.integration.tasks_support import create as create_task
 
 RECORDS = generate_records(1200, seed=23)
 
@@ -40,9 +40,7 @@ def client(server: Server) -> Iterator[TestClient]:
     with authorized_client(server) as test_client:
         # two ingests over the same six hours: each is stored sorted, the table is not
         load(test_client, RECORDS[:600])
-        body = b"".join(orjson.dumps(record) + b"\n" for record in RECORDS[600:])
-        response = test_client.post("/api/v1/projects/web/logstores/app/records", content=body)
-        assert response.json()["accepted"] == 600
+        append(test_client, RECORDS[600:])
         yield test_client
 
 

@@ -105,7 +105,7 @@ class QueryRunner:
             request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
         held = ExitStack()
-        if request.query.has_sql or _sorts_a_slice(request):
+        if _stream_needs_working_memory(request):
             held.enter_context(self._sorting())  # until the reader is closed
         cursor = self._connection.cursor()
         held.callback(_finish, cursor, _start_timer(cursor, request.timeout))
@@ -164,13 +164,11 @@ class QueryRunner:
             yield
 
 
-def _sorts_a_slice(request: RecordsQuery) -> bool:
-    """True for a stream of a plain SEARCH sorted by time with no limit: an export's slice.
-
-    (A ``| SQL`` query, whose aggregations and sorts may need memory, also runs with the whole
-    limit; a SEARCH read in storage order, a preview with a limit, a count or a histogram do not.)
-    """
-    return request.sort and request.limit is None and not request.query.has_sql
+def _stream_needs_working_memory(request: RecordsQuery) -> bool:
+    """True for a ``| SQL`` query (its aggregations and sorts may need memory) and for an export's
+    slice sorted by time (a plain SEARCH, sorted, with no limit). A SEARCH read in storage order or
+    a preview with a limit runs within the cache limit."""
+    return request.query.has_sql or (request.sort and request.limit is None)
 
 
 def _start_timer(
