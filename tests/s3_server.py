@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 ACCESS_KEY_ID = "logsluice-test-key"
-SECRET_ACCESS_KEY = "logsluice-test-secret"  # noqa: S105 - a throwaway key of a local test server
+SECRET_ACCESS_KEY = "logsluice-test-secret"
 REGION = "us-east-1"
 
 
@@ -112,7 +112,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         _unavailable("moto_server is not installed (pip install 'moto[server]')")
     port = _free_port()
     log = (tmp_path_factory.mktemp("moto") / "moto.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own test server
+    process = subprocess.Popen(
         [str(executable), "-H", "127.0.0.1", "-p", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -155,7 +155,7 @@ def sigv4_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Serv
     root = tmp_path_factory.mktemp("rclone-s3")
     port = _free_port()
     log = (root.parent / "rclone.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own test server
+    process = subprocess.Popen(
         [
             str(executable),
             "serve",

@@ -21,8 +21,9 @@ from logsluice.domain.errors import CompactionError
 OVERLAP_DEPTH_LIMIT = 2.0
 """Rewrite when the row groups' time spans add up to more than this many times the table's."""
 
-_MIN_PATTERN = "'min': '([^']+)'"
-_MAX_PATTERN = "'max': '([^']+)'"
+# DuckDB 1.5's segment statistics read ``[Min: 2026-03-01 00:00:00+00, Max: …][Has Null: …]``
+_MIN_PATTERN = r"\[Min: ([^,\]]+), Max: "
+_MAX_PATTERN = r", Max: ([^\]]+)\]"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def read_row_group_spans(
         f"min(epoch_us({time_stat.format(pattern=quote_literal(_MIN_PATTERN))})), "
         f"max(epoch_us({time_stat.format(pattern=quote_literal(_MAX_PATTERN))})) "
         "FROM pragma_storage_info(?) "
-        "WHERE column_id = 0 AND CAST(stats AS VARCHAR) LIKE '%''min''%' "
+        "WHERE column_id = 0 AND CAST(stats AS VARCHAR) LIKE '[Min: %' "
         "GROUP BY row_group_id ORDER BY row_group_id"
     )
     name = f"{quote_identifier(project)}.{quote_identifier(logstore)}"

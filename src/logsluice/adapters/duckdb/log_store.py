@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.compaction import read_row_group_spans, rewrite_sorted
 from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.extensions import NO_DOWNLOADS
 from logsluice.adapters.duckdb.locks import LogstoreLocks
 from logsluice.adapters.duckdb.memory import MemoryBudget
 from logsluice.adapters.duckdb.queries import QueryRunner, ScanProfile
@@ -102,9 +103,12 @@ class DuckDBLogStore:
         lock = self._locks.get(project, logstore)
         with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            # the schema goes only once empty: other logstores of the project keep it alive
-            with suppress(duckdb.DependencyException):
-                cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(project)}")
+            # The schema goes only once empty: other logstores of the project keep it alive. Count
+            # them rather than trust DROP SCHEMA's dependency check: DuckDB 1.5.5 forgets that a
+            # table depends on its schema once the table was altered, and drops it with the schema.
+            if not _has_tables(cursor, project):
+                with suppress(duckdb.DependencyException):
+                    cursor.execute(f"DROP SCHEMA IF EXISTS {quote_identifier(project)}")
 
     def schema(self, project: str, logstore: str) -> LogstoreSchema:
         """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
@@ -246,7 +250,7 @@ class DuckDBLogStore:
 def _config(
     memory_limit_bytes: int | None, threads: int | None
 ) -> dict[str, str | bool | int | float | list[str]]:
-    config: dict[str, str | bool | int | float | list[str]] = {}
+    config: dict[str, str | bool | int | float | list[str]] = dict(NO_DOWNLOADS)
     if memory_limit_bytes is not None:
         config["memory_limit"] = f"{memory_limit_bytes}B"
     if threads is not None:
@@ -290,6 +294,15 @@ def _read_schema(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str)
         Field(name=str(name), type=field_type_from_sql(str(type_sql))) for name, type_sql in rows
     )
     return LogstoreSchema(time_field=fields[0].name, fields=fields)
+
+
+def _has_tables(cursor: duckdb.DuckDBPyConnection, schema: str) -> bool:
+    row = cursor.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND schema_name = ?",
+        [schema],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _is_sorted(times: pa.ChunkedArray) -> bool:

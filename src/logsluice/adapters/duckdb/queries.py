@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from logsluice.adapters.duckdb.errors import translate_errors
-from logsluice.adapters.duckdb.tables import field_type_from_arrow, table_sql
+from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identifier, table_sql
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.ports import ColumnInfo, HistogramBucket
 from logsluice.query import DuckDBQueryEmitter, QueryTarget
@@ -31,9 +31,17 @@ if TYPE_CHECKING:
 _Result = TypeVar("_Result")
 
 
+ROW_GROUP_ROWS = 122_880
+"""Rows in one full DuckDB row group; scans read whole row groups."""
+
+
 @dataclass(frozen=True)
 class ScanProfile:
-    """What the table scans of one query read, from DuckDB's profiler."""
+    """What the table scans of one query read, from DuckDB's profiler.
+
+    DuckDB 1.5's profiler reports rows scanned but not row groups, so ``row_groups_scanned`` is
+    the rows scanned in whole row groups (exact when every row group scanned is full).
+    """
 
     rows_scanned: int
     row_groups_scanned: int
@@ -89,11 +97,13 @@ class QueryRunner:
         def profiled(cursor: duckdb.DuckDBPyConnection) -> ScanProfile:
             cursor.execute("PRAGMA enable_profiling = 'no_output'")
             cursor.sql(statement).to_arrow_table()
-            totals = json.loads(cursor.get_profiling_information(format="json"))["query"]
+            totals = json.loads(cursor.get_profiling_information(format="json"))
+            cursor.execute("PRAGMA disable_profiling")
+            rows_scanned = int(totals["cumulative_rows_scanned"])
             return ScanProfile(
-                rows_scanned=int(totals["total_rows_scanned"]),
-                row_groups_scanned=int(totals["total_row_groups_scanned"]),
-                row_groups_total=int(totals["total_row_groups_to_scan"]),
+                rows_scanned=rows_scanned,
+                row_groups_scanned=-(-rows_scanned // ROW_GROUP_ROWS),
+                row_groups_total=_row_groups(cursor, request.project, request.logstore),
             )
 
         return self._run(request, profiled)
@@ -191,6 +201,14 @@ def _finish(cursor: duckdb.DuckDBPyConnection, timer: threading.Timer | None) ->
 def _sql_position(request: RecordsQuery) -> int:
     """Where DuckDB errors point in the user's text: the SQL part (errors come from it), else 0."""
     return request.query.sql_offset if request.query.has_sql else 0
+
+
+def _row_groups(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> int:
+    row = cursor.execute(
+        "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info(?)",
+        [f"{quote_identifier(project)}.{quote_identifier(logstore)}"],
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _column_info(field: pa.Field) -> ColumnInfo:
