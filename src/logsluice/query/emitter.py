@@ -142,7 +142,25 @@ class DuckDBQueryEmitter:
         return query
 
     def _render(self, query: exp.Expr) -> str:
-        return query.sql(dialect=self.dialect, comments=False)
+        return query.transform(_spell_nul_characters).sql(dialect=self.dialect, comments=False)
+
+
+def _spell_nul_characters(node: exp.Expr) -> exp.Expr:
+    """A string literal holding NUL becomes ``'…' || chr(0) || '…'``.
+
+    DuckDB 1.5's parser ends a quoted string at a NUL character and refuses the statement.
+    """
+    if not (isinstance(node, exp.Literal) and node.is_string and "\x00" in node.this):
+        return node
+    pieces: list[exp.Expr] = []
+    for index, piece in enumerate(str(node.this).split("\x00")):
+        if index:
+            pieces.append(exp.Chr(expressions=[exp.Literal.number(0)]))
+        pieces.append(exp.Literal.string(piece))
+    spelled = pieces[0]
+    for piece in pieces[1:]:
+        spelled = exp.DPipe(this=spelled, expression=piece, safe=True)
+    return exp.Paren(this=spelled)
 
 
 def _limited(parsed: ParsedQuery, limit: int | None) -> exp.Query:
