@@ -158,8 +158,8 @@ def _spell_nul_characters(node: exp.Expr) -> exp.Expr:
             pieces.append(exp.Chr(expressions=[exp.Literal.number(0)]))
         pieces.append(exp.Literal.string(piece))
     spelled = pieces[0]
-    for piece in pieces[1:]:
-        spelled = exp.DPipe(this=spelled, expression=piece, safe=True)
+    for following in pieces[1:]:
+        spelled = exp.DPipe(this=spelled, expression=following, safe=True)
     return exp.Paren(this=spelled)
 
 
