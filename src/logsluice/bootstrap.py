@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from logsluice.adapters.artifacts import build_artifact_store
 from logsluice.adapters.artifacts.encoders import build_encoder
+from logsluice.adapters.duckdb.sql_functions import DUCKDB_SQL_RULES
 from logsluice.adapters.http import HttpLogStore
 from logsluice.adapters.log_stores import EngineLimits, create_log_store
 from logsluice.adapters.secret_cipher import (
@@ -42,7 +43,7 @@ from logsluice.api.auth import (
 from logsluice.api.context import ApiContext, RequestAuthenticator
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import CatalogStore, Clock, LogStore, RecordSource, TaskStore
+from logsluice.ports import CatalogStore, Clock, LogStore, RecordReader, TaskStore
 from logsluice.query.parsed_query import warm_up as warm_up_query_parsers
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
@@ -231,7 +232,7 @@ def build_link_signer(settings: Settings, clock: Clock) -> LinkSigner:
 def build_runner(
     settings: Settings,
     task_store: TaskStore,
-    source: RecordSource,
+    source: RecordReader,
     artifact_store: ArtifactStore,
     clock: Clock,
 ) -> TaskRunner:
@@ -346,7 +347,7 @@ def build_authenticator(
 def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     """Return the API app on a fresh container, with retention running while the app runs."""
     check_no_auth_allowed(settings.host, settings.no_auth)
-    warm_up_query_parsers()
+    warm_up_query_parsers(DUCKDB_SQL_RULES)
     container = build_container(settings, clock)
     authenticator, admin_token = build_authenticator(settings, container.access_keys)
     context = ApiContext(
@@ -363,7 +364,10 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         sls_domain=settings.sls_domain,
         clock=container.clock,
         cdn_statistics=CdnStatisticsService(
-            container.tasks, container.clock, logstore=settings.huawei_cdn_logstore
+            container.tasks,
+            container.log_store,
+            container.clock,
+            logstore=settings.huawei_cdn_logstore,
         ),
     )
     retention_job = PeriodicJob(

@@ -2,7 +2,9 @@
 
 Each port is small and named for its role. Implementations are named ``<Technology><Role>``
 (``SqlCatalogStore``, ``DuckDBLogStore``, ``LocalArtifactStore``) and pass one shared contract
-suite.
+suite. A wide store is split into the roles its consumers use (``RecordReader`` for queries and
+download tasks, ``RecordAppender`` for ingest, ``LogStoreAdmin`` for the catalog, retention and
+compaction); ``LogStore`` is all of them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
+from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
 from logsluice.domain.timerange import TimeRange
@@ -121,52 +124,45 @@ class CompactionReport:
     row_groups_after: int
 
 
-class RecordSource(Protocol):
-    """The read side of a log store that a download task needs.
+class QueryParser(Protocol):
+    """Reads query text with the rules of the log store's engine."""
 
-    ``LogStore`` has it; a worker process that cannot open the log store's files reads through the
-    serving node instead (``HttpLogStore``).
+    def parse_query(self, text: str) -> ParsedQuery:
+        """Return the checked query (``SEARCH`` or ``SEARCH | SQL``) in the engine's SQL rules.
+
+        Raises InvalidQueryError pointing at the offending position (a syntax error, a function or
+        table the engine does not allow).
+        """
+        ...
+
+
+class QueryCompiler(QueryParser, Protocol):
+    """Turns queries and typed requests into the engine's own SQL; services build none."""
+
+    def compile_query(self, request: RecordsQuery) -> str:
+        """Return the engine SQL ``request`` runs (shown with a task), over the logstore's table.
+
+        Raises LogstoreNotFoundError, InvalidQueryError for fields the logstore lacks.
+        """
+        ...
+
+    def statistics_query(self, parameters: ExportParameters) -> str:
+        """Return the query text (``* | SELECT …``) computing a Huawei CDN statistics export.
+
+        A field the logstore lacks reads as NULL when the query runs.
+        """
+        ...
+
+
+class RecordReader(QueryCompiler, Protocol):
+    """The read side of a log store: what searches, estimates and download tasks need.
+
+    Every log store has it; a worker process that cannot open an embedded DuckDB file reads
+    through the serving node instead (``HttpLogStore``).
     """
 
     def schema(self, project: str, logstore: str) -> LogstoreSchema:
         """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
-        ...
-
-    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
-        """Return a streaming reader over the query's rows, a batch of ~``batch_rows`` at a time."""
-        ...
-
-    def count(self, request: RecordsQuery) -> int:
-        """Return how many rows the query yields over its whole range (ignoring ``limit``)."""
-        ...
-
-    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
-        """Return counts of the records matched by the query's search part per time bucket."""
-        ...
-
-
-class LogStore(Protocol):
-    """Holds records and runs queries over them (DuckDB embedded, ClickHouse scaled out)."""
-
-    def create_logstore(self, logstore: Logstore) -> None:
-        """Create the physical storage for a logstore; a no-op if it exists."""
-        ...
-
-    def drop_logstore(self, project: str, logstore: str) -> None:
-        """Remove a logstore's records and storage; a no-op if absent."""
-        ...
-
-    def schema(self, project: str, logstore: str) -> LogstoreSchema:
-        """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
-        ...
-
-    def append(self, project: str, logstore: str, records: pa.Table) -> int:
-        """Append records atomically and return how many were stored.
-
-        ``records`` has the time field as ``timestamp[us, UTC]`` and other columns of boolean,
-        int64, float64 or string type. New columns extend the schema; a column whose type clashes
-        with the stored one widens it (to DOUBLE or VARCHAR), so no value is dropped.
-        """
         ...
 
     def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
@@ -189,6 +185,36 @@ class LogStore(Protocol):
         """Return counts of the records matched by the query's search part per time bucket."""
         ...
 
+
+class RecordAppender(Protocol):
+    """The write side of a log store: what ingest needs."""
+
+    def append(self, project: str, logstore: str, records: pa.Table) -> int:
+        """Append records atomically and return how many were stored.
+
+        ``records`` has the time field as ``timestamp[us, UTC]`` and other columns of boolean,
+        int64, float64 or string type. New columns extend the schema; a column whose type clashes
+        with the stored one widens it (to DOUBLE or VARCHAR), so no value is dropped. Raises
+        LogstoreNotFoundError, InvalidRecordsError.
+        """
+        ...
+
+
+class LogStoreAdmin(Protocol):
+    """Storage of logstores: what the catalog, retention and compaction need."""
+
+    def create_logstore(self, logstore: Logstore) -> None:
+        """Create the physical storage for a logstore; a no-op if it exists."""
+        ...
+
+    def drop_logstore(self, project: str, logstore: str) -> None:
+        """Remove a logstore's records and storage; a no-op if absent."""
+        ...
+
+    def schema(self, project: str, logstore: str) -> LogstoreSchema:
+        """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
+        ...
+
     def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
         """Return the logstreams seen in a logstore with their record counts."""
         ...
@@ -198,15 +224,23 @@ class LogStore(Protocol):
         ...
 
     def compact(self, project: str, logstore: str) -> CompactionReport:
-        """Re-sort a logstore's records by time when its storage blocks overlap too much in time.
+        """Rewrite a logstore's storage sorted by time when it overlaps too much in time.
 
-        Out-of-order appends leave blocks that each span a wide time range, so time-range queries
-        read most of them. When the overlap passes the backend's threshold, rewrite the records
-        sorted by time, atomically (queries see the old or the new layout; appends wait). Returns
-        whether it rewrote and the record and block counts; a well-ordered logstore is left alone.
-        Raises LogstoreNotFoundError.
+        Out-of-order appends leave blocks (row groups, files) that each span a wide time range, so
+        time-range queries read most of them. When the overlap passes the backend's threshold,
+        rewrite the records sorted by time, atomically (queries see the old or the new layout), with
+        the engine's own maintenance where it has one. Returns whether it rewrote and the record and
+        block counts; a well-ordered logstore is left alone. Raises LogstoreNotFoundError.
         """
         ...
+
+
+class LogStore(RecordReader, RecordAppender, LogStoreAdmin, Protocol):
+    """Holds records and runs queries over them: every role of a log store, plus ``close``.
+
+    Implementations: ``DuckDBLogStore`` (one embedded file), ``DuckLakeLogStore`` (a DuckLake
+    catalog and Parquet files, any number of nodes). Services take the narrow role they use.
+    """
 
     def close(self) -> None:
         """Release connections and files."""
@@ -436,8 +470,12 @@ __all__: Sequence[str] = (
     "Encoder",
     "HistogramBucket",
     "LogStore",
+    "LogStoreAdmin",
     "LogstreamInfo",
-    "RecordSource",
+    "QueryCompiler",
+    "QueryParser",
+    "RecordAppender",
+    "RecordReader",
     "RecordsQuery",
     "SecretCipher",
     "StagingObject",

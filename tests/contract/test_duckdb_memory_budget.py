@@ -20,10 +20,10 @@ import pytest
 from logsluice.adapters.duckdb import DuckDBLogStore
 from logsluice.adapters.duckdb import log_store as log_store_module
 from logsluice.adapters.duckdb.queries import QueryRunner
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import Logstore
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import RecordsQuery
-from logsluice.query import parse_query
 
 MEBIBYTE = 1024 * 1024
 PEAK = 256 * MEBIBYTE

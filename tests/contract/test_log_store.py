@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import FieldType, Logstore
 from logsluice.domain.errors import (
     InvalidQueryError,
@@ -23,7 +24,6 @@ from logsluice.domain.errors import (
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import LogStore, RecordsQuery
-from logsluice.query import parse_query
 
 PROJECT = "shop"
 LOGSTORE = "web-logs"

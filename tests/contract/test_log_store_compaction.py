@@ -17,10 +17,10 @@ import pyarrow as pa
 import pytest
 
 from logsluice.adapters.duckdb import DuckDBLogStore
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import Logstore
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import RecordsQuery
-from logsluice.query import parse_query
 
 PROJECT = "shop"
 LOGSTORE = "web-logs"

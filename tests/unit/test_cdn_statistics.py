@@ -115,7 +115,9 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     container.catalog.create_logstore("web", "cdn")
     body = "\n".join(json.dumps(record) for record in RECORDS).encode()
     assert container.ingest.ingest("web", "cdn", body).accepted == len(RECORDS)
-    yield Harness(container, CdnStatisticsService(container.tasks, container.clock))
+    yield Harness(
+        container, CdnStatisticsService(container.tasks, container.log_store, container.clock)
+    )
     container.close()
 
 
@@ -411,7 +413,9 @@ def _harness_with(tmp_path: Path, records: list[Record]) -> Iterator[Harness]:
     if records:
         body = "\n".join(json.dumps(record) for record in records).encode()
         assert container.ingest.ingest("web", "cdn", body).accepted == len(records)
-    yield Harness(container, CdnStatisticsService(container.tasks, container.clock))
+    yield Harness(
+        container, CdnStatisticsService(container.tasks, container.log_store, container.clock)
+    )
     container.close()
 
 

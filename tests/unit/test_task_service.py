@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
+from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.errors import InvalidInputError, InvalidNameError, InvalidQueryError
 from logsluice.domain.export import CsvOptions, ExportFormat
 from logsluice.domain.tasks import Task, TaskSpec, TaskStatus
 from logsluice.domain.timerange import TimeRange
-from logsluice.query import parse_query
 from logsluice.services.task_checks import LARGEST_LIMIT, check_spec
 from logsluice.services.task_progress import progress_of
 from logsluice.services.task_queries import effective_query_text
@@ -31,7 +32,11 @@ def _spec(**changes: Any) -> TaskSpec:
 
 
 def test_a_good_spec_passes() -> None:
-    check_spec(_spec(limit=5, timezone="Europe/Berlin", csv=CsvOptions(delimiter="\t")), None)
+    check_spec(
+        _spec(limit=5, timezone="Europe/Berlin", csv=CsvOptions(delimiter="\t")),
+        None,
+        DuckDBQueryLanguage(),
+    )
 
 
 @pytest.mark.parametrize(
@@ -54,13 +59,13 @@ def test_a_good_spec_passes() -> None:
 )
 def test_a_bad_spec_names_its_problem(changes: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
-        check_spec(_spec(**changes), None)
+        check_spec(_spec(**changes), None, DuckDBQueryLanguage())
 
 
 def test_the_configured_maximum_caps_the_limit() -> None:
-    check_spec(_spec(limit=100), 100)
+    check_spec(_spec(limit=100), 100, DuckDBQueryLanguage())
     with pytest.raises(InvalidInputError, match="1 to 100"):
-        check_spec(_spec(limit=101), 100)
+        check_spec(_spec(limit=101), 100, DuckDBQueryLanguage())
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from logsluice.api.auth import Credentials, Principal
-from logsluice.ports import Clock, RecordSource
+from logsluice.ports import Clock, RecordReader
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
 from logsluice.services.cdn_statistics import CdnStatisticsService
@@ -42,7 +42,7 @@ class ApiContext:
     ingest_max_body_bytes: int
     tasks: TaskService
     downloads: DownloadService
-    records: RecordSource
+    records: RecordReader
     public_url: str = ""
     access_keys: AccessKeyService | None = None
     sls_domain: str = ""

@@ -19,22 +19,21 @@ from pydantic import BaseModel, Field
 from logsluice.api.context import Caller, Context
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import RecordSource, RecordsQuery
-from logsluice.query import parse_query
+from logsluice.ports import RecordReader, RecordsQuery
 
 ARROW_STREAM_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 router = APIRouter(prefix="/internal/v1/records", include_in_schema=False)
 
 
-def get_records(context: Context, caller: Caller) -> RecordSource:
+def get_records(context: Context, caller: Caller) -> RecordReader:
     """Return the node's record source after checking the caller is the admin."""
     caller.require_admin()
-    records: RecordSource = context.records
+    records: RecordReader = context.records
     return records
 
 
-Records = Annotated[RecordSource, Depends(get_records)]
+Records = Annotated[RecordReader, Depends(get_records)]
 
 
 class RecordsQueryBody(BaseModel):
@@ -48,12 +47,12 @@ class RecordsQueryBody(BaseModel):
     timeout_seconds: float | None = Field(default=None, gt=0)
     sort: bool = True
 
-    def to_request(self) -> RecordsQuery:
+    def to_request(self, records: RecordReader) -> RecordsQuery:
         timeout = timedelta(seconds=self.timeout_seconds) if self.timeout_seconds else None
         return RecordsQuery(
             project=self.project,
             logstore=self.logstore,
-            query=parse_query(self.query),
+            query=records.parse_query(self.query),
             time_range=TimeRange(self.start, self.end),
             order=self.order,
             limit=self.limit,
@@ -92,21 +91,21 @@ def read_schema(body: SchemaBody, records: Records) -> dict[str, Any]:
 @router.post("/count")
 def count_records(body: CountBody, records: Records) -> dict[str, int]:
     """Return how many rows the query yields."""
-    return {"count": records.count(body.request.to_request())}
+    return {"count": records.count(body.request.to_request(records))}
 
 
 @router.post("/histogram")
 def histogram(body: HistogramBody, records: Records) -> dict[str, list[list[Any]]]:
     """Return ``[bucket_start, count]`` pairs, oldest first."""
     bucket = timedelta(microseconds=body.bucket_microseconds)
-    buckets = records.histogram(body.request.to_request(), bucket)
+    buckets = records.histogram(body.request.to_request(records), bucket)
     return {"buckets": [[item.start.isoformat(), item.count] for item in buckets]}
 
 
 @router.post("/stream")
 def stream_records(body: StreamBody, records: Records) -> StreamingResponse:
     """Stream the query's rows as an Arrow IPC stream."""
-    reader = records.stream(body.request.to_request(), body.batch_rows)
+    reader = records.stream(body.request.to_request(records), body.batch_rows)
     return StreamingResponse(_ipc_chunks(reader), media_type=ARROW_STREAM_MEDIA_TYPE)
 
 

@@ -1,8 +1,9 @@
 """Turn the text of a query (``SEARCH``, ``SEARCH | SQL``, or BLS's ``match …``) into a ParsedQuery.
 
-Parsing needs no schema: the SEARCH part is checked for syntax, the SQL part for syntax and for
-the allow-lists of ``sql_allowlist``. Schema problems (unknown fields, values that do not fit a
-field's type) are found later by the emitter that knows the logstore.
+Parsing needs no schema: the SEARCH part is checked for syntax, the SQL part for syntax, for the
+syntax allow-list of ``sql_syntax`` and for the function rules of the log store's engine (its
+adapter passes them; services reach them through the log store's ``parse_query``). Schema problems
+(unknown fields, values that do not fit a field's type) are found later by the engine's emitter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlglot import Dialect, exp
 from logsluice.domain.query_ast import SearchNode
 from logsluice.query.search_parser import parse_search
 from logsluice.query.sql_checker import check_sql
+from logsluice.query.sql_syntax import SqlFunctionRules
 
 # BLS writes ``match SEARCH``; ``match`` is a prefix only when a space, '|' or the end follows it.
 _MATCH_PREFIX = re.compile(r"\s*match(?=\s|\||\Z)", re.IGNORECASE)
@@ -45,8 +47,8 @@ class ParsedQuery:
         return self._sql_offset
 
 
-def parse_query(text: str) -> ParsedQuery:
-    """Parse and check a query; no schema is needed.
+def parse_query(text: str, rules: SqlFunctionRules) -> ParsedQuery:
+    """Parse and check a query with an engine's SQL ``rules``; no schema is needed.
 
     Returns the ParsedQuery. Raises InvalidQueryError with ``position`` (0-based offset into
     ``text``) and ``reason`` (``syntax``, ``forbidden_function``, ``forbidden_table``,
@@ -60,18 +62,19 @@ def parse_query(text: str) -> ParsedQuery:
     if pipe is None:
         return ParsedQuery(text=text, search=search, has_sql=False)
     sql_offset = pipe + 1
-    tree = check_sql(text[sql_offset:], sql_offset)
+    tree = check_sql(text[sql_offset:], sql_offset, rules)
     return ParsedQuery(text, search, True, _sql_tree=tree, _sql_offset=sql_offset)
 
 
-def warm_up() -> None:
-    """Build the SEARCH parser and load sqlglot's DuckDB dialect now rather than on first use.
+def warm_up(rules: SqlFunctionRules) -> None:
+    """Build the SEARCH parser and load the engine's sqlglot dialects now rather than on first use.
 
     Both are built lazily and take ~0.1 s together; a server calls this at start so that its first
     query or download task does not pay for them.
     """
-    parse_query("warm_up:1 | SELECT count(*) AS n")
-    Dialect.get_or_raise("duckdb")
+    parse_query("warm_up:1 | SELECT count(*) AS n", rules)
+    for reading in rules.readings:
+        Dialect.get_or_raise(reading)
 
 
 def _search_start(text: str) -> int:

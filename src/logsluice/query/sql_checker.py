@@ -1,7 +1,9 @@
 """Parse the SQL after ``|`` with sqlglot and check it against the allow-lists.
 
-The text is read as DuckDB SQL first; when that fails (to parse, or to pass the checks) it is read
-as Presto and then MySQL, because SLS users type Presto/MySQL-flavoured SQL (``date_format``,
+The syntax allow-list is engine-neutral (``sql_syntax``); the function allow-list and the readings
+come from the log store's engine (a ``SqlFunctionRules``). The text is read in the engine's dialect
+first; when that fails (to parse, or to pass the checks) it is read in the rules' other readings
+(Presto, then MySQL for DuckDB), because SLS users type Presto/MySQL-flavoured SQL (``date_format``,
 ``approx_percentile``, backquoted names). Whichever reading passes is used; the result is only ever
 rendered back from the checked tree, never from the user's text. Every refusal is an
 ``InvalidQueryError`` whose ``position`` is the 0-based offset in the full query text.
@@ -19,37 +21,32 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from logsluice.domain.errors import InvalidQueryError
-from logsluice.query.sql_allowlist import (
-    ALLOWED_FUNCTION_NAMES,
-    ALLOWED_FUNCTIONS,
-    ALLOWED_SYNTAX,
-    FOREIGN_FUNCTION_NAMES,
-    RECORDS_TABLE_NAMES,
-)
+from logsluice.query.sql_syntax import ALLOWED_SYNTAX, RECORDS_TABLE_NAMES, SqlFunctionRules
 
-_READINGS = ("duckdb", "presto", "mysql")
 _QUERY_STARTS = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SET_OPERATIONS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
 
-def check_sql(sql: str, offset: int) -> exp.Query:
+def check_sql(sql: str, offset: int, rules: SqlFunctionRules) -> exp.Query:
     """Return the checked sqlglot tree of ``sql``, which starts at ``offset`` in the full query.
+
+    ``rules`` are the log store engine's readings and function allow-list.
 
     Raises InvalidQueryError (reasons ``syntax``, ``forbidden_comment``, ``multiple_statements``,
     ``forbidden_statement``, ``forbidden_function``, ``forbidden_table``, ``forbidden_syntax``,
     ``reserved_name``) pointing at the offending place.
     """
-    tokens = _tokenize(sql, offset)
+    tokens = _tokenize(sql, offset, rules.dialect)
     _refuse_comments(sql, tokens, offset)
     _refuse_more_statements(tokens, offset)
     _require_query_start(sql, tokens, offset)
-    return _parse_and_check(sql, offset, tokens)
+    return _parse_and_check(sql, offset, tokens, rules)
 
 
-def _tokenize(sql: str, offset: int) -> list[Token]:
+def _tokenize(sql: str, offset: int, dialect: str) -> list[Token]:
     try:
-        return list(_duckdb().tokenize(sql))
+        return list(_dialect(dialect).tokenize(sql))
     except TokenError as error:
         position = offset + _unterminated_quote(sql)
         raise InvalidQueryError(
@@ -60,8 +57,8 @@ def _tokenize(sql: str, offset: int) -> list[Token]:
 
 
 @functools.cache
-def _duckdb() -> Dialect:
-    return Dialect.get_or_raise("duckdb")
+def _dialect(name: str) -> Dialect:
+    return Dialect.get_or_raise(name)
 
 
 def _unterminated_quote(sql: str) -> int:
@@ -129,16 +126,18 @@ def _require_query_start(sql: str, tokens: list[Token], offset: int) -> None:
         )
 
 
-def _parse_and_check(sql: str, offset: int, tokens: list[Token]) -> exp.Query:
+def _parse_and_check(
+    sql: str, offset: int, tokens: list[Token], rules: SqlFunctionRules
+) -> exp.Query:
     """Try each reading; only a syntax error or an unknown function moves on to the next one."""
     syntax_error: InvalidQueryError | None = None
     policy_error: InvalidQueryError | None = None
-    for dialect in _READINGS:
+    for dialect in rules.readings:
         try:
             tree = _parse_one(sql, offset, dialect, tokens)
-            _TreeChecker(sql, offset, tokens).check(tree)
+            _TreeChecker(sql, offset, tokens, rules).check(tree)
         except InvalidQueryError as error:
-            if not _other_reading_may_help(error):
+            if not _other_reading_may_help(error, rules):
                 raise
             if error.reason == "syntax":
                 syntax_error = syntax_error or error
@@ -149,11 +148,11 @@ def _parse_and_check(sql: str, offset: int, tokens: list[Token]) -> exp.Query:
     raise policy_error or syntax_error or _unreadable(offset)
 
 
-def _other_reading_may_help(error: InvalidQueryError) -> bool:
+def _other_reading_may_help(error: InvalidQueryError, rules: SqlFunctionRules) -> bool:
     if error.reason == "syntax":
         return True
     function = str(error.details.get("function", "")).lower()
-    return error.reason == "forbidden_function" and function in FOREIGN_FUNCTION_NAMES
+    return error.reason == "forbidden_function" and function in rules.foreign_function_names
 
 
 def _unreadable(offset: int) -> InvalidQueryError:  # pragma: no cover - a reading always fails
@@ -170,7 +169,7 @@ def _quote_unusual_identifiers(tree: exp.Query) -> exp.Query:
 
 def _parse_one(sql: str, offset: int, dialect: str, tokens: list[Token]) -> exp.Query:
     try:
-        reading_tokens = list(Dialect.get_or_raise(dialect).tokenize(sql))
+        reading_tokens = list(_dialect(dialect).tokenize(sql))
         statements = [statement for statement in sqlglot.parse(sql, read=dialect) if statement]
     except (ParseError, TokenError) as error:
         raise _syntax_error(error, sql, offset) from None
@@ -245,10 +244,11 @@ def _first_word(node: exp.Expr) -> str:
 class _TreeChecker:
     """Walks a parsed tree and refuses the first node that is not on an allow-list."""
 
-    def __init__(self, sql: str, offset: int, tokens: list[Token]) -> None:
+    def __init__(self, sql: str, offset: int, tokens: list[Token], rules: SqlFunctionRules) -> None:
         self._sql = sql
         self._offset = offset
         self._tokens = tokens
+        self._rules = rules
 
     def check(self, tree: exp.Expr) -> None:
         for node in tree.walk():
@@ -279,7 +279,9 @@ class _TreeChecker:
             self._check_cte(node)
         elif kind is exp.With and node.args.get("recursive"):
             raise self._refuse(node, "forbidden_syntax", "WITH RECURSIVE is not allowed")
-        elif kind in ALLOWED_FUNCTIONS or kind in ALLOWED_SYNTAX:
+        elif kind in self._rules.functions and isinstance(node, exp.Func):
+            self._check_function_name(node, node.sql_name())
+        elif kind in ALLOWED_SYNTAX:
             return
         elif issubclass(kind, exp.Func):
             name = self._source(node)
@@ -289,8 +291,15 @@ class _TreeChecker:
         else:
             raise self._refuse(node, "forbidden_syntax", f"{node.key.upper()} is not allowed here")
 
+    def _check_function_name(self, node: exp.Expr, name: str) -> None:
+        if self._rules.is_forbidden(name):
+            raise self._refuse(
+                node, "forbidden_function", f"function {name!r} is never allowed", function=name
+            )
+
     def _check_anonymous(self, node: exp.Expr) -> None:
-        if node.name.lower() not in ALLOWED_FUNCTION_NAMES:
+        self._check_function_name(node, node.name)
+        if node.name.lower() not in self._rules.function_names:
             raise self._refuse(
                 node,
                 "forbidden_function",

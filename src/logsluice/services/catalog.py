@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, LogstoreSchema, Project
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.names import check_name
-from logsluice.ports import CatalogStore, Clock, LogStore, LogstreamInfo
+from logsluice.ports import CatalogStore, Clock, LogStoreAdmin, LogstreamInfo
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
@@ -35,7 +35,7 @@ class LogstoreDetails:
 class CatalogService:
     """Creates, lists, shows and deletes projects and logstores."""
 
-    def __init__(self, catalog_store: CatalogStore, log_store: LogStore, clock: Clock) -> None:
+    def __init__(self, catalog_store: CatalogStore, log_store: LogStoreAdmin, clock: Clock) -> None:
         self._catalog_store = catalog_store
         self._log_store = log_store
         self._clock = clock

@@ -1,7 +1,7 @@
 """Huawei CDN statistics export tasks: check a request, run it as a download task, list them.
 
 An export task is an ordinary logsluice download task whose query is a ``SEARCH | SQL``
-aggregation (:mod:`logsluice.services.cdn_statistics_sql`) over the project's CDN logstore,
+aggregation over the project's CDN logstore, written by the log store (``statistics_query``),
 written as CSV with a header and spreadsheet formula escaping. So progress, resume, links and the
 artifact store work as for every task. The task's description marks it as a statistics export
 (and records the request), so the Huawei list shows only these tasks, newest update first.
@@ -16,19 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from logsluice.domain.errors import InvalidInputError
-from logsluice.domain.export import CsvOptions, ExportFormat
-from logsluice.domain.tasks import TaskSpec
-from logsluice.domain.timerange import TimeRange
-from logsluice.ports import Clock
-from logsluice.services.cdn_statistics_sql import (
+from logsluice.domain.cdn_statistics import (
     ExportParameters,
     Language,
     ServiceArea,
     StatisticsAction,
     StatType,
-    statistics_query,
 )
+from logsluice.domain.errors import InvalidInputError
+from logsluice.domain.export import CsvOptions, ExportFormat
+from logsluice.domain.tasks import TaskSpec
+from logsluice.domain.timerange import TimeRange
+from logsluice.ports import Clock, QueryCompiler
 from logsluice.services.links import SignedLink
 from logsluice.services.task_progress import TaskView
 from logsluice.services.tasks import MAX_PAGE_SIZE, TaskService
@@ -191,8 +190,11 @@ def is_statistics_task(view: TaskView) -> bool:
 class CdnStatisticsService:
     """Creates and lists the statistics export tasks of a project's CDN logstore."""
 
-    def __init__(self, tasks: TaskService, clock: Clock, *, logstore: str = "cdn") -> None:
+    def __init__(
+        self, tasks: TaskService, compiler: QueryCompiler, clock: Clock, *, logstore: str = "cdn"
+    ) -> None:
         self._tasks = tasks
+        self._compiler = compiler
         self._clock = clock
         self._logstore = logstore
 
@@ -212,7 +214,7 @@ class CdnStatisticsService:
             display_name=f"Huawei CDN statistics: {parameters.action.value}",
             description=DESCRIPTION_MARKER + _request_json(request),
             logstore=self._logstore,
-            query=statistics_query(parameters),
+            query=self._compiler.statistics_query(parameters),
             time_range=parameters.time_range,
             format=ExportFormat.CSV,
             csv=CsvOptions(header=True, escape_formulas=True),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from logsluice.domain.errors import NotFoundError
-from logsluice.ports import CatalogStore, CompactionReport, LogStore
+from logsluice.ports import CatalogStore, CompactionReport, LogStoreAdmin
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CompactionPass:
 class CompactionService:
     """Asks the log store to compact every logstore of the catalog."""
 
-    def __init__(self, catalog_store: CatalogStore, log_store: LogStore) -> None:
+    def __init__(self, catalog_store: CatalogStore, log_store: LogStoreAdmin) -> None:
         self._catalog_store = catalog_store
         self._log_store = log_store
 

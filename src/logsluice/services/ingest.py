@@ -20,7 +20,7 @@ import zstandard
 from logsluice.domain.catalog import FieldType, widen
 from logsluice.domain.errors import InvalidRecordsError, PayloadTooLargeError
 from logsluice.pipeline.decode import InputFormat, LineError, decode_records
-from logsluice.ports import CatalogStore, Clock, LogStore
+from logsluice.ports import CatalogStore, Clock, RecordAppender
 
 _SNIFF_BYTES = 256
 
@@ -58,7 +58,11 @@ class IngestService:
     """Decodes request bodies into records and appends them to logstores."""
 
     def __init__(
-        self, catalog_store: CatalogStore, log_store: LogStore, clock: Clock, limits: IngestLimits
+        self,
+        catalog_store: CatalogStore,
+        log_store: RecordAppender,
+        clock: Clock,
+        limits: IngestLimits,
     ) -> None:
         self._catalog_store = catalog_store
         self._log_store = log_store

@@ -15,8 +15,14 @@ from typing import TYPE_CHECKING
 from logsluice.domain.errors import InvalidInputError, QueryTimeoutError
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import CatalogStore, Clock, ColumnInfo, HistogramBucket, LogStore, RecordsQuery
-from logsluice.query import parse_query
+from logsluice.ports import (
+    CatalogStore,
+    Clock,
+    ColumnInfo,
+    HistogramBucket,
+    RecordReader,
+    RecordsQuery,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,7 +68,11 @@ class QueryService:
     """Runs one query over one logstore and time range, synchronously."""
 
     def __init__(
-        self, catalog_store: CatalogStore, log_store: LogStore, clock: Clock, limits: QueryLimits
+        self,
+        catalog_store: CatalogStore,
+        log_store: RecordReader,
+        clock: Clock,
+        limits: QueryLimits,
     ) -> None:
         self._catalog_store = catalog_store
         self._log_store = log_store
@@ -97,7 +107,7 @@ class QueryService:
         request = RecordsQuery(
             project=project,
             logstore=logstore,
-            query=parse_query(query_text),
+            query=self._log_store.parse_query(query_text),
             time_range=time_range,
             order=order,
             limit=self._check_limit(limit),

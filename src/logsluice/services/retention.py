@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from logsluice.domain.errors import NotFoundError
-from logsluice.ports import CatalogStore, Clock, LogStore
+from logsluice.ports import CatalogStore, Clock, LogStoreAdmin
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class RetentionReport:
 class RetentionService:
     """Applies each logstore's ``retention_days`` to the records in the log store."""
 
-    def __init__(self, catalog_store: CatalogStore, log_store: LogStore, clock: Clock) -> None:
+    def __init__(self, catalog_store: CatalogStore, log_store: LogStoreAdmin, clock: Clock) -> None:
         self._catalog_store = catalog_store
         self._log_store = log_store
         self._clock = clock

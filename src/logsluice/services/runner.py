@@ -34,13 +34,13 @@ from logsluice.pipeline.export import ExportOutcome, ExportResult, ResumePoint, 
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.slices import Slice
 from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
-from logsluice.ports import Clock, RecordSource, RecordsQuery, TaskStore
+from logsluice.ports import Clock, RecordReader, RecordsQuery, TaskStore
 from logsluice.services.heartbeat import ProgressSnapshot, TaskHeartbeat
 from logsluice.services.task_estimates import EncoderFactory
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_finish import TaskFinisher
 from logsluice.services.task_plan import TaskPlan, conformed, pinned_schema, plan_task
-from logsluice.services.task_queries import compiled_sql, records_query_for
+from logsluice.services.task_queries import records_query_for
 
 
 def _may_skip_sort(request: RecordsQuery, schema: pa.Schema) -> bool:
@@ -134,7 +134,7 @@ class TaskRunner:
         self,
         *,
         task_store: TaskStore,
-        source: RecordSource,
+        source: RecordReader,
         artifact_store: ArtifactStore,
         encoder_factory: EncoderFactory,
         clock: Clock,
@@ -226,11 +226,9 @@ class _TaskRun:
             self.finisher.requeue()
 
     def _compiled_query(self) -> str:
-        request = records_query_for(self.task.project, self.task.spec)
+        request = records_query_for(self.runner.source, self.task.project, self.task.spec)
         try:
-            return compiled_sql(
-                request, self.runner.source.schema(request.project, request.logstore)
-            )
+            return self.runner.source.compile_query(request)
         except LogsluiceError:
             return request.query.text  # the schema moved on since; the query text still says it
 
@@ -264,7 +262,7 @@ class _TaskRun:
         limit = self.task.spec.limit
         if result.outcome is not ExportOutcome.COMPLETE or limit is None or result.rows < limit:
             return result
-        request = records_query_for(self.task.project, self.task.spec)
+        request = records_query_for(self.runner.source, self.task.project, self.task.spec)
         if self.runner.source.count(request) <= limit:
             return result
         return replace(result, outcome=ExportOutcome.TRUNCATED)
@@ -333,7 +331,9 @@ class _TaskRun:
 
     def _open_reader(self, item: Slice, schema: pa.Schema) -> pa.RecordBatchReader:
         """Stream the slice; unsorted and checked (see ``_may_skip_sort``) until that fails once."""
-        request = records_query_for(self.task.project, self.task.spec, time_range=item.time_range)
+        request = records_query_for(
+            self.runner.source, self.task.project, self.task.spec, time_range=item.time_range
+        )
         sort = self.sort_slices or not _may_skip_sort(request, schema)
         reader = conformed(
             self.runner.source.stream(replace(request, sort=sort), self.runner.settings.batch_rows),

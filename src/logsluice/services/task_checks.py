@@ -1,4 +1,4 @@
-"""Checks of a download-task spec that need no store.
+"""Checks of a download-task spec that need no stored data; the log store's rules read the query.
 
 Every check raises a subclass of InvalidInputError naming the offending field, so each dialect can
 answer with a clear 4xx before anything is stored.
@@ -11,7 +11,7 @@ import zoneinfo
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.names import check_name
 from logsluice.domain.tasks import TaskSpec
-from logsluice.query import parse_query
+from logsluice.ports import QueryParser
 
 LARGEST_LIMIT = 2**63 - 1  # a row count any task store column can hold
 MAX_DISPLAY_NAME_CHARACTERS = 256
@@ -22,8 +22,10 @@ MAX_IDEMPOTENCY_KEY_CHARACTERS = 128
 _FORBIDDEN_DELIMITERS = frozenset({'"', "\r", "\n"})
 
 
-def check_spec(spec: TaskSpec, max_limit: int | None) -> None:
-    """Check everything about ``spec`` that needs no store; ``max_limit`` caps ``limit`` if set.
+def check_spec(spec: TaskSpec, max_limit: int | None, parser: QueryParser) -> None:
+    """Check everything about ``spec`` that needs no stored data; ``max_limit`` caps ``limit``.
+
+    ``parser`` reads the query with the log store engine's rules.
 
     Raises InvalidNameError, InvalidQueryError (with the position) or InvalidInputError naming the
     field.
@@ -38,7 +40,7 @@ def check_spec(spec: TaskSpec, max_limit: int | None) -> None:
     _check_delimiter(spec.csv.delimiter)
     _check_idempotency_key(spec.idempotency_key)
     _check_text("query", spec.query, MAX_QUERY_CHARACTERS)
-    parse_query(spec.query)
+    parser.parse_query(spec.query)
 
 
 def _invalid(field: str, message: str, **details: object) -> InvalidInputError:

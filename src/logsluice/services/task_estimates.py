@@ -17,7 +17,7 @@ from logsluice.domain.export import CsvOptions, ExportFormat
 from logsluice.domain.tasks import TaskSpec
 from logsluice.pipeline.compressors import build_compressor
 from logsluice.pipeline.protocols import Encoder
-from logsluice.ports import LogStore, RecordsQuery
+from logsluice.ports import RecordReader, RecordsQuery
 from logsluice.services.task_files import outer_compression
 from logsluice.services.task_queries import records_query_for
 
@@ -52,7 +52,7 @@ class TaskEstimator:
 
     def __init__(
         self,
-        log_store: LogStore,
+        log_store: RecordReader,
         encoder_factory: EncoderFactory,
         *,
         timeout: timedelta,
@@ -69,7 +69,7 @@ class TaskEstimator:
         Raises InvalidQueryError when the query does not fit the logstore's schema,
         LogstoreNotFoundError.
         """
-        request = records_query_for(project, spec, timeout=self._timeout)
+        request = records_query_for(self._log_store, project, spec, timeout=self._timeout)
         try:
             counted = self._log_store.count(request)
         except QueryTimeoutError:

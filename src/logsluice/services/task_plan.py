@@ -22,7 +22,7 @@ from logsluice.domain.tasks import SliceCheckpoint, Task
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.slices import Slice, plan_slices
-from logsluice.ports import RecordSource
+from logsluice.ports import RecordReader
 from logsluice.services.query import choose_bucket
 from logsluice.services.task_files import columns_key
 from logsluice.services.task_queries import records_query_for
@@ -40,7 +40,7 @@ class TaskPlan:
 
 def plan_task(
     task: Task,
-    source: RecordSource,
+    source: RecordReader,
     checkpoints: Sequence[SliceCheckpoint],
     *,
     rows_per_slice: int,
@@ -51,7 +51,7 @@ def plan_task(
     remaining = _remaining_range(task, checkpoints)
     if remaining is None:
         return TaskPlan(done, _capped(done_rows, task.spec.limit))
-    request = records_query_for(task.project, task.spec, time_range=remaining)
+    request = records_query_for(source, task.project, task.spec, time_range=remaining)
     if request.query.has_sql:
         return TaskPlan([*done, Slice(len(done), remaining)], task.estimate_rows)
     bucket = choose_bucket(remaining, PLANNING_BUCKETS)
@@ -83,13 +83,13 @@ def _remaining_range(task: Task, checkpoints: Sequence[SliceCheckpoint]) -> Time
     return TimeRange(start, end) if start < end else None
 
 
-def pinned_schema(task: Task, source: RecordSource, artifact_store: ArtifactStore) -> pa.Schema:
+def pinned_schema(task: Task, source: RecordReader, artifact_store: ArtifactStore) -> pa.Schema:
     """Return the task's columns: those its first run stored, else the query's (stored now)."""
     key = columns_key(task)
     try:
         stored = b"".join(artifact_store.read(key))
     except ArtifactNotFoundError:
-        request = records_query_for(task.project, task.spec, limit=0)
+        request = records_query_for(source, task.project, task.spec, limit=0)
         with source.stream(request, 1) as reader:
             schema = reader.schema
         artifact_store.put(key, schema.serialize().to_pybytes())

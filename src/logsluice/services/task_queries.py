@@ -1,4 +1,4 @@
-"""The query a download task really runs, as text, as a log-store request and as compiled SQL.
+"""The query a download task really runs, as text and as a log-store request.
 
 The logstream filter of a spec is folded into the query text (``logstream:"…" AND (SEARCH) | SQL``)
 so every log store, local or reached over HTTP by a worker process, runs exactly the same text.
@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from logsluice.domain.catalog import LOGSTREAM_FIELD, LogstoreSchema
+from logsluice.domain.catalog import LOGSTREAM_FIELD
 from logsluice.domain.tasks import TaskSpec
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import RecordsQuery
-from logsluice.query import DuckDBQueryEmitter, QueryTarget, parse_query
+from logsluice.ports import QueryParser, RecordsQuery
 from logsluice.query.parsed_query import find_pipe
 
 _MATCH_PREFIX = re.compile(r"\s*match(?=\s|\||\Z)", re.IGNORECASE)
@@ -36,6 +35,7 @@ def effective_query_text(spec: TaskSpec) -> str:
 
 
 def records_query_for(
+    parser: QueryParser,
     project: str,
     spec: TaskSpec,
     *,
@@ -45,30 +45,15 @@ def records_query_for(
 ) -> RecordsQuery:
     """Return the log-store request of ``spec`` over ``time_range`` (default: the whole range).
 
-    Raises InvalidQueryError when the query does not parse.
+    ``parser`` is the log store that runs it (its engine's rules check the query). Raises
+    InvalidQueryError when the query does not parse.
     """
     return RecordsQuery(
         project=project,
         logstore=spec.logstore,
-        query=parse_query(effective_query_text(spec)),
+        query=parser.parse_query(effective_query_text(spec)),
         time_range=time_range or spec.time_range,
         order=spec.order,
         limit=limit,
         timeout=timeout,
-    )
-
-
-def compiled_sql(request: RecordsQuery, schema: LogstoreSchema) -> str:
-    """Return the SQL the request compiles to, over a table named ``"<project>"."<logstore>"``.
-
-    Raises InvalidQueryError for fields the schema lacks.
-    """
-    target = QueryTarget(
-        table_sql=f'"{request.project}"."{request.logstore}"',
-        time_column=schema.time_field,
-        schema=schema,
-        time_range=request.time_range,
-    )
-    return DuckDBQueryEmitter().select(
-        request.query, target, order=request.order, limit=request.limit
     )

@@ -22,7 +22,7 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskSpec, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import CatalogStore, Clock, LogStore, TaskOrderBy, TaskStore
+from logsluice.ports import CatalogStore, Clock, RecordReader, TaskOrderBy, TaskStore
 from logsluice.services.links import LinkSigner, SignedLink
 from logsluice.services.task_checks import check_spec
 from logsluice.services.task_estimates import EncoderFactory, TaskEstimate, TaskEstimator
@@ -65,7 +65,7 @@ class TaskService:
         *,
         task_store: TaskStore,
         catalog_store: CatalogStore,
-        log_store: LogStore,
+        log_store: RecordReader,
         artifact_store: ArtifactStore,
         link_signer: LinkSigner,
         clock: Clock,
@@ -75,6 +75,7 @@ class TaskService:
     ) -> None:
         self._task_store = task_store
         self._catalog_store = catalog_store
+        self._log_store = log_store
         self._artifact_store = artifact_store
         self._link_signer = link_signer
         self._clock = clock
@@ -94,7 +95,7 @@ class TaskService:
         Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and subclasses such
         as InvalidQueryError with its position), ConflictError for a key reused with another spec.
         """
-        check_spec(spec, self._limits.max_limit_for(project))
+        check_spec(spec, self._limits.max_limit_for(project), self._log_store)
         self._catalog_store.get_logstore(project, spec.logstore)
         estimate = self._estimator.estimate(project, spec)
         if dry_run:

@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from query_records import RANGE, RECORDS, SCHEMA, TABLE_SQL, Runner
 
-from logsluice.query import DuckDBQueryEmitter, QueryTarget
+from logsluice.adapters.duckdb.emitter import DuckDBQueryEmitter, QueryTarget
 
 
 @pytest.fixture(scope="session")

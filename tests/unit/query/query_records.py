@@ -9,10 +9,11 @@ from typing import Any
 
 import duckdb
 
+from logsluice.adapters.duckdb.emitter import DuckDBQueryEmitter, QueryTarget
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.query import DuckDBQueryEmitter, QueryTarget, parse_query
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 STEP = timedelta(minutes=7)

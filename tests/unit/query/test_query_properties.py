@@ -11,9 +11,10 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from logsluice.adapters.duckdb.emitter import DuckDBQueryEmitter, QueryTarget
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.errors import InvalidQueryError
 from logsluice.domain.export import Order
-from logsluice.query import DuckDBQueryEmitter, QueryTarget, parse_query
 
 FRAGMENTS = [
     "status", "host", "message", "user.name", "latency", "ok", "timestamp", "nosuch", "id",

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from query_records import MESSAGES, RANGE, RECORDS, Record, Runner, expected_ids, in_range
 
+from logsluice.adapters.duckdb.emitter import DuckDBQueryEmitter, QueryTarget
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
 from logsluice.domain.errors import InvalidInputError, InvalidQueryError
 from logsluice.domain.export import Order
-from logsluice.query import DuckDBQueryEmitter, QueryTarget, parse_query
 
 
 def contains(text: str | None, needle: str) -> bool:

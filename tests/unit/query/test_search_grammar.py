@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.errors import InvalidQueryError
 from logsluice.domain.query_ast import (
     And,
@@ -21,7 +22,6 @@ from logsluice.domain.query_ast import (
     Value,
     Wildcard,
 )
-from logsluice.query import parse_query
 
 ANY = Wildcard.ANY_RUN
 ONE = Wildcard.ANY_CHARACTER

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
+from logsluice.adapters.duckdb.emitter import DuckDBQueryEmitter, QueryTarget
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.query import DuckDBQueryEmitter, QueryTarget, parse_query
 
 START = datetime(2024, 3, 1, tzinfo=UTC)
 # status as the log store keeps it after ints met "OK": text; host is plain text

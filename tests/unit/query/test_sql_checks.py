@@ -6,10 +6,14 @@ reason and the 0-based offset (in the full query text) of the offending token.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
+from logsluice.adapters.duckdb.sql_functions import DUCKDB_SQL_RULES
 from logsluice.domain.errors import InvalidQueryError
-from logsluice.query import parse_query
+from logsluice.query import parse_query as parse_query_with
 
 
 def refusal(text: str) -> InvalidQueryError:
@@ -268,3 +272,97 @@ def test_typical_log_analysis_sql_is_accepted(sql: str) -> None:
     parsed = parse_query(f"status:* | {sql}")
     assert parsed.has_sql
     assert parsed.sql_tree is not None
+
+
+# --- the lake: DuckLake and Iceberg catalogs, secrets, object storage -------------------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        "ducklake_snapshots('lake')",
+        "ducklake_table_info('lake')",
+        "ducklake_table_changes('lake', 'main', 'app', 0, 1)",
+        "ducklake_list_files('lake', 'app')",
+        "ducklake_expire_snapshots('lake', dry_run => true)",
+        "ducklake_merge_adjacent_files('lake')",
+        "ducklake_cleanup_old_files('lake', cleanup_all => true)",
+        "iceberg_metadata('s3://bucket/t')",
+        "iceberg_snapshots('s3://bucket/t')",
+        "read_parquet('s3://bucket/prefix/data.parquet')",
+        "read_csv('https://127.0.0.1/x.csv')",
+        "parquet_metadata('s3://bucket/x.parquet')",
+        "duckdb_secrets()",
+        "which_secret('s3://bucket/x', 's3')",
+        "postgres_query('lake', 'select 1')",
+        "postgres_scan('dbname=x', 'public', 'ducklake_data_file')",
+        "sqlite_scan('/tmp/catalog.sqlite', 'ducklake_data_file')",
+        "glob('s3://bucket/**')",
+        "query_table('lake.main.app')",
+    ],
+)
+def test_lake_catalog_secret_and_storage_functions_are_refused(function: str) -> None:
+    name = function.split("(")[0]
+    assert_refused(f"* | select * from {function}", "forbidden_function", name)
+    assert_refused(f"* | select count(*) as n from log, {function}", "forbidden_function", name)
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["ducklake_snapshots('lake')", "which_secret('s3://b/x', 's3')", "read_blob('s3://b/x')"],
+)
+def test_lake_functions_are_refused_as_scalars_too(call: str) -> None:
+    assert_refused(f"* | select {call} as value", "forbidden_function", call.split("(")[0])
+
+
+@pytest.mark.parametrize(
+    ("sql", "marker"),
+    [
+        ("select * from lake.main.app", "lake.main.app"),
+        ('select * from "lake"."main"."app"', '"lake"'),
+        ("select * from __ducklake_metadata_lake.main.ducklake_data_file", "__ducklake"),
+        ("select * from lake.proj.app", "lake.proj.app"),
+        ("select * from 's3://bucket/prefix/main/app/data.parquet'", "'s3://"),
+        ("select * from '/var/lib/logsluice/lake/data.parquet'", "'/var"),
+        ('select * from "s3://bucket/x.parquet"', '"s3://'),
+        ("select * from log join lake.main.other as o on true", "lake.main.other"),
+    ],
+)
+def test_other_catalogs_schemas_and_files_are_refused(sql: str, marker: str) -> None:
+    assert_refused(f"* | {sql}", "forbidden_table", marker)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ATTACH 'ducklake:postgres:dbname=other' AS other (DATA_PATH 's3://other/')",
+        "ATTACH 'ducklake:/tmp/catalog.ducklake' AS other",
+        "CREATE SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+        "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'k', SECRET 's')",
+        "DROP SECRET s",
+        "SET s3_endpoint = '127.0.0.1:9000'",
+        "SET GLOBAL enable_external_access = true",
+        "RESET memory_limit",
+        "PRAGMA enable_profiling",
+        "COPY (SELECT * FROM records) TO 's3://bucket/out.parquet'",
+        "INSTALL ducklake",
+        "LOAD postgres_scanner",
+        "DETACH lake",
+        "USE lake",
+    ],
+)
+def test_lake_statements_are_refused(statement: str) -> None:
+    error = refusal(f"* | {statement}")
+    assert (error.reason, error.position) == ("forbidden_statement", 4)
+
+
+def test_a_forbidden_pattern_wins_over_an_allow_list_entry() -> None:
+    careless = replace(
+        DUCKDB_SQL_RULES,
+        function_names=DUCKDB_SQL_RULES.function_names | {"read_text", "ducklake_snapshots"},
+    )
+    for call in ("read_text('/etc/passwd')", "ducklake_snapshots('lake')"):
+        text = f"* | select {call} as value"
+        with pytest.raises(InvalidQueryError) as caught:
+            parse_query_with(text, careless)
+        assert (caught.value.reason, caught.value.position) == ("forbidden_function", 11)

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from query_records import RECORDS, Runner, expected_ids, in_range
 
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.export import Order
-from logsluice.query import parse_query
 
 
 def host_counts(predicate: object = None) -> Counter[str | None]:

@@ -38,7 +38,9 @@ from logsluice.domain.errors import LogstoreNotFoundError
 from logsluice.ports import CompactionReport, LogstreamInfo
 
 if TYPE_CHECKING:
+    from logsluice.domain.cdn_statistics import ExportParameters
     from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
+    from logsluice.query import ParsedQuery
 
 _INCOMING_VIEW = "logsluice_incoming"
 
@@ -206,6 +208,20 @@ class DuckDBLogStore:
         )
 
     # --- queries ---------------------------------------------------------------------------------
+
+    def parse_query(self, text: str) -> ParsedQuery:
+        """Return the query checked with DuckDB's SQL rules. Raises InvalidQueryError."""
+        return self._queries.language.parse_query(text)
+
+    def compile_query(self, request: RecordsQuery) -> str:
+        """Return the DuckDB SELECT ``request`` runs. Raises LogstoreNotFoundError,
+        InvalidQueryError."""
+        with _errors(request.project, request.logstore):
+            return self._queries.compile(request)
+
+    def statistics_query(self, parameters: ExportParameters) -> str:
+        """Return the DuckDB ``* | SELECT …`` text of a Huawei CDN statistics export."""
+        return self._queries.language.statistics_query(parameters)
 
     def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
         """Run the query; return its columns and rows (at most ``request.limit``).

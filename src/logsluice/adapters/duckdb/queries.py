@@ -1,4 +1,4 @@
-"""Running the queries of the log store: SQL from the query module's DuckDB emitter, Arrow out.
+"""Running the queries of the log store: SQL from the DuckDB emitter, Arrow out.
 
 Each query runs on its own cursor; a timer interrupts the cursor past the request's timeout.
 Streams use ``cursor.sql(q).to_arrow_reader(n)``, which produces batches as DuckDB makes them
@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, TypeVar
 import duckdb
 import pyarrow as pa
 
+from logsluice.adapters.duckdb.emitter import QueryTarget
 from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
 from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identifier, table_sql
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.ports import ColumnInfo, HistogramBucket
-from logsluice.query import DuckDBQueryEmitter, QueryTarget
 
 if TYPE_CHECKING:
     from logsluice.ports import RecordsQuery
@@ -60,7 +61,15 @@ class QueryRunner:
         self._connection = connection
         self._read_schema = read_schema
         self._sorting = sorting
-        self._emitter = DuckDBQueryEmitter()
+        self.language = DuckDBQueryLanguage()
+        self._emitter = self.language.emitter
+
+    def compile(self, request: RecordsQuery) -> str:
+        """Return the SELECT ``request`` runs, as shown to users (the select of ``fetch``)."""
+        schema = self._read_schema(request.project, request.logstore)
+        return self.language.compile_select(
+            request, schema, table_sql(request.project, request.logstore)
+        )
 
     def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
         """Return the query's columns and rows, at most ``request.limit`` of them."""

@@ -1,9 +1,11 @@
-"""HttpLogStore: the read side of a log store (``RecordSource``) served by a logsluice node.
+"""HttpLogStore: the read side of a log store (``RecordReader``) served by a logsluice node.
 
 Worker processes use it to read records they cannot open themselves (an embedded DuckDB file is
-held by the ``serve`` process). It authenticates with the admin bearer token, sends each query as
-JSON and reads rows back as an Arrow IPC stream, batch by batch, so memory stays bounded by a few
-batches as in the embedded case. Transport failures become BackendUnavailableError (retryable).
+held by the ``serve`` process; a lake is opened by every worker directly). Queries are read and
+compiled with DuckDB's rules, the engine of the file it reads through. It authenticates with the
+admin bearer token, sends each query as JSON and reads rows back as an Arrow IPC stream, batch by
+batch, so memory stays bounded by a few batches as in the embedded case. Transport failures
+become BackendUnavailableError (retryable).
 """
 
 from __future__ import annotations
@@ -16,17 +18,22 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
+from logsluice.adapters.duckdb.tables import field_type_from_arrow, table_sql
 from logsluice.adapters.http.wire import (
     error_from_envelope,
     parse_datetime,
     request_to_json,
 )
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
+from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.errors import BackendUnavailableError
-from logsluice.ports import HistogramBucket, RecordsQuery
+from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
+from logsluice.query import ParsedQuery
 
 INTERNAL_PREFIX = "/internal/v1/records"
 _BUFFER_BYTES = 1024 * 1024
+_FETCH_BATCH_ROWS = 65_536
 _TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
 
 
@@ -53,12 +60,38 @@ class _ResponseFile(io.RawIOBase):
 
 
 class HttpLogStore:
-    """Implements :class:`logsluice.ports.RecordSource` over a logsluice node's internal API."""
+    """Implements :class:`logsluice.ports.RecordReader` over a logsluice node's internal API."""
 
     def __init__(self, server_url: str, token: str | None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.server_url = server_url.rstrip("/")
         self._http = httpx.Client(base_url=self.server_url, headers=headers, timeout=_TIMEOUT)
+        self._language = DuckDBQueryLanguage()
+
+    def parse_query(self, text: str) -> ParsedQuery:
+        """Return the query checked with DuckDB's SQL rules. Raises InvalidQueryError."""
+        return self._language.parse_query(text)
+
+    def compile_query(self, request: RecordsQuery) -> str:
+        """Return the DuckDB SELECT ``request`` runs on the serving node."""
+        schema = self.schema(request.project, request.logstore)
+        return self._language.compile_select(
+            request, schema, table_sql(request.project, request.logstore)
+        )
+
+    def statistics_query(self, parameters: ExportParameters) -> str:
+        """Return the DuckDB ``* | SELECT …`` text of a Huawei CDN statistics export."""
+        return self._language.statistics_query(parameters)
+
+    def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
+        """Return the query's columns and rows (at most ``request.limit``), read as a stream."""
+        with self.stream(request, _FETCH_BATCH_ROWS) as reader:
+            table = reader.read_all()
+        columns = [
+            ColumnInfo(name=field.name, type=str(field_type_from_arrow(field.type)))
+            for field in table.schema
+        ]
+        return columns, table
 
     def schema(self, project: str, logstore: str) -> LogstoreSchema:
         """Return the logstore's fields. Raises LogstoreNotFoundError, BackendUnavailableError."""

@@ -1,117 +1,20 @@
-"""What the SQL after ``|`` may contain: allow-lists of sqlglot node types and functions.
+"""The functions DuckDB SQL after ``|`` may call, and the names it must never call.
 
-Anything not listed here is refused, so a new sqlglot node type or a DuckDB function we have not
-reviewed (a table function, a file reader, a settings or catalog function) is refused by default.
-The node types are compared exactly (not with ``isinstance``), so a subclass of an allowed node
-is not allowed by inheritance. Functions sqlglot does not model are ``exp.Anonymous`` and are
-checked by lower-case name against ``ALLOWED_FUNCTION_NAMES``.
+The log store's engine owns its function allow-list: a name means different things in different
+engines, so each engine's adapter lists what it has reviewed. Anything not listed is refused, so a
+new sqlglot function or a DuckDB function we have not reviewed (a table function, a file reader, a
+settings or catalog function) is refused by default; ``FORBIDDEN_FUNCTION_PATTERNS`` are refused
+even if a later edit lists them. The node types are compared exactly (not with ``isinstance``).
+Functions sqlglot does not model are ``exp.Anonymous`` and are checked by lower-case name.
 """
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
-# Names the records of the query can be read under: ``FROM log`` / ``FROM records``.
-RECORDS_TABLE = "records"
-RECORDS_TABLE_NAMES = frozenset({"log", RECORDS_TABLE})
-
-ALLOWED_SYNTAX: frozenset[type[exp.Expr]] = frozenset(
-    {
-        # query structure
-        exp.Select,
-        exp.Union,
-        exp.Intersect,
-        exp.Except,
-        exp.Subquery,
-        exp.With,
-        exp.CTE,
-        exp.TableAlias,
-        exp.From,
-        exp.Join,
-        exp.Where,
-        exp.Group,
-        exp.Having,
-        exp.Qualify,
-        exp.Order,
-        exp.Ordered,
-        exp.Limit,
-        exp.Offset,
-        exp.Distinct,
-        exp.Window,
-        exp.WindowSpec,
-        exp.Filter,
-        exp.WithinGroup,
-        exp.IgnoreNulls,
-        exp.RespectNulls,
-        exp.Cube,
-        exp.Rollup,
-        exp.GroupingSets,
-        exp.Exists,
-        exp.Any,
-        exp.All,
-        exp.Table,  # checked further: only the records or a visible CTE
-        # values and names
-        exp.Column,
-        exp.Identifier,
-        exp.Star,
-        exp.Alias,
-        exp.Literal,
-        exp.Null,
-        exp.Boolean,
-        exp.Paren,
-        exp.Tuple,
-        exp.Var,
-        exp.Interval,
-        exp.DataType,
-        exp.DataTypeParam,
-        exp.Bracket,
-        exp.Slice,
-        exp.Dot,
-        exp.PropertyEQ,
-        exp.Lambda,
-        exp.Kwarg,
-        exp.JSONPath,
-        exp.JSONPathRoot,
-        exp.JSONPathKey,
-        exp.JSONPathSubscript,
-        exp.JSONPathWildcard,
-        exp.JSONPathSlice,
-        # operators
-        exp.And,
-        exp.Or,
-        exp.Xor,
-        exp.Not,
-        exp.EQ,
-        exp.NEQ,
-        exp.GT,
-        exp.GTE,
-        exp.LT,
-        exp.LTE,
-        exp.NullSafeEQ,
-        exp.NullSafeNEQ,
-        exp.Is,
-        exp.In,
-        exp.Between,
-        exp.Like,
-        exp.ILike,
-        exp.SimilarTo,
-        exp.Escape,
-        exp.Add,
-        exp.Sub,
-        exp.Mul,
-        exp.Div,
-        exp.IntDiv,
-        exp.Mod,
-        exp.Neg,
-        exp.DPipe,
-        exp.BitwiseAnd,
-        exp.BitwiseOr,
-        exp.BitwiseXor,
-        exp.BitwiseNot,
-        exp.BitwiseLeftShift,
-        exp.BitwiseRightShift,
-    }
-)
+from logsluice.query.sql_syntax import SqlFunctionRules
 
 ALLOWED_FUNCTIONS: frozenset[type[exp.Expr]] = frozenset(
     {
@@ -326,3 +229,34 @@ FOREIGN_FUNCTION_NAMES = frozenset(
         "day_of_week",
     }
 )
+
+# Never callable, whatever the lists above say: DuckLake's and Iceberg's catalog functions, file and
+# URL readers, scans, globbing, SQL-in-a-string, secrets, settings and the environment.
+FORBIDDEN_FUNCTION_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"ducklake_.*",
+        r"iceberg_.*",
+        r"delta_.*",
+        r"read_.*",
+        r".*_scan",
+        r"glob",
+        r"query",
+        r"query_table",
+        r".*secret.*",
+        r"current_setting",
+        r"getenv",
+        r"duckdb_.*",
+        r"pragma_.*",
+        r"sniff_csv",
+    )
+)
+
+DUCKDB_SQL_RULES = SqlFunctionRules(
+    readings=("duckdb", "presto", "mysql"),
+    functions=ALLOWED_FUNCTIONS,
+    function_names=ALLOWED_FUNCTION_NAMES,
+    foreign_function_names=FOREIGN_FUNCTION_NAMES,
+    forbidden_function_patterns=FORBIDDEN_FUNCTION_PATTERNS,
+)
+"""How DuckDB SQL after ``|`` is read and which functions it may call (DuckDB and DuckLake)."""

@@ -1,10 +1,11 @@
-"""Turn a ParsedQuery into one engine's SQL for one logstore and time range.
+"""Turn a ParsedQuery into DuckDB SQL for one logstore and time range (file store and DuckLake).
 
-``QueryEmitter`` is the interface (one implementation per engine); ``DuckDBQueryEmitter`` is the
-DuckDB one. A plain SEARCH reads the logstore table directly; ``SEARCH | SQL`` becomes
-``WITH records AS (SELECT * FROM <table> WHERE <time range> AND <search>) <user select>``, so the
-user's SQL can only ever see the records the SEARCH matched in the time range. All SQL is built as
-sqlglot trees and rendered without comments; user text only enters as literals.
+``QueryEmitter`` is the shape every engine's emitter has; ``DuckDBQueryEmitter`` is the DuckDB one,
+shared by the DuckDB file store and the DuckLake store. A plain SEARCH reads the logstore table
+directly; ``SEARCH | SQL`` becomes ``WITH records AS (SELECT * FROM <table> WHERE <time range> AND
+<search>) <user select>``, so the user's SQL can only ever see the records the SEARCH matched in the
+time range. All SQL is built as sqlglot trees and rendered without comments; user text only enters
+as literals.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Protocol
 
 from sqlglot import exp
 
+from logsluice.adapters.duckdb.search_sql import SearchCompiler, timestamp_literal
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidInputError, InvalidQueryError
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
 from logsluice.query.parsed_query import ParsedQuery
-from logsluice.query.search_sql import SearchCompiler, timestamp_literal
-from logsluice.query.sql_allowlist import RECORDS_TABLE, RECORDS_TABLE_NAMES
+from logsluice.query.sql_syntax import RECORDS_TABLE, RECORDS_TABLE_NAMES
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
