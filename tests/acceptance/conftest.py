@@ -19,7 +19,8 @@ import pytest
 from tests.integration.tasks_support import generate_records
 
 LOGSLUICE = str(Path(sys.executable).parent / "logsluice")
-STARTUP_SECONDS = 90  # generous: only a failing start waits this long, and a loaded machine starts slowly
+# Generous: only a failing start waits this long, and a loaded machine starts serve slowly.
+STARTUP_SECONDS = 90
 
 
 def free_port() -> int:
