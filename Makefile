@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install check lint types layers test test-fast demo bench clean
 
-# The command-line codecs the tests decode exports with (Debian packages; installed when missing).
-SYSTEM_TOOLS := zstd lz4 gzip
+# The command-line codecs the tests decode exports with, and the browser the console's tests drive
+# (Debian packages; installed when missing — never a browser download).
+SYSTEM_TOOLS := zstd lz4 gzip chromium
 
 $(STAMP): pyproject.toml
 	@for tool in $(SYSTEM_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \

@@ -26,6 +26,7 @@ from logsluice.adapters.secret_cipher import (
 from logsluice.adapters.sql import (
     SqlAccessKeyStore,
     SqlCatalogStore,
+    SqlSessionStore,
     SqlTaskStore,
     create_sql_engine,
     migrate_engine,
@@ -41,6 +42,8 @@ from logsluice.api.auth import (
     load_or_create_admin_token,
 )
 from logsluice.api.context import ApiContext, RequestAuthenticator
+from logsluice.api.sessions import SessionCookieAuthenticator
+from logsluice.console import mount_console
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordReader, TaskStore
@@ -58,6 +61,7 @@ from logsluice.services.periodic import PeriodicJob
 from logsluice.services.query import QueryLimits, QueryService
 from logsluice.services.retention import RetentionService
 from logsluice.services.runner import RunnerSettings, TaskRunner
+from logsluice.services.sessions import SessionService
 from logsluice.services.tasks import TaskLimits, TaskService
 from logsluice.services.worker import QueueSignal, WorkerPool, WorkerSettings
 from logsluice.settings import Settings
@@ -86,6 +90,7 @@ class Container:
     runner: TaskRunner
     janitor: Janitor
     access_keys: AccessKeyService
+    sessions: SessionService
     queue_signal: QueueSignal
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
@@ -97,11 +102,13 @@ class Container:
 
 @dataclass(frozen=True)
 class Server:
-    """The API app with its container and the admin token it accepts (None with ``no_auth``)."""
+    """The API app with its container, the admin token it accepts (None with ``no_auth``) and the
+    context its endpoints see (``context.shutdown`` ends live streams when the server stops)."""
 
     app: FastAPI
     container: Container
     admin_token: AdminToken | None
+    context: ApiContext
 
 
 def freeze_startup_objects() -> None:
@@ -154,9 +161,11 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         raise
     task_store = open_task_store(settings.database_url)
     artifact_store = build_artifact_store(settings.artifact_store_url)
-    link_signer = build_link_signer(settings, clock)
+    installation_secret = load_installation_secret(settings)
+    link_signer = build_link_signer(settings, installation_secret, clock)
     runner = build_runner(settings, task_store, log_store, artifact_store, clock)
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
+    session_store = SqlSessionStore(create_sql_engine(settings.database_url))
     queue_signal = QueueSignal()
     return Container(
         settings=settings,
@@ -190,12 +199,16 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             cipher=build_secret_cipher(settings),
             clock=clock,
         ),
+        sessions=SessionService(
+            session_store, installation_secret, clock, ttl=settings.console_session_ttl
+        ),
         queue_signal=queue_signal,
         close_actions=[
             catalog_store.close,
             log_store.close,
             task_store.close,
             access_key_store.close,
+            session_store.close,
         ],
     )
 
@@ -217,13 +230,20 @@ def open_task_store(database_url: str) -> SqlTaskStore:
     return SqlTaskStore(engine)
 
 
-def build_link_signer(settings: Settings, clock: Clock) -> LinkSigner:
-    """Return the link signer with the configured secret, or the data directory's own."""
-    secret = (
+def load_installation_secret(settings: Settings) -> bytes:
+    """Return the installation secret: the configured link secret, or the data directory's own.
+
+    Download links and console sessions derive their own keys from it.
+    """
+    return (
         settings.link_secret.get_secret_value().encode()
         if settings.link_secret
         else load_or_create_link_secret(settings.data_dir / "link-secret")
     )
+
+
+def build_link_signer(settings: Settings, secret: bytes, clock: Clock) -> LinkSigner:
+    """Return the link signer with the installation secret."""
     return LinkSigner(
         secret, clock, default_ttl=settings.link_ttl_default, maximum_ttl=settings.link_ttl_max
     )
@@ -327,12 +347,16 @@ def _query_limits(settings: Settings) -> QueryLimits:
 
 
 def build_authenticator(
-    settings: Settings, access_keys: AccessKeyService | None = None
+    settings: Settings,
+    access_keys: AccessKeyService | None = None,
+    sessions: SessionService | None = None,
 ) -> tuple[RequestAuthenticator, AdminToken | None]:
     """Return the request authenticator and the admin token in force (None with ``no_auth``).
 
-    With ``access_keys``, an access key's ``<id>:<secret>`` is accepted as a bearer token too.
-    Raises InvalidSettingsError when ``no_auth`` is asked for on a non-loopback host.
+    With ``access_keys``, an access key's ``<id>:<secret>`` is accepted as a bearer token too;
+    with ``sessions``, the console's session cookie (with its CSRF check) on requests without
+    an ``Authorization`` header. Raises InvalidSettingsError when ``no_auth`` is asked for on a
+    non-loopback host.
     """
     check_no_auth_allowed(settings.host, settings.no_auth)
     if settings.no_auth:
@@ -340,7 +364,16 @@ def build_authenticator(
     configured = settings.admin_token.get_secret_value() if settings.admin_token else None
     admin_token = load_or_create_admin_token(settings.data_dir, configured)
     key_authenticators = [AccessKeyTokenAuthenticator(access_keys)] if access_keys else []
-    chain = AuthenticatorChain([*key_authenticators, AdminTokenAuthenticator(admin_token.value)])
+    session_authenticators = (
+        [SessionCookieAuthenticator(sessions, access_keys)] if sessions is not None else []
+    )
+    chain = AuthenticatorChain(
+        [
+            *key_authenticators,
+            AdminTokenAuthenticator(admin_token.value),
+            *session_authenticators,
+        ]
+    )
     return chain, admin_token
 
 
@@ -349,7 +382,9 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     check_no_auth_allowed(settings.host, settings.no_auth)
     warm_up_query_parsers(DUCKDB_SQL_RULES)
     container = build_container(settings, clock)
-    authenticator, admin_token = build_authenticator(settings, container.access_keys)
+    authenticator, admin_token = build_authenticator(
+        settings, container.access_keys, container.sessions
+    )
     context = ApiContext(
         catalog=container.catalog,
         ingest=container.ingest,
@@ -369,6 +404,7 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
             container.clock,
             logstore=settings.huawei_cdn_logstore,
         ),
+        sessions=container.sessions,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
@@ -377,8 +413,15 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     compaction_job = PeriodicJob(
         "compaction", settings.compaction_interval, container.compaction.compact_all
     )
+    sessions_job = PeriodicJob(
+        "console_sessions", settings.janitor_interval, container.sessions.purge_expired
+    )
     workers = build_worker_pool(
         settings, container.runner, settings.workers, "serve", container.queue_signal
     )
-    app = create_app(context, background_jobs=[retention_job, janitor_job, compaction_job, workers])
-    return Server(app=app, container=container, admin_token=admin_token)
+    app = create_app(
+        context,
+        background_jobs=[retention_job, janitor_job, compaction_job, sessions_job, workers],
+    )
+    mount_console(app)
+    return Server(app=app, container=container, admin_token=admin_token, context=context)

@@ -18,6 +18,7 @@ from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
+from logsluice.domain.sessions import ConsoleSession
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
@@ -112,6 +113,15 @@ class HistogramBucket:
 class LogstreamInfo:
     name: str
     records: int
+
+
+@dataclass(frozen=True)
+class LogstoreStats:
+    """How many records a logstore holds and the time of its oldest and newest (None if empty)."""
+
+    records: int
+    first_record_at: datetime | None
+    last_record_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,10 @@ class LogStoreAdmin(Protocol):
         """Return the logstreams seen in a logstore with their record counts."""
         ...
 
+    def stats(self, project: str, logstore: str) -> LogstoreStats:
+        """Return the record count and time span of a logstore. Raises LogstoreNotFoundError."""
+        ...
+
     def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
         """Delete records older than ``cutoff`` (retention); return how many were deleted."""
         ...
@@ -285,11 +299,17 @@ class TaskStore(Protocol):
         descending: bool = True,
         page: int = 1,
         size: int = 20,
+        updated_since: datetime | None = None,
     ) -> tuple[list[Task], int]:
         """Return one page (1-based) of the project's tasks and the count of all that match.
 
-        ``name`` matches exactly; ties in the order are broken by id so pages are stable.
+        ``name`` matches exactly; ``updated_since`` keeps tasks whose ``updated_at`` is at or after
+        it. Ties in the order are broken by id so pages are stable.
         """
+        ...
+
+    def get_tasks(self, project: str, task_ids: Collection[str]) -> list[Task]:
+        """Return those of ``task_ids`` that are the project's visible tasks, in any order."""
         ...
 
     def transition(
@@ -379,6 +399,13 @@ class TaskStore(Protocol):
         """
         ...
 
+    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
+        """Return the :meth:`queue_position` of each QUEUED task among ``task_ids``, in one read.
+
+        Tasks that are not queued (or unknown) are left out.
+        """
+        ...
+
     def expire_tasks(self, *, now: datetime) -> list[Task]:
         """Move SUCCEEDED tasks with ``expires_at <= now`` to EXPIRED and return them."""
         ...
@@ -457,7 +484,29 @@ class SecretCipher(Protocol):
         ...
 
 
-# --- later sections are added by the task store and the export pipeline ---------------------------
+class SessionStore(Protocol):
+    """Persists console sessions so that every API node sees a sign-out at once."""
+
+    def create_session(self, session: ConsoleSession) -> None:
+        """Store a new session. Raises AlreadyExistsError when its id is taken."""
+        ...
+
+    def get_session(self, session_id: str) -> ConsoleSession | None:
+        """Return the session, None for an unknown (or purged) id."""
+        ...
+
+    def revoke_session(self, session_id: str, *, now: datetime) -> None:
+        """Set ``revoked_at`` (kept if already set); a no-op for an unknown id."""
+        ...
+
+    def delete_expired_sessions(self, *, now: datetime) -> int:
+        """Remove sessions that expired before ``now``; return how many."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
 
 __all__: Sequence[str] = (
     "AccessKeyStore",
@@ -471,6 +520,7 @@ __all__: Sequence[str] = (
     "HistogramBucket",
     "LogStore",
     "LogStoreAdmin",
+    "LogstoreStats",
     "LogstreamInfo",
     "QueryCompiler",
     "QueryParser",
@@ -478,6 +528,7 @@ __all__: Sequence[str] = (
     "RecordReader",
     "RecordsQuery",
     "SecretCipher",
+    "SessionStore",
     "StagingObject",
     "TaskOrderBy",
     "TaskStore",

@@ -227,8 +227,9 @@ class Settings(BaseSettings):
     link_secret: SecretStr | None = Field(
         default=None,
         description=(
-            "Secret that signs download links. When unset, one is created in "
-            "`<data_dir>/link-secret` (mode 0600). Every node serving links needs the same one."
+            "Secret that signs download links and, through keys derived from it, console session "
+            "cookies and CSRF tokens. When unset, one is created in `<data_dir>/link-secret` "
+            "(mode 0600). Every node serving links or the console needs the same one."
         ),
     )
     access_key_cipher_key: SecretStr | None = Field(
@@ -248,6 +249,14 @@ class Settings(BaseSettings):
         default=timedelta(days=7),
         gt=timedelta(0),
         description="Longest `ttl` a caller may ask for a download link (the shortest is 60 s).",
+    )
+    console_session_ttl: timedelta = Field(
+        default=timedelta(hours=12),
+        gt=timedelta(0),
+        description=(
+            "How long a web console sign-in lasts; then the session cookie is refused and the "
+            "console asks to sign in again."
+        ),
     )
     public_url: str = Field(
         default="",
@@ -285,6 +294,7 @@ class Settings(BaseSettings):
         "janitor_interval",
         "link_ttl_default",
         "link_ttl_max",
+        "console_session_ttl",
         mode="before",
     )
     @classmethod

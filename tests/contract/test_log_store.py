@@ -23,7 +23,7 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import LogStore, RecordsQuery
+from logsluice.ports import LogStore, LogstoreStats, RecordsQuery
 
 PROJECT = "shop"
 LOGSTORE = "web-logs"
@@ -354,3 +354,16 @@ def test_a_narrow_time_range_reads_only_its_row_groups(store: LogStore) -> None:
     assert profile.row_groups_scanned < profile.row_groups_total
     everything = scan_profile(_query("*", TimeRange(BASE, BASE + timedelta(days=30))))
     assert everything.rows_scanned == total
+
+
+def test_stats_count_the_records_and_their_time_span(store: LogStore) -> None:
+    assert store.stats(PROJECT, LOGSTORE) == LogstoreStats(0, None, None)
+    store.append(PROJECT, LOGSTORE, _records([30, 5, 7200]))
+
+    assert store.stats(PROJECT, LOGSTORE) == LogstoreStats(
+        records=3,
+        first_record_at=BASE + timedelta(seconds=5),
+        last_record_at=BASE + timedelta(seconds=7200),
+    )
+    with pytest.raises(LogstoreNotFoundError):
+        store.stats(PROJECT, "missing")

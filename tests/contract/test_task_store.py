@@ -23,6 +23,7 @@ from logsluice.domain.tasks import (
     SliceCheckpoint,
     SliceStatus,
     Task,
+    TaskDialect,
     TaskStatus,
 )
 from logsluice.domain.timerange import TimeRange
@@ -584,3 +585,45 @@ def test_a_deleted_running_task_is_purgeable_once_its_worker_stops(
     assert [task.id for task in task_store.list_purgeable_tasks()] == [running.id]
     task_store.purge_task(running.id)
     assert task_store.list_slices(running.id) == []
+
+
+def test_queue_positions_of_many_tasks_match_one_by_one(task_store: SqlTaskStore) -> None:
+    flood = _queue(task_store, "flood", 4, first_minute=0)
+    quiet = _queue(task_store, "quiet", 2, first_minute=10)
+    running = _claimed(task_store)
+    tasks = [task for task in flood + quiet if task.id != running.id]
+
+    positions = task_store.queue_positions([task.id for task in [*tasks, running]])
+
+    assert positions == {task.id: task_store.queue_position(task) for task in tasks}
+    assert running.id not in positions
+    assert task_store.queue_positions([]) == {}
+
+
+def test_get_tasks_returns_the_projects_visible_ones(task_store: SqlTaskStore) -> None:
+    mine = task_store.create_task(make_task("web"))
+    deleted = task_store.create_task(make_task("web", now=T1))
+    other = task_store.create_task(make_task("shop"))
+    task_store.delete_task("web", deleted.id, now=T1)
+
+    found = task_store.get_tasks("web", [mine.id, deleted.id, other.id, "missing"])
+
+    assert [task.id for task in found] == [mine.id]
+    assert task_store.get_tasks("web", []) == []
+
+
+def test_tasks_updated_since_a_time(task_store: SqlTaskStore) -> None:
+    old = task_store.create_task(make_task(now=T0))
+    new = task_store.create_task(make_task(now=T1))
+
+    changed, total = task_store.list_tasks("web", order_by="updated", updated_since=T1)
+
+    assert ([task.id for task in changed], total) == ([new.id], 1)
+    assert old.id not in [task.id for task in changed]
+
+
+def test_a_task_keeps_the_dialect_it_was_created_through(task_store: SqlTaskStore) -> None:
+    created = task_store.create_task(make_task(dialect=TaskDialect.SLS))
+
+    assert task_store.get_task("web", created.id).dialect == TaskDialect.SLS
+    assert task_store.create_task(make_task(now=T1)).dialect == TaskDialect.NATIVE

@@ -44,6 +44,7 @@ def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = (
         try:
             yield
         finally:
+            context.shutdown.set()
             for job in background_jobs:
                 job.stop()
 

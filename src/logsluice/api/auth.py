@@ -42,11 +42,17 @@ class Role(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller. ``project`` is None for access to every project."""
+    """An authenticated caller. ``project`` is None for access to every project.
+
+    ``access_key_id`` names the access key it authenticated with, ``session_id`` the console
+    session (cookie) it came through, if any.
+    """
 
     name: str
     role: Role
     project: str | None = None
+    access_key_id: str | None = None
+    session_id: str | None = None
 
     def require_admin(self) -> None:
         """Raise PermissionDeniedError unless this principal is an unscoped admin."""
@@ -114,6 +120,7 @@ def principal_for_access_key(access_key: AccessKey) -> Principal:
         name=f"access key {access_key.id}",
         role=Role(access_key.role.value),
         project=access_key.project,
+        access_key_id=access_key.id,
     )
 
 

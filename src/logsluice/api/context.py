@@ -6,6 +6,7 @@ dependencies below read it back and authenticate the caller, so endpoints receiv
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -20,7 +21,23 @@ from logsluice.services.clock import SystemClock
 from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
+from logsluice.services.sessions import SessionService
 from logsluice.services.tasks import TaskService
+
+
+class ShutdownSignal:
+    """Set when the server starts shutting down, so long-lived streams end and let it stop."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        """Tell every stream to end."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Tell whether the server is shutting down."""
+        return self._event.is_set()
 
 
 class RequestAuthenticator(Protocol):
@@ -48,6 +65,8 @@ class ApiContext:
     sls_domain: str = ""
     clock: Clock = field(default_factory=SystemClock)
     cdn_statistics: CdnStatisticsService | None = None
+    sessions: SessionService | None = None
+    shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
 
 
 def get_context(request: Request) -> ApiContext:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -25,6 +28,25 @@ def _log_config() -> dict[str, Any]:
     log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["handlers"]["access"]["stream"] = "ext://sys.stderr"
     return log_config
+
+
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
+class StreamEndingServer(uvicorn.Server):
+    """uvicorn's server that, when told to stop, first ends the live event streams.
+
+    uvicorn waits for open responses before it stops; a server-sent-events stream never ends by
+    itself, so the first signal also sets the app's shutdown signal, which ends them.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def _announce_token(admin_token: AdminToken | None, no_auth: bool) -> None:
@@ -86,14 +108,19 @@ def serve(
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error
     _announce_token(server.admin_token, settings.no_auth)
-    click.echo(f"logsluice on http://{settings.host}:{settings.port} (API docs at /docs)", err=True)
+    base_url = f"http://{settings.host}:{settings.port}"
+    click.echo(
+        f"logsluice on {base_url} (console at {base_url}/console/, API docs at /docs)", err=True
+    )
+    config = uvicorn.Config(
+        server.app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=_log_config(),
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN.total_seconds()),
+    )
     try:
-        uvicorn.run(
-            server.app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            log_config=_log_config(),
-        )
+        StreamEndingServer(config, server.context.shutdown.set).run()
     finally:
         server.container.close()

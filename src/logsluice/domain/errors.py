@@ -149,6 +149,13 @@ class PermissionDeniedError(LogsluiceError):
     code = "permission_denied"
 
 
+class CsrfTokenError(PermissionDeniedError):
+    """A state-changing request authenticated by a session cookie lacked the session's CSRF token
+    (header ``X-CSRF-Token``) or carried another one."""
+
+    code = "csrf_token_invalid"
+
+
 class QueryTimeoutError(LogsluiceError):
     """A synchronous query ran past the server-side timeout."""
 

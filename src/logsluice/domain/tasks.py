@@ -31,6 +31,15 @@ class TaskStatus(enum.StrEnum):
     EXPIRED = "EXPIRED"
 
 
+class TaskDialect(enum.StrEnum):
+    """The API surface a task was created through (shown back; it changes nothing in the run)."""
+
+    NATIVE = "native"
+    BLS = "bls"
+    SLS = "sls"
+    HUAWEI = "huawei"
+
+
 TERMINAL_STATUSES = frozenset(
     {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.EXPIRED}
 )
@@ -206,7 +215,8 @@ class Task:
 
     ``progress`` is 0–100. ``missing_ranges`` lists the slices skipped under ``allow_incomplete``.
     ``bytes_written`` counts compressed artifact bytes. ``deleted`` tasks are invisible to clients
-    and wait for the janitor to remove their artifact and purge them.
+    and wait for the janitor to remove their artifact and purge them. ``dialect`` is the API the
+    task was created through, fixed at creation.
     """
 
     id: str
@@ -236,10 +246,17 @@ class Task:
     artifact_key: str | None = None
     expires_at: datetime | None = None
     deleted: bool = False
+    dialect: TaskDialect = TaskDialect.NATIVE
 
     @classmethod
     def queued(
-        cls, *, project: str, spec: TaskSpec, now: datetime, task_id: str | None = None
+        cls,
+        *,
+        project: str,
+        spec: TaskSpec,
+        now: datetime,
+        task_id: str | None = None,
+        dialect: TaskDialect = TaskDialect.NATIVE,
     ) -> Task:
         """Return a new QUEUED task created at ``now`` with a fresh opaque id (uuid4 hex)."""
         return cls(
@@ -249,6 +266,7 @@ class Task:
             status=TaskStatus.QUEUED,
             created_at=now,
             updated_at=now,
+            dialect=dialect,
         )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, LogstoreSchema, Project
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.names import check_name
-from logsluice.ports import CatalogStore, Clock, LogStoreAdmin, LogstreamInfo
+from logsluice.ports import CatalogStore, Clock, LogStoreAdmin, LogstoreStats, LogstreamInfo
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
@@ -126,6 +126,14 @@ class CatalogService:
         self._catalog_store.get_logstore(project, name)
         self._log_store.drop_logstore(project, name)
         self._catalog_store.delete_logstore(project, name)
+
+    def logstore_stats(self, project: str, logstore: str) -> LogstoreStats:
+        """Return the logstore's record count and time span.
+
+        Raises ProjectNotFoundError or LogstoreNotFoundError.
+        """
+        self._catalog_store.get_logstore(project, logstore)
+        return self._log_store.stats(project, logstore)
 
     def list_logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
         """Return the logstreams seen in the logstore with their record counts.

@@ -25,7 +25,7 @@ from logsluice.domain.cdn_statistics import (
 )
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import CsvOptions, ExportFormat
-from logsluice.domain.tasks import TaskSpec
+from logsluice.domain.tasks import TaskDialect, TaskSpec
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import Clock, QueryCompiler
 from logsluice.services.links import SignedLink
@@ -219,7 +219,7 @@ class CdnStatisticsService:
             format=ExportFormat.CSV,
             csv=CsvOptions(header=True, escape_formulas=True),
         )
-        creation = self._tasks.create(project, spec)
+        creation = self._tasks.create(project, spec, dialect=TaskDialect.HUAWEI)
         assert creation.view is not None
         return creation.view
 

@@ -9,9 +9,9 @@ tasks is the job of the worker and runner; serving a link's bytes is ``services.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from logsluice.domain.errors import (
@@ -20,7 +20,7 @@ from logsluice.domain.errors import (
     ConflictError,
     InvalidInputError,
 )
-from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskSpec, TaskStatus
+from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskDialect, TaskSpec, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, RecordReader, TaskOrderBy, TaskStore
 from logsluice.services.links import LinkSigner, SignedLink
@@ -88,8 +88,12 @@ class TaskService:
             sample_rows=limits.estimate_sample_rows,
         )
 
-    def create(self, project: str, spec: TaskSpec, *, dry_run: bool = False) -> TaskCreation:
+    def create(
+        self, project: str, spec: TaskSpec, *, dialect: TaskDialect, dry_run: bool = False
+    ) -> TaskCreation:
         """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
+
+        ``dialect`` is the API the request came through; the task keeps it to show it back.
 
         With an idempotency key already used for the same spec, the first task is returned.
         Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and subclasses such
@@ -100,7 +104,7 @@ class TaskService:
         estimate = self._estimator.estimate(project, spec)
         if dry_run:
             return TaskCreation(view=None, estimate=estimate)
-        queued = Task.queued(project=project, spec=spec, now=self._clock.now())
+        queued = Task.queued(project=project, spec=spec, now=self._clock.now(), dialect=dialect)
         stored = self._task_store.create_task(
             replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
         )
@@ -114,6 +118,31 @@ class TaskService:
     def get(self, project: str, task_id: str) -> TaskView:
         """Return the task with its progress. Raises TaskNotFoundError (also another project's)."""
         return self._view(self._task_store.get_task(project, task_id))
+
+    def views_of(self, tasks: Sequence[Task]) -> list[TaskView]:
+        """Return the tasks with their progress; queue places come from one read for all."""
+        queued = [task.id for task in tasks if task.status == TaskStatus.QUEUED]
+        positions = self._task_store.queue_positions(queued) if queued else {}
+        now = self._clock.now()
+        return [
+            TaskView(task=task, progress=progress_of(task, now, positions.get(task.id)))
+            for task in tasks
+        ]
+
+    def changes(
+        self, project: str, task_ids: Collection[str], updated_since: datetime, *, limit: int
+    ) -> list[TaskView]:
+        """Return the views of the project's visible tasks among ``task_ids`` and of up to ``limit``
+        tasks updated at or after ``updated_since`` (oldest update first), in one snapshot each.
+
+        What a live view needs each time it looks: the tasks it shows, and what changed.
+        """
+        watched = self._task_store.get_tasks(project, task_ids)
+        changed, _ = self._task_store.list_tasks(
+            project, order_by="updated", descending=False, size=limit, updated_since=updated_since
+        )
+        merged = {task.id: task for task in [*changed, *watched]}
+        return self.views_of(list(merged.values()))
 
     def list(
         self,
@@ -147,7 +176,7 @@ class TaskService:
             page=page,
             size=size,
         )
-        return [self._view(task) for task in tasks], total
+        return self.views_of(tasks), total
 
     def cancel(self, project: str, task_id: str) -> TaskView:
         """Cancel the task: a QUEUED one at once, a RUNNING one within about a second.

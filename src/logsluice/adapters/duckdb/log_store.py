@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,7 +35,7 @@ from logsluice.adapters.duckdb.tables import (
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, Logstore, LogstoreSchema
 from logsluice.domain.errors import LogstoreNotFoundError
-from logsluice.ports import CompactionReport, LogstreamInfo
+from logsluice.ports import CompactionReport, LogstoreStats, LogstreamInfo
 
 if TYPE_CHECKING:
     from logsluice.domain.cdn_statistics import ExportParameters
@@ -156,6 +156,20 @@ class DuckDBLogStore:
         with self._cursor() as cursor, _errors(project, logstore):
             rows = cursor.execute(statement).fetchall()
         return [LogstreamInfo(name=str(name), records=int(records)) for name, records in rows]
+
+    def stats(self, project: str, logstore: str) -> LogstoreStats:
+        """Return the record count and the oldest and newest record time of a logstore."""
+        table = table_sql(project, logstore)
+        with self._cursor() as cursor, _errors(project, logstore):
+            time_field = quote_identifier(_read_schema(cursor, project, logstore).time_field)
+            statement = f"SELECT count(*), min({time_field}), max({time_field}) FROM {table}"
+            row = cursor.execute(statement).fetchone()
+        records, first, last = row if row else (0, None, None)
+        return LogstoreStats(
+            records=int(records),
+            first_record_at=first.astimezone(UTC) if first is not None else None,
+            last_record_at=last.astimezone(UTC) if last is not None else None,
+        )
 
     def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
         """Delete records whose time is before ``cutoff``; return how many were deleted."""

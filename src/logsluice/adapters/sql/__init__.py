@@ -10,6 +10,7 @@ from logsluice.adapters.sql.access_key_store import SqlAccessKeyStore
 from logsluice.adapters.sql.catalog_store import SqlCatalogStore
 from logsluice.adapters.sql.engine import create_sql_engine
 from logsluice.adapters.sql.migrate import migrate, migrate_engine
+from logsluice.adapters.sql.session_store import SqlSessionStore
 from logsluice.adapters.sql.task_store import SqlTaskStore
 from logsluice.adapters.sql.task_updates import ATTEMPTS_EXHAUSTED
 
@@ -17,6 +18,7 @@ __all__ = [
     "ATTEMPTS_EXHAUSTED",
     "SqlAccessKeyStore",
     "SqlCatalogStore",
+    "SqlSessionStore",
     "SqlTaskStore",
     "create_sql_engine",
     "migrate",

@@ -1,4 +1,5 @@
-"""The declared schema of the control-plane database: projects, logstores, tasks, checkpoints.
+"""The declared schema of the control-plane database: projects, logstores, tasks, checkpoints,
+access keys and console sessions.
 
 One SQLAlchemy Core ``MetaData`` serves SQLite and PostgreSQL. Alembic migrations in ``migrations/``
 create exactly this schema, and a contract test compares the two. Times are stored as UTC: SQLite
@@ -117,9 +118,11 @@ tasks = Table(
     Column("artifact_key", Text, nullable=True),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("deleted", Boolean, nullable=False),
+    Column("dialect", String(16), nullable=False, server_default="native"),
     UniqueConstraint("project", "idempotency_key"),
     Index(None, "status", "project"),
     Index(None, "project", "created_at"),
+    Index(None, "project", "updated_at"),
 )
 
 task_slices = Table(
@@ -146,4 +149,18 @@ access_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
     Index(None, "project"),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("principal", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("project", String(64), nullable=True),
+    Column("access_key_id", String(64), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Index(None, "expires_at"),
 )

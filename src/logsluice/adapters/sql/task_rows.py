@@ -18,6 +18,7 @@ from logsluice.domain.tasks import (
     SliceCheckpoint,
     SliceStatus,
     Task,
+    TaskDialect,
     TaskSpec,
     TaskStatus,
     time_range_from_dict,
@@ -33,6 +34,7 @@ UPDATABLE_FIELDS = frozenset(field.name for field in dataclasses.fields(Task)) -
     "status",
     "created_at",
     "updated_at",
+    "dialect",
 }
 
 
@@ -58,6 +60,7 @@ def task_to_row(task: Task) -> dict[str, Any]:
         spec_fingerprint=task.spec.fingerprint(),
         spec=json.dumps(task.spec.to_dict(), sort_keys=True),
         status=task.status.value,
+        dialect=task.dialect.value,
         created_at=task.created_at,
         updated_at=task.updated_at,
         missing_ranges=encode_missing_ranges(task.missing_ranges),
@@ -94,6 +97,7 @@ def task_from_row(row: Row[Any]) -> Task:
         created_at=values["created_at"],
         updated_at=values["updated_at"],
         missing_ranges=decode_missing_ranges(values["missing_ranges"]),
+        dialect=TaskDialect(values["dialect"]),
         **{name: values[name] for name in UPDATABLE_FIELDS - fixed},
     )
 

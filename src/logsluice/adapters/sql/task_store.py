@@ -116,6 +116,7 @@ class SqlTaskStore:
         descending: bool = True,
         page: int = 1,
         size: int = 20,
+        updated_since: datetime | None = None,
     ) -> tuple[list[Task], int]:
         """Return one page of the project's tasks and the total; see the TaskStore port."""
         if page < 1 or size < 1:
@@ -125,6 +126,8 @@ class SqlTaskStore:
             raise InvalidInputError(f"cannot order tasks by {order_by!r}", order_by=order_by)
         ordering = [order_column, tasks.c.id]
         query = _filtered(project, status, logstore, name)
+        if updated_since is not None:
+            query = query.where(tasks.c.updated_at >= updated_since)
         with read_transaction(self._engine) as connection:
             total = connection.execute(
                 select(func.count()).select_from(query.subquery())
@@ -135,6 +138,18 @@ class SqlTaskStore:
                 .limit(size)
             ).all()
         return [task_from_row(row) for row in rows], total
+
+    def get_tasks(self, project: str, task_ids: Collection[str]) -> list[Task]:
+        """Return the project's visible tasks among ``task_ids``; see the TaskStore port."""
+        if not task_ids:
+            return []
+        query = select(tasks).where(
+            tasks.c.project == project,
+            tasks.c.deleted.is_(False),
+            tasks.c.id.in_(list(task_ids)),
+        )
+        with read_transaction(self._engine) as connection:
+            return [task_from_row(row) for row in connection.execute(query)]
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -295,6 +310,17 @@ class SqlTaskStore:
                 .where(ahead_of(ranked, own.level, own.created_at, task.id))
             ).scalar_one()
         return int(ahead) + 1
+
+    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
+        """Return the queue place of each queued task among ``task_ids``; see the port."""
+        if not task_ids:
+            return {}
+        ranked = ranked_queue()
+        place = func.row_number().over(order_by=(ranked.c.level, ranked.c.created_at, ranked.c.id))
+        places = select(ranked.c.id, place.label("place")).subquery("places")
+        query = select(places.c.id, places.c.place).where(places.c.id.in_(list(task_ids)))
+        with read_transaction(self._engine) as connection:
+            return {str(row.id): int(row.place) for row in connection.execute(query)}
 
     def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Hide the task and stop it if it runs; see the TaskStore port."""

@@ -28,6 +28,7 @@ from logsluice.api.bls.models import (
 )
 from logsluice.api.context import ApiContext, Context
 from logsluice.domain.errors import ProjectNotFoundError, TaskNotFoundError
+from logsluice.domain.tasks import TaskDialect
 from logsluice.services.task_progress import TaskView
 from logsluice.services.tasks import MAX_PAGE_SIZE
 
@@ -70,7 +71,7 @@ def create_download_task(call: WritingCall, context: Context) -> dict[str, Any]:
     """CreateDownloadTask: queue an export of the query over the time range."""
     request = parse_create(call.body)
     project = call.project_for(request.project)
-    creation = context.tasks.create(project, request.spec)
+    creation = context.tasks.create(project, request.spec, dialect=TaskDialect.BLS)
     assert creation.view is not None  # not a dry run
     return success({"uuid": bls_uuid(creation.view.task.id)})
 

@@ -11,6 +11,7 @@ from logsluice.api.native.models import (
     LogstoreDetailsOut,
     LogstoreList,
     LogstoreOut,
+    LogstoreStatsOut,
     LogstreamList,
     LogstreamOut,
 )
@@ -54,6 +55,20 @@ def get_logstore(
         **LogstoreOut.of(details.logstore).model_dump(),
         fields=[FieldOut(name=field.name, type=str(field.type)) for field in details.schema.fields],
         logstreams=_logstreams(details.logstreams),
+    )
+
+
+@router.get("/{logstore}/stats", response_model=LogstoreStatsOut)
+def get_logstore_stats(
+    project: str, logstore: str, context: Context, caller: Caller
+) -> LogstoreStatsOut:
+    """Return how many records the logstore holds and the time of its oldest and newest."""
+    caller.require_project(project)
+    stats = context.catalog.logstore_stats(project, logstore)
+    return LogstoreStatsOut(
+        records=stats.records,
+        first_record_at=stats.first_record_at,
+        last_record_at=stats.last_record_at,
     )
 
 

@@ -99,6 +99,12 @@ class LogstreamList(BaseModel):
     logstreams: list[LogstreamOut]
 
 
+class LogstoreStatsOut(BaseModel):
+    records: int = Field(description="records the logstore holds")
+    first_record_at: datetime | None = Field(description="time of the oldest record; null: empty")
+    last_record_at: datetime | None = Field(description="time of the newest record; null: empty")
+
+
 class LogstoreDetailsOut(LogstoreOut):
     fields: list[FieldOut]
     logstreams: list[LogstreamOut]

@@ -129,6 +129,9 @@ class TaskOut(BaseModel):
     error: ErrorOut | None
     estimate: EstimateOut
     attempts: int
+    slices_total: int = Field(description="slices planned (0 until the first run plans them)")
+    slices_done: int = Field(description="slices committed")
+    dialect: str = Field(description="the API the task was created through: native, bls, …")
     file_name: str | None = Field(description="the artifact's file name once SUCCEEDED")
     created_at: datetime
     updated_at: datetime
@@ -166,6 +169,9 @@ class TaskOut(BaseModel):
             error=_error(task.error_code, task.error_message),
             estimate=EstimateOut(rows=task.estimate_rows, bytes=task.estimate_bytes),
             attempts=task.attempts,
+            slices_total=task.slices_total,
+            slices_done=task.slices_done,
+            dialect=str(task.dialect),
             file_name=artifact_file_name(task.spec) if task.artifact_key else None,
             created_at=task.created_at,
             updated_at=task.updated_at,

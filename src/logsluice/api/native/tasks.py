@@ -23,7 +23,7 @@ from logsluice.api.native.task_models import (
     TaskOut,
 )
 from logsluice.domain.errors import InvalidInputError
-from logsluice.domain.tasks import TaskStatus
+from logsluice.domain.tasks import TaskDialect, TaskStatus
 
 router = APIRouter(prefix="/api/v1/projects/{project}/download-tasks", tags=["download tasks"])
 
@@ -41,7 +41,9 @@ def create_task(
     With `dry_run` only the estimate comes back (200) and nothing is stored.
     """
     caller.require_project(project, write=True)
-    creation = context.tasks.create(project, body.to_spec(), dry_run=dry_run or body.dry_run)
+    creation = context.tasks.create(
+        project, body.to_spec(), dialect=TaskDialect.NATIVE, dry_run=dry_run or body.dry_run
+    )
     if creation.view is None:
         estimate = DryRunOut(estimate=EstimateOut.of(creation.estimate))
         return JSONResponse(estimate.model_dump(mode="json"), status_code=200)

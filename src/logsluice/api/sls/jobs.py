@@ -22,7 +22,7 @@ from logsluice.domain.errors import (
     TaskNotFoundError,
 )
 from logsluice.domain.names import NAME_PATTERN, check_name
-from logsluice.domain.tasks import Task, TaskSpec, TaskStatus
+from logsluice.domain.tasks import Task, TaskDialect, TaskSpec, TaskStatus
 from logsluice.services.task_progress import TaskView
 from logsluice.services.tasks import TaskService
 
@@ -61,7 +61,7 @@ def create_job(tasks: TaskService, project: str, spec: TaskSpec) -> None:
     if tasks.list(project, name=spec.name, size=1)[1]:
         raise duplicate
     try:
-        creation = tasks.create(project, spec)
+        creation = tasks.create(project, spec, dialect=TaskDialect.SLS)
     except ConflictError as error:
         if error.details.get("reason") == "idempotency_key_reused":
             raise duplicate from error
