@@ -10,17 +10,18 @@ site cannot sign a browser in as someone else.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from logsluice.api.auth import Credentials, Principal
-from logsluice.api.context import ApiContext, Caller, Context
+from logsluice.api.context import ApiContext, Caller, Context, get_principal
 from logsluice.api.native.models import RequestBody
 from logsluice.api.sessions import SESSION_COOKIE, identity_of
 from logsluice.domain.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     InvalidInputError,
     PermissionDeniedError,
@@ -40,11 +41,12 @@ class SignIn(RequestBody):
 
 
 class SessionOut(BaseModel):
-    principal: str = Field(description="who the caller acts as")
-    role: str = Field(description="admin, writer or reader")
+    signed_in: bool = Field(description="false: the caller sent no valid credentials")
+    principal: str | None = Field(description="who the caller acts as")
+    role: str | None = Field(description="admin, writer or reader")
     project: str | None = Field(description="the one project it may reach; null: every project")
-    authentication: Literal["session", "bearer", "none"] = Field(
-        description="how this request was authenticated"
+    authentication: Literal["session", "bearer", "none"] | None = Field(
+        description="how this request was authenticated (none: the server runs --no-auth)"
     )
     csrf_token: str | None = Field(
         description="send it in X-CSRF-Token on state-changing requests (session only)"
@@ -87,6 +89,7 @@ def _is_https(request: Request, context: ApiContext) -> bool:
 
 def _session_out(principal: Principal, sessions: SessionService | None) -> SessionOut:
     return SessionOut(
+        signed_in=True,
         principal=principal.name,
         role=principal.role.value,
         project=principal.project,
@@ -120,6 +123,7 @@ def sign_in(body: SignIn, request: Request, response: Response, context: Context
     )
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(
+        signed_in=True,
         principal=principal.name,
         role=principal.role.value,
         project=principal.project,
@@ -129,14 +133,37 @@ def sign_in(body: SignIn, request: Request, response: Response, context: Context
     )
 
 
+def _optional_caller(request: Request) -> Principal | None:
+    try:
+        return get_principal(request)
+    except AuthenticationError:
+        return None
+
+
 @router.get("", response_model=SessionOut)
-def who_am_i(response: Response, context: Context, caller: Caller) -> SessionOut:
-    """Return who the caller is and, for a session, its CSRF token and end."""
+def who_am_i(
+    response: Response,
+    context: Context,
+    caller: Annotated[Principal | None, Depends(_optional_caller)],
+) -> SessionOut:
+    """Return who the caller is and, for a session, its CSRF token and end; `signed_in` false
+    (200, so a page can ask before signing in) without valid credentials."""
     response.headers["Cache-Control"] = "no-store"
+    if caller is None:
+        return SessionOut(
+            signed_in=False,
+            principal=None,
+            role=None,
+            project=None,
+            authentication=None,
+            csrf_token=None,
+            expires_at=None,
+        )
     if caller.session_id is None or context.sessions is None:
         return _session_out(caller, context.sessions)
     session = context.sessions.find(caller.session_id)
     return SessionOut(
+        signed_in=True,
         principal=caller.name,
         role=caller.role.value,
         project=caller.project,
