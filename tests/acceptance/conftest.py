@@ -54,12 +54,18 @@ class RunningServer:
         )
 
 
-def start_server(data_dir: Path, *extra: str) -> RunningServer:
-    """Start ``logsluice serve`` on a free port and wait until /healthz answers."""
+def start_server(
+    data_dir: Path, *extra: str, environment: dict[str, str] | None = None
+) -> RunningServer:
+    """Start ``logsluice serve`` on a free port and wait until /healthz answers.
+
+    ``environment`` adds ``LOGSLUICE_*`` settings; the caller's own are left out.
+    """
     port = free_port()
-    environment = {
+    inherited = {
         key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")
     }
+    environment = {**inherited, **(environment or {})}
     process = subprocess.Popen(
         [LOGSLUICE, "serve", "--port", str(port), "--data-dir", str(data_dir), *extra],
         stdout=subprocess.PIPE,
