@@ -66,7 +66,9 @@ class Console:
         return self.server.url
 
 
-def start_console(data_dir: Path, *extra: str, environment: dict[str, str] | None = None) -> Console:
+def start_console(
+    data_dir: Path, *extra: str, environment: dict[str, str] | None = None
+) -> Console:
     server = start_server(data_dir, *extra, environment=environment)
     token = (data_dir / "admin-token").read_text().strip()
     admin = httpx.Client(

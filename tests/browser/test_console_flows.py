@@ -118,7 +118,9 @@ def test_field_names_complete_from_the_logstore_schema(page: Any, console: Conso
     page.keyboard.type("ERROR")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"q=level%3AERROR"))
-    expect(page.locator("#match-count")).to_have_text(f"{api_count(console, 'level:ERROR', FROM, TO):,}")
+    expect(page.locator("#match-count")).to_have_text(
+        f"{api_count(console, 'level:ERROR', FROM, TO):,}"
+    )
     assert shown_count(page) == api_count(console, "level:ERROR", FROM, TO)
 
 
@@ -160,7 +162,9 @@ def test_csrf_is_required_and_sign_out_ends_the_session(
     csrf = page.request.get(f"{console.url}/api/v1/session").json()["csrf_token"]
     url = f"{console.url}/api/v1/projects"
     missing = page.request.post(url, data={"name": "csrf-missing"})
-    forged = page.request.post(url, data={"name": "csrf-forged"}, headers={"X-CSRF-Token": "x" * 43})
+    forged = page.request.post(
+        url, data={"name": "csrf-forged"}, headers={"X-CSRF-Token": "x" * 43}
+    )
     assert (missing.status, forged.status) == (403, 403)
     assert missing.json()["error"]["code"] == "csrf_token_invalid"
     names = {project["name"] for project in console.admin.get(url).json()["projects"]}
@@ -174,7 +178,9 @@ def test_csrf_is_required_and_sign_out_ends_the_session(
     assert page.request.get(url).status == 401
 
 
-def test_a_400_px_window_works(browser: Any, console: Console, console_errors: ConsoleErrors) -> None:
+def test_a_400_px_window_works(
+    browser: Any, console: Console, console_errors: ConsoleErrors
+) -> None:
     narrow = open_page(browser, console_errors, viewport={"width": 400, "height": 800})
     try:
         sign_in_with_token(narrow, console.url, console.token)

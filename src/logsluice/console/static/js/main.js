@@ -62,7 +62,10 @@ const PAGES = {
   admin: renderAdmin,
 };
 
+let showing = 0;
+
 async function show() {
+  const current = ++showing;
   leavePage();
   leavePage = () => {};
   const route = parseRoute(window.location.hash);
@@ -80,8 +83,11 @@ async function show() {
   const page = PAGES[route.page] || renderProjects;
   replaceChildren(main, h("p", { class: "loading" }, "Loading…"));
   try {
-    leavePage = (await page(main, route)) || leavePage;
+    const leave = await page(main, route);
+    if (current === showing) leavePage = leave || leavePage;
+    else if (leave) leave();
   } catch (error) {
+    if (current !== showing || error.status === 401) return; // another page (or sign-in) took over
     replaceChildren(main, h("div", { class: "notice error", role: "alert" }, h("strong", {}, "Could not load this page. "), error.message));
   }
 }
