@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install check lint types layers test test-fast demo bench clean
+.PHONY: install check lint types layers test test-fast demo bench console-screenshots clean
 
 # The command-line codecs the tests decode exports with, and the browser the console's tests drive
 # (Debian packages; installed when missing — never a browser download).
@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint:
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 types:
 	$(BIN)/mypy
@@ -44,6 +44,10 @@ test-fast: install
 
 demo: install
 	$(BIN)/python -m logsluice.cli.demo
+
+# Regenerate the screenshots of docs/console.md: serve with demo data, Chromium via Playwright.
+console-screenshots: install
+	$(BIN)/python tools/console_screenshots.py
 
 bench: install
 	$(BIN)/python bench/ingest.py

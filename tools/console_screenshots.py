@@ -41,8 +41,10 @@ def _free_port() -> int:
 
 
 def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")}
-    server = subprocess.Popen(  # noqa: S603 - our own CLI
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")
+    }
+    server = subprocess.Popen(
         [LOGSLUICE, "serve", "--data-dir", str(data_dir), "--port", str(port)],
         env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -58,7 +60,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 def _load_demo(url: str, token: str, end: datetime) -> None:
-    subprocess.run(  # noqa: S603 - our own CLI
+    subprocess.run(
         [LOGSLUICE, "demo-data", "--project", PROJECT, "--days", "2", "--records", "50000",
          "--end", end.isoformat(), "--server", url, "--token", token],
         check=True, stdout=subprocess.DEVNULL,
@@ -69,10 +71,19 @@ def _load_demo(url: str, token: str, end: datetime) -> None:
             "format": "csv", "compression": "zstd"}  # fmt: skip
     task = client.post(f"/api/v1/projects/{PROJECT}/download-tasks", json=spec).json()
     for _ in range(600):
-        if client.get(f"/api/v1/projects/{PROJECT}/download-tasks/{task['id']}").json()["status"] == "SUCCEEDED":
+        if (
+            client.get(f"/api/v1/projects/{PROJECT}/download-tasks/{task['id']}").json()["status"]
+            == "SUCCEEDED"
+        ):
             break
         time.sleep(0.1)
-    queued = {**spec, "name": "app-everything", "logstore": "app", "query": "*", "format": "parquet"}
+    queued = {
+        **spec,
+        "name": "app-everything",
+        "logstore": "app",
+        "query": "*",
+        "format": "parquet",
+    }
     client.post(f"/api/v1/projects/{PROJECT}/download-tasks", json=queued)
 
 
@@ -119,7 +130,10 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.on(
+                "console",
+                lambda message: errors.append(message.text) if message.type == "error" else None,
+            )
             _tour(page, url, token)
             browser.close()
     finally:

@@ -2,12 +2,14 @@
 
 Run as ``python -m logsluice.cli.demo``. It starts ``logsluice serve`` on a free loopback port with
 its own data directory, loads the demo logs (``logsluice demo-data``), exports the CDN errors of the
-last two days with a live progress bar (``logsluice task create --wait``), prints where the file is
-and a summary of its manifest, and stops the server cleanly. Exit code 0 when all went well.
+last two days with a live progress bar (``logsluice task create --wait``), prints where the file is,
+a summary of its manifest and the web console's address with the admin token, and — on a terminal —
+keeps serving until Ctrl+C (otherwise it stops the server cleanly). Exit code 0 when all went well.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -58,6 +60,13 @@ def _run(*arguments: str, environment: dict[str, str], show: bool = True) -> str
     if show:
         print(completed.stdout, end="", flush=True)
     return completed.stdout
+
+
+def _announce_console(url: str, data_dir: Path) -> None:
+    token_file = data_dir / "admin-token"
+    print(f"\nThe web console: {url}/console/")
+    print(f"  sign in with the admin token: {token_file.read_text(encoding='utf-8').strip()}")
+    print(f"  (kept in {token_file.resolve()})")
 
 
 def _summarize(manifest_text: str, file_path: Path) -> None:
@@ -111,16 +120,28 @@ def main() -> None:
         _run_and_stop(server, url, environment)
 
 
+def _keep_serving(server: subprocess.Popen[bytes]) -> None:
+    """On a terminal, keep the server (and so the console) up until Ctrl+C."""
+    if not sys.stdin.isatty():
+        return
+    print("\nThe server keeps running so you can use the console; press Ctrl+C to stop it.")
+    with contextlib.suppress(KeyboardInterrupt):
+        server.wait()
+
+
 def _run_and_stop(server: subprocess.Popen[bytes], url: str, environment: dict[str, str]) -> None:
     try:
         _wait_until_up(url, server)
         _demo(environment)
+        _announce_console(url, Path(environment["LOGSLUICE_DATA_DIR"]))
+        _keep_serving(server)
     except subprocess.CalledProcessError as error:
         message = f"demo step failed (exit {error.returncode}); see {DEMO_DIR}/server.log"
         raise SystemExit(message) from error
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=30)
         print(f"\nServer stopped. Its log is in {DEMO_DIR / 'server.log'}.")
 
 
