@@ -162,13 +162,17 @@ class DuckDBLogStore:
         table = table_sql(project, logstore)
         with self._cursor() as cursor, _errors(project, logstore):
             time_field = quote_identifier(_read_schema(cursor, project, logstore).time_field)
-            statement = f"SELECT count(*), min({time_field}), max({time_field}) FROM {table}"
+            # epoch microseconds: DuckDB turns TIMESTAMPTZ into Python datetimes only with pytz
+            statement = (
+                f"SELECT count(*), epoch_us(min({time_field})), epoch_us(max({time_field})) "
+                f"FROM {table}"
+            )
             row = cursor.execute(statement).fetchone()
         records, first, last = row if row else (0, None, None)
         return LogstoreStats(
             records=int(records),
-            first_record_at=first.astimezone(UTC) if first is not None else None,
-            last_record_at=last.astimezone(UTC) if last is not None else None,
+            first_record_at=_from_epoch_us(first),
+            last_record_at=_from_epoch_us(last),
         )
 
     def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
@@ -333,6 +337,12 @@ def _has_tables(cursor: duckdb.DuckDBPyConnection, schema: str) -> bool:
         [schema],
     ).fetchone()
     return bool(row and row[0])
+
+
+def _from_epoch_us(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
 
 
 def _is_sorted(times: pa.ChunkedArray) -> bool:
