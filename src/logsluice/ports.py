@@ -335,9 +335,10 @@ class TaskStore(Protocol):
     ) -> Task | None:
         """Claim the next QUEUED task for ``worker_id`` and return it RUNNING, or None if none.
 
-        Fair: projects with ``max_running_per_project`` tasks RUNNING or CANCELLING are skipped; the
-        project with the fewest running tasks goes first, then the oldest queued task. Sets the
-        lease and adds one to ``attempts``. Each task is claimed by exactly one caller.
+        Fair: projects with ``max_running_per_project`` tasks RUNNING or CANCELLING are skipped;
+        projects take turns, the one whose latest claim is the oldest first (never claimed before
+        goes first), then its oldest queued task (ADR 0009). Sets the lease and adds one to
+        ``attempts``. Each task is claimed by exactly one caller.
         """
         ...
 
@@ -395,7 +396,7 @@ class TaskStore(Protocol):
     def queue_position(self, task: Task) -> int | None:
         """Return the task's 1-based place in claim order among QUEUED tasks (None if not queued).
 
-        Approximate: it assumes running counts stay as they are and ignores the per-project limit.
+        Counted by the claim order's turns as if no task ended; it ignores the per-project limit.
         """
         ...
 

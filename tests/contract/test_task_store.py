@@ -6,6 +6,7 @@ Many threads and processes claiming at once are in test_task_store_concurrency.p
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -508,6 +509,72 @@ def test_a_flooding_project_does_not_starve_another(task_store: SqlTaskStore) ->
     assert order == [task.id for task in expected]
     assert [positions[task_id] for task_id in order] == [1, 2, 3, 4, 5, 6, 7]
     assert _claim(task_store) is None
+
+
+FLOOD_PROJECTS = [f"project-{index}" for index in range(10)]
+
+
+def _flood(store: SqlTaskStore) -> None:
+    """Queue 100 tasks of ``project-0`` first, then 12 of each of the nine others, interleaved."""
+    _queue(store, FLOOD_PROJECTS[0], 100, first_minute=0)
+    for index in range(12):
+        for number, project in enumerate(FLOOD_PROJECTS[1:]):
+            later = T1 + timedelta(hours=1 + index, minutes=number)
+            store.create_task(make_task(project, now=later))
+
+
+def _assert_equal_shares(started: list[str], projects: list[str]) -> None:
+    shares = Counter(started)
+    share = len(started) // len(projects)
+    assert {project: shares[project] for project in projects} == dict.fromkeys(projects, share)
+
+
+def test_a_flood_of_short_tasks_gets_its_turn_like_every_other_project(
+    task_store: SqlTaskStore,
+) -> None:
+    _flood(task_store)
+    started = []
+    for _ in range(100):
+        task = _claimed(task_store, now=T1)
+        task_store.transition(task.id, TaskStatus.SUCCEEDED, now=T1, worker_id=WORKER)
+        started.append(task.project)
+
+    _assert_equal_shares(started, FLOOD_PROJECTS)
+    assert started[:10] == FLOOD_PROJECTS  # round 1: whoever queued first, then the others
+
+
+def test_projects_take_turns_while_tasks_keep_running_up_to_the_limit(
+    task_store: SqlTaskStore,
+) -> None:
+    _flood(task_store)
+    running: list[Task] = []
+    started = []
+    for _ in range(60):
+        task = _claim(task_store, now=T1, limit=2)
+        assert task is not None
+        started.append(task.project)
+        running.append(task)
+        if len(running) == 6:  # six workers: the longest running task ends, a worker is free
+            oldest = running.pop(0)
+            task_store.transition(oldest.id, TaskStatus.SUCCEEDED, now=T1, worker_id=WORKER)
+
+    _assert_equal_shares(started, FLOOD_PROJECTS)
+
+
+def test_queue_positions_follow_the_turns_of_the_projects(task_store: SqlTaskStore) -> None:
+    _flood(task_store)
+    for _ in range(3):  # project-0, project-1 and project-2 have had their turn
+        _claimed(task_store, now=T1)
+    queued = [
+        task
+        for project in FLOOD_PROJECTS
+        for task in task_store.list_tasks(project, status=TaskStatus.QUEUED, size=500)[0]
+    ]
+    positions = {task.id: task_store.queue_position(task) for task in queued}
+
+    order = [_claimed(task_store, now=T1).id for _ in range(len(queued))]
+
+    assert [positions[task_id] for task_id in order] == list(range(1, len(queued) + 1))
 
 
 def test_a_project_at_its_running_limit_is_skipped(task_store: SqlTaskStore) -> None:

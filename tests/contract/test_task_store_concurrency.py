@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine, select
 
 from logsluice.adapters.sql import SqlTaskStore, create_sql_engine, migrate
-from logsluice.adapters.sql.metadata import VERSION_TABLE, metadata
-from logsluice.domain.tasks import Task
+from logsluice.adapters.sql.metadata import VERSION_TABLE, metadata, tasks
+from logsluice.domain.tasks import Task, TaskStatus
 from tests.contract.task_samples import LEASE, NO_LIMIT, T0, make_spec, make_task
 
 THREADS = 6
@@ -138,3 +139,32 @@ def test_racing_migrations_leave_one_correct_schema(fresh_sql_url: str) -> None:
         )
         assert compare_metadata(context, metadata) == []
     engine.dispose()
+
+
+def test_racing_claimers_share_starts_equally_among_projects_under_a_flood(
+    task_store: SqlTaskStore, sql_engine: Engine
+) -> None:
+    projects = [f"project-{index}" for index in range(10)]
+    for index in range(100):  # one project floods the queue first
+        task_store.create_task(make_task(projects[0], now=T0 + timedelta(seconds=index)))
+    for index in range(10):
+        for number, project in enumerate(projects[1:]):
+            later = T0 + timedelta(hours=1 + index, seconds=number)
+            task_store.create_task(make_task(project, now=later))
+
+    def claim_and_finish(index: int) -> None:
+        for _ in range(15):  # 6 claimers x 15 = the first 90 starts
+            task = task_store.claim_next_task(
+                f"thread-{index}", lease=LEASE, now=T0, max_running_per_project=NO_LIMIT
+            )
+            assert task is not None
+            task_store.transition(task.id, TaskStatus.SUCCEEDED, now=T0, worker_id=task.lease_owner)
+
+    _in_threads(THREADS, claim_and_finish)
+
+    with sql_engine.connect() as connection:
+        started = connection.execute(
+            select(tasks.c.project).where(tasks.c.claim_sequence.is_not(None))
+        ).scalars()
+        shares = Counter(started)
+    assert shares == dict.fromkeys(projects, 9)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,11 +47,20 @@ class Field:
     type: FieldType
 
 
+def new_generation() -> str:
+    """Return a fresh project generation: a random uuid."""
+    return str(uuid.uuid4())
+
+
 @dataclass(frozen=True)
 class Project:
+    """A tenant. ``generation`` tells this project from an earlier one of the same name (deleted):
+    access keys, tasks and links carry it, and those of another generation are refused."""
+
     name: str
     description: str
     created_at: datetime
+    generation: str = field(default_factory=new_generation)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class SqlCatalogStore:
                         name=project.name,
                         description=project.description,
                         created_at=project.created_at,
+                        generation=project.generation,
                     )
                 )
         except IntegrityError as error:
@@ -121,7 +122,10 @@ def _logstore_not_found(project: str, name: str) -> LogstoreNotFoundError:
 def _project_from_row(row: Row[tuple[object, ...]]) -> Project:
     values = row._mapping
     return Project(
-        name=values["name"], description=values["description"], created_at=values["created_at"]
+        name=values["name"],
+        description=values["description"],
+        created_at=values["created_at"],
+        generation=values["generation"],
     )
 
 

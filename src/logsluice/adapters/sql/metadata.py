@@ -66,6 +66,8 @@ projects = Table(
     Column("name", String(64), primary_key=True),
     Column("description", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # a uuid given at creation: a project re-created under the same name is another generation
+    Column("generation", String(36), nullable=False),
 )
 
 logstores = Table(
@@ -119,10 +121,15 @@ tasks = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("deleted", Boolean, nullable=False),
     Column("dialect", String(16), nullable=False, server_default="native"),
+    # the project generation the task belongs to (see ``projects.generation``)
+    Column("project_generation", String(36), nullable=True),
+    # the place of the task's latest claim among all claims: the fair claim order reads it
+    Column("claim_sequence", BigInteger, nullable=True),
     UniqueConstraint("project", "idempotency_key"),
     Index(None, "status", "project"),
     Index(None, "project", "created_at"),
     Index(None, "project", "updated_at"),
+    Index(None, "project", "claim_sequence"),
 )
 
 task_slices = Table(
@@ -148,6 +155,8 @@ access_keys = Table(
     Column("description", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    # the generation of ``project`` the key was made for; a key of an older generation is refused
+    Column("project_generation", String(36), nullable=True),
     Index(None, "project"),
 )
 

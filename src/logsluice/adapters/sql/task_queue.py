@@ -1,11 +1,22 @@
-"""The claim order of queued tasks, and the one dialect-specific part of claiming.
+"""The claim order of queued tasks (the fairness rule) and the dialect-specific part of claiming.
 
-Claim order is fair across projects: a project at its running limit is skipped, then the project
-with the fewest RUNNING or CANCELLING tasks goes first, then the oldest queued task (then id).
+**The rule.** Projects take turns: a project at its running limit is skipped; of the others, the
+project whose latest claim is the oldest goes first (a project never claimed before goes before
+every other), and within it the oldest queued task (then the smallest id). So with equal limits
+every project with queued tasks gets every n-th start, whatever it queued first and however long
+its tasks run. Each claim numbers the task with ``claim_sequence`` (one more than the largest so
+far), and a project's turn is the largest number among its tasks; numbers, not times, so claims
+in the same instant still take turns. ``docs/adr/0009-fair-claims.md`` explains the choice.
+
+**Queue position** follows the same rule as if no task finished and no limit were reached: round
+``k`` gives every project its ``k``-th queued task, projects in turn order, so a task's place is
+``(its place in its project, the project's turn, the project's oldest queued task)``.
+
 Claims are exactly-once on both backends: SQLite runs the guarded ``UPDATE … WHERE id = (SELECT …)
 AND status = 'QUEUED'`` inside ``BEGIN IMMEDIATE``; PostgreSQL serializes claims on a transaction
-advisory lock (so the per-project limit holds exactly under concurrency) and picks the row with
-``FOR UPDATE SKIP LOCKED`` (so a row another transaction holds, say a cancel, never blocks a claim).
+advisory lock (so the per-project limit and the numbering hold exactly under concurrency) and picks
+the row with ``FOR UPDATE SKIP LOCKED`` (so a row another transaction holds, say a cancel, never
+blocks a claim).
 """
 
 from __future__ import annotations
@@ -16,15 +27,19 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Row,
+    ScalarSelect,
     Subquery,
     Update,
-    and_,
     func,
-    or_,
+    literal,
     select,
     text,
+    tuple_,
     update,
 )
+from sqlalchemy.sql.elements import Over
+from sqlalchemy.sql.functions import FunctionElement
 
 from logsluice.adapters.sql.metadata import tasks
 from logsluice.domain.tasks import RUNNING_STATUSES, TaskStatus
@@ -49,6 +64,20 @@ def lock_claims(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CLAIM_LOCK_KEY})
 
 
+def latest_claims() -> Subquery:
+    """Return a subquery of ``(project, turn)``: the number of each project's latest claim."""
+    return (
+        select(tasks.c.project, func.max(tasks.c.claim_sequence).label("turn"))
+        .group_by(tasks.c.project)
+        .subquery("latest_claims")
+    )
+
+
+def _next_claim_number() -> ScalarSelect[Any]:
+    numbered = tasks.alias("numbered")
+    return select(func.coalesce(func.max(numbered.c.claim_sequence), 0) + 1).scalar_subquery()
+
+
 def claim_statement(
     dialect_name: str,
     worker_id: str,
@@ -59,17 +88,20 @@ def claim_statement(
 ) -> Update:
     """Return the guarded ``UPDATE … RETURNING`` that claims the next task in claim order."""
     queued = tasks.alias("queued")
-    running = running_counts()
-    running_count = func.coalesce(running.c.running, 0)
+    running, turns = running_counts(), latest_claims()
     candidate = (
         select(queued.c.id)
-        .select_from(queued.outerjoin(running, running.c.project == queued.c.project))
+        .select_from(
+            queued.outerjoin(running, running.c.project == queued.c.project).outerjoin(
+                turns, turns.c.project == queued.c.project
+            )
+        )
         .where(
             queued.c.status == TaskStatus.QUEUED.value,
             queued.c.deleted.is_(False),
-            running_count < max_running_per_project,
+            func.coalesce(running.c.running, 0) < max_running_per_project,
         )
-        .order_by(running_count, queued.c.created_at, queued.c.id)
+        .order_by(func.coalesce(turns.c.turn, 0), queued.c.created_at, queued.c.id)
         .limit(1)
     )
     if dialect_name == "postgresql":
@@ -85,6 +117,7 @@ def claim_statement(
             lease_owner=worker_id,
             lease_expires_at=now + lease,
             attempts=tasks.c.attempts + 1,
+            claim_sequence=_next_claim_number(),
             started_at=func.coalesce(tasks.c.started_at, now),
             updated_at=now,
         )
@@ -93,33 +126,35 @@ def claim_statement(
 
 
 def ranked_queue() -> Subquery:
-    """Return queued tasks with their claim ``level`` (running count + place in their project).
-
-    Claiming repeatedly takes the lowest ``(level, created_at, id)`` first, as long as running
-    counts do not change and no project reaches its limit.
-    """
-    running = running_counts()
-    place_in_project = func.row_number().over(
-        partition_by=tasks.c.project, order_by=(tasks.c.created_at, tasks.c.id)
-    )
-    level = func.coalesce(running.c.running, 0) + place_in_project - 1
+    """Return queued tasks with their ``rank``: the tuple that orders them as claims would."""
+    turns = latest_claims()
     return (
-        select(tasks.c.id, tasks.c.created_at, level.label("level"))
-        .select_from(tasks.outerjoin(running, running.c.project == tasks.c.project))
+        select(
+            tasks.c.id,
+            (_in_project(func.row_number()) - 1).label("place"),
+            func.coalesce(turns.c.turn, 0).label("turn"),
+            _in_project(func.first_value(tasks.c.created_at)).label("first_created_at"),
+            _in_project(func.first_value(tasks.c.id)).label("first_id"),
+        )
+        .select_from(tasks.outerjoin(turns, turns.c.project == tasks.c.project))
         .where(tasks.c.status == TaskStatus.QUEUED.value, tasks.c.deleted.is_(False))
         .subquery("ranked_queue")
     )
 
 
-def ahead_of(
-    ranked: Subquery, level: int, created_at: datetime, task_id: str
-) -> ColumnElement[Any]:
-    """Return the condition "comes before ``(level, created_at, task_id)`` in claim order"."""
-    same_level_earlier = and_(
-        ranked.c.level == level,
-        or_(
-            ranked.c.created_at < created_at,
-            and_(ranked.c.created_at == created_at, ranked.c.id < task_id),
-        ),
-    )
-    return or_(ranked.c.level < level, same_level_earlier)
+def _in_project(function: FunctionElement[Any]) -> Over[Any]:
+    """Return ``function`` over the queued tasks of each project, oldest first."""
+    return function.over(partition_by=tasks.c.project, order_by=(tasks.c.created_at, tasks.c.id))
+
+
+def _rank(ranked: Subquery | Row[Any]) -> tuple[Any, ...]:
+    columns = ranked.c if isinstance(ranked, Subquery) else ranked
+    return (columns.place, columns.turn, columns.first_created_at, columns.first_id)
+
+
+def ahead_of(ranked: Subquery, own: Row[Any]) -> ColumnElement[bool]:
+    """Return the condition "comes before ``own`` (a row of ``ranked``) in claim order"."""
+    columns = _rank(ranked)
+    pairs = zip(columns, _rank(own), strict=True)
+    values = (literal(value, column.type) for column, value in pairs)
+    return tuple_(*columns) < tuple_(*values)

@@ -30,6 +30,7 @@ from logsluice.domain.timerange import TimeRange
 UPDATABLE_FIELDS = frozenset(field.name for field in dataclasses.fields(Task)) - {
     "id",
     "project",
+    "project_generation",
     "spec",
     "status",
     "created_at",
@@ -54,6 +55,7 @@ def task_to_row(task: Task) -> dict[str, Any]:
     values.update(
         id=task.id,
         project=task.project,
+        project_generation=task.project_generation,
         name=task.spec.name,
         logstore=task.spec.logstore,
         idempotency_key=task.spec.idempotency_key,
@@ -92,6 +94,7 @@ def task_from_row(row: Row[Any]) -> Task:
     return Task(
         id=values["id"],
         project=values["project"],
+        project_generation=values["project_generation"],
         spec=TaskSpec.from_dict(json.loads(values["spec"])),
         status=TaskStatus(values["status"]),
         created_at=values["created_at"],

@@ -305,9 +305,7 @@ class SqlTaskStore:
             if own is None:
                 return None
             ahead = connection.execute(
-                select(func.count())
-                .select_from(ranked)
-                .where(ahead_of(ranked, own.level, own.created_at, task.id))
+                select(func.count()).select_from(ranked).where(ahead_of(ranked, own))
             ).scalar_one()
         return int(ahead) + 1
 
