@@ -10,11 +10,12 @@ compaction); ``LogStore`` is all of them.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from logsluice.domain.access_keys import AccessKey
+from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
@@ -95,6 +96,8 @@ class RecordsQuery:
     # the store keeps records sorted (after compaction) and saves a sort; the caller must check it.
     # A store may sort anyway.
     sort: bool = True
+    # While the query runs, cancelling this interrupts it (QueryCancelledError); see the module.
+    cancellation: Cancellation | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,19 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import pyarrow as pa
-from fastapi import APIRouter, Depends
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.internal_stream import (
+    InterruptibleStreamingResponse,
+    run_until_disconnected,
+    run_until_disconnected_with,
+)
+from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import RecordReader, RecordsQuery
+from logsluice.ports import HistogramBucket, RecordReader, RecordsQuery
 
 ARROW_STREAM_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
@@ -47,7 +52,9 @@ class RecordsQueryBody(BaseModel):
     timeout_seconds: float | None = Field(default=None, gt=0)
     sort: bool = True
 
-    def to_request(self, records: RecordReader) -> RecordsQuery:
+    def to_request(
+        self, records: RecordReader, cancellation: Cancellation | None = None
+    ) -> RecordsQuery:
         timeout = timedelta(seconds=self.timeout_seconds) if self.timeout_seconds else None
         return RecordsQuery(
             project=self.project,
@@ -58,6 +65,7 @@ class RecordsQueryBody(BaseModel):
             limit=self.limit,
             timeout=timeout,
             sort=self.sort,
+            cancellation=cancellation,
         )
 
 
@@ -89,24 +97,46 @@ def read_schema(body: SchemaBody, records: Records) -> dict[str, Any]:
 
 
 @router.post("/count")
-def count_records(body: CountBody, records: Records) -> dict[str, int]:
-    """Return how many rows the query yields."""
-    return {"count": records.count(body.request.to_request(records))}
+async def count_records(body: CountBody, records: Records, request: Request) -> dict[str, int]:
+    """Return how many rows the query yields; the caller going away interrupts the count."""
+
+    def count(cancellation: Cancellation) -> int:
+        return records.count(body.request.to_request(records, cancellation))
+
+    return {"count": await run_until_disconnected(request, count)}
 
 
 @router.post("/histogram")
-def histogram(body: HistogramBody, records: Records) -> dict[str, list[list[Any]]]:
-    """Return ``[bucket_start, count]`` pairs, oldest first."""
+async def histogram(
+    body: HistogramBody, records: Records, request: Request
+) -> dict[str, list[list[Any]]]:
+    """Return ``[bucket_start, count]`` pairs, oldest first; a disconnect interrupts it."""
     bucket = timedelta(microseconds=body.bucket_microseconds)
-    buckets = records.histogram(body.request.to_request(records), bucket)
-    return {"buckets": [[item.start.isoformat(), item.count] for item in buckets]}
+
+    def buckets(cancellation: Cancellation) -> list[HistogramBucket]:
+        return records.histogram(body.request.to_request(records, cancellation), bucket)
+
+    found = await run_until_disconnected(request, buckets)
+    return {"buckets": [[item.start.isoformat(), item.count] for item in found]}
 
 
 @router.post("/stream")
-def stream_records(body: StreamBody, records: Records) -> StreamingResponse:
-    """Stream the query's rows as an Arrow IPC stream."""
-    reader = records.stream(body.request.to_request(records), body.batch_rows)
-    return StreamingResponse(_ipc_chunks(reader), media_type=ARROW_STREAM_MEDIA_TYPE)
+async def stream_records(
+    body: StreamBody, records: Records, request: Request
+) -> InterruptibleStreamingResponse:
+    """Stream the query's rows as an Arrow IPC stream; a disconnect interrupts the query.
+
+    The reader is opened before the response starts, so an error is still an error envelope.
+    """
+
+    def open_reader(cancellation: Cancellation) -> pa.RecordBatchReader:
+        return records.stream(body.request.to_request(records, cancellation), body.batch_rows)
+
+    cancellation = Cancellation()
+    reader = await run_until_disconnected_with(request, cancellation, open_reader)
+    return InterruptibleStreamingResponse(
+        _ipc_chunks(reader), cancellation, media_type=ARROW_STREAM_MEDIA_TYPE
+    )
 
 
 class _Chunks:

@@ -163,6 +163,13 @@ class QueryTimeoutError(LogsluiceError):
     retryable = True
 
 
+class QueryCancelledError(LogsluiceError):
+    """A query was interrupted because the work it served was cancelled (a task cancelled or
+    deleted, a worker stopping, a client gone)."""
+
+    code = "query_cancelled"
+
+
 class LinkExpiredError(LogsluiceError):
     code = "link_expired"
 
@@ -182,6 +189,18 @@ class BackendUnavailableError(LogsluiceError):
 
     code = "backend_unavailable"
     retryable = True
+
+
+class DiskFullError(LogsluiceError):
+    """A filesystem has no room left for what was to be written (an artifact, records, the task
+    store), or less than the configured free space the control plane keeps for itself.
+
+    Not retryable as is: a task that fails with it must be retried once space was freed; an
+    ingest that gets it stored nothing and may be sent again then. ``details['path']`` names the
+    directory that is full.
+    """
+
+    code = "disk_full"
 
 
 class InvalidSettingsError(LogsluiceError):

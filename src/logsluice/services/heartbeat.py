@@ -3,8 +3,9 @@
 One daemon thread per running task calls ``TaskStore.heartbeat`` every interval (well under the
 lease) with the progress the runner reports. The store's answer says whether a cancel was asked
 for; a ``LeaseLostError`` says another worker owns the task now. Either makes :meth:`should_stop`
-true, which the export driver checks between batches, so a RUNNING task stops within about one
-interval of a cancel.
+true, which the export driver checks between batches; and it cancels the run's
+:class:`~logsluice.domain.cancellation.Cancellation`, which interrupts a query blocked in the
+engine. So a RUNNING task stops within about one interval of a cancel, whatever it is doing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import timedelta
 
 import structlog
 
+from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import LeaseLostError, LogsluiceError
 from logsluice.ports import Clock, TaskStore
 
@@ -44,6 +46,7 @@ class TaskHeartbeat:
         interval: timedelta,
         snapshot: Callable[[], ProgressSnapshot | None],
         shutdown: threading.Event,
+        cancellation: Cancellation | None = None,
     ) -> None:
         self._task_store = task_store
         self._clock = clock
@@ -53,6 +56,7 @@ class TaskHeartbeat:
         self._interval = interval
         self._snapshot = snapshot
         self._shutdown = shutdown
+        self._cancellation = cancellation
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{task_id}", daemon=True)
         self.cancel_requested = False
@@ -87,10 +91,19 @@ class TaskHeartbeat:
             self.cancel_requested = True
             self._logger.info("task.cancel_heard")
 
+    def interrupt_if_stopping(self) -> None:
+        """Interrupt the run's queries when it must stop; again at every beat until it ends."""
+        if self._cancellation is not None and self.should_stop():
+            if not self._cancellation.cancelled:
+                self._logger.info("task.interrupting")
+            self._cancellation.cancel()
+
     def _run(self) -> None:
         while not self._finished.wait(self._interval.total_seconds()):
+            self.interrupt_if_stopping()  # a worker shutdown is heard here, between beats
             try:
                 self.beat()
+                self.interrupt_if_stopping()
             except LogsluiceError as error:
                 # A busy or briefly unreachable task store: the lease outlasts a few missed beats.
                 self._logger.warning("task.heartbeat_failed", code=error.code, error=error.message)

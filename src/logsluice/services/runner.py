@@ -19,6 +19,7 @@ from datetime import timedelta
 import pyarrow as pa
 import structlog
 
+from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import (
     ArtifactStagingError,
     ExportSchemaChangedError,
@@ -39,6 +40,7 @@ from logsluice.services.heartbeat import ProgressSnapshot, TaskHeartbeat
 from logsluice.services.task_estimates import EncoderFactory
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_finish import TaskFinisher
+from logsluice.services.task_interrupt import InterruptibleSource
 from logsluice.services.task_plan import TaskPlan, conformed, pinned_schema, plan_task
 from logsluice.services.task_queries import records_query_for
 
@@ -170,6 +172,8 @@ class _TaskRun:
         self.checkpoints: list[SliceCheckpoint] = []
         self.failures: dict[int, int] = {}
         self.sort_slices = False  # set once a slice read in storage order was not in time order
+        self.cancellation = Cancellation()
+        self.source = InterruptibleSource(runner.source, self.cancellation)
         self.logger = structlog.get_logger().bind(
             task_id=task.id, worker_id=worker_id, project=task.project
         )
@@ -194,6 +198,7 @@ class _TaskRun:
             interval=settings.heartbeat_interval,
             snapshot=self.progress.snapshot,
             shutdown=self.shutdown,
+            cancellation=self.cancellation,
         )
         self.logger.info("task.started", attempt=self.task.attempts)
         with heartbeat:
@@ -205,14 +210,21 @@ class _TaskRun:
         except LeaseLostError:
             self.logger.warning("task.lease_lost")
             return
-        except LogsluiceError as error:
+        except Exception as error:  # noqa: BLE001 - failed (reported) or interrupted (stopped)
+            if not self.cancellation.cancelled:
+                self._fail(error)
+                return
+            # an interrupted query fails in its own way (engine, socket): the run was told to stop
+            self.logger.info("task.interrupted", error=str(error))
+            result = ExportResult(ExportOutcome.STOPPED, 0)
+        self._conclude(result, heartbeat)
+
+    def _fail(self, error: Exception) -> None:
+        if isinstance(error, LogsluiceError):
             self.finisher.fail(error.code, error.message)
             return
-        except Exception as error:
-            self.logger.exception("task.crashed")
-            self.finisher.fail("internal_error", f"{type(error).__name__}: {error}")
-            return
-        self._conclude(result, heartbeat)
+        self.logger.exception("task.crashed")
+        self.finisher.fail("internal_error", f"{type(error).__name__}: {error}")
 
     def _conclude(self, result: ExportResult, heartbeat: TaskHeartbeat) -> None:
         if result.outcome is not ExportOutcome.STOPPED:
@@ -228,7 +240,7 @@ class _TaskRun:
     def _compiled_query(self) -> str:
         request = records_query_for(self.runner.source, self.task.project, self.task.spec)
         try:
-            return self.runner.source.compile_query(request)
+            return self.source.compile_query(request)
         except LogsluiceError:
             return request.query.text  # the schema moved on since; the query text still says it
 
@@ -237,7 +249,7 @@ class _TaskRun:
         self.checkpoints = runner.task_store.list_slices(self.task.id)
         plan = plan_task(
             self.task,
-            runner.source,
+            self.source,
             self.checkpoints,
             rows_per_slice=runner.settings.rows_per_slice,
         )
@@ -247,7 +259,7 @@ class _TaskRun:
             self.progress.slices_total = len(plan.slices)
         self.progress.checkpoint(self.checkpoints)
         heartbeat.beat()
-        schema = pinned_schema(self.task, runner.source, runner.artifact_store)
+        schema = pinned_schema(self.task, self.source, runner.artifact_store)
         published = self.finisher.already_published(plan, self.checkpoints)
         if published is not None:
             return self._settle_truncation(published)
@@ -262,8 +274,8 @@ class _TaskRun:
         limit = self.task.spec.limit
         if result.outcome is not ExportOutcome.COMPLETE or limit is None or result.rows < limit:
             return result
-        request = records_query_for(self.runner.source, self.task.project, self.task.spec)
-        if self.runner.source.count(request) <= limit:
+        request = records_query_for(self.source, self.task.project, self.task.spec)
+        if self.source.count(request) <= limit:
             return result
         return replace(result, outcome=ExportOutcome.TRUNCATED)
 
@@ -282,7 +294,7 @@ class _TaskRun:
             except _FOR_GOOD:
                 raise
             except Exception as error:
-                if not self._recover(plan.slices[position], error):
+                if self.cancellation.cancelled or not self._recover(plan.slices[position], error):
                     raise
 
     def _recover(self, failed: Slice, error: Exception) -> bool:
@@ -336,7 +348,7 @@ class _TaskRun:
         )
         sort = self.sort_slices or not _may_skip_sort(request, schema)
         reader = conformed(
-            self.runner.source.stream(replace(request, sort=sort), self.runner.settings.batch_rows),
+            self.source.stream(replace(request, sort=sort), self.runner.settings.batch_rows),
             schema,
         )
         batches = self._counted(reader)

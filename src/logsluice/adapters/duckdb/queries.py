@@ -1,6 +1,7 @@
 """Running the queries of the log store: SQL from the DuckDB emitter, Arrow out.
 
-Each query runs on its own cursor; a timer interrupts the cursor past the request's timeout.
+Each query runs on its own cursor; a timer interrupts the cursor past the request's timeout, and the
+request's cancellation interrupts it when the work it serves is cancelled.
 Streams use ``cursor.sql(q).to_arrow_reader(n)``, which produces batches as DuckDB makes them
 (``execute(q).to_arrow_reader`` would build the whole result first).
 """
@@ -23,7 +24,9 @@ from logsluice.adapters.duckdb.emitter import QueryTarget
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
 from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identifier, table_sql
+from logsluice.domain.cancellation import interrupting
 from logsluice.domain.catalog import LogstoreSchema
+from logsluice.domain.errors import QueryCancelledError, QueryTimeoutError
 from logsluice.ports import ColumnInfo, HistogramBucket
 
 if TYPE_CHECKING:
@@ -130,6 +133,7 @@ class QueryRunner:
         held.callback(_finish, cursor, _start_timer(cursor, request.timeout))
         try:
             with self._errors(request):
+                held.enter_context(interrupting(request.cancellation, cursor.interrupt))
                 reader = cursor.sql(statement).to_arrow_reader(batch_rows)
         except BaseException:
             held.close()
@@ -167,20 +171,28 @@ class QueryRunner:
         cursor = self._connection.cursor()
         timer = _start_timer(cursor, request.timeout)
         try:
-            with self._errors(request):
+            with self._errors(request), interrupting(request.cancellation, cursor.interrupt):
                 return work(cursor)
         finally:
             _finish(cursor, timer)
 
     @contextmanager
     def _errors(self, request: RecordsQuery) -> Iterator[None]:
-        with translate_errors(
-            project=request.project,
-            logstore=request.logstore,
-            query_position=_sql_position(request),
-            timeout=request.timeout,
-        ):
-            yield
+        try:
+            with translate_errors(
+                project=request.project,
+                logstore=request.logstore,
+                query_position=_sql_position(request),
+                timeout=request.timeout,
+            ):
+                yield
+        except QueryTimeoutError as error:
+            # DuckDB tells no interrupt from another: a cancelled request was not timed out
+            if request.cancellation is not None and request.cancellation.cancelled:
+                raise QueryCancelledError(
+                    "the query was interrupted: its work was cancelled"
+                ) from error
+            raise
 
 
 def _stream_needs_working_memory(request: RecordsQuery) -> bool:

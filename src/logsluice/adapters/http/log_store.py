@@ -6,12 +6,16 @@ compiled with DuckDB's rules, the engine of the file it reads through. It authen
 admin bearer token, sends each query as JSON and reads rows back as an Arrow IPC stream, batch by
 batch, so memory stays bounded by a few batches as in the embedded case. Transport failures
 become BackendUnavailableError (retryable).
+A query's cancellation shuts its socket, which wakes the reading thread and makes the node
+interrupt its own query (``SocketInterrupt``).
 """
 
 from __future__ import annotations
 
 import io
+import socket
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -25,9 +29,10 @@ from logsluice.adapters.http.wire import (
     parse_datetime,
     request_to_json,
 )
+from logsluice.domain.cancellation import Cancellation, interrupting
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
 from logsluice.domain.cdn_statistics import ExportParameters
-from logsluice.domain.errors import BackendUnavailableError
+from logsluice.domain.errors import BackendUnavailableError, LogsluiceError, QueryCancelledError
 from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
 from logsluice.query import ParsedQuery
 
@@ -65,7 +70,13 @@ class HttpLogStore:
     def __init__(self, server_url: str, token: str | None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.server_url = server_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.server_url, headers=headers, timeout=_TIMEOUT)
+        # one connection per request, so each request's socket is its own to shut on a cancel
+        self._http = httpx.Client(
+            base_url=self.server_url,
+            headers=headers,
+            timeout=_TIMEOUT,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         self._language = DuckDBQueryLanguage()
 
     def parse_query(self, text: str) -> ParsedQuery:
@@ -101,7 +112,8 @@ class HttpLogStore:
 
     def count(self, request: RecordsQuery) -> int:
         """Return how many rows the query yields over its whole range."""
-        return int(self._post("count", {"request": request_to_json(request)})["count"])
+        body = self._post("count", {"request": request_to_json(request)}, request.cancellation)
+        return int(body["count"])
 
     def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
         """Return counts of matched records per ``bucket``, oldest first."""
@@ -111,6 +123,7 @@ class HttpLogStore:
                 "request": request_to_json(request),
                 "bucket_microseconds": bucket // timedelta(microseconds=1),
             },
+            request.cancellation,
         )
         return [
             HistogramBucket(start=parse_datetime(start), count=int(count))
@@ -121,32 +134,44 @@ class HttpLogStore:
         """Return a reader over the query's rows, streamed from the server as Arrow IPC."""
         body = {"request": request_to_json(request), "batch_rows": batch_rows}
         http_request = self._http.build_request("POST", f"{INTERNAL_PREFIX}/stream", json=body)
-        response = self._send(http_request, stream=True)
+        connection = SocketInterrupt(request.cancellation)
+        held = ExitStack()
+        held.enter_context(connection.held())
         try:
+            response = self._send(connection.traced(http_request), stream=True, of=connection)
+            held.callback(response.close)
             # BufferedReader.read(n) keeps reading until n bytes (Arrow treats short reads as EOF).
             body_file = io.BufferedReader(_ResponseFile(response.iter_raw()), _BUFFER_BYTES)
             reader = pa.ipc.open_stream(body_file)
         except (pa.ArrowInvalid, httpx.HTTPError) as error:
-            response.close()
-            raise BackendUnavailableError(f"bad record stream from the server: {error}") from error
-        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, response))
+            held.close()
+            raise connection.failure(f"bad record stream from the server: {error}") from error
+        except BaseException:
+            held.close()
+            raise
+        return pa.RecordBatchReader.from_batches(reader.schema, _batches(reader, held, connection))
 
     def close(self) -> None:
         """Close the HTTP connections."""
         self._http.close()
 
-    def _post(self, operation: str, body: dict[str, Any]) -> Any:
+    def _post(
+        self, operation: str, body: dict[str, Any], cancellation: Cancellation | None = None
+    ) -> Any:
         http_request = self._http.build_request("POST", f"{INTERNAL_PREFIX}/{operation}", json=body)
-        response = self._send(http_request, stream=False)
+        connection = SocketInterrupt(cancellation)
+        with connection.held():
+            response = self._send(connection.traced(http_request), stream=False, of=connection)
         return response.json()
 
-    def _send(self, http_request: httpx.Request, *, stream: bool) -> httpx.Response:
+    def _send(
+        self, http_request: httpx.Request, *, stream: bool, of: SocketInterrupt | None = None
+    ) -> httpx.Response:
         try:
             response = self._http.send(http_request, stream=stream)
         except httpx.HTTPError as error:
-            raise BackendUnavailableError(
-                f"cannot reach the serving node at {self.server_url}: {error}"
-            ) from error
+            message = f"cannot reach the serving node at {self.server_url}: {error}"
+            raise (of or SocketInterrupt(None)).failure(message) from error
         if response.status_code >= 400:
             response.read()
             response.close()
@@ -161,10 +186,53 @@ def _json_or_none(response: httpx.Response) -> Any:
         return None
 
 
-def _batches(reader: pa.RecordBatchReader, response: httpx.Response) -> Iterator[pa.RecordBatch]:
-    try:
-        yield from reader
-    except (pa.ArrowInvalid, OSError, httpx.HTTPError) as error:
-        raise BackendUnavailableError(f"the record stream broke off: {error}") from error
-    finally:
-        response.close()
+def _batches(
+    reader: pa.RecordBatchReader, held: ExitStack, connection: SocketInterrupt
+) -> Iterator[pa.RecordBatch]:
+    with held:
+        try:
+            yield from reader
+        except (pa.ArrowInvalid, OSError, httpx.HTTPError) as error:
+            raise connection.failure(f"the record stream broke off: {error}") from error
+
+
+class SocketInterrupt:
+    """Shuts one request's socket when its cancellation is cancelled.
+
+    Shutting a socket wakes a thread blocked reading it; the serving node sees the connection
+    close and interrupts its own query (``api/internal_stream.py``). The socket is found through
+    httpx's trace hook, when the request's connection is made (connections are not reused).
+    """
+
+    def __init__(self, cancellation: Cancellation | None) -> None:
+        self._cancellation = cancellation
+        self._socket: socket.socket | None = None
+
+    def traced(self, http_request: httpx.Request) -> httpx.Request:
+        """Return ``http_request`` with the trace hook that notes its socket."""
+        if self._cancellation is not None:
+            http_request.extensions["trace"] = self._trace
+        return http_request
+
+    def held(self) -> AbstractContextManager[None]:
+        """While the ``with`` block runs, a cancel shuts the socket."""
+        return interrupting(self._cancellation, self._shut)
+
+    def failure(self, message: str) -> LogsluiceError:
+        """Return the error for a broken request: cancelled, or the node unavailable."""
+        if self._cancellation is not None and self._cancellation.cancelled:
+            return QueryCancelledError(f"query cancelled: {message}")
+        return BackendUnavailableError(message)
+
+    def _trace(self, event_name: str, info: dict[str, Any]) -> None:
+        if event_name == "connection.connect_tcp.complete":
+            stream = info.get("return_value")
+            found = stream.get_extra_info("socket") if stream is not None else None
+            self._socket = found if isinstance(found, socket.socket) else None
+            if self._cancellation is not None and self._cancellation.cancelled:
+                self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            with suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)

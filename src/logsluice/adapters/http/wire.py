@@ -14,12 +14,14 @@ from typing import Any
 from logsluice.domain.errors import (
     AuthenticationError,
     BackendUnavailableError,
+    DiskFullError,
     InvalidInputError,
     InvalidQueryError,
     LogsluiceError,
     LogstoreNotFoundError,
     PermissionDeniedError,
     ProjectNotFoundError,
+    QueryCancelledError,
     QueryTimeoutError,
 )
 from logsluice.ports import RecordsQuery
@@ -27,6 +29,8 @@ from logsluice.ports import RecordsQuery
 ARROW_STREAM_MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 _ERRORS_BY_CODE: dict[str, type[LogsluiceError]] = {
     "query_timeout": QueryTimeoutError,
+    "query_cancelled": QueryCancelledError,
+    "disk_full": DiskFullError,
     "project_not_found": ProjectNotFoundError,
     "logstore_not_found": LogstoreNotFoundError,
     "unauthenticated": AuthenticationError,

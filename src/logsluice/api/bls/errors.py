@@ -25,12 +25,14 @@ from logsluice.domain.errors import (
     AuthenticationError,
     BackendUnavailableError,
     ConflictError,
+    DiskFullError,
     InvalidInputError,
     LogsluiceError,
     LogstoreNotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     ProjectNotFoundError,
+    QueryCancelledError,
     QueryTimeoutError,
     SignatureError,
     TaskNotFoundError,
@@ -56,6 +58,8 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     ArtifactGoneError: (410, "DownloadTaskExpired"),
     BackendUnavailableError: (503, "ServiceUnavailable"),
     QueryTimeoutError: (503, "ServiceUnavailable"),
+    QueryCancelledError: (503, "ServiceUnavailable"),
+    DiskFullError: (507, "InsufficientStorage"),
 }
 
 

@@ -24,10 +24,12 @@ from fastapi.routing import APIRoute
 from logsluice.domain.errors import (
     AuthenticationError,
     BackendUnavailableError,
+    DiskFullError,
     InvalidInputError,
     LogsluiceError,
     NotFoundError,
     PermissionDeniedError,
+    QueryCancelledError,
     QueryTimeoutError,
     SignatureError,
 )
@@ -48,6 +50,8 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     NotFoundError: (404, "CDN.0003"),
     BackendUnavailableError: (503, "CDN.0000"),
     QueryTimeoutError: (503, "CDN.0000"),
+    QueryCancelledError: (503, "CDN.0000"),
+    DiskFullError: (507, "CDN.0000"),
 }
 
 

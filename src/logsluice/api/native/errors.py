@@ -23,6 +23,7 @@ from logsluice.domain.errors import (
     AuthenticationError,
     BackendUnavailableError,
     ConflictError,
+    DiskFullError,
     InvalidInputError,
     LinkExpiredError,
     LinkInvalidError,
@@ -30,6 +31,7 @@ from logsluice.domain.errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    QueryCancelledError,
     QueryTimeoutError,
 )
 
@@ -47,6 +49,8 @@ STATUS_BY_ERROR: dict[type[LogsluiceError], int] = {
     ArtifactGoneError: 410,
     BackendUnavailableError: 503,
     QueryTimeoutError: 504,
+    QueryCancelledError: 503,
+    DiskFullError: 507,
 }
 _CODE_BY_HTTP_STATUS = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 

@@ -24,12 +24,14 @@ from logsluice.domain.errors import (
     AlreadyExistsError,
     AuthenticationError,
     BackendUnavailableError,
+    DiskFullError,
     InvalidInputError,
     LogsluiceError,
     LogstoreNotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     ProjectNotFoundError,
+    QueryCancelledError,
     QueryTimeoutError,
     SignatureError,
     TaskNotFoundError,
@@ -50,6 +52,8 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     PermissionDeniedError: (401, "Unauthorized"),
     BackendUnavailableError: (503, "ServerBusy"),
     QueryTimeoutError: (503, "ServerBusy"),
+    QueryCancelledError: (503, "ServerBusy"),
+    DiskFullError: (507, "InsufficientStorage"),
 }
 # Starlette's refusals of a path or method under /downloadjobs (SLS documents no code for them).
 _HTTP_STATUS_CODES = {404: "ResourceNotExist", 405: "MethodNotAllowed"}
