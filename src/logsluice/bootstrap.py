@@ -11,10 +11,12 @@ import atexit
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from logsluice.adapters.artifacts import build_artifact_store
 from logsluice.adapters.artifacts.encoders import build_encoder
+from logsluice.adapters.disk_space import DirectorySpace, SpaceReserve
 from logsluice.adapters.duckdb.sql_functions import DUCKDB_SQL_RULES
 from logsluice.adapters.http import HttpLogStore
 from logsluice.adapters.log_stores import EngineLimits, create_log_store
@@ -31,7 +33,7 @@ from logsluice.adapters.sql import (
     create_sql_engine,
     migrate_engine,
 )
-from logsluice.api.app import create_app
+from logsluice.api.app import BackgroundJob, create_app
 from logsluice.api.auth import (
     AccessKeyTokenAuthenticator,
     AdminToken,
@@ -70,6 +72,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
+# How often serve looks at the data directory's free space to give up or take back its reserve.
+DISK_SPACE_INTERVAL = timedelta(seconds=1)
+
+
 @dataclass
 class Container:
     """Every long-lived object of one logsluice process."""
@@ -92,6 +98,7 @@ class Container:
     access_keys: AccessKeyService
     sessions: SessionService
     queue_signal: QueueSignal
+    space_reserve: SpaceReserve
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -144,6 +151,7 @@ def open_log_store(settings: Settings) -> LogStore:
                 memory_limit_bytes=settings.duckdb_memory_limit_bytes,
                 cache_limit_bytes=settings.duckdb_cache_limit_bytes,
                 threads=settings.duckdb_threads,
+                min_free_bytes=settings.disk_min_free_bytes,
             ),
         )
     except InvalidInputError as error:
@@ -160,10 +168,15 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         catalog_store.close()
         raise
     task_store = open_task_store(settings.database_url)
-    artifact_store = build_artifact_store(settings.artifact_store_url)
+    artifact_store = build_artifact_store(
+        settings.artifact_store_url, min_free_bytes=settings.disk_min_free_bytes
+    )
     installation_secret = load_installation_secret(settings)
     link_signer = build_link_signer(settings, installation_secret, clock)
-    runner = build_runner(settings, task_store, log_store, artifact_store, clock)
+    space_reserve = build_space_reserve(settings)
+    runner = build_runner(
+        settings, task_store, log_store, artifact_store, clock, space_reserve.release
+    )
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
     session_store = SqlSessionStore(create_sql_engine(settings.database_url))
     queue_signal = QueueSignal()
@@ -203,6 +216,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             session_store, installation_secret, clock, ttl=settings.console_session_ttl
         ),
         queue_signal=queue_signal,
+        space_reserve=space_reserve,
         close_actions=[
             catalog_store.close,
             log_store.close,
@@ -221,6 +235,13 @@ def build_secret_cipher(settings: Settings) -> FernetSecretCipher:
         else load_or_create_cipher_key(settings.data_dir / CIPHER_KEY_FILE_NAME)
     )
     return FernetSecretCipher(key)
+
+
+def build_space_reserve(settings: Settings) -> SpaceReserve:
+    """Return the data directory's space reserve (ADR 0012)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    space = DirectorySpace(settings.data_dir, settings.disk_min_free_bytes)
+    return SpaceReserve(space, settings.disk_reserve_bytes)
 
 
 def open_task_store(database_url: str) -> SqlTaskStore:
@@ -255,8 +276,10 @@ def build_runner(
     source: RecordReader,
     artifact_store: ArtifactStore,
     clock: Clock,
+    on_disk_full: Callable[[], object] = lambda: None,
 ) -> TaskRunner:
-    """Return the task runner reading records from ``source``."""
+    """Return the task runner reading records from ``source``; ``on_disk_full`` frees space for
+    the task store when it cannot record an ending."""
     return TaskRunner(
         task_store=task_store,
         source=source,
@@ -271,6 +294,7 @@ def build_runner(
             slice_attempts=settings.task_slice_attempts,
             artifact_retention=settings.artifact_retention,
         ),
+        on_disk_full=on_disk_full,
     )
 
 
@@ -315,8 +339,11 @@ def build_worker_process(
     clock = SystemClock()
     task_store = open_task_store(settings.database_url)
     source = HttpLogStore(server_url, token)
-    artifact_store = build_artifact_store(settings.artifact_store_url)
-    runner = build_runner(settings, task_store, source, artifact_store, clock)
+    artifact_store = build_artifact_store(
+        settings.artifact_store_url, min_free_bytes=settings.disk_min_free_bytes
+    )
+    reserve = build_space_reserve(settings)
+    runner = build_runner(settings, task_store, source, artifact_store, clock, reserve.release)
     pool = build_worker_pool(settings, runner, size, "worker")
     return WorkerProcess(pool=pool, close_actions=[task_store.close, source.close])
 
@@ -416,12 +443,18 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     sessions_job = PeriodicJob(
         "console_sessions", settings.janitor_interval, container.sessions.purge_expired
     )
+    space_job = PeriodicJob("disk_space", DISK_SPACE_INTERVAL, container.space_reserve.keep)
     workers = build_worker_pool(
         settings, container.runner, settings.workers, "serve", container.queue_signal
     )
-    app = create_app(
-        context,
-        background_jobs=[retention_job, janitor_job, compaction_job, sessions_job, workers],
-    )
+    jobs: list[BackgroundJob] = [
+        space_job,
+        retention_job,
+        janitor_job,
+        compaction_job,
+        sessions_job,
+        workers,
+    ]
+    app = create_app(context, background_jobs=jobs)
     mount_console(app)
     return Server(app=app, container=container, admin_token=admin_token, context=context)

@@ -384,6 +384,13 @@ class TaskStore(Protocol):
         """
         ...
 
+    def clear_slices(self, task_id: str, *, worker_id: str) -> None:
+        """Delete the task's checkpoints, so its next run starts afresh (the lease guards it).
+
+        Raises LeaseLostError when ``worker_id`` no longer holds the task.
+        """
+        ...
+
     def list_slices(self, task_id: str) -> list[SliceCheckpoint]:
         """Return the task's checkpoints ordered by slice index (empty for an unknown task)."""
         ...

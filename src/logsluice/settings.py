@@ -151,6 +151,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Worker threads of the embedded DuckDB log store; unset uses all cores.",
     )
+    disk_min_free_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=0,
+        description="Bytes kept free on each disk logsluice writes bulk data to (artifacts, the "
+        "DuckDB log store): an export or ingest that would leave less fails with `disk_full`.",
+    )
+    disk_reserve_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=0,
+        description="Size of `<data dir>/space-reserve`, deleted when the data directory's disk "
+        "falls below the minimum free so the task store can still record; `0` disables it.",
+    )
     log_level: str = Field(
         default="info",
         pattern="^(debug|info|warning|error)$",

@@ -23,7 +23,9 @@ def make_server(tmp_path: Path) -> Iterator[ServerFactory]:
 
     def factory(**overrides: Any) -> Server:
         data_dir = tmp_path / f"data-{len(servers)}"
-        server = build_server(load_settings(data_dir=data_dir, **overrides))
+        # no 32 MiB space reserve per test server unless a test asks for one
+        settings = load_settings(data_dir=data_dir, **({"disk_reserve_bytes": 0} | overrides))
+        server = build_server(settings)
         servers.append(server)
         return server
 

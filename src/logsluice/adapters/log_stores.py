@@ -23,6 +23,8 @@ class EngineLimits:
     memory_limit_bytes: int | None = None
     cache_limit_bytes: int | None = None
     threads: int | None = None
+    # bytes left free on the engine's disk: writes that would leave less are refused (disk_full)
+    min_free_bytes: int = 0
 
 
 LogStoreFactory = Callable[[str, EngineLimits], LogStore]
@@ -36,6 +38,7 @@ def _create_duckdb_log_store(url: str, limits: EngineLimits) -> LogStore:
         memory_limit_bytes=limits.memory_limit_bytes,
         cache_limit_bytes=limits.cache_limit_bytes,
         threads=limits.threads,
+        min_free_bytes=limits.min_free_bytes,
     )
 
 

@@ -246,11 +246,8 @@ class Task:
     artifact_key: str | None = None
     expires_at: datetime | None = None
     deleted: bool = False
-<<<<<<< HEAD
     dialect: TaskDialect = TaskDialect.NATIVE
-=======
     project_generation: str | None = None
->>>>>>> ef9f23f (Fair claims: projects take turns by their latest claim (tasks.claim_sequence, migration r0004b_claim_order), queue_position by the same rule; contract tests of a 100-task flood on SQLite and PostgreSQL; ADR 0009. Also the schema of project generations (migration r0004_project_generation: projects.generation, tasks/access_keys.project_generation), projects created with a generation)
 
     @classmethod
     def queued(
@@ -260,11 +257,8 @@ class Task:
         spec: TaskSpec,
         now: datetime,
         task_id: str | None = None,
-<<<<<<< HEAD
         dialect: TaskDialect = TaskDialect.NATIVE,
-=======
         project_generation: str | None = None,
->>>>>>> ef9f23f (Fair claims: projects take turns by their latest claim (tasks.claim_sequence, migration r0004b_claim_order), queue_position by the same rule; contract tests of a 100-task flood on SQLite and PostgreSQL; ADR 0009. Also the schema of project generations (migration r0004_project_generation: projects.generation, tasks/access_keys.project_generation), projects created with a generation)
     ) -> Task:
         """Return a new QUEUED task created at ``now`` with a fresh opaque id (uuid4 hex).
 

@@ -12,7 +12,7 @@ recorded as missing and skipped. At the end it writes the manifest and marks the
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
@@ -22,6 +22,7 @@ import structlog
 from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import (
     ArtifactStagingError,
+    DiskFullError,
     ExportSchemaChangedError,
     InvalidInputError,
     LeaseLostError,
@@ -59,7 +60,13 @@ def _may_skip_sort(request: RecordsQuery, schema: pa.Schema) -> bool:
     )
 
 
-_FOR_GOOD = (InvalidInputError, ExportSchemaChangedError, ArtifactStagingError, LeaseLostError)
+_FOR_GOOD = (
+    InvalidInputError,
+    ExportSchemaChangedError,
+    ArtifactStagingError,
+    LeaseLostError,
+    DiskFullError,  # waiting does not free space; the task fails at once (ADR 0012)
+)
 RUNNING_PERCENT_CEILING = 99.9
 
 
@@ -141,7 +148,11 @@ class TaskRunner:
         encoder_factory: EncoderFactory,
         clock: Clock,
         settings: RunnerSettings,
+        on_disk_full: Callable[[], object] = lambda: None,
     ) -> None:
+        """``on_disk_full`` frees space for the task store (the data directory's reserve) when
+        it refuses to record an ending for want of space."""
+        self.on_disk_full = on_disk_full
         self.task_store = task_store
         self.source = source
         self.artifact_store = artifact_store
@@ -185,6 +196,7 @@ class _TaskRun:
             worker_id=worker_id,
             retention=runner.settings.artifact_retention,
             logger=self.logger,
+            on_disk_full=runner.on_disk_full,
         )
 
     def execute(self) -> None:
@@ -220,6 +232,9 @@ class _TaskRun:
         self._conclude(result, heartbeat)
 
     def _fail(self, error: Exception) -> None:
+        if isinstance(error, DiskFullError):
+            self.finisher.fail_for_want_of_space(error)
+            return
         if isinstance(error, LogsluiceError):
             self.finisher.fail(error.code, error.message)
             return

@@ -8,18 +8,30 @@ next run from the published file (hashed again), so no export is ever done twice
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
-from logsluice.domain.errors import ArtifactNotFoundError, ConflictError, LeaseLostError
+from logsluice.domain.errors import (
+    ArtifactNotFoundError,
+    ConflictError,
+    DiskFullError,
+    LeaseLostError,
+    LogsluiceError,
+)
 from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task, TaskStatus
 from logsluice.pipeline.artifact_writer import ArtifactSummary
 from logsluice.pipeline.export import ExportOutcome, ExportResult
 from logsluice.pipeline.manifest import ManifestInput, ManifestSlice, manifest_bytes
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import Clock, TaskStore
-from logsluice.services.task_files import artifact_key, manifest_key, outer_compression
+from logsluice.services.task_files import (
+    all_keys,
+    artifact_key,
+    manifest_key,
+    outer_compression,
+)
 from logsluice.services.task_plan import TaskPlan
 
 COMPLETE_PERCENT = 100.0
@@ -38,6 +50,7 @@ class TaskFinisher:
         worker_id: str,
         retention: timedelta,
         logger: Any,
+        on_disk_full: Callable[[], object] = lambda: None,
     ) -> None:
         self._task_store = task_store
         self._artifact_store = artifact_store
@@ -46,6 +59,7 @@ class TaskFinisher:
         self._worker_id = worker_id
         self._retention = retention
         self._logger = logger
+        self._on_disk_full = on_disk_full
 
     def succeed(
         self, result: ExportResult, checkpoints: Sequence[SliceCheckpoint], compiled_query: str
@@ -74,6 +88,20 @@ class TaskFinisher:
         """Mark the task FAILED with ``code`` and ``message``."""
         self._end(TaskStatus.FAILED, error_code=code, error_message=message)
         self._logger.warning("task.failed", code=code, error=message)
+
+    def fail_for_want_of_space(self, error: DiskFullError) -> None:
+        """Fail with ``disk_full`` after removing the task's file and checkpoints.
+
+        The partial file would only hold space on a full disk, and a retry then starts afresh
+        (a resume would need the file). The failure is recorded even when the task store shares
+        the full disk: ``on_disk_full`` frees the reserve first if the store refuses.
+        """
+        with suppress(OSError, LogsluiceError):  # removing is best effort; failing is not
+            for key in all_keys(self._task):
+                self._artifact_store.delete(key)
+            self._task_store.clear_slices(self._task.id, worker_id=self._worker_id)
+        self.fail(error.code, error.message)
+        self._logger.warning("task.disk_full", path=error.details.get("path"))
 
     def cancel(self) -> None:
         """Mark a CANCELLING task CANCELLED (its staging file stays for a retry)."""
@@ -118,6 +146,14 @@ class TaskFinisher:
         return ExportResult(ExportOutcome.COMPLETE, rows, [], summary)
 
     def _end(self, target: TaskStatus, **fields: Any) -> None:
+        try:
+            self._transition(target, **fields)
+        except DiskFullError:
+            # the task store shares a full disk: give it the reserve, then record the ending
+            self._on_disk_full()
+            self._transition(target, **fields)
+
+    def _transition(self, target: TaskStatus, **fields: Any) -> None:
         now = self._clock.now()
         try:
             self._task_store.transition(

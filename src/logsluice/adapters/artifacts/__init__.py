@@ -14,19 +14,21 @@ from logsluice.domain.errors import InvalidInputError
 from logsluice.pipeline.protocols import ArtifactStore
 
 
-def _local_store(url: str) -> ArtifactStore:
+def _local_store(url: str, min_free_bytes: int) -> ArtifactStore:
     parts = urlsplit(url)
-    return LocalArtifactStore(unquote(parts.path) if parts.scheme else url)
+    return LocalArtifactStore(
+        unquote(parts.path) if parts.scheme else url, min_free_bytes=min_free_bytes
+    )
 
 
-ARTIFACT_STORE_FACTORIES: dict[str, Callable[[str], ArtifactStore]] = {
+ARTIFACT_STORE_FACTORIES: dict[str, Callable[[str, int], ArtifactStore]] = {
     "": _local_store,
     "file": _local_store,
 }
 
 
-def build_artifact_store(url: str) -> ArtifactStore:
-    """Return the artifact store named by ``url``.
+def build_artifact_store(url: str, *, min_free_bytes: int = 0) -> ArtifactStore:
+    """Return the artifact store named by ``url``, keeping ``min_free_bytes`` free on its disk.
 
     Raises InvalidInputError for an unknown scheme.
     """
@@ -34,7 +36,7 @@ def build_artifact_store(url: str) -> ArtifactStore:
     factory = ARTIFACT_STORE_FACTORIES.get(scheme)
     if factory is None:
         raise InvalidInputError(f"unsupported artifact store URL scheme {scheme!r}", url=url)
-    return factory(url)
+    return factory(url, min_free_bytes)
 
 
 __all__ = ["ARTIFACT_STORE_FACTORIES", "LocalArtifactStore", "build_artifact_store"]

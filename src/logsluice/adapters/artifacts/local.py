@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.pipeline.protocols import Chunk
 
@@ -61,28 +62,36 @@ def _open_for_reading(path: Path, key: str) -> BinaryIO:
 
 
 class LocalStagingObject:
-    """An open staging file, appended to by the artifact writer."""
+    """An open staging file, appended to by the artifact writer; each write checks the space."""
 
-    def __init__(self, file: BinaryIO) -> None:
+    def __init__(self, file: BinaryIO, space: DirectorySpace) -> None:
         self._file = file
+        self._space = space
 
     def write(self, data: Chunk) -> None:
-        self._file.write(data)
+        self._space.ensure_room(len(data))
+        with self._space.translated():
+            self._file.write(data)
 
     def sync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with self._space.translated():
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def close(self) -> None:
         self._file.close()
 
 
 class LocalArtifactStore:
-    """Artifacts as files under ``root_directory`` (created when missing)."""
+    """Artifacts as files under ``root_directory`` (created when missing).
 
-    def __init__(self, root_directory: Path | str) -> None:
+    Writes leave ``min_free_bytes`` free on its disk, or fail with DiskFullError (ADR 0012).
+    """
+
+    def __init__(self, root_directory: Path | str, *, min_free_bytes: int = 0) -> None:
         self._root = Path(root_directory)
         self._root.mkdir(parents=True, exist_ok=True)
+        self._space = DirectorySpace(self._root, min_free_bytes)
 
     def _published_path(self, key: str) -> Path:
         return self._root.joinpath(*_check_key(key))
@@ -93,8 +102,9 @@ class LocalArtifactStore:
     def open_staging(self, key: str, offset_bytes: int = 0) -> LocalStagingObject:
         path = self._staging_path(key)
         if offset_bytes == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return LocalStagingObject(path.open("wb"))
+            with self._space.translated():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                return LocalStagingObject(path.open("wb"), self._space)
         size_bytes = path.stat().st_size if path.exists() else -1
         if size_bytes < offset_bytes:
             raise ArtifactStagingError(
@@ -106,7 +116,7 @@ class LocalArtifactStore:
         file = path.open("r+b")
         file.truncate(offset_bytes)
         file.seek(offset_bytes)
-        return LocalStagingObject(file)
+        return LocalStagingObject(file, self._space)
 
     def staging_size(self, key: str) -> int:
         return self._stat(self._staging_path(key), key).st_size
@@ -118,12 +128,13 @@ class LocalArtifactStore:
     def publish(self, key: str) -> int:
         staging = self._staging_path(key)
         size_bytes = self._stat(staging, key).st_size
-        with staging.open("rb") as file:
-            os.fsync(file.fileno())
         published = self._published_path(key)
-        published.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, published)
-        _sync_directory(published.parent)
+        with self._space.translated():
+            with staging.open("rb") as file:
+                os.fsync(file.fileno())
+            published.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging, published)
+            _sync_directory(published.parent)
         self._remove_if_empty(staging.parent)
         return size_bytes
 
@@ -132,8 +143,11 @@ class LocalArtifactStore:
         try:
             staging.write(data)
             staging.sync()
-        finally:
+        except BaseException:
             staging.close()
+            self._staging_path(key).unlink(missing_ok=True)  # no empty file left on a full disk
+            raise
+        staging.close()
         self.publish(key)
 
     def read(self, key: str, start_bytes: int = 0, end_bytes: int | None = None) -> Iterator[bytes]:

@@ -15,6 +15,7 @@ import duckdb
 
 from logsluice.domain.errors import (
     BackendUnavailableError,
+    DiskFullError,
     InvalidQueryError,
     InvalidRecordsError,
     LogsluiceError,
@@ -74,6 +75,10 @@ def translate_errors(
     except _USER_ERRORS as error:
         raise _invalid_query(error, query_position) from error
     except _BACKEND_ERRORS as error:
+        if _is_disk_full(error):
+            raise DiskFullError(
+                f"the log store's disk is full: {error}", path="", free_bytes=0
+            ) from error
         raise BackendUnavailableError(f"DuckDB log store failed: {error}") from error
     except duckdb.Error as error:
         raise LogsluiceError(f"DuckDB log store failed: {error}") from error
@@ -86,6 +91,11 @@ def _invalid_query(error: duckdb.Error, position: int) -> InvalidQueryError:
 def _is_missing_table(error: duckdb.Error) -> bool:
     text = str(error)
     return "Table with name" in text or "Schema with name" in text
+
+
+def _is_disk_full(error: duckdb.Error) -> bool:
+    text = str(error).lower()
+    return "no space left on device" in text or "disk quota exceeded" in text
 
 
 def _seconds(timeout: timedelta | None) -> float | None:

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.compaction import read_row_group_spans, rewrite_sorted
 from logsluice.adapters.duckdb.errors import translate_errors
@@ -55,17 +56,22 @@ class DuckDBLogStore:
         memory_limit_bytes: int | None = None,
         cache_limit_bytes: int | None = None,
         threads: int | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
         """Open (or create) the DuckDB file at ``path``.
 
         ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap).
         With ``cache_limit_bytes`` too, the pool is held to that smaller limit except while an
         export sorts a slice or compaction rewrites a table (see :mod:`.memory`). ``threads`` sets
-        DuckDB's worker threads. ``None`` leaves DuckDB's default. Raises
+        DuckDB's worker threads. ``None`` leaves DuckDB's default. Appends, compactions and
+        deletes that would leave less than ``min_free_bytes`` free on the file's disk are refused
+        with DiskFullError before DuckDB writes anything (a write that fails for want of space
+        can leave DuckDB unusable until restarted). Raises
         BackendUnavailableError when the file cannot be opened (e.g. locked by a process).
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._space = DirectorySpace(self.path.parent, min_free_bytes)
         with translate_errors(project="", logstore=""):
             self._connection = duckdb.connect(
                 str(self.path), config=_config(memory_limit_bytes, threads)
@@ -128,6 +134,7 @@ class DuckDBLogStore:
         table = table_sql(project, logstore)
         if records.num_rows == 0:
             return 0
+        self._space.ensure_room(records.nbytes)
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
             stored = _read_schema(cursor, project, logstore)
@@ -178,6 +185,7 @@ class DuckDBLogStore:
     def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
         """Delete records whose time is before ``cutoff``; return how many were deleted."""
         table = table_sql(project, logstore)
+        self._space.ensure_room()
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
             time_field = _read_schema(cursor, project, logstore).time_field
@@ -200,6 +208,7 @@ class DuckDBLogStore:
             before = read_row_group_spans(cursor, project, logstore)
         if not before.needs_compaction():
             return self._unchanged(project, logstore, before.row_groups)
+        self._space.ensure_room()
         lock = self._locks.get(project, logstore)
         with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
             time_field = _read_schema(cursor, project, logstore).time_field

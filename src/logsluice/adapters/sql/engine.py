@@ -27,7 +27,12 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from logsluice.domain.errors import BackendUnavailableError, InvalidInputError, MissingDriverError
+from logsluice.domain.errors import (
+    BackendUnavailableError,
+    DiskFullError,
+    InvalidInputError,
+    MissingDriverError,
+)
 
 SQLITE_BUSY_TIMEOUT = timedelta(seconds=30)
 IMMEDIATE_OPTION = "logsluice_begin_immediate"
@@ -121,7 +126,15 @@ def translated_errors() -> Iterator[None]:
     """
     try:
         yield
-    except (OperationalError, InterfaceError, PoolTimeoutError) as error:
+    except OperationalError as error:
+        if _is_disk_full(error):
+            raise DiskFullError(
+                "the task store's disk is full", reason=str(error).splitlines()[0]
+            ) from error
+        raise BackendUnavailableError(
+            "the task store database is unavailable", reason=str(error).splitlines()[0]
+        ) from error
+    except (InterfaceError, PoolTimeoutError) as error:
         raise BackendUnavailableError(
             "the task store database is unavailable", reason=str(error).splitlines()[0]
         ) from error
@@ -130,6 +143,13 @@ def translated_errors() -> Iterator[None]:
         if isinstance(error, DBAPIError) or not isinstance(error.orig, ValueError):
             raise
         raise InvalidInputError(str(error.orig)) from error
+
+
+def _is_disk_full(error: OperationalError) -> bool:
+    """SQLite's SQLITE_FULL, or PostgreSQL's SQLSTATE 53100 (``disk_full``)."""
+    if getattr(error.orig, "sqlstate", None) == "53100":
+        return True
+    return "database or disk is full" in str(error.orig)
 
 
 @contextmanager

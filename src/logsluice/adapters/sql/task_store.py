@@ -285,6 +285,14 @@ class SqlTaskStore:
             ).one()
         return task_from_row(row)
 
+    def clear_slices(self, task_id: str, *, worker_id: str) -> None:
+        """Delete the task's checkpoints under the worker's lease; see the TaskStore port."""
+        with write_transaction(self._engine) as connection:
+            owned = select(tasks.c.id).where(*owned_by(task_id, worker_id)).with_for_update()
+            if connection.execute(owned).first() is None:
+                raise lost_or_missing(connection, task_id, worker_id)
+            connection.execute(delete(task_slices).where(task_slices.c.task_id == task_id))
+
     def list_slices(self, task_id: str) -> list[SliceCheckpoint]:
         """Return the task's checkpoints ordered by slice index."""
         query = (
