@@ -180,12 +180,19 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
     session_store = SqlSessionStore(create_sql_engine(settings.database_url))
     queue_signal = QueueSignal()
+    catalog = CatalogService(
+        catalog_store,
+        log_store,
+        clock,
+        task_store=task_store,
+        access_key_store=access_key_store,
+    )
     return Container(
         settings=settings,
         clock=clock,
         catalog_store=catalog_store,
         log_store=log_store,
-        catalog=CatalogService(catalog_store, log_store, clock),
+        catalog=catalog,
         ingest=IngestService(catalog_store, log_store, clock, _ingest_limits(settings)),
         query=QueryService(catalog_store, log_store, clock, _query_limits(settings)),
         retention=RetentionService(catalog_store, log_store, clock),

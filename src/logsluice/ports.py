@@ -429,6 +429,13 @@ class TaskStore(Protocol):
         """
         ...
 
+    def delete_project_tasks(self, project: str, *, now: datetime) -> list[Task]:
+        """Delete every visible task of ``project`` as :meth:`delete_task` does, in one step.
+
+        Used when the project itself is deleted. Returns the tasks as they were left.
+        """
+        ...
+
     def list_purgeable_tasks(self, *, limit: int = 100) -> list[Task]:
         """Return up to ``limit`` deleted tasks no worker runs any more, oldest update first."""
         ...
@@ -469,6 +476,10 @@ class AccessKeyStore(Protocol):
         self, *, project: str | None = None, include_revoked: bool = False
     ) -> list[AccessKey]:
         """Return the keys (of ``project`` when given), oldest first."""
+        ...
+
+    def revoke_project_keys(self, project: str, *, now: datetime) -> int:
+        """Revoke every live key bound to ``project``; return how many were revoked."""
         ...
 
     def revoke_access_key(self, access_key_id: str, *, now: datetime) -> AccessKey:

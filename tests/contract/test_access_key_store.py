@@ -204,3 +204,33 @@ def test_another_cipher_key_cannot_read_the_secrets(tmp_path: Path) -> None:
         FernetSecretCipher(Fernet.generate_key()).decrypt(ciphertext)
     with pytest.raises(InvalidSettingsError):
         FernetSecretCipher(b"not a key")
+
+
+def test_revoking_a_projects_keys_leaves_other_projects_keys_live(
+    store: SqlAccessKeyStore,
+) -> None:
+    store.create_access_key(_key("LSAKWEB1"), "c")
+    store.create_access_key(_key("LSAKWEB2", role=AccessKeyRole.READER), "c")
+    store.create_access_key(_key("LSAKBILL", project="billing"), "c")
+
+    assert store.revoke_project_keys("web", now=T0) == 2
+
+    assert [key.id for key in store.list_access_keys()] == ["LSAKBILL"]
+    assert store.revoke_project_keys("web", now=T0) == 0
+
+
+def test_a_key_reaches_only_the_generation_of_the_project_it_was_made_for(
+    service: AccessKeyService, sql_engine: Engine
+) -> None:
+    catalog = SqlCatalogStore(sql_engine)
+    access_key, secret = service.create("web", AccessKeyRole.WRITER)
+    assert access_key.project_generation == catalog.get_project("web").generation
+    assert service.secret_for(access_key.id) == secret
+
+    catalog.delete_project("web")  # a delete that did not revoke the key (say, it crashed)
+    assert service.secret_for(access_key.id) is None
+    catalog.create_project(Project(name="web", description="", created_at=T0))
+
+    assert service.secret_for(access_key.id) is None
+    with pytest.raises(AccessKeyNotFoundError):
+        service.verify_secret(access_key.id, secret)

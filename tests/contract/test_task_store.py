@@ -618,6 +618,53 @@ def test_succeeded_tasks_expire_when_their_time_comes(task_store: SqlTaskStore) 
     assert task_store.get_task("web", later.id).status == TaskStatus.SUCCEEDED
 
 
+def test_deleting_a_projects_tasks_hides_and_stops_each_of_them(task_store: SqlTaskStore) -> None:
+    queued = task_store.create_task(make_task("web", now=T0))
+    running = task_store.create_task(make_task("web", now=T1))
+    other = task_store.create_task(make_task("billing", now=T1))
+    assert _claimed(task_store).id == queued.id  # project turns: web first, billing, then web
+    assert _claimed(task_store).id == other.id
+    assert _claimed(task_store).id == running.id
+    task_store.transition(queued.id, TaskStatus.SUCCEEDED, now=T1, worker_id=WORKER)
+
+    deleted = {task.id: task for task in task_store.delete_project_tasks("web", now=T1)}
+
+    assert (deleted[queued.id].status, deleted[queued.id].deleted) == (TaskStatus.SUCCEEDED, True)
+    assert deleted[running.id].status == TaskStatus.CANCELLING
+    assert deleted[running.id].cancel_requested
+    assert task_store.list_tasks("web") == ([], 0)
+    assert task_store.get_task("billing", other.id).status == TaskStatus.RUNNING
+    assert [task.id for task in task_store.list_purgeable_tasks()] == [queued.id]
+
+
+def test_clearing_a_tasks_checkpoints_needs_its_lease(task_store: SqlTaskStore) -> None:
+    task = task_store.create_task(make_task())
+    _claimed(task_store)
+    window = TimeRange(T0, T1)
+    checkpoint = SliceCheckpoint(
+        task_id=task.id,
+        slice_index=0,
+        time_range=window,
+        rows=10,
+        offset_bytes=100,
+        status=SliceStatus.DONE,
+        written_at=T1,
+    )
+    task_store.record_slice(checkpoint, worker_id=WORKER)
+
+    with pytest.raises(LeaseLostError):
+        task_store.clear_slices(task.id, worker_id=OTHER_WORKER)
+    task_store.clear_slices(task.id, worker_id=WORKER)
+
+    assert task_store.list_slices(task.id) == []
+
+
+def test_a_task_keeps_its_project_generation(task_store: SqlTaskStore) -> None:
+    task = task_store.create_task(make_task(project_generation="7d1d5a36-generation"))
+
+    assert task_store.get_task("web", task.id).project_generation == "7d1d5a36-generation"
+
+
 def test_a_deleted_queued_task_is_hidden_cancelled_and_purgeable(task_store: SqlTaskStore) -> None:
     task = task_store.create_task(make_task())
     kept = task_store.create_task(make_task(now=T1))

@@ -38,6 +38,8 @@ class AccessKey:
     created_at: datetime
     revoked_at: datetime | None = None
     description: str = ""
+    # the generation of ``project`` the key was made for: a re-created project is not reached
+    project_generation: str | None = None
 
     @property
     def revoked(self) -> bool:

@@ -13,7 +13,11 @@ import secrets
 import string
 
 from logsluice.domain.access_keys import AccessKey, AccessKeyRole, check_binding, parse_role
-from logsluice.domain.errors import AccessKeyNotFoundError, AuthenticationError
+from logsluice.domain.errors import (
+    AccessKeyNotFoundError,
+    AuthenticationError,
+    ProjectNotFoundError,
+)
 from logsluice.ports import AccessKeyStore, CatalogStore, Clock, SecretCipher
 
 ACCESS_KEY_ID_PREFIX = "LSAK"
@@ -65,9 +69,11 @@ class AccessKeyService:
         """
         checked_role = parse_role(role)
         checked_project = check_binding(project, checked_role)
+        generation = None
         if checked_project is not None:
-            self._catalog_store.get_project(checked_project)
+            generation = self._catalog_store.get_project(checked_project).generation
         access_key = AccessKey(
+            project_generation=generation,
             id=new_access_key_id(),
             project=checked_project,
             role=checked_role,
@@ -106,9 +112,23 @@ class AccessKeyService:
             access_key, ciphertext = self._store.get_access_key(access_key_id)
         except AccessKeyNotFoundError:
             return None
-        if access_key.revoked:
+        if access_key.revoked or not self._of_current_project(access_key):
             return None
         return self._cipher.decrypt(ciphertext)
+
+    def _of_current_project(self, access_key: AccessKey) -> bool:
+        """Tell whether the key's project still exists as the generation it was made for.
+
+        A project deleted and created again under the same name is another generation: the old
+        project's keys reach nothing, even if a revoke was missed.
+        """
+        if access_key.project is None:
+            return True
+        try:
+            project = self._catalog_store.get_project(access_key.project)
+        except ProjectNotFoundError:
+            return False
+        return project.generation == access_key.project_generation
 
     def verify_secret(self, access_key_id: str, secret: str) -> AccessKey:
         """Return the live key whose secret is ``secret`` (compared in constant time).

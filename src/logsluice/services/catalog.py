@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, LogstoreSchema, Project
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.names import check_name
-from logsluice.ports import CatalogStore, Clock, LogStoreAdmin, LogstoreStats, LogstreamInfo
+from logsluice.ports import (
+    AccessKeyStore,
+    CatalogStore,
+    Clock,
+    LogStoreAdmin,
+    LogstoreStats,
+    LogstreamInfo,
+    TaskStore,
+)
 
 MIN_RETENTION_DAYS = 1
 MAX_RETENTION_DAYS = 3650
@@ -35,10 +43,22 @@ class LogstoreDetails:
 class CatalogService:
     """Creates, lists, shows and deletes projects and logstores."""
 
-    def __init__(self, catalog_store: CatalogStore, log_store: LogStoreAdmin, clock: Clock) -> None:
+    def __init__(
+        self,
+        catalog_store: CatalogStore,
+        log_store: LogStoreAdmin,
+        clock: Clock,
+        *,
+        task_store: TaskStore | None = None,
+        access_key_store: AccessKeyStore | None = None,
+    ) -> None:
+        """``task_store`` and ``access_key_store`` let a project's delete reach its tasks and
+        keys (every deployment passes them; a catalog-only test may leave them out)."""
         self._catalog_store = catalog_store
         self._log_store = log_store
         self._clock = clock
+        self._task_store = task_store
+        self._access_key_store = access_key_store
 
     def create_project(self, name: str, description: str = "") -> Project:
         """Create and return a project.
@@ -63,7 +83,21 @@ class CatalogService:
         return self._catalog_store.list_projects()
 
     def delete_project(self, name: str) -> None:
-        """Delete the project with its logstores and their records. Raises ProjectNotFoundError."""
+        """Delete the project and everything of it. Raises ProjectNotFoundError.
+
+        In this order, so that nothing of it stays usable even if a later step fails (the delete
+        can be repeated): its access keys are revoked; its tasks are deleted (queued ones
+        cancelled, running ones asked to stop, which interrupts their queries within about a
+        second), so their links answer 410 and the janitor removes their files (artifacts,
+        staging files, manifests); its logstores' records are dropped; its catalog entry goes.
+        A project created again under the name is a new generation that shares nothing.
+        """
+        self._catalog_store.get_project(name)
+        now = self._clock.now()
+        if self._access_key_store is not None:
+            self._access_key_store.revoke_project_keys(name, now=now)
+        if self._task_store is not None:
+            self._task_store.delete_project_tasks(name, now=now)
         for logstore in self._catalog_store.list_logstores(name):
             self._log_store.drop_logstore(name, logstore.name)
         self._catalog_store.delete_project(name)

@@ -19,6 +19,8 @@ from logsluice.domain.errors import (
     ArtifactNotFoundError,
     ConflictError,
     InvalidInputError,
+    ProjectNotFoundError,
+    TaskNotFoundError,
 )
 from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskDialect, TaskSpec, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
@@ -100,11 +102,18 @@ class TaskService:
         as InvalidQueryError with its position), ConflictError for a key reused with another spec.
         """
         check_spec(spec, self._limits.max_limit_for(project), self._log_store)
+        generation = self._catalog_store.get_project(project).generation
         self._catalog_store.get_logstore(project, spec.logstore)
         estimate = self._estimator.estimate(project, spec)
         if dry_run:
             return TaskCreation(view=None, estimate=estimate)
-        queued = Task.queued(project=project, spec=spec, now=self._clock.now(), dialect=dialect)
+        queued = Task.queued(
+            project=project,
+            spec=spec,
+            now=self._clock.now(),
+            dialect=dialect,
+            project_generation=generation,
+        )
         stored = self._task_store.create_task(
             replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
         )
@@ -117,7 +126,7 @@ class TaskService:
 
     def get(self, project: str, task_id: str) -> TaskView:
         """Return the task with its progress. Raises TaskNotFoundError (also another project's)."""
-        return self._view(self._task_store.get_task(project, task_id))
+        return self._view(self._get_task(project, task_id))
 
     def views_of(self, tasks: Sequence[Task]) -> list[TaskView]:
         """Return the tasks with their progress; queue places come from one read for all."""
@@ -192,7 +201,7 @@ class TaskService:
         The attempt counter starts over. Raises TaskNotFoundError, ConflictError for any other
         status.
         """
-        task = self._task_store.get_task(project, task_id)
+        task = self._get_task(project, task_id)
         if task.status not in _RETRYABLE:
             raise ConflictError(
                 f"only FAILED or CANCELLED tasks can be retried; this one is {task.status}",
@@ -244,7 +253,7 @@ class TaskService:
         return read_manifest(self._artifact_store, task)
 
     def _finished_task(self, project: str, task_id: str) -> Task:
-        task = self._task_store.get_task(project, task_id)
+        task = self._get_task(project, task_id)
         if task.status == TaskStatus.EXPIRED:
             raise ArtifactGoneError("the task's file has expired and was removed", task_id=task.id)
         if task.status != TaskStatus.SUCCEEDED or task.artifact_key is None:
@@ -252,6 +261,23 @@ class TaskService:
                 f"the task is {task.status}; its file exists once it has SUCCEEDED",
                 status=str(task.status),
             )
+        return task
+
+    def _get_task(self, project: str, task_id: str) -> Task:
+        """Return the task if it belongs to the project's current generation.
+
+        A task of a deleted project of the same name is not found, even before cleanup.
+        """
+        task = self._task_store.get_task(project, task_id)
+        if task.project_generation is not None:
+            try:
+                current = self._catalog_store.get_project(project).generation
+            except ProjectNotFoundError:
+                current = None
+            if current != task.project_generation:
+                raise TaskNotFoundError(
+                    f"download task {task_id!r} does not exist", task_id=task_id
+                )
         return task
 
     def _view(self, task: Task) -> TaskView:

@@ -39,6 +39,7 @@ class SqlAccessKeyStore:
                         description=access_key.description,
                         created_at=access_key.created_at,
                         revoked_at=access_key.revoked_at,
+                        project_generation=access_key.project_generation,
                     )
                 )
         except IntegrityError as error:
@@ -87,6 +88,16 @@ class SqlAccessKeyStore:
             raise _not_found(access_key_id)
         return _access_key_from_row(row)
 
+    def revoke_project_keys(self, project: str, *, now: datetime) -> int:
+        """Revoke every live key of ``project``; return how many were revoked."""
+        with write_transaction(self._engine) as connection:
+            result = connection.execute(
+                update(access_keys)
+                .where(access_keys.c.project == project, access_keys.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
+
     def close(self) -> None:
         """Release the engine's connections."""
         self._engine.dispose()
@@ -107,4 +118,5 @@ def _access_key_from_row(row: Row[tuple[object, ...]]) -> AccessKey:
         created_at=values["created_at"],
         revoked_at=values["revoked_at"],
         description=values["description"],
+        project_generation=values["project_generation"],
     )

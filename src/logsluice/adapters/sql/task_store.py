@@ -330,18 +330,21 @@ class SqlTaskStore:
 
     def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Hide the task and stop it if it runs; see the TaskStore port."""
-        hidden = {"deleted": True, "idempotency_key": None}
         with write_transaction(self._engine) as connection:
             current = task_from_row(_visible_row(connection, project, task_id, lock=True))
-            target = status_after_delete(current.status)
-            if target is None:
-                statement = (
-                    update(tasks).where(tasks.c.id == task_id).values(updated_at=now, **hidden)
-                )
-                row = connection.execute(statement.returning(*tasks.c)).first()
-            else:
-                row = apply_transition(connection, task_id, target, now, {current.status}, hidden)
-        return changed_task(row, task_id)
+            return _hide(connection, current, now)
+
+    def delete_project_tasks(self, project: str, *, now: datetime) -> list[Task]:
+        """Hide and stop every task of the project, in one transaction; see the TaskStore port."""
+        visible = (
+            select(tasks)
+            .where(tasks.c.project == project, tasks.c.deleted.is_(False))
+            .order_by(tasks.c.created_at, tasks.c.id)
+            .with_for_update()
+        )
+        with write_transaction(self._engine) as connection:
+            rows = connection.execute(visible).all()
+            return [_hide(connection, task_from_row(row), now) for row in rows]
 
     def list_purgeable_tasks(self, *, limit: int = 100) -> list[Task]:
         """Return deleted tasks no worker runs any more, oldest update first."""
@@ -368,6 +371,18 @@ class SqlTaskStore:
 
 
 # --- helpers: reads ------------------------------------------------------------------------------
+
+
+def _hide(connection: Connection, current: Task, now: datetime) -> Task:
+    """Mark ``current`` deleted and move it to the status a delete leaves it in."""
+    hidden = {"deleted": True, "idempotency_key": None}
+    target = status_after_delete(current.status)
+    if target is None:
+        statement = update(tasks).where(tasks.c.id == current.id).values(updated_at=now, **hidden)
+        row = connection.execute(statement.returning(*tasks.c)).first()
+    else:
+        row = apply_transition(connection, current.id, target, now, {current.status}, hidden)
+    return changed_task(row, current.id)
 
 
 def _visible_row(
