@@ -117,6 +117,7 @@ class TaskService:
         stored = self._task_store.create_task(
             replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
         )
+        self._undo_if_project_deleted(stored)
         if stored.id == queued.id:
             self._on_queued()
         stored_estimate = TaskEstimate(rows=stored.estimate_rows, bytes=stored.estimate_bytes)
@@ -263,6 +264,23 @@ class TaskService:
             )
         return task
 
+    def _current_generation(self, project: str) -> str | None:
+        try:
+            return self._catalog_store.get_project(project).generation
+        except ProjectNotFoundError:
+            return None
+
+    def _undo_if_project_deleted(self, task: Task) -> None:
+        """Delete a task stored while its project was being deleted, and refuse the create.
+
+        The project's delete hides the tasks it finds; one stored just after that is caught here,
+        since the task is stored before the project is looked at again.
+        """
+        if self._current_generation(task.project) == task.project_generation:
+            return
+        self._task_store.delete_task(task.project, task.id, now=self._clock.now())
+        raise ProjectNotFoundError(f"project {task.project!r} was deleted", project=task.project)
+
     def _get_task(self, project: str, task_id: str) -> Task:
         """Return the task if it belongs to the project's current generation.
 
@@ -270,11 +288,7 @@ class TaskService:
         """
         task = self._task_store.get_task(project, task_id)
         if task.project_generation is not None:
-            try:
-                current = self._catalog_store.get_project(project).generation
-            except ProjectNotFoundError:
-                current = None
-            if current != task.project_generation:
+            if self._current_generation(project) != task.project_generation:
                 raise TaskNotFoundError(
                     f"download task {task_id!r} does not exist", task_id=task_id
                 )
