@@ -287,11 +287,9 @@ class TaskService:
         A task of a deleted project of the same name is not found, even before cleanup.
         """
         task = self._task_store.get_task(project, task_id)
-        if task.project_generation is not None:
-            if self._current_generation(project) != task.project_generation:
-                raise TaskNotFoundError(
-                    f"download task {task_id!r} does not exist", task_id=task_id
-                )
+        generation = task.project_generation
+        if generation is not None and self._current_generation(project) != generation:
+            raise TaskNotFoundError(f"download task {task_id!r} does not exist", task_id=task_id)
         return task
 
     def _view(self, task: Task) -> TaskView:
