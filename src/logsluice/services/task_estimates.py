@@ -3,13 +3,14 @@
 Rows come from the log store's ``count`` (capped by the task's ``limit``); bytes are rows times the
 size per row of a small sample encoded and compressed exactly as the task will write it. Counting
 also compiles the query against the logstore's schema, so an unknown field fails here, before the
-task is stored. A count that runs past the timeout leaves the estimate unknown instead of failing.
+task is stored. A count that runs past the timeout leaves the estimate unknown instead of failing;
+the timeout bounds the count and the sample together, so a create never waits longer for it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from logsluice.domain.errors import QueryTimeoutError
@@ -17,7 +18,7 @@ from logsluice.domain.export import CsvOptions, ExportFormat
 from logsluice.domain.tasks import TaskSpec
 from logsluice.pipeline.compressors import build_compressor
 from logsluice.pipeline.protocols import Encoder
-from logsluice.ports import RecordReader, RecordsQuery
+from logsluice.ports import Clock, RecordReader, RecordsQuery
 from logsluice.services.task_files import outer_compression
 from logsluice.services.task_queries import records_query_for
 
@@ -57,11 +58,14 @@ class TaskEstimator:
         *,
         timeout: timedelta,
         sample_rows: int,
+        clock: Clock | None = None,
     ) -> None:
+        """``timeout`` bounds the whole estimate (count and sample), measured on ``clock``."""
         self._log_store = log_store
         self._encoder_factory = encoder_factory
         self._timeout = timeout
         self._sample_rows = sample_rows
+        self._clock = clock
 
     def estimate(self, project: str, spec: TaskSpec) -> TaskEstimate:
         """Return the estimate of ``spec`` in ``project``.
@@ -69,6 +73,7 @@ class TaskEstimator:
         Raises InvalidQueryError when the query does not fit the logstore's schema,
         LogstoreNotFoundError.
         """
+        started = self._clock.now() if self._clock else None
         request = records_query_for(self._log_store, project, spec, timeout=self._timeout)
         try:
             counted = self._log_store.count(request)
@@ -77,11 +82,20 @@ class TaskEstimator:
         rows = counted if spec.limit is None else min(counted, spec.limit)
         if rows == 0:
             return TaskEstimate(rows=0, bytes=0)
+        left = self._time_left(started)
+        if left <= timedelta(0):
+            return TaskEstimate(rows=rows, bytes=None)
         try:
-            bytes_per_row = self._bytes_per_row(request, spec)
+            bytes_per_row = self._bytes_per_row(replace(request, timeout=left), spec)
         except QueryTimeoutError:
             return TaskEstimate(rows=rows, bytes=None)
         return TaskEstimate(rows=rows, bytes=round(rows * bytes_per_row))
+
+    def _time_left(self, started: datetime | None) -> timedelta:
+        """Return what is left of the estimate's timeout after the count."""
+        if started is None or self._clock is None:
+            return self._timeout
+        return self._timeout - (self._clock.now() - started)
 
     def _bytes_per_row(self, request: RecordsQuery, spec: TaskSpec) -> float:
         _, sample = self._log_store.fetch(replace(request, limit=self._sample_rows))

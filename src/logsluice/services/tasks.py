@@ -88,6 +88,7 @@ class TaskService:
             encoder_factory,
             timeout=limits.estimate_timeout,
             sample_rows=limits.estimate_sample_rows,
+            clock=clock,
         )
 
     def create(
