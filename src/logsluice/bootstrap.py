@@ -245,7 +245,7 @@ def build_secret_cipher(settings: Settings) -> FernetSecretCipher:
 
 
 def build_space_reserve(settings: Settings) -> SpaceReserve:
-    """Return the data directory's space reserve (ADR 0012)."""
+    """Return the data directory's space reserve (ADR 0015)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     space = DirectorySpace(settings.data_dir, settings.disk_min_free_bytes)
     return SpaceReserve(space, settings.disk_reserve_bytes)

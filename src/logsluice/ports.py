@@ -340,7 +340,7 @@ class TaskStore(Protocol):
 
         Fair: projects with ``max_running_per_project`` tasks RUNNING or CANCELLING are skipped;
         projects take turns, the one whose latest claim is the oldest first (never claimed before
-        goes first), then its oldest queued task (ADR 0009). Sets the lease and adds one to
+        goes first), then its oldest queued task (ADR 0013). Sets the lease and adds one to
         ``attempts``. Each task is claimed by exactly one caller.
         """
         ...

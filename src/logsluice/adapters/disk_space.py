@@ -1,6 +1,6 @@
 """Free disk space: the minimum logsluice leaves free, and the reserve given up when a disk fills.
 
-A full disk must not wedge the service (ADR 0012). Two rules, both here:
+A full disk must not wedge the service (ADR 0015). Two rules, both here:
 
 - **Minimum free.** Whatever writes bulk data — the artifact store's staging files, the DuckDB log
   store's appends, compactions and deletes — first checks that the directory's filesystem keeps

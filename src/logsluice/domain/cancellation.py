@@ -7,7 +7,7 @@ socket of an HTTP stream); :meth:`Cancellation.cancel` calls every registered ca
 may be called again and again (the task heartbeat does, every beat, until the run ends): a callback
 registered just as the work starts, when an interrupt may come too early to take, is called again.
 The interrupted work then raises QueryCancelledError. This is the one mechanism for every kind of
-task (ADR 0010).
+task (ADR 0014).
 """
 
 from __future__ import annotations

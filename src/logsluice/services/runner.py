@@ -65,7 +65,7 @@ _FOR_GOOD = (
     ExportSchemaChangedError,
     ArtifactStagingError,
     LeaseLostError,
-    DiskFullError,  # waiting does not free space; the task fails at once (ADR 0012)
+    DiskFullError,  # waiting does not free space; the task fails at once (ADR 0015)
 )
 RUNNING_PERCENT_CEILING = 99.9
 

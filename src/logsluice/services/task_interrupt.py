@@ -6,7 +6,7 @@ count, stream), so a cancel, a delete, a lost lease or a worker shutdown interru
 query within one heartbeat instead of waiting for a batch that a ``| SQL`` aggregation may not
 produce for minutes. The heartbeat calls ``cancel`` (:mod:`logsluice.services.heartbeat`); the
 log store interrupts its cursor; an ``HttpLogStore`` shuts its socket and the serving node
-interrupts its own query when the stream closes (ADR 0010).
+interrupts its own query when the stream closes (ADR 0014).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class LocalStagingObject:
 class LocalArtifactStore:
     """Artifacts as files under ``root_directory`` (created when missing).
 
-    Writes leave ``min_free_bytes`` free on its disk, or fail with DiskFullError (ADR 0012).
+    Writes leave ``min_free_bytes`` free on its disk, or fail with DiskFullError (ADR 0015).
     """
 
     def __init__(self, root_directory: Path | str, *, min_free_bytes: int = 0) -> None:

@@ -6,7 +6,7 @@ every other), and within it the oldest queued task (then the smallest id). So wi
 every project with queued tasks gets every n-th start, whatever it queued first and however long
 its tasks run. Each claim numbers the task with ``claim_sequence`` (one more than the largest so
 far), and a project's turn is the largest number among its tasks; numbers, not times, so claims
-in the same instant still take turns. ``docs/adr/0009-fair-claims.md`` explains the choice.
+in the same instant still take turns. ``docs/adr/0013-fair-claims.md`` explains the choice.
 
 **Queue position** follows the same rule as if no task finished and no limit were reached: round
 ``k`` gives every project its ``k``-th queued task, projects in turn order, so a task's place is
