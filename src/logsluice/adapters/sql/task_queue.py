@@ -152,6 +152,11 @@ def _rank(ranked: Subquery | Row[Any]) -> tuple[Any, ...]:
     return (columns.place, columns.turn, columns.first_created_at, columns.first_id)
 
 
+def rank_columns(ranked: Subquery) -> tuple[Any, ...]:
+    """Return the columns of ``ranked`` that order queued tasks as claims would."""
+    return _rank(ranked)
+
+
 def ahead_of(ranked: Subquery, own: Row[Any]) -> ColumnElement[bool]:
     """Return the condition "comes before ``own`` (a row of ``ranked``) in claim order"."""
     columns = _rank(ranked)

@@ -21,6 +21,7 @@ from logsluice.adapters.sql.task_queue import (
     ahead_of,
     claim_statement,
     lock_claims,
+    rank_columns,
     ranked_queue,
 )
 from logsluice.adapters.sql.task_rows import (
@@ -322,11 +323,13 @@ class SqlTaskStore:
         if not task_ids:
             return {}
         ranked = ranked_queue()
-        place = func.row_number().over(order_by=(ranked.c.level, ranked.c.created_at, ranked.c.id))
-        places = select(ranked.c.id, place.label("place")).subquery("places")
-        query = select(places.c.id, places.c.place).where(places.c.id.in_(list(task_ids)))
+        position = func.row_number().over(order_by=rank_columns(ranked))
+        positions = select(ranked.c.id, position.label("position")).subquery("positions")
+        query = select(positions.c.id, positions.c.position).where(
+            positions.c.id.in_(list(task_ids))
+        )
         with read_transaction(self._engine) as connection:
-            return {str(row.id): int(row.place) for row in connection.execute(query)}
+            return {str(row.id): int(row.position) for row in connection.execute(query)}
 
     def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Hide the task and stop it if it runs; see the TaskStore port."""
