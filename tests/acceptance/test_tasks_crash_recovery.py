@@ -23,7 +23,9 @@ import zstandard
 
 from tests.acceptance.conftest import LOGSLUICE, free_port
 
-pytestmark = pytest.mark.slow
+# Each test ingests 1M records through the CLI and exports them twice: ~1 min on a quiet 2-core
+# machine, several under load; the timeout only bounds a hang.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROWS = 1_000_000
 START = datetime(2026, 3, 1, tzinfo=UTC)
