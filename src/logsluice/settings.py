@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from logsluice.domain.errors import InvalidSettingsError
+from logsluice.domain.links import DEFAULT_LINK_TTL, MAXIMUM_LINK_TTL, MINIMUM_LINK_TTL
 
 ENV_PREFIX = "LOGSLUICE_"
 DEFAULT_DATA_DIR = Path("data")
@@ -253,14 +254,17 @@ class Settings(BaseSettings):
         ),
     )
     link_ttl_default: timedelta = Field(
-        default=timedelta(hours=1),
+        default=DEFAULT_LINK_TTL,
         gt=timedelta(0),
         description="How long a download link works when the caller gives no `ttl`.",
     )
     link_ttl_max: timedelta = Field(
-        default=timedelta(days=7),
+        default=MAXIMUM_LINK_TTL,
         gt=timedelta(0),
-        description="Longest `ttl` a caller may ask for a download link (the shortest is 60 s).",
+        description=(
+            "Longest `ttl` a caller may ask for a download link (the shortest is "
+            f"{MINIMUM_LINK_TTL.total_seconds():.0f} s)."
+        ),
     )
     console_session_ttl: timedelta = Field(
         default=timedelta(hours=12),

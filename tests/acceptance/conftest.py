@@ -41,16 +41,44 @@ class RunningServer:
         assert self.process.stdout is not None
         return self.process.stdout.readline().strip()
 
-    def cli(self, *arguments: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the real ``logsluice`` CLI against this server."""
+    def environment(self, token: str | None = None, **extra: str) -> dict[str, str]:
+        """The environment of a CLI run against this server (no other LOGSLUICE_* variable)."""
         environment = {
             key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE_")
         }
         environment |= {"LOGSLUICE_SERVER": self.url, "LOGSLUICE_DATA_DIR": str(self.data_dir)}
         if token is not None:
             environment["LOGSLUICE_TOKEN"] = token
+        return environment | extra
+
+    def cli(
+        self, *arguments: str, token: str | None = None, input_text: str | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real ``logsluice`` CLI against this server (``extra``: more variables)."""
         return subprocess.run(
-            [LOGSLUICE, *arguments], capture_output=True, text=True, env=environment, timeout=120
+            [LOGSLUICE, *arguments],
+            capture_output=True,
+            text=True,
+            env=self.environment(token, **extra),
+            timeout=120,
+            input=input_text,
+        )
+
+    def start_cli(self, *arguments: str, **extra: str) -> subprocess.Popen[str]:
+        """Start the real CLI in the background, its output piped."""
+        return subprocess.Popen(
+            [LOGSLUICE, *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.environment(**extra),
+        )
+
+    def admin(self) -> httpx.Client:
+        """An HTTP client of the native API with the admin token of this server's data dir."""
+        token = (self.data_dir / "admin-token").read_text().strip()
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
         )
 
 

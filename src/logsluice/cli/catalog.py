@@ -9,7 +9,13 @@ from rich.console import Console
 from rich.table import Table
 
 from logsluice.cli.client import ClientConfig, path_of
-from logsluice.cli.options import api_client, client_options, json_option, print_json
+from logsluice.cli.options import (
+    api_client,
+    client_options,
+    json_option,
+    print_json,
+    project_option,
+)
 
 
 def _print_table(title: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
@@ -95,12 +101,12 @@ def logstore() -> None:
     """Create, list, show and delete the logstores of a project."""
 
 
-project_option = click.option("--project", "-p", required=True, help="The project.")
+in_project = project_option()
 
 
 @logstore.command("create")
 @click.argument("name")
-@project_option
+@in_project
 @click.option("--retention-days", type=int, default=30, show_default=True, help="Days kept.")
 @click.option("--time-field", default="timestamp", show_default=True, help="Time field name.")
 @click.option("--description", default="", help="Free text describing the logstore.")
@@ -131,7 +137,7 @@ def create_logstore(
 
 
 @logstore.command("list")
-@project_option
+@in_project
 @client_options
 @json_option
 def list_logstores(client_config: ClientConfig, project: str, as_json: bool) -> None:
@@ -147,7 +153,7 @@ def list_logstores(client_config: ClientConfig, project: str, as_json: bool) -> 
 
 @logstore.command("show")
 @click.argument("name")
-@project_option
+@in_project
 @client_options
 @json_option
 def show_logstore(client_config: ClientConfig, name: str, project: str, as_json: bool) -> None:
@@ -164,7 +170,7 @@ def show_logstore(client_config: ClientConfig, name: str, project: str, as_json:
 
 @logstore.command("delete")
 @click.argument("name")
-@project_option
+@in_project
 @client_options
 def delete_logstore(client_config: ClientConfig, name: str, project: str) -> None:
     """Delete logstore NAME and its records."""

@@ -36,6 +36,8 @@ class ClientConfig:
     server_url: str
     token: str | None
     data_dir: Path
+    # connection options given on the command line, repeated in the commands the CLI suggests
+    repeated_options: tuple[str, ...] = ()
 
     def resolved_token(self) -> str | None:
         """Return the explicit token, else the admin token file's when the server is local."""

@@ -15,8 +15,15 @@ import zstandard
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from logsluice.cli import exit_codes
 from logsluice.cli.client import ApiClient, ApiError, ClientConfig, path_of
-from logsluice.cli.options import api_client, client_options, json_option, print_json
+from logsluice.cli.options import (
+    api_client,
+    client_options,
+    json_option,
+    print_json,
+    project_option,
+)
 from logsluice.cli.record_files import (
     RECORD_FORMATS,
     RecordChunk,
@@ -27,7 +34,6 @@ from logsluice.cli.record_files import (
 
 DEFAULT_CHUNK_RECORDS = 131_072
 SUMMARY_ERRORS_SHOWN = 20
-EXIT_REJECTED = 4
 
 
 def send_records(
@@ -114,7 +120,7 @@ def _print_summary(summaries: list[FileSummary]) -> None:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--project", "-p", required=True, help="The project.")
+@project_option()
 @click.option("--logstore", "-l", required=True, help="The logstore to append to.")
 @click.option("--logstream", default=None, help="Logstream label of every record.")
 @click.option(
@@ -166,7 +172,7 @@ def ingest(
     else:
         _print_summary(summaries)
     if any(summary.rejected for summary in summaries):
-        raise SystemExit(EXIT_REJECTED)
+        raise SystemExit(exit_codes.RECORDS_REJECTED)
 
 
 def _json_summary(summaries: list[FileSummary]) -> dict[str, Any]:

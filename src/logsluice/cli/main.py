@@ -1,16 +1,20 @@
 """The ``logsluice`` command group: every sub-command registered in one place.
 
 Sub-commands are imported only when invoked, so ``logsluice project list`` does not pay for
-loading the server (FastAPI, DuckDB, SQLAlchemy) it never uses.
+loading the server (FastAPI, DuckDB, SQLAlchemy) it never uses. Ctrl-C ends any command with exit
+code 130 (``logsluice.cli.exit_codes``); shell completion is click's (``_LOGSLUICE_COMPLETE``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import click
 
 import logsluice
+from logsluice.cli import exit_codes
 
 COMMANDS = {
     "serve": "logsluice.cli.serve:serve",
@@ -21,6 +25,7 @@ COMMANDS = {
     "demo-data": "logsluice.cli.demo_data:demo_data",
     "key": "logsluice.cli.key:key",
     "task": "logsluice.cli.task:task",
+    "tail": "logsluice.cli.tail:tail",
     "worker": "logsluice.cli.worker:worker",
 }
 
@@ -47,5 +52,17 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Run the ``logsluice`` command."""
-    cli()
+    """Run the ``logsluice`` command; exit with its code (130 after Ctrl-C)."""
+    try:
+        result = cli.main(prog_name="logsluice", standalone_mode=False)
+    except click.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(exit_codes.INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        # the reader of stdout left (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(exit_codes.SUCCESS)
+    sys.exit(result if isinstance(result, int) else exit_codes.SUCCESS)

@@ -2,13 +2,16 @@
 
 A partial ``.part`` file from an interrupted download is continued where it stopped (``If-Range``
 on the file's ETag, so a different file starts over); the finished file must match the manifest's
-sha256 before it is renamed into place.
+sha256 before it is renamed into place. The path ``-`` streams the file to standard output instead
+(no resume); its sha256 is checked as it passes and a mismatch fails the command at the end.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
+from typing import IO
 
 import click
 import httpx
@@ -31,11 +34,18 @@ def human_bytes(size: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
+STANDARD_OUTPUT = Path("-")
+
+
 def download_file(url: str, target: Path, sha256: str, *, quiet: bool) -> Path:
     """Download ``url`` to ``target`` (resuming ``target.part``); return ``target``.
 
-    Raises click.ClickException when the server refuses or the checksum does not match.
+    ``target`` ``-`` writes the file to standard output. Raises click.ClickException when the
+    server refuses or the checksum does not match.
     """
+    if target == STANDARD_OUTPUT:
+        _stream_to(url, sys.stdout.buffer, sha256)
+        return target
     if target.exists() and _sha256_of(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +64,25 @@ def download_file(url: str, target: Path, sha256: str, *, quiet: bool) -> Path:
         raise click.ClickException("the downloaded file does not match the manifest's sha256")
     partial.replace(target)
     return target
+
+
+def _stream_to(url: str, output: IO[bytes], sha256: str) -> None:
+    digest = hashlib.sha256()
+    try:
+        with httpx.stream("GET", url, timeout=_TIMEOUT) as response:
+            if response.status_code != 200:
+                response.read()
+                raise click.ClickException(
+                    f"download refused ({response.status_code}): {response.text[:300]}"
+                )
+            for chunk in response.iter_bytes(_CHUNK_BYTES):
+                digest.update(chunk)
+                output.write(chunk)
+    except httpx.HTTPError as error:
+        raise click.ClickException(f"download interrupted ({error}); run it again") from error
+    output.flush()
+    if digest.hexdigest() != sha256:
+        raise click.ClickException("the downloaded bytes do not match the manifest's sha256")
 
 
 def _save(response: httpx.Response, partial: Path, quiet: bool) -> None:

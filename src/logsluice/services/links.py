@@ -25,15 +25,13 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
+from logsluice.domain.links import DEFAULT_LINK_TTL, MAXIMUM_LINK_TTL, MINIMUM_LINK_TTL
 from logsluice.ports import Clock
 
 TOKEN_VERSION = 2
 NONCE_BYTES = 16
 MAC_BYTES = 32
 SECRET_BYTES = 32
-DEFAULT_LINK_TTL = timedelta(hours=1)
-MINIMUM_LINK_TTL = timedelta(seconds=60)
-MAXIMUM_LINK_TTL = timedelta(days=7)
 
 
 @dataclass(frozen=True)
