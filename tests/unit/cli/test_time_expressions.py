@@ -55,9 +55,9 @@ def test_dates_and_local_times_are_read_in_the_time_zone() -> None:
         2026, 11, 5, 23, tzinfo=UTC
     )
     # an explicit offset wins over the zone
-    assert parse_time_expression(
-        "2026-03-01T00:00:00Z", now=NOW, time_zone=BERLIN
-    ) == datetime(2026, 3, 1, tzinfo=UTC)
+    assert parse_time_expression("2026-03-01T00:00:00Z", now=NOW, time_zone=BERLIN) == datetime(
+        2026, 3, 1, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("text", ["-7x", "7 days ago", "2026-13-01", "", "now-", "soon"])
