@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import gc
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -70,6 +71,9 @@ from logsluice.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+
+# Threads that finish the estimates of tasks created before their estimate was known.
+_ESTIMATE_THREADS = 2
 
 
 # How often serve looks at the data directory's free space to give up or take back its reserve.
@@ -187,6 +191,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         task_store=task_store,
         access_key_store=access_key_store,
     )
+    estimate_executor = ThreadPoolExecutor(
+        max_workers=_ESTIMATE_THREADS, thread_name_prefix="task-estimate"
+    )
     return Container(
         settings=settings,
         clock=clock,
@@ -208,6 +215,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             clock=clock,
             encoder_factory=build_encoder,
             limits=_task_limits(settings),
+            estimate_executor=estimate_executor,
             on_queued=queue_signal.notify,
         ),
         downloads=DownloadService(task_store, artifact_store, link_signer),
@@ -227,6 +235,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         close_actions=[
             catalog_store.close,
             log_store.close,
+            lambda: estimate_executor.shutdown(wait=True, cancel_futures=True),
             task_store.close,
             access_key_store.close,
             session_store.close,
@@ -360,6 +369,7 @@ def _task_limits(settings: Settings) -> TaskLimits:
         max_limit=settings.task_max_limit,
         max_limit_by_project=settings.task_max_limit_by_project,
         estimate_timeout=settings.query_timeout,
+        estimate_wait=settings.task_estimate_wait,
     )
 
 

@@ -364,6 +364,15 @@ class TaskStore(Protocol):
         """
         ...
 
+    def record_estimate(
+        self, task_id: str, *, estimate_rows: int | None, estimate_bytes: int | None, now: datetime
+    ) -> None:
+        """Store the estimate of a task created before its estimate was known.
+
+        Any status; a deleted or purged task is left alone (no error): the estimate came too late.
+        """
+        ...
+
     def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (worker ends it).
 

@@ -218,6 +218,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Tries a failing slice gets before it fails the task (or is skipped).",
     )
+    task_estimate_wait: timedelta = Field(
+        default=timedelta(seconds=2),
+        ge=timedelta(0),
+        description=(
+            "How long creating a download task waits for its estimate of rows and bytes; a slower"
+            " estimate (a large `| SQL` task) is stored when known, the task meanwhile shows it"
+            " `pending`. The estimate itself stops at `query_timeout`."
+        ),
+    )
     task_max_limit: int | None = Field(
         default=None,
         ge=1,
@@ -306,6 +315,7 @@ class Settings(BaseSettings):
         "compaction_interval",
         "task_lease",
         "task_heartbeat_interval",
+        "task_estimate_wait",
         "artifact_retention",
         "janitor_interval",
         "link_ttl_default",

@@ -260,6 +260,34 @@ def test_a_finished_task_cannot_be_cancelled(task_store: SqlTaskStore, status: T
     assert task_store.get_task("web", task.id).status == status
 
 
+# --- an estimate that comes after the task -------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.SUCCEEDED])
+def test_a_late_estimate_is_stored_in_any_status(
+    task_store: SqlTaskStore, status: TaskStatus
+) -> None:
+    task = task_in(task_store, status)
+
+    task_store.record_estimate(task.id, estimate_rows=1_234, estimate_bytes=56_789, now=T1)
+
+    stored = task_store.get_task("web", task.id)
+    assert (stored.estimate_rows, stored.estimate_bytes, stored.status) == (1_234, 56_789, status)
+    assert stored.updated_at == T1
+
+
+def test_a_late_estimate_of_a_deleted_or_unknown_task_changes_nothing(
+    task_store: SqlTaskStore,
+) -> None:
+    task = task_store.create_task(make_task())
+    task_store.delete_task("web", task.id, now=T1)
+
+    task_store.record_estimate(task.id, estimate_rows=1, estimate_bytes=1, now=T1)
+    task_store.record_estimate("no-such-task", estimate_rows=1, estimate_bytes=1, now=T1)
+
+    assert task_store.list_purgeable_tasks()[0].estimate_rows is None
+
+
 # --- heartbeat, lease lapse, attempts -------------------------------------------------------------
 
 

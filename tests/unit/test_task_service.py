@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,11 +11,11 @@ import pytest
 from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.errors import InvalidInputError, InvalidNameError, InvalidQueryError
-from logsluice.domain.export import CsvOptions, ExportFormat
+from logsluice.domain.export import Compression, CsvOptions, ExportFormat
 from logsluice.domain.tasks import Task, TaskSpec, TaskStatus
 from logsluice.domain.timerange import TimeRange
-from logsluice.services.task_checks import LARGEST_LIMIT, check_spec
-from logsluice.services.task_progress import progress_of
+from logsluice.services.task_checks import LARGEST_LIMIT, check_spec, spec_warnings
+from logsluice.services.task_progress import estimate_status, progress_of
 from logsluice.services.task_queries import effective_query_text
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -125,3 +126,29 @@ def test_progress_of_queued_and_finished_tasks() -> None:
     )
     done = progress_of(finished, NOW, None)
     assert (done.percent, done.rows_per_second, done.eta) == (100.0, 50.0, None)
+
+
+def test_an_estimate_is_pending_only_within_its_time_budget() -> None:
+    task = Task.queued(project="web", spec=_spec(), now=NOW)
+    budget = timedelta(seconds=30)
+    assert estimate_status(task, NOW + timedelta(seconds=5), budget) == "pending"
+    assert estimate_status(task, NOW + timedelta(minutes=5), budget) == "unknown"
+    known = replace(task, estimate_rows=0, estimate_bytes=0)
+    assert estimate_status(known, NOW + timedelta(seconds=5), budget) == "done"
+
+
+@pytest.mark.parametrize(
+    ("export_format", "compression", "warned"),
+    [
+        (ExportFormat.PARQUET, Compression.GZIP, True),
+        (ExportFormat.PARQUET, Compression.ZSTD, True),
+        (ExportFormat.PARQUET, Compression.NONE, False),
+        (ExportFormat.CSV, Compression.GZIP, False),
+    ],
+)
+def test_parquet_warns_about_the_compression_it_ignores(
+    export_format: ExportFormat, compression: Compression, warned: bool
+) -> None:
+    warnings = spec_warnings(_spec(format=export_format, compression=compression))
+    assert bool(warnings) is warned
+    assert all(compression.value in warning for warning in warnings)

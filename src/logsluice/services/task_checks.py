@@ -9,6 +9,7 @@ from __future__ import annotations
 import zoneinfo
 
 from logsluice.domain.errors import InvalidInputError
+from logsluice.domain.export import Compression, ExportFormat
 from logsluice.domain.names import check_name
 from logsluice.domain.tasks import TaskSpec
 from logsluice.ports import QueryParser
@@ -41,6 +42,20 @@ def check_spec(spec: TaskSpec, max_limit: int | None, parser: QueryParser) -> No
     _check_idempotency_key(spec.idempotency_key)
     _check_text("query", spec.query, MAX_QUERY_CHARACTERS)
     parser.parse_query(spec.query)
+
+
+def spec_warnings(spec: TaskSpec) -> tuple[str, ...]:
+    """Return what the task will do differently from what ``spec`` seems to ask, for the caller.
+
+    A Parquet file compresses its own pages (zstd) and is never wrapped in another codec, so a
+    ``compression`` other than ``none`` is ignored: the task still runs, and says so.
+    """
+    if spec.format is ExportFormat.PARQUET and spec.compression is not Compression.NONE:
+        return (
+            f"compression {spec.compression.value!r} is ignored for Parquet: the file compresses "
+            "its pages with Parquet's own zstd codec and is not wrapped in another",
+        )
+    return ()
 
 
 def _invalid(field: str, message: str, **details: object) -> InvalidInputError:

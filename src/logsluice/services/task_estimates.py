@@ -1,17 +1,25 @@
 """The pre-flight estimate of a download task: how many rows and about how many bytes.
 
 Rows come from the log store's ``count`` (capped by the task's ``limit``); bytes are rows times the
-size per row of a small sample encoded and compressed exactly as the task will write it. Counting
-also compiles the query against the logstore's schema, so an unknown field fails here, before the
-task is stored. A count that runs past the timeout leaves the estimate unknown instead of failing;
-the timeout bounds the count and the sample together, so a create never waits longer for it.
+size per row of a small sample encoded and compressed exactly as the task will write it. Before
+that, :meth:`TaskEstimator.check` runs the query with ``limit`` 0, which compiles it against the
+logstore's schema at no cost, so an unknown field fails before the task is stored. An estimate
+that runs past its time budget is unknown instead of failing. :class:`LateEstimates` runs
+estimates on a small thread pool, so creating a task waits only a moment for its estimate (a
+``| SQL`` count may run as long as the query itself) and the rest is stored when it is known.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
+
+import structlog
 
 from logsluice.domain.errors import QueryTimeoutError
 from logsluice.domain.export import CsvOptions, ExportFormat
@@ -67,8 +75,22 @@ class TaskEstimator:
         self._sample_rows = sample_rows
         self._clock = clock
 
+    @property
+    def timeout(self) -> timedelta:
+        """The time budget of one whole estimate (count and sample together)."""
+        return self._timeout
+
+    def check(self, project: str, spec: TaskSpec) -> None:
+        """Compile and bind the query against the logstore without reading rows.
+
+        Raises InvalidQueryError when the query does not fit the logstore's schema,
+        LogstoreNotFoundError.
+        """
+        request = records_query_for(self._log_store, project, spec, timeout=self._timeout)
+        self._log_store.fetch(replace(request, limit=0))
+
     def estimate(self, project: str, spec: TaskSpec) -> TaskEstimate:
-        """Return the estimate of ``spec`` in ``project``.
+        """Return the estimate of ``spec`` in ``project``, within the time budget.
 
         Raises InvalidQueryError when the query does not fit the logstore's schema,
         LogstoreNotFoundError.
@@ -103,6 +125,57 @@ class TaskEstimator:
             return 0.0
         rows: int = sample.num_rows
         return encoded_size(sample, spec, self._encoder_factory) / rows
+
+
+class LateEstimates:
+    """Runs estimates on an executor; a caller waits a moment and takes the rest later."""
+
+    def __init__(self, estimator: TaskEstimator, executor: Executor) -> None:
+        self._estimator = estimator
+        self._executor = executor
+
+    def start(self, project: str, spec: TaskSpec) -> Future[TaskEstimate]:
+        """Start estimating ``spec``; an estimate still waiting for a thread when its time budget
+        has passed is not run (it is unknown)."""
+        submitted = time.monotonic()
+        budget = self._estimator.timeout.total_seconds()
+
+        def run() -> TaskEstimate:
+            if time.monotonic() - submitted >= budget:
+                return TaskEstimate(rows=None, bytes=None)
+            return self._estimator.estimate(project, spec)
+
+        return self._executor.submit(run)
+
+    @staticmethod
+    def result_within(future: Future[TaskEstimate], wait: timedelta) -> TaskEstimate | None:
+        """Return the estimate if it is known within ``wait``, else None (it goes on).
+
+        Raises what the estimate raised (InvalidQueryError …) when it ended within ``wait``.
+        """
+        try:
+            return future.result(timeout=wait.total_seconds())
+        except FutureTimeoutError:
+            return None
+
+    @staticmethod
+    def when_known(future: Future[TaskEstimate], store: Callable[[TaskEstimate], None]) -> None:
+        """Call ``store`` with the estimate once it is known (unknown if it failed)."""
+
+        def done(finished: Future[TaskEstimate]) -> None:
+            if finished.cancelled():  # the process is stopping
+                return
+            try:
+                estimate = finished.result()
+            except Exception as error:  # noqa: BLE001 - a late estimate that failed is unknown
+                structlog.get_logger().info("task.estimate_failed", error=str(error))
+                estimate = TaskEstimate(rows=None, bytes=None)
+            try:
+                store(estimate)
+            except Exception:  # noqa: BLE001 - the task store may be gone at shutdown
+                structlog.get_logger().exception("task.estimate_not_stored")
+
+        future.add_done_callback(done)
 
 
 def encoded_size(table: pa.Table, spec: TaskSpec, encoder_factory: EncoderFactory) -> int:

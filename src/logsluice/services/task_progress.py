@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskStatus
 
 COMPLETE_PERCENT = 100.0
+# How long after its estimate's time budget ran out a missing estimate still counts as pending:
+# the late estimate is being stored.
+_ESTIMATE_STORE_SLACK = timedelta(seconds=2)
+
+EstimateStatus = Literal["pending", "done", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,21 @@ class TaskProgress:
 
 @dataclass(frozen=True)
 class TaskView:
-    """A task as clients see it: the stored task and its progress."""
+    """A task as clients see it: the stored task, its progress and whether its estimate is known."""
 
     task: Task
     progress: TaskProgress
+    estimate_status: EstimateStatus = "done"
+
+
+def estimate_status(task: Task, now: datetime, budget: timedelta) -> EstimateStatus:
+    """Return ``done`` once the task has an estimate of its rows; while none is stored, ``pending``
+    until the estimate's time ``budget`` after the task's creation has passed, then ``unknown``."""
+    if task.estimate_rows is not None:
+        return "done"
+    if now < task.created_at + budget + _ESTIMATE_STORE_SLACK:
+        return "pending"
+    return "unknown"
 
 
 def progress_of(task: Task, now: datetime, queue_position: int | None) -> TaskProgress:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,10 +27,15 @@ from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskDialect, TaskSpec
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, RecordReader, TaskOrderBy, TaskStore
 from logsluice.services.links import LinkSigner, SignedLink
-from logsluice.services.task_checks import check_spec
-from logsluice.services.task_estimates import EncoderFactory, TaskEstimate, TaskEstimator
+from logsluice.services.task_checks import check_spec, spec_warnings
+from logsluice.services.task_estimates import (
+    EncoderFactory,
+    LateEstimates,
+    TaskEstimate,
+    TaskEstimator,
+)
 from logsluice.services.task_files import all_keys, manifest_key
-from logsluice.services.task_progress import TaskView, progress_of
+from logsluice.services.task_progress import EstimateStatus, TaskView, estimate_status, progress_of
 
 MAX_PAGE_SIZE = 500
 _RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
@@ -42,6 +48,7 @@ class TaskLimits:
     max_limit: int | None = None
     max_limit_by_project: Mapping[str, int] = field(default_factory=dict)
     estimate_timeout: timedelta = timedelta(seconds=30)
+    estimate_wait: timedelta = timedelta(seconds=2)
     estimate_sample_rows: int = 1000
 
     def max_limit_for(self, project: str) -> int | None:
@@ -57,6 +64,8 @@ class TaskCreation:
     view: TaskView | None
     estimate: TaskEstimate
     created: bool = False
+    estimate_status: EstimateStatus = "done"
+    warnings: tuple[str, ...] = ()
 
 
 class TaskService:
@@ -73,8 +82,10 @@ class TaskService:
         clock: Clock,
         encoder_factory: EncoderFactory,
         limits: TaskLimits,
+        estimate_executor: Executor,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
+        """``estimate_executor`` runs the estimates a create does not wait for (a small pool)."""
         self._task_store = task_store
         self._catalog_store = catalog_store
         self._log_store = log_store
@@ -90,6 +101,7 @@ class TaskService:
             sample_rows=limits.estimate_sample_rows,
             clock=clock,
         )
+        self._late_estimates = LateEstimates(self._estimator, estimate_executor)
 
     def create(
         self, project: str, spec: TaskSpec, *, dialect: TaskDialect, dry_run: bool = False
@@ -97,17 +109,22 @@ class TaskService:
         """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
 
         ``dialect`` is the API the request came through; the task keeps it to show it back.
-
-        With an idempotency key already used for the same spec, the first task is returned.
-        Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and subclasses such
-        as InvalidQueryError with its position), ConflictError for a key reused with another spec.
+        A dry run waits for the estimate (up to its timeout). A create waits for it at most
+        ``estimate_wait``, then stores the task with the estimate pending and records it once
+        known. With an idempotency key already used for the same spec, the first task is
+        returned. Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and
+        subclasses such as InvalidQueryError with its position), ConflictError for a key reused
+        with another spec.
         """
         check_spec(spec, self._limits.max_limit_for(project), self._log_store)
         generation = self._catalog_store.get_project(project).generation
         self._catalog_store.get_logstore(project, spec.logstore)
-        estimate = self._estimator.estimate(project, spec)
         if dry_run:
-            return TaskCreation(view=None, estimate=estimate)
+            estimate = self._estimator.estimate(project, spec)
+            return TaskCreation(view=None, estimate=estimate, warnings=spec_warnings(spec))
+        self._estimator.check(project, spec)
+        pending = self._late_estimates.start(project, spec)
+        early = LateEstimates.result_within(pending, self._limits.estimate_wait)
         queued = Task.queued(
             project=project,
             spec=spec,
@@ -115,15 +132,30 @@ class TaskService:
             dialect=dialect,
             project_generation=generation,
         )
-        stored = self._task_store.create_task(
-            replace(queued, estimate_rows=estimate.rows, estimate_bytes=estimate.bytes)
-        )
+        if early is not None:
+            queued = replace(queued, estimate_rows=early.rows, estimate_bytes=early.bytes)
+        stored = self._task_store.create_task(queued)
         self._undo_if_project_deleted(stored)
-        if stored.id == queued.id:
+        created = stored.id == queued.id
+        if created:
             self._on_queued()
-        stored_estimate = TaskEstimate(rows=stored.estimate_rows, bytes=stored.estimate_bytes)
+            if early is None:
+                LateEstimates.when_known(pending, lambda late: self._record_estimate(stored, late))
+        view = self._view(stored)
         return TaskCreation(
-            view=self._view(stored), estimate=stored_estimate, created=stored.id == queued.id
+            view=view,
+            estimate=TaskEstimate(rows=stored.estimate_rows, bytes=stored.estimate_bytes),
+            created=created,
+            estimate_status=view.estimate_status,
+            warnings=spec_warnings(spec),
+        )
+
+    def _record_estimate(self, task: Task, estimate: TaskEstimate) -> None:
+        self._task_store.record_estimate(
+            task.id,
+            estimate_rows=estimate.rows,
+            estimate_bytes=estimate.bytes,
+            now=self._clock.now(),
         )
 
     def get(self, project: str, task_id: str) -> TaskView:
@@ -297,7 +329,12 @@ class TaskService:
         position = (
             self._task_store.queue_position(task) if task.status == TaskStatus.QUEUED else None
         )
-        return TaskView(task=task, progress=progress_of(task, self._clock.now(), position))
+        now = self._clock.now()
+        return TaskView(
+            task=task,
+            progress=progress_of(task, now, position),
+            estimate_status=estimate_status(task, now, self._estimator.timeout),
+        )
 
 
 def read_manifest(artifact_store: ArtifactStore, task: Task) -> dict[str, Any]:

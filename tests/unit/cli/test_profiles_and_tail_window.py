@@ -39,7 +39,7 @@ def test_profiles_are_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     )
     assert load_profile(None) == Profile(name="default", project="shop")
     assert load_profile("prod") == Profile(name="prod", server="http://127.0.0.1:9", project="web")
-    with pytest.raises(click.UsageError, match="profile 'staging' is not in .*default, prod"):
+    with pytest.raises(click.UsageError, match=r"profile .staging. is not in .*default, prod"):
         load_profile("staging")
 
 

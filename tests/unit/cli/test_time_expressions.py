@@ -103,5 +103,6 @@ def test_since_and_from_exclude_each_other() -> None:
     with pytest.raises(click.UsageError):
         resolve_range("-1d", None, "1h", UTC)
     start, end = resolve_range(None, "now", "1h", UTC)
-    assert start is not None and end is not None
+    assert start is not None
+    assert end is not None
     assert end - start == pytest.approx(timedelta(hours=1), abs=timedelta(seconds=5))

@@ -225,6 +225,18 @@ class SqlTaskStore:
                 raise lost_or_missing(connection, task_id, worker_id)
         return task_from_row(row)
 
+    def record_estimate(
+        self, task_id: str, *, estimate_rows: int | None, estimate_bytes: int | None, now: datetime
+    ) -> None:
+        """Store an estimate that came after the task; see the TaskStore port."""
+        statement = (
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.deleted.is_(False))
+            .values(estimate_rows=estimate_rows, estimate_bytes=estimate_bytes, updated_at=now)
+        )
+        with write_transaction(self._engine) as connection:
+            connection.execute(statement)
+
     def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Cancel a QUEUED task or ask a RUNNING one to stop; see the TaskStore port."""
         with write_transaction(self._engine) as connection:

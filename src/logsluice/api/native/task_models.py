@@ -8,7 +8,7 @@ status, progress, counters, estimate, queue position and times.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,15 +86,24 @@ class TaskCreate(BaseModel):
 class EstimateOut(BaseModel):
     rows: int | None = Field(description="rows the file will hold (None: not known)")
     bytes: int | None = Field(description="about how big the file will be")
+    status: Literal["pending", "done", "unknown"] = Field(
+        default="done",
+        description="pending: still being counted (a large `| SQL` task is estimated after it "
+        "was created); done; unknown: counting ran past its time limit",
+    )
 
     @classmethod
     def of(cls, estimate: TaskEstimate) -> EstimateOut:
-        return cls(rows=estimate.rows, bytes=estimate.bytes)
+        status = "done" if estimate.rows is not None else "unknown"
+        return cls(rows=estimate.rows, bytes=estimate.bytes, status=status)
 
 
 class DryRunOut(BaseModel):
     dry_run: bool = True
     estimate: EstimateOut
+    warnings: list[str] = Field(
+        default_factory=list, description="what the task would do differently than asked"
+    )
 
 
 class ErrorOut(BaseModel):
@@ -140,9 +149,14 @@ class TaskOut(BaseModel):
     expires_at: datetime | None = Field(description="when the file is deleted")
     duration_seconds: float | None
     spec: dict[str, Any]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="on create: what the task does differently than asked (e.g. a compression "
+        "Parquet ignores)",
+    )
 
     @classmethod
-    def of(cls, view: TaskView) -> TaskOut:
+    def of(cls, view: TaskView, warnings: tuple[str, ...] = ()) -> TaskOut:
         task, progress = view.task, view.progress
         duration = (
             (task.finished_at - task.started_at).total_seconds()
@@ -167,7 +181,9 @@ class TaskOut(BaseModel):
                 TimeRangeOut(from_=item.start, to=item.end) for item in task.missing_ranges
             ],
             error=_error(task.error_code, task.error_message),
-            estimate=EstimateOut(rows=task.estimate_rows, bytes=task.estimate_bytes),
+            estimate=EstimateOut(
+                rows=task.estimate_rows, bytes=task.estimate_bytes, status=view.estimate_status
+            ),
             attempts=task.attempts,
             slices_total=task.slices_total,
             slices_done=task.slices_done,
@@ -180,6 +196,7 @@ class TaskOut(BaseModel):
             expires_at=task.expires_at,
             duration_seconds=duration,
             spec=_spec_out(task.spec),
+            warnings=list(warnings),
         )
 
 

@@ -45,9 +45,11 @@ def create_task(
         project, body.to_spec(), dialect=TaskDialect.NATIVE, dry_run=dry_run or body.dry_run
     )
     if creation.view is None:
-        estimate = DryRunOut(estimate=EstimateOut.of(creation.estimate))
+        estimate = DryRunOut(
+            estimate=EstimateOut.of(creation.estimate), warnings=list(creation.warnings)
+        )
         return JSONResponse(estimate.model_dump(mode="json"), status_code=200)
-    content = TaskOut.of(creation.view).model_dump(mode="json")
+    content = TaskOut.of(creation.view, creation.warnings).model_dump(mode="json")
     return JSONResponse(content, status_code=201 if creation.created else 200)
 
 
