@@ -7,6 +7,12 @@ first; when that fails (to parse, or to pass the checks) it is read in the rules
 ``approx_percentile``, backquoted names). Whichever reading passes is used; the result is only ever
 rendered back from the checked tree, never from the user's text. Every refusal is an
 ``InvalidQueryError`` whose ``position`` is the 0-based offset in the full query text.
+
+A query may mix both flavours (``approx_percentile`` beside DuckDB's ``quantile_cont``), which no
+single reading knows whole, so functions are resolved one by one: a function a reading leaves
+unknown is read the way another reading knows it, DuckDB's meaning first, and kept only if that
+meaning is on the allow-list. In the DuckDB reading only the foreign names are read so, so a DuckDB
+function never takes another engine's meaning.
 """
 
 from __future__ import annotations
@@ -134,7 +140,7 @@ def _parse_and_check(
     policy_error: InvalidQueryError | None = None
     for dialect in rules.readings:
         try:
-            tree = _parse_one(sql, offset, dialect, tokens)
+            tree = _resolve_functions(_parse_one(sql, offset, dialect, tokens), dialect, rules)
             _TreeChecker(sql, offset, tokens, rules).check(tree)
         except InvalidQueryError as error:
             if not _other_reading_may_help(error, rules):
@@ -153,6 +159,38 @@ def _other_reading_may_help(error: InvalidQueryError, rules: SqlFunctionRules) -
         return True
     function = str(error.details.get("function", "")).lower()
     return error.reason == "forbidden_function" and function in rules.foreign_function_names
+
+
+def _resolve_functions(tree: exp.Query, reading: str, rules: SqlFunctionRules) -> exp.Query:
+    """Replace each unknown function by the allowed function another reading makes of it."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.lower()
+        if name in rules.function_names or rules.is_forbidden(name):
+            continue
+        if reading == rules.dialect and name not in rules.foreign_function_names:
+            continue  # the engine's own reading: its functions keep their meaning
+        resolved = _known_elsewhere(node, reading, rules)
+        if resolved is not None:
+            resolved.meta.update(node.meta)
+            node.replace(resolved)
+    return tree
+
+
+def _known_elsewhere(
+    node: exp.Anonymous, reading: str, rules: SqlFunctionRules
+) -> exp.Expr | None:
+    for other in rules.readings:
+        builder = _dialect(other).parser_class.FUNCTIONS.get(node.name.upper())
+        if other == reading or builder is None:
+            continue
+        arguments = [argument.copy() for argument in node.expressions]
+        try:
+            built = builder(arguments)
+        except TypeError:
+            built = builder(arguments, dialect=_dialect(other))
+        if type(built) in rules.functions:
+            return built if isinstance(built, exp.Expr) else None
+    return None
 
 
 def _unreadable(offset: int) -> InvalidQueryError:  # pragma: no cover - a reading always fails
