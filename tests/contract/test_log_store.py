@@ -246,12 +246,13 @@ def test_stream_yields_every_row_in_batches(filled: LogStore) -> None:
 
 
 def test_an_unknown_column_in_sql_is_an_invalid_query(filled: LogStore) -> None:
-    text = "status>=500 | select nosuch from records"
+    text = "status>=500 | select stauts from records"
     with pytest.raises(InvalidQueryError) as raised:
         filled.fetch(_query(text))
-    assert raised.value.reason == "engine"
-    assert raised.value.position == text.index("|") + 1
-    assert "nosuch" in raised.value.message
+    assert raised.value.reason == "unknown_field"
+    assert raised.value.position == text.index("stauts")
+    assert raised.value.details["suggestion"] == "status"
+    assert "did you mean 'status'?" in raised.value.message
 
 
 def test_a_query_past_its_timeout_is_interrupted(filled: LogStore) -> None:

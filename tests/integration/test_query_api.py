@@ -186,3 +186,34 @@ def test_timeout_is_504(make_server: ServerFactory) -> None:
         client.post("/api/v1/projects/web/logstores", json={"name": "app"})
         response = client.post("/api/v1/projects/web/logstores/app/query", json={"query": "*"})
     assert_error(response, 504, "query_timeout")
+
+
+@pytest.mark.parametrize(
+    ("query", "name", "suggestion"),
+    [
+        ("stauts>=500", "stauts", "status"),
+        ("level:ERROR AND hots:web-1", "hots", "host"),
+        ("* | select hots, count(*) as n group by hots", "hots", "host"),
+        ("* | select records.stauts from records", "stauts", "status"),
+        ('status>=500 | select "levle", count(*) as n group by 1', "levle", "level"),
+    ],
+)
+def test_a_misspelled_field_points_at_itself_and_suggests_the_nearest(
+    client: TestClient, loaded: str, query: str, name: str, suggestion: str
+) -> None:
+    response = client.post(loaded, json={"query": query, "from": "2026-03-01T00:00:00Z"})
+    error = assert_error(response, 400, "invalid_query")
+    assert error["details"]["reason"] == "unknown_field"
+    assert error["details"]["suggestion"] == suggestion
+    position = error["details"]["position"]
+    assert query[position:].lstrip('"').startswith(name)
+    assert f"did you mean {suggestion!r}?" in error["message"]
+    assert "Binder" not in error["message"]
+
+
+def test_other_engine_errors_do_not_echo_the_internal_sql(client: TestClient, loaded: str) -> None:
+    response = client.post(loaded, json={"query": "* | select lower(status) as s"})
+    error = assert_error(response, 400, "invalid_query")
+    assert "lower(BIGINT)" in error["message"]
+    assert "LINE 1" not in error["message"]
+    assert "SELECT" not in error["message"]

@@ -176,9 +176,7 @@ def _resolve_functions(tree: exp.Query, reading: str, rules: SqlFunctionRules) -
     return tree
 
 
-def _known_elsewhere(
-    node: exp.Anonymous, reading: str, rules: SqlFunctionRules
-) -> exp.Expr | None:
+def _known_elsewhere(node: exp.Anonymous, reading: str, rules: SqlFunctionRules) -> exp.Expr | None:
     for other in rules.readings:
         builder = _dialect(other).parser_class.FUNCTIONS.get(node.name.upper())
         if other == reading or builder is None:

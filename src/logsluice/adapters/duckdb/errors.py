@@ -1,13 +1,16 @@
 """Translation of DuckDB exceptions into logsluice errors, where they enter our code.
 
-A query the engine rejects (unknown column, a type that does not convert) is the user's
-InvalidQueryError with DuckDB's own message; an interrupted query is a QueryTimeoutError; I/O and
-resource failures are BackendUnavailableError; a missing table is LogstoreNotFoundError.
+A query the engine rejects is the user's InvalidQueryError: an unknown column becomes the same
+``unknown_field`` error a SEARCH gives (where the name stands, and the nearest field), anything
+else (a type that does not convert) DuckDB's message without its echo of the internal SQL; an
+interrupted query is a QueryTimeoutError; I/O and resource failures are BackendUnavailableError;
+a missing table is LogstoreNotFoundError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -43,6 +46,13 @@ _BACKEND_ERRORS = (
 )
 
 
+# DuckDB's words for a column the query names and the records lack.
+_UNKNOWN_COLUMN = re.compile(
+    r'Referenced column "(?P<name>[^"]+)" not found|does not have a column named "(?P<other>[^"]+)"'
+)
+UnknownColumn = Callable[[str], InvalidQueryError]
+
+
 @contextmanager
 def translate_errors(
     *,
@@ -50,10 +60,12 @@ def translate_errors(
     logstore: str,
     query_position: int = 0,
     timeout: timedelta | None = None,
+    unknown_column: UnknownColumn | None = None,
 ) -> Iterator[None]:
     """Run the ``with`` block, raising logsluice errors (``from`` DuckDB's) in place of DuckDB's.
 
-    ``query_position`` is where the user's query text begins, reported on InvalidQueryError.
+    ``query_position`` is where the user's query text begins, reported on InvalidQueryError;
+    ``unknown_column`` makes the error of a column the records lack (its position, a suggestion).
     """
     try:
         yield
@@ -72,6 +84,8 @@ def translate_errors(
             f"records break a constraint of {project}/{logstore}: {error}",
             errors=[{"line": 0, "message": str(error)}],
         ) from error
+    except duckdb.BinderException as error:
+        raise _binder_error(error, query_position, unknown_column) from error
     except _USER_ERRORS as error:
         raise _invalid_query(error, query_position) from error
     except _BACKEND_ERRORS as error:
@@ -84,8 +98,22 @@ def translate_errors(
         raise LogsluiceError(f"DuckDB log store failed: {error}") from error
 
 
+def _binder_error(
+    error: duckdb.Error, position: int, unknown_column: UnknownColumn | None
+) -> InvalidQueryError:
+    found = _UNKNOWN_COLUMN.search(str(error))
+    if found is None or unknown_column is None:
+        return _invalid_query(error, position)
+    return unknown_column(found.group("name") or found.group("other"))
+
+
 def _invalid_query(error: duckdb.Error, position: int) -> InvalidQueryError:
-    return InvalidQueryError(str(error), position=position, reason="engine")
+    return InvalidQueryError(engine_message(error), position=position, reason="engine")
+
+
+def engine_message(error: duckdb.Error) -> str:
+    """DuckDB's message without the ``LINE 1: …`` echo of the SQL it ran (ours, not the user's)."""
+    return str(error).split("\nLINE ", 1)[0].strip()
 
 
 def _is_missing_table(error: duckdb.Error) -> bool:

@@ -26,8 +26,9 @@ from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
 from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identifier, table_sql
 from logsluice.domain.cancellation import interrupting
 from logsluice.domain.catalog import LogstoreSchema
-from logsluice.domain.errors import QueryCancelledError, QueryTimeoutError
+from logsluice.domain.errors import InvalidQueryError, QueryCancelledError, QueryTimeoutError
 from logsluice.ports import ColumnInfo, HistogramBucket
+from logsluice.query.suggestions import position_in_sql, unknown_field_error
 
 if TYPE_CHECKING:
     from logsluice.ports import RecordsQuery
@@ -184,6 +185,7 @@ class QueryRunner:
                 logstore=request.logstore,
                 query_position=_sql_position(request),
                 timeout=request.timeout,
+                unknown_column=lambda name: self._unknown_column(request, name),
             ):
                 yield
         except QueryTimeoutError as error:
@@ -193,6 +195,11 @@ class QueryRunner:
                     "the query was interrupted: its work was cancelled"
                 ) from error
             raise
+
+    def _unknown_column(self, request: RecordsQuery, name: str) -> InvalidQueryError:
+        fields = self._read_schema(request.project, request.logstore).fields
+        position = position_in_sql(request.query, name, "duckdb") if request.query.has_sql else 0
+        return unknown_field_error(name, position, [field.name for field in fields], what="column")
 
 
 def _stream_needs_working_memory(request: RecordsQuery) -> bool:

@@ -34,6 +34,7 @@ from logsluice.domain.query_ast import (
     Wildcard,
 )
 from logsluice.domain.timerange import parse_time
+from logsluice.query.suggestions import unknown_field_error
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -115,12 +116,8 @@ class SearchCompiler:
         if field is None and reference.name.lower() == self._time_column.lower():
             field = Field(self._time_column, FieldType.TIMESTAMP)
         if field is None:
-            raise InvalidQueryError(
-                f"unknown field {reference.name!r} at position {reference.position}",
-                position=reference.position,
-                reason="unknown_field",
-                field=reference.name,
-            )
+            names = [known.name for known in self._schema.fields]
+            raise unknown_field_error(reference.name, reference.position, names)
         return exp.column(field.name, quoted=True), field.type
 
     def _field_match(self, node: FieldMatch) -> exp.Expr:
