@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import zstandard
@@ -37,7 +38,14 @@ def test_json_lines_and_json_array(client: TestClient, logstore_url: str) -> Non
     jsonl = client.post(
         url, content=_jsonl(_records(5)), headers={"Content-Type": "application/x-ndjson"}
     )
-    assert jsonl.json() == {"accepted": 5, "rejected": 0, "errors": [], "errors_truncated": False}
+    assert jsonl.json() == {
+        "accepted": 5,
+        "rejected": 0,
+        "errors": [],
+        "errors_truncated": False,
+        "past_retention": 5,  # March 2026 is older than 30 days (the clock is the system's)
+        "retention_days": 30,
+    }
     array = client.post(url, json=_records(3))
     assert array.json()["accepted"] == 3
     sniffed_array = client.post(url, content=orjson.dumps(_records(2)))
@@ -166,3 +174,52 @@ def test_types_widen_across_batches(client: TestClient, logstore_url: str) -> No
     assert fields["code"] == "varchar"
     assert _count(client, logstore_url, "code:E42") == 1
     assert _count(client, logstore_url, "code:7") == 1
+
+
+def _now_text(offset: timedelta) -> str:
+    return (datetime.now(UTC) + offset).isoformat()
+
+
+def test_records_older_than_the_retention_are_counted(
+    client: TestClient, logstore_url: str
+) -> None:
+    records = [
+        {"timestamp": _now_text(-timedelta(days=40)), "message": "old"},
+        {"timestamp": _now_text(-timedelta(days=29)), "message": "kept"},
+        {"message": "arrives now"},
+    ]
+    result = client.post(f"{logstore_url}/records", content=_jsonl(records)).json()
+    assert (result["accepted"], result["past_retention"], result["retention_days"]) == (3, 1, 30)
+
+
+def test_common_log_times_and_an_explicit_time_format(
+    client: TestClient, logstore_url: str
+) -> None:
+    url = f"{logstore_url}/records"
+    csv_body = (
+        "timestamp,request,status\n"
+        '06/Nov/2026:00:04:20 +0000,"GET / HTTP/1.1",200\n'
+        "[06/Nov/2026:01:04:21 +0100],GET /x,503\n"
+        "Nov  6 00:04:22,GET /y,500\n"
+    )
+    stored = client.post(url, content=csv_body, headers={"Content-Type": "text/csv"}).json()
+    assert (stored["accepted"], stored["rejected"]) == (3, 0)
+    formatted = client.post(
+        url,
+        params={"time_format": "%d.%m.%Y %H:%M:%S"},
+        content=_jsonl([{"timestamp": "06.11.2026 00:04:23"}, {"timestamp": "2026-11-06"}]),
+    ).json()
+    assert (formatted["accepted"], formatted["rejected"]) == (1, 1)
+    assert "is not in the time format '%d.%m.%Y %H:%M:%S'" in formatted["errors"][0]["message"]
+    body = {"query": "*", "from": "2026-11-06T00:00:00Z", "to": "2026-11-07T00:00:00Z"}
+    times = [row[0] for row in client.post(f"{logstore_url}/query", json=body).json()["rows"]]
+    assert sorted(times) == [f"2026-11-06T00:04:2{second}Z" for second in range(4)]
+
+
+def test_a_time_format_that_cannot_be_used_is_a_400(client: TestClient, logstore_url: str) -> None:
+    response = client.post(
+        f"{logstore_url}/records",
+        params={"time_format": "%H:%f"},
+        content=_jsonl([{"timestamp": "00:01.5"}]),
+    )
+    assert_error(response, 400, "invalid_input")

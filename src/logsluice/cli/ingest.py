@@ -44,11 +44,14 @@ def send_records(
     *,
     logstream: str | None = None,
     strict: bool = False,
+    time_format: str | None = None,
 ) -> dict[str, Any]:
     """Send JSON Lines to a logstore (zstd-compressed) and return the server's ingest result."""
     params: dict[str, str] = {"strict": "true" if strict else "false"}
     if logstream:
         params["logstream"] = logstream
+    if time_format:
+        params["time_format"] = time_format
     response: dict[str, Any] = client.request(
         "POST",
         path_of("projects", project, "logstores", logstore, "records"),
@@ -66,11 +69,15 @@ class FileSummary:
     path: str
     accepted: int = 0
     rejected: int = 0
+    past_retention: int = 0
+    retention_days: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, chunk: RecordChunk, result: dict[str, Any]) -> None:
         self.accepted += int(result["accepted"])
         self.rejected += int(result["rejected"])
+        self.past_retention += int(result.get("past_retention", 0))
+        self.retention_days = int(result.get("retention_days", 0))
         for error in result["errors"]:
             self.errors.append(
                 {"line": chunk.file_line(int(error["line"])), "message": error["message"]}
@@ -81,6 +88,7 @@ class FileSummary:
             "path": self.path,
             "accepted": self.accepted,
             "rejected": self.rejected,
+            "past_retention": self.past_retention,
             "errors": self.errors,
         }
 
@@ -101,6 +109,7 @@ def _ingest_file(
             chunk.body,
             logstream=options["logstream"],
             strict=options["strict"],
+            time_format=options["time_format"],
         )
         summary.add(chunk, result)
         progress.update(task, completed=record_file.position)
@@ -116,6 +125,20 @@ def _print_summary(summaries: list[FileSummary]) -> None:
         hidden = summary.rejected - min(len(summary.errors), SUMMARY_ERRORS_SHOWN)
         if hidden > 0:
             console.print(f"  … and {hidden} more rejected records")
+    _warn_past_retention(summaries)
+
+
+def _warn_past_retention(summaries: list[FileSummary]) -> None:
+    past = sum(summary.past_retention for summary in summaries)
+    if not past:
+        return
+    days = max(summary.retention_days for summary in summaries)
+    click.echo(
+        f"warning: {past:,} of the stored records are older than the logstore's retention of "
+        f"{days} days: the next retention run (hourly by default) deletes them. Create the "
+        "logstore with a longer --retention-days to keep them.",
+        err=True,
+    )
 
 
 @click.command()
@@ -131,6 +154,12 @@ def _print_summary(summaries: list[FileSummary]) -> None:
     help="Format of the files; default from the name (.jsonl, .csv, .parquet[.gz|.zst]).",
 )
 @click.option("--strict", is_flag=True, help="Refuse a whole chunk when one of its lines is bad.")
+@click.option(
+    "--time-format",
+    default=None,
+    help="strptime format of text times, e.g. '%d/%b/%Y:%H:%M:%S %z' (%f after %S for "
+    "fractions); default: RFC 3339/ISO 8601, epochs, nginx/Apache and syslog are recognised.",
+)
 @click.option(
     "--chunk-records",
     type=click.IntRange(min=1),
@@ -169,6 +198,7 @@ def ingest(
                 raise
     if as_json:
         print_json(_json_summary(summaries))
+        _warn_past_retention(summaries)
     else:
         _print_summary(summaries)
     if any(summary.rejected for summary in summaries):
@@ -179,6 +209,7 @@ def _json_summary(summaries: list[FileSummary]) -> dict[str, Any]:
     return {
         "accepted": sum(summary.accepted for summary in summaries),
         "rejected": sum(summary.rejected for summary in summaries),
+        "past_retention": sum(summary.past_retention for summary in summaries),
         "files": [summary.as_dict() for summary in summaries],
     }
 

@@ -12,13 +12,15 @@ Public API::
 Each ``DecodedChunk.table`` satisfies ``LogStore.append``: the time field first as
 ``timestamp[us, UTC]``, then ``logstream``, then boolean/int64/float64/string fields (nested
 values as JSON text; values whose types clash within a chunk widened: int+float to float, anything
-with text to text). A record's time is RFC 3339 text or an epoch number in s/ms/us/ns; a missing
-time is ``arrival_time``; an unreadable one refuses the record with its 1-based line (for a JSON
-array: element index + 1). ``logstream`` comes from the record's field, else the argument, else
-``""``. Input is decompressed (``gzip`` or ``zstd``) and decoded ``chunk_records`` records at a
-time, so memory stays bounded on files of any size. With ``strict`` any refused record raises
-InvalidRecordsError and nothing is returned; strict decoding keeps the whole input in memory
-before returning, so it is meant for request bodies, not large files.
+with text to text). A record's time is a timestamp, an epoch number in s/ms/us/ns, or text in one
+of the common log formats (``pipeline.time_formats``: RFC 3339, ISO 8601, nginx/Apache, syslog)
+or the caller's ``time_format``; a missing time is ``arrival_time``; an unreadable one refuses the
+record with its 1-based line (for a JSON array: element index + 1). ``logstream`` comes from the
+record's field, else the argument, else ``""``. Input is decompressed (``gzip`` or ``zstd``) and
+decoded ``chunk_records`` records at a time, so memory stays bounded on files of any size. With
+``strict`` any refused record raises InvalidRecordsError and nothing is returned; strict decoding
+keeps the whole input in memory before returning, so it is meant for request bodies, not large
+files.
 """
 
 from __future__ import annotations
@@ -76,8 +78,10 @@ def decode_records(
     arrival_time: datetime,
     strict: bool,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
+    time_format: str | None = None,
 ) -> Iterator[DecodedChunk]:
-    """Return the decoded chunks of ``data`` (see the module docstring).
+    """Return the decoded chunks of ``data`` (see the module docstring); ``time_format`` is the
+    strptime format of text times (default: the formats of ``pipeline.time_formats``).
 
     Raises InvalidInputError for an unknown format or content encoding, or input that does not
     decompress; InvalidRecordsError when nothing can be decoded (a JSON body that is not JSON, a
@@ -85,7 +89,7 @@ def decode_records(
     """
     if chunk_records < 1:
         raise InvalidInputError("chunk_records must be at least 1")
-    options = DecodeOptions(time_field, logstream, arrival_time)
+    options = DecodeOptions(time_field, logstream, arrival_time, time_format)
     stream = _decompressed(_as_stream(data), content_encoding)
     chunks = _decode(stream, format, options, chunk_records)
     return _strictly(chunks) if strict else chunks

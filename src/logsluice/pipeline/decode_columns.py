@@ -35,7 +35,11 @@ def finish_table(
         groups.setdefault(name.lower(), []).append((name, column))
     time_column = _merged(groups.pop(options.time_field.lower(), []), normalize=False)
     times = convert_times(
-        time_column, row_count, options.arrival_time, field_name=options.time_field
+        time_column,
+        row_count,
+        options.arrival_time,
+        field_name=options.time_field,
+        time_format=options.time_format,
     )
     streams = _logstreams(groups.pop(LOGSTREAM_FIELD, []), row_count, options.logstream)
     names, columns = [options.time_field, LOGSTREAM_FIELD], [times.values, streams]

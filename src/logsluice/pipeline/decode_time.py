@@ -1,10 +1,11 @@
 """Vectorized conversion of a record time column into ``timestamp[us, UTC]``.
 
-Accepted, per value: RFC 3339 text (any offset, up to nanosecond fractions, ``T`` or space), text
-without an offset (taken as UTC), and epoch numbers or numeric text in seconds, milliseconds,
-microseconds or nanoseconds told apart by magnitude as ``domain.timerange.parse_time`` does. Whole
-columns are cast by Arrow; only a column that no cast reads whole is walked value by value with
-``parse_time``, which is also what names each unreadable value.
+Accepted, per value: timestamps, epoch numbers in s/ms/us/ns told apart by magnitude as
+``domain.timerange.parse_time`` does, and text in the common log formats of
+:mod:`logsluice.pipeline.time_formats` (RFC 3339 and ISO 8601, epoch text, nginx/Apache, syslog),
+or in the caller's strptime format (``time_format``). A column one Arrow cast reads whole takes
+that cast; a text column of mixed formats is read format by format; only the values no format
+reads are looked at one by one, to name them.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logsluice.domain.errors import InvalidTimeRangeError
+from logsluice.domain.errors import InvalidInputError, InvalidTimeRangeError
 from logsluice.domain.timerange import parse_time
+from logsluice.pipeline.time_formats import (
+    ACCEPTED,
+    TIME_TYPE,
+    epoch_to_times,
+    read_text_times,
+    read_with_format,
+)
 
-TIME_TYPE = pa.timestamp("us", "UTC")
 _NANOSECOND_TIME_TYPE = pa.timestamp("ns", "UTC")
-_SECONDS_LIMIT, _MILLISECONDS_LIMIT, _MICROSECONDS_LIMIT = 1e11, 1e14, 1e17
 
 
 @dataclass(frozen=True)
@@ -33,20 +39,32 @@ class TimeColumn:
 
 
 def convert_times(
-    column: Any, row_count: int, arrival_time: datetime, *, field_name: str
+    column: Any,
+    row_count: int,
+    arrival_time: datetime,
+    *,
+    field_name: str,
+    time_format: str | None = None,
 ) -> TimeColumn:
     """Return the time column of ``row_count`` rows; ``column`` None means no record had a time.
 
     Null times become ``arrival_time``; unreadable ones are listed in ``bad_rows`` (0-based row,
-    message) and also hold ``arrival_time`` so the caller can filter them out.
+    message) and also hold ``arrival_time`` so the caller can filter them out. ``time_format``
+    (strptime) reads text times instead of the known formats.
     """
     arrival = pa.scalar(arrival_time, type=TIME_TYPE)
     if column is None or pa.types.is_null(column.type):
         return TimeColumn(pa.repeat(arrival, row_count))
+    if _is_text(column.type):
+        return _text_times(column, arrival_time, field_name, time_format)
     converted = _vectorized(column)
     if converted is not None:
         return TimeColumn(pc.fill_null(converted, arrival))
     return _per_value(column, arrival_time, field_name)
+
+
+def _is_text(data_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
 
 def _vectorized(column: Any) -> Any:
@@ -54,9 +72,7 @@ def _vectorized(column: Any) -> Any:
     if pa.types.is_timestamp(data_type):
         return _from_timestamps(column)
     if pa.types.is_integer(data_type) or pa.types.is_floating(data_type):
-        return _from_epoch(column)
-    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
-        return _from_text(column)
+        return epoch_to_times(column)
     return None
 
 
@@ -67,62 +83,48 @@ def _from_timestamps(column: Any) -> Any:
     return pc.cast(column, TIME_TYPE, safe=False)
 
 
-def _from_epoch(column: Any) -> Any:
-    numbers = pc.cast(column, pa.float64()) if pa.types.is_floating(column.type) else column
-    if not pa.types.is_floating(numbers.type):
-        numbers = pc.cast(numbers, pa.int64())
-    magnitude = pc.abs(numbers)
-    # integer limits for integer columns: comparing with a float would convert past 2**53
-    limit_type = float if pa.types.is_floating(numbers.type) else int
-    seconds_limit, milliseconds_limit, microseconds_limit = (
-        limit_type(limit) for limit in (_SECONDS_LIMIT, _MILLISECONDS_LIMIT, _MICROSECONDS_LIMIT)
-    )
-    micro = pc.if_else(
-        pc.less(magnitude, seconds_limit),
-        pc.multiply(numbers, 1_000_000),
-        pc.if_else(
-            pc.less(magnitude, milliseconds_limit),
-            pc.multiply(numbers, 1_000),
-            pc.if_else(
-                pc.less(magnitude, microseconds_limit), numbers, _nanoseconds_to_micro(numbers)
-            ),
-        ),
-    )
-    if pa.types.is_floating(micro.type):
-        micro = pc.cast(pc.round(micro), pa.int64())
-    return pc.cast(micro, TIME_TYPE)
-
-
-def _nanoseconds_to_micro(numbers: Any) -> Any:
-    if pa.types.is_floating(numbers.type):
-        return pc.divide(numbers, 1_000.0)
-    return pc.divide(pc.add(numbers, 500), 1_000)
-
-
-def _from_text(column: Any) -> Any:
-    attempts = (_text_with_offset, _text_with_nanoseconds, _text_without_offset, _numeric_text)
-    for attempt in attempts:
+def _text_times(
+    column: Any, arrival_time: datetime, field_name: str, time_format: str | None
+) -> TimeColumn:
+    if time_format is not None:
         try:
-            return attempt(column)
+            read = read_with_format(column, time_format, arrival_time)
+        except (ValueError, pa.ArrowInvalid) as error:
+            raise InvalidInputError(
+                f"time_format {time_format!r} cannot be used: {error}", field="time_format"
+            ) from error
+        expected = f"in the time format {time_format!r}"
+    else:
+        read = _whole_column(column)
+        if read is None:
+            read = read_text_times(column, arrival_time)
+        expected = f"a time: {ACCEPTED}"
+    unreadable = pc.and_(pc.is_valid(column), pc.is_null(read))
+    bad_rows = _named(column, unreadable, field_name, expected)
+    return TimeColumn(pc.fill_null(read, pa.scalar(arrival_time, type=TIME_TYPE)), bad_rows)
+
+
+def _whole_column(column: Any) -> Any:
+    """The fast path: RFC 3339 with offsets (nanosecond fractions too) as one Arrow cast."""
+    for target in (TIME_TYPE, _NANOSECOND_TIME_TYPE):
+        try:
+            return pc.cast(pc.cast(column, target), TIME_TYPE, safe=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return None
 
 
-def _text_with_offset(column: Any) -> Any:
-    return pc.cast(column, TIME_TYPE)
-
-
-def _text_with_nanoseconds(column: Any) -> Any:
-    return pc.cast(pc.cast(column, _NANOSECOND_TIME_TYPE), TIME_TYPE, safe=False)
-
-
-def _text_without_offset(column: Any) -> Any:
-    return _from_timestamps(pc.cast(column, pa.timestamp("us")))
-
-
-def _numeric_text(column: Any) -> Any:
-    return _from_epoch(pc.cast(column, pa.float64()))
+def _named(
+    column: Any, unreadable: Any, field_name: str, expected: str
+) -> tuple[tuple[int, str], ...]:
+    if not pc.any(unreadable).as_py():
+        return ()
+    rows = pc.indices_nonzero(unreadable).to_pylist()
+    values = pc.take(column, rows).to_pylist()
+    return tuple(
+        (row, f"{field_name}: {value!r} is not {expected}")
+        for row, value in zip(rows, values, strict=True)
+    )
 
 
 def _per_value(column: Any, arrival_time: datetime, field_name: str) -> TimeColumn:

@@ -37,3 +37,4 @@ class DecodeOptions:
     time_field: str
     logstream: str | None
     arrival_time: datetime
+    time_format: str | None = None  # strptime format of text times; None: the known formats

@@ -12,6 +12,7 @@ import gzip
 import io
 import zlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,6 +21,7 @@ import zstandard
 from logsluice.domain.catalog import FieldType, widen
 from logsluice.domain.errors import InvalidRecordsError, PayloadTooLargeError
 from logsluice.pipeline.decode import InputFormat, LineError, decode_records
+from logsluice.pipeline.decode_types import DecodeOptions
 from logsluice.ports import CatalogStore, Clock, RecordAppender
 
 _SNIFF_BYTES = 256
@@ -35,11 +37,17 @@ class RejectedLine:
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What happened to one batch. ``errors`` holds at most the configured number of lines."""
+    """What happened to one batch. ``errors`` holds at most the configured number of lines.
+
+    ``past_retention`` counts the stored records already older than the logstore's retention:
+    the next retention pass deletes them.
+    """
 
     accepted: int
     rejected: int
     errors: list[RejectedLine]
+    past_retention: int = 0
+    retention_days: int = 0
 
     @property
     def errors_truncated(self) -> bool:
@@ -79,27 +87,29 @@ class IngestService:
         content_encoding: str | None = None,
         logstream: str | None = None,
         strict: bool = False,
+        time_format: str | None = None,
     ) -> IngestResult:
         """Decode ``data`` (JSON array or JSON Lines, optionally gzip/zstd) and store its records.
 
-        ``record_format`` None sniffs a JSON array (``[`` first) or JSON Lines. Returns the counts
-        and the first rejected lines. Raises ProjectNotFoundError, LogstoreNotFoundError,
-        PayloadTooLargeError (decoded batch too large), InvalidInputError (undecodable body) and,
-        with ``strict``, InvalidRecordsError listing the bad lines.
+        ``record_format`` None sniffs a JSON array (``[`` first) or JSON Lines; ``time_format``
+        (strptime) reads text times instead of the known formats. Returns the counts, the first
+        rejected lines and how many stored records are already past retention. Raises
+        ProjectNotFoundError, LogstoreNotFoundError, PayloadTooLargeError (decoded batch too
+        large), InvalidInputError (undecodable body, bad ``time_format``) and, with ``strict``,
+        InvalidRecordsError listing the bad lines.
         """
         target = self._catalog_store.get_logstore(project, logstore)
-        tables, errors = self._decode(
-            data, target.time_field, record_format, content_encoding, logstream
-        )
+        options = DecodeOptions(target.time_field, logstream, self._clock.now(), time_format)
+        tables, errors = self._decode(data, options, record_format, content_encoding)
         if strict and errors:
             raise InvalidRecordsError(
                 f"{len(errors)} records refused; nothing was stored",
                 errors=[error.as_detail() for error in errors[: self._limits.max_errors_reported]],
                 refused=len(errors),
             )
-        accepted = (
-            self._log_store.append(project, logstore, combine_tables(tables)) if tables else 0
-        )
+        records = combine_tables(tables) if tables else None
+        accepted = self._log_store.append(project, logstore, records) if records else 0
+        cutoff = options.arrival_time - timedelta(days=target.retention_days)
         return IngestResult(
             accepted=accepted,
             rejected=len(errors),
@@ -107,15 +117,16 @@ class IngestService:
                 RejectedLine(error.line, error.message)
                 for error in errors[: self._limits.max_errors_reported]
             ],
+            past_retention=_older_than(records, target.time_field, cutoff),
+            retention_days=target.retention_days,
         )
 
     def _decode(
         self,
         data: bytes,
-        time_field: str,
+        options: DecodeOptions,
         record_format: InputFormat | None,
         content_encoding: str | None,
-        logstream: str | None,
     ) -> tuple[list[pa.Table], list[LineError]]:
         # Strictness is applied by the caller, so memory stays bounded by the limit below.
         tables: list[pa.Table] = []
@@ -125,10 +136,11 @@ class IngestService:
             data,
             format=record_format or sniff_format(data, content_encoding),
             content_encoding=content_encoding,
-            time_field=time_field,
-            logstream=logstream,
-            arrival_time=self._clock.now(),
+            time_field=options.time_field,
+            logstream=options.logstream,
+            arrival_time=options.arrival_time,
             strict=False,
+            time_format=options.time_format,
         ):
             decoded_bytes += chunk.table.nbytes
             if decoded_bytes > self._limits.max_decoded_bytes:
@@ -141,6 +153,15 @@ class IngestService:
                 tables.append(chunk.table)
             errors.extend(chunk.errors)
         return tables, errors
+
+
+def _older_than(records: pa.Table | None, time_field: str, cutoff: datetime) -> int:
+    if records is None or records.num_rows == 0:
+        return 0
+    lowered = time_field.lower()
+    name = next(name for name in records.column_names if name.lower() == lowered)
+    older = pc.less(records.column(name), pa.scalar(cutoff, type=records.schema.field(name).type))
+    return int(pc.sum(older).as_py() or 0)
 
 
 def sniff_format(data: bytes, content_encoding: str | None) -> InputFormat:

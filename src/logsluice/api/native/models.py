@@ -120,6 +120,12 @@ class IngestOut(BaseModel):
     rejected: int
     errors: list[LineErrorOut] = Field(description="the first rejected lines; `rejected` has all")
     errors_truncated: bool
+    past_retention: int = Field(
+        default=0,
+        description="stored records already older than the logstore's retention: the next "
+        "retention pass deletes them",
+    )
+    retention_days: int = Field(default=0, description="the logstore's retention")
 
 
 class QueryIn(RequestBody):

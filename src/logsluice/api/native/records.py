@@ -71,6 +71,14 @@ def ingest_records(
     strict: Annotated[bool, Query(description="refuse the whole batch on one bad line")] = False,
     content_type: Annotated[str | None, Header()] = None,
     content_encoding: Annotated[str | None, Header(description="gzip or zstd")] = None,
+    time_format: Annotated[
+        str | None,
+        Query(
+            description="strptime format of text times (e.g. `%d/%b/%Y:%H:%M:%S %z`); default: "
+            "RFC 3339/ISO 8601, epochs, nginx/Apache and syslog times are recognised",
+            max_length=200,
+        ),
+    ] = None,
 ) -> IngestOut:
     """Append records. Without `strict`, good records are stored and bad lines reported."""
     caller.require_project(project, write=True)
@@ -82,10 +90,13 @@ def ingest_records(
         content_encoding=content_encoding,
         logstream=logstream,
         strict=strict,
+        time_format=time_format,
     )
     return IngestOut(
         accepted=result.accepted,
         rejected=result.rejected,
         errors=[LineErrorOut(line=error.line, message=error.message) for error in result.errors],
         errors_truncated=result.errors_truncated,
+        past_retention=result.past_retention,
+        retention_days=result.retention_days,
     )
