@@ -105,13 +105,30 @@ def _text_times(
 
 
 def _whole_column(column: Any) -> Any:
-    """The fast path: RFC 3339 with offsets (nanosecond fractions too) as one Arrow cast."""
-    for target in (TIME_TYPE, _NANOSECOND_TIME_TYPE):
+    """The fast path: a column one Arrow cast reads whole (RFC 3339 with offsets, nanosecond
+    fractions, ISO 8601 without offsets, epoch numbers as text)."""
+    for attempt in (_with_offset, _with_nanoseconds, _without_offset, _epoch_text):
         try:
-            return pc.cast(pc.cast(column, target), TIME_TYPE, safe=False)
+            return attempt(column)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
     return None
+
+
+def _with_offset(column: Any) -> Any:
+    return pc.cast(column, TIME_TYPE)
+
+
+def _with_nanoseconds(column: Any) -> Any:
+    return pc.cast(pc.cast(column, _NANOSECOND_TIME_TYPE), TIME_TYPE, safe=False)
+
+
+def _without_offset(column: Any) -> Any:
+    return _from_timestamps(pc.cast(column, pa.timestamp("us")))
+
+
+def _epoch_text(column: Any) -> Any:
+    return epoch_to_times(pc.cast(column, pa.float64()))
 
 
 def _named(
