@@ -92,20 +92,22 @@ def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
-_APP_EVENTS = (  # level, text, weight, latency factor
-    ("INFO", "request completed", 40, 1.0),
-    ("INFO", "user login succeeded", 8, 1.5),
-    ("INFO", "order placed", 6, 2.0),
-    ("DEBUG", "cache hit for session", 10, 0.1),
-    ("DEBUG", "cache miss, loading from database", 8, 3.0),
-    ("WARN", "slow query detected on orders table", 5, 20.0),
-    ("WARN", "retrying request after timeout", 4, 50.0),
-    ("WARN", "connection pool nearly exhausted", 2, 5.0),
-    ("ERROR", "upstream timeout after 30s", 3, 750.0),
-    ("ERROR", "connection refused by payments-db:5432", 2, 0.5),
-    ("ERROR", "deadlock detected while updating inventory", 1, 40.0),
-    ("ERROR", "invalid token: signature mismatch", 1, 0.2),
+_APP_EVENTS = (  # level, text, weight, latency factor, HTTP statuses it answers with
+    ("INFO", "request completed", 40, 1.0, (200, 200, 201, 204)),
+    ("INFO", "user login succeeded", 8, 1.5, (200,)),
+    ("INFO", "order placed", 6, 2.0, (201,)),
+    ("DEBUG", "cache hit for session", 10, 0.1, (200, 304)),
+    ("DEBUG", "cache miss, loading from database", 8, 3.0, (200,)),
+    ("WARN", "slow query detected on orders table", 5, 20.0, (200,)),
+    ("WARN", "retrying request after timeout", 4, 50.0, (200, 429)),
+    ("WARN", "connection pool nearly exhausted", 2, 5.0, (429, 503)),
+    ("ERROR", "upstream timeout after 30s", 3, 750.0, (504,)),
+    ("ERROR", "connection refused by payments-db:5432", 2, 0.5, (502, 503)),
+    ("ERROR", "deadlock detected while updating inventory", 1, 40.0, (500,)),
+    ("ERROR", "invalid token: signature mismatch", 1, 0.2, (401, 403)),
 )
+_APP_ROUTES = ("/api/orders", "/api/cart", "/api/login", "/api/search", "/api/inventory")
+_APP_TAGS = (("web",), ("web", "canary"), ("mobile",), ("mobile", "beta"), ())
 _SERVICES = ("checkout", "payments", "inventory", "search", "auth", "gateway")
 _USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
@@ -120,10 +122,21 @@ _HTTP_STATUS_WEIGHTS = (820, 30, 10, 15, 40, 20, 10, 5, 30, 5, 6, 4, 3, 2)
 
 
 def _app_table(draws: _Draws, start: datetime, end: datetime) -> pa.Table:
-    event = draws.indices([weight for _, _, weight, _ in _APP_EVENTS])
-    texts = pc.take(pa.array([text for _, text, _, _ in _APP_EVENTS]), event)
-    factors = pc.take(pa.array([factor for *_, factor in _APP_EVENTS]), event)
+    """Application logs: flat fields, an ``http`` object, a ``user`` object and a ``tags`` list."""
+    event = draws.indices([weight for _, _, weight, _, _ in _APP_EVENTS])
+    texts = pc.take(pa.array([text for _, text, *_ in _APP_EVENTS]), event)
+    factors = pc.take(pa.array([factor for _, _, _, factor, _ in _APP_EVENTS]), event)
     trace_ids = _join(*(pc.utf8_lpad(_as_text(draws.integers(0, 10**8)), 8, "0") for _ in range(4)))
+    user_ids = draws.integers(1000, 100_000)
+    http = pa.StructArray.from_arrays(
+        [
+            draws.choice(("GET", "POST", "PUT", "DELETE"), [70, 22, 5, 3]),
+            draws.choice(_APP_ROUTES, [30, 20, 15, 25, 10]),
+            _statuses(draws, event),
+            pc.round(pc.multiply(draws.lognormal(12.0, 0.8), factors), 3),
+        ],
+        names=["method", "route", "status", "latency_ms"],
+    )
     return pa.table(
         {
             "timestamp": draws.timestamps(start, end),
@@ -131,10 +144,29 @@ def _app_table(draws: _Draws, start: datetime, end: datetime) -> pa.Table:
             "service": draws.choice(_SERVICES, [30, 15, 15, 20, 10, 10]),
             "host": _join("app-", pc.utf8_lpad(_as_text(draws.integers(1, 17)), 2, "0")),
             "trace_id": trace_ids,
-            "latency_ms": pc.round(pc.multiply(draws.lognormal(12.0, 0.8), factors), 3),
-            "message": _join(texts, " user_id=", _as_text(draws.integers(1000, 100_000))),
+            "message": _join(texts, " user_id=", _as_text(user_ids)),
+            "http": http,
+            "user": pa.StructArray.from_arrays(
+                [user_ids, draws.choice(("cn", "us", "de", "jp", "br"), [40, 25, 15, 10, 10])],
+                names=["id", "country"],
+            ),
+            "tags": pc.take(
+                pa.array(_APP_TAGS, pa.list_(pa.string())), draws.indices([4, 1, 3, 1, 2])
+            ),
         }
     )
+
+
+def _statuses(draws: _Draws, event: pa.Array) -> pa.Array:
+    """An HTTP status each event answers with, drawn among its own."""
+    choices = [statuses for *_, statuses in _APP_EVENTS]
+    widest = max(len(statuses) for statuses in choices)
+    lookup = pa.array(
+        [statuses[slot % len(statuses)] for statuses in choices for slot in range(widest)],
+        pa.int64(),
+    )
+    slot = pc.cast(pc.floor(pc.multiply(draws.uniform(), widest)), pa.int64())
+    return pc.take(lookup, pc.add(pc.multiply(pc.cast(event, pa.int64()), widest), slot))
 
 
 _ACCESS_PATHS = (
