@@ -13,25 +13,61 @@ MESSAGE_FIELD = "message"
 
 
 class FieldType(enum.StrEnum):
-    """Logical type of a record field. Widening goes BOOLEAN < BIGINT < DOUBLE < VARCHAR."""
+    """Logical type of a record field: a scalar, or a list of scalars (``bigint[]``).
+
+    Scalars widen BOOLEAN < INTEGER < BIGINT < DOUBLE < VARCHAR; lists widen element-wise. A
+    nested object is no type of its own: its leaves are fields named by their dotted path
+    (``http.status``), see ADR 0012.
+    """
 
     BOOLEAN = "boolean"
+    INTEGER = "integer"
     BIGINT = "bigint"
     DOUBLE = "double"
     VARCHAR = "varchar"
     TIMESTAMP = "timestamp"
+    BOOLEAN_LIST = "boolean[]"
+    INTEGER_LIST = "integer[]"
+    BIGINT_LIST = "bigint[]"
+    DOUBLE_LIST = "double[]"
+    VARCHAR_LIST = "varchar[]"
+
+    @property
+    def element(self) -> FieldType | None:
+        """The type of a list's elements; None for a scalar."""
+        return FieldType(self.value[:-2]) if self.value.endswith("[]") else None
+
+    def as_list(self) -> FieldType:
+        """The list of this scalar type. Raises ValueError for a list or a timestamp."""
+        return FieldType(f"{self.value}[]")
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in (FieldType.INTEGER, FieldType.BIGINT, FieldType.DOUBLE)
 
 
-_WIDENING_ORDER = (FieldType.BOOLEAN, FieldType.BIGINT, FieldType.DOUBLE, FieldType.VARCHAR)
+_WIDENING_ORDER = (
+    FieldType.BOOLEAN,
+    FieldType.INTEGER,
+    FieldType.BIGINT,
+    FieldType.DOUBLE,
+    FieldType.VARCHAR,
+)
 
 
 def widen(current: FieldType, incoming: FieldType) -> FieldType:
     """Return the narrowest type that holds values of both ``current`` and ``incoming``.
 
-    Numbers widen to DOUBLE; anything else that clashes widens to VARCHAR, so no value is dropped.
+    Numbers widen to the larger (INTEGER, BIGINT, DOUBLE); lists widen their elements; anything
+    else that clashes (a list and a scalar too) widens to VARCHAR, so no value is dropped.
     """
     if current == incoming:
         return current
+    current_element, incoming_element = current.element, incoming.element
+    if current_element is not None and incoming_element is not None:
+        return widen(current_element, incoming_element).as_list()
+    if current_element is not None or incoming_element is not None:
+        return FieldType.VARCHAR
     if FieldType.TIMESTAMP in (current, incoming):
         return FieldType.VARCHAR
     if FieldType.BOOLEAN in (current, incoming):

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlglot import exp
 
+from logsluice.adapters.duckdb.dotted_fields import resolve_dotted_fields
 from logsluice.adapters.duckdb.search_sql import SearchCompiler, timestamp_literal
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidInputError, InvalidQueryError
@@ -87,7 +88,8 @@ class DuckDBQueryEmitter:
         if limit is not None and limit < 0:
             raise InvalidInputError(f"limit must not be negative, got {limit}", limit=limit)
         if parsed.has_sql:
-            return self._render(self._with_records(parsed, target, _limited(parsed, limit)))
+            limited = _limited(parsed, target.schema, limit)
+            return self._render(self._with_records(parsed, target, limited))
         query = self._matching_records(parsed, target)
         if sort:
             time_column = exp.column(target.time_column, quoted=True)
@@ -100,7 +102,7 @@ class DuckDBQueryEmitter:
             return self._render(
                 self._matching_records(parsed, target).select(counted, append=False)
             )
-        user_query = _bound_user_query(parsed)
+        user_query = _bound_user_query(parsed, target.schema)
         query = exp.select(counted).from_(user_query.subquery("counted_rows"))
         return self._render(self._with_records(parsed, target, query))
 
@@ -164,8 +166,8 @@ def _spell_nul_characters(node: exp.Expr) -> exp.Expr:
     return exp.Paren(this=spelled)
 
 
-def _limited(parsed: ParsedQuery, limit: int | None) -> exp.Query:
-    query = _bound_user_query(parsed)
+def _limited(parsed: ParsedQuery, schema: LogstoreSchema, limit: int | None) -> exp.Query:
+    query = _bound_user_query(parsed, schema)
     if limit is None:
         return query
     if isinstance(query, exp.Select) and query.args.get("limit") is None:
@@ -173,9 +175,9 @@ def _limited(parsed: ParsedQuery, limit: int | None) -> exp.Query:
     return exp.select(exp.Star()).from_(query.subquery("limited_rows")).limit(limit)
 
 
-def _bound_user_query(parsed: ParsedQuery) -> exp.Query:
-    """The user's SQL reading the records: FROM-less SELECTs get ``FROM records``, and ``log``
-    becomes ``records AS log``."""
+def _bound_user_query(parsed: ParsedQuery, schema: LogstoreSchema) -> exp.Query:
+    """The user's SQL reading the records: FROM-less SELECTs get ``FROM records``, ``log``
+    becomes ``records AS log``, and dotted field paths (``http.status``) the fields' names."""
     tree = parsed.sql_tree
     if tree is None:  # pragma: no cover - callers check has_sql
         raise InvalidQueryError("the query has no SQL part", position=0, reason="syntax")
@@ -186,7 +188,7 @@ def _bound_user_query(parsed: ParsedQuery) -> exp.Query:
             select.from_(exp.to_table(RECORDS_TABLE), copy=False)
     for table in list(tree.find_all(exp.Table)):
         _bind_table(table)
-    return tree
+    return resolve_dotted_fields(tree, schema, parsed.sql_offset)
 
 
 def _bind_table(table: exp.Table) -> None:

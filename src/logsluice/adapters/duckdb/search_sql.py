@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlglot import exp
@@ -83,8 +84,11 @@ class SearchCompiler:
         if isinstance(node, FieldMatch):
             return self._field_match(node)
         if isinstance(node, FieldExists):
-            column, _ = self._resolve(node.field)
-            return exp.Not(this=exp.Is(this=column, expression=exp.null()))
+            column, kind = self._resolve(node.field)
+            present = exp.Not(this=exp.Is(this=column, expression=exp.null()))
+            if kind.element is None:
+                return present
+            return exp.and_(present, _non_empty(column.copy()))
         if isinstance(node, FieldComparison):
             return self._comparison(node)
         if isinstance(node, FieldRange):
@@ -121,7 +125,11 @@ class SearchCompiler:
         return exp.column(field.name, quoted=True), field.type
 
     def _field_match(self, node: FieldMatch) -> exp.Expr:
-        column, kind = self._resolve(node.field)
+        return _any_element(
+            *self._resolve(node.field), lambda column, kind: self._match(node, column, kind)
+        )
+
+    def _match(self, node: FieldMatch, column: exp.Expr, kind: FieldType) -> exp.Expr:
         if node.pattern.has_wildcards:
             return _ilike(_as_text(column, kind), like_pattern(node.pattern))
         value = Value(node.pattern.literal_text, node.value_position)
@@ -130,12 +138,22 @@ class SearchCompiler:
         return exp.EQ(this=column, expression=self._literal(node.field, kind, value))
 
     def _comparison(self, node: FieldComparison) -> exp.Expr:
-        column, kind = _numeric_view(*self._resolve(node.field), node.value)
+        return _any_element(
+            *self._resolve(node.field), lambda column, kind: self._compare(node, column, kind)
+        )
+
+    def _compare(self, node: FieldComparison, column: exp.Expr, kind: FieldType) -> exp.Expr:
+        column, kind = _numeric_view(column, kind, node.value)
         literal = self._literal(node.field, kind, node.value)
         return _COMPARISONS[node.operator](this=column, expression=literal)
 
     def _range(self, node: FieldRange) -> exp.Expr:
-        column, kind = _numeric_view(*self._resolve(node.field), node.lower, node.upper)
+        return _any_element(
+            *self._resolve(node.field), lambda column, kind: self._within(node, column, kind)
+        )
+
+    def _within(self, node: FieldRange, column: exp.Expr, kind: FieldType) -> exp.Expr:
+        column, kind = _numeric_view(column, kind, node.lower, node.upper)
         conditions: list[exp.Expr] = []
         if node.lower is not None:
             lower = exp.GTE if node.lower_inclusive else exp.GT
@@ -148,13 +166,34 @@ class SearchCompiler:
         return exp.and_(*conditions)
 
     def _literal(self, reference: FieldReference, kind: FieldType, value: Value) -> exp.Expr:
-        if kind in (FieldType.BIGINT, FieldType.DOUBLE):
+        if kind.is_numeric:
             return _number(reference, kind, value)
         if kind == FieldType.BOOLEAN:
             return _boolean(reference, value)
         if kind == FieldType.TIMESTAMP:
             return _timestamp(reference, value)
         return _string(value)
+
+
+_ELEMENT = "element"
+
+
+def _any_element(
+    column: exp.Expr, kind: FieldType, predicate: Callable[[exp.Expr, FieldType], exp.Expr]
+) -> exp.Expr:
+    """``predicate`` of a scalar field; of a list field, true when some element satisfies it."""
+    element = kind.element
+    if element is None:
+        return predicate(column, kind)
+    body = predicate(exp.column(_ELEMENT), element)
+    matching = exp.ArrayFilter(
+        this=column, expression=exp.Lambda(this=body, expressions=[exp.to_identifier(_ELEMENT)])
+    )
+    return _non_empty(matching)
+
+
+def _non_empty(items: exp.Expr) -> exp.Expr:
+    return exp.GT(this=exp.ArraySize(this=items), expression=exp.Literal.number(0))
 
 
 def like_pattern(pattern: Pattern) -> str:
