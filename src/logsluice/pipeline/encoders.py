@@ -1,8 +1,10 @@
 """Encoders for CSV and Parquet: Arrow record batches in, file bytes out, one batch at a time.
 
 CSV goes through ``pyarrow.csv.write_csv`` per batch (header only at the start of the artifact,
-timestamps as RFC 3339 text in the task's time zone, formula escaping on by default). Parquet
-writes each row group as a complete little Parquet file ("part"), encoded on worker threads, and
+timestamps as RFC 3339 text in the task's time zone, lists as JSON text, formula escaping on by
+default); its columns stay flat, named by dotted path. Parquet nests dotted leaf columns back into
+structs (:mod:`logsluice.pipeline.nesting`) and keeps lists and integer widths, and writes each
+row group as a complete little Parquet file ("part"), encoded on worker threads, and
 at the end one merged footer that points at every part's row groups (see
 :mod:`logsluice.pipeline.parquet_footer`), so every slice end is a place the file can be cut and
 resumed. JSON Lines is encoded by DuckDB and lives with the adapters.
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 
 from logsluice.domain.errors import ArtifactStagingError
 from logsluice.domain.export import CsvOptions
+from logsluice.pipeline.nesting import Nesting
 from logsluice.pipeline.parquet_footer import (
     MAGIC,
     TRAILER_BYTES,
@@ -118,6 +121,7 @@ class ParquetEncoder:
         self._compression = compression
         self._compression_level = compression_level
         self._schema: pa.Schema | None = None
+        self._nesting: Nesting | None = None
         self._position_bytes = 0
         self._parts: list[tuple[int, bytes]] = []
         self._buffered: list[pa.RecordBatch] = []
@@ -126,13 +130,16 @@ class ParquetEncoder:
         self._in_flight: deque[Future[memoryview]] = deque()
 
     def begin(self, schema: pa.Schema) -> Chunk:
-        self._schema = schema
+        self._nesting = Nesting.of(schema)
+        self._schema = self._nesting.nested_schema
         return b""
 
     def encode(self, batch: pa.RecordBatch) -> Chunk:
         if batch.num_rows == 0:
             return b""
-        self._buffered.append(batch)
+        if self._nesting is None:  # resumed: the schema is the batches'
+            self._nesting = Nesting.of(batch.schema)
+        self._buffered.append(self._nesting.apply(batch))
         self._buffered_rows += batch.num_rows
         if self._buffered_rows < ROW_GROUP_ROWS:
             return b""

@@ -105,16 +105,21 @@ def is_text(data_type: Any) -> bool:
 
 
 def rewrite_columns(
-    batch: pa.RecordBatch, time_zone: str, *, escape_text: bool = False
+    batch: pa.RecordBatch,
+    time_zone: str,
+    *,
+    escape_text: bool = False,
+    nested_as_json: bool = True,
 ) -> pa.RecordBatch:
-    """Return ``batch`` with timestamps rendered as text and, if asked, string cells escaped."""
+    """Return ``batch`` with timestamps rendered as text, lists and structs as JSON text unless
+    ``nested_as_json`` is false (a JSON writer keeps them), and, if asked, string cells escaped."""
     columns = []
     changed = False
     for field, column in zip(batch.schema, batch.columns, strict=True):
         if is_timestamp(field.type):
             column = render_timestamps(column, time_zone)
             changed = True
-        elif is_nested(field.type):
+        elif nested_as_json and is_nested(field.type):
             column = render_json(column)
             changed = True
         elif escape_text and is_text(field.type):
@@ -126,12 +131,12 @@ def rewrite_columns(
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def text_schema(schema: pa.Schema) -> pa.Schema:
+def text_schema(schema: pa.Schema, *, nested_as_json: bool = True) -> pa.Schema:
     """Return ``schema`` as :func:`rewrite_columns` leaves it (timestamps become strings)."""
     return pa.schema(
         [
             pa.field(field.name, pa.string())
-            if is_timestamp(field.type) or is_nested(field.type)
+            if is_timestamp(field.type) or (nested_as_json and is_nested(field.type))
             else field
             for field in schema
         ]

@@ -2,8 +2,9 @@
 
 Measured as the fastest vectorized route on this machine (about 1 s per million log records, ~4×
 faster than composing JSON text with ``pyarrow.compute``). Timestamps are first rendered as RFC 3339
-text in the task's time zone, so DuckDB writes them as JSON strings; the resulting lines are handed
-on as one Arrow buffer without a copy per row.
+text in the task's time zone, so DuckDB writes them as JSON strings; leaf fields named by a dotted
+path are nested back into objects (:mod:`logsluice.pipeline.nesting`) and lists stay arrays; the
+resulting lines are handed on as one Arrow buffer without a copy per row.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from logsluice.pipeline.nesting import Nesting
 from logsluice.pipeline.protocols import Chunk, ReadRange
-from logsluice.pipeline.text_columns import rewrite_columns
+from logsluice.pipeline.text_columns import rewrite_columns, text_schema
 
 _VIEW = "logsluice_batch"
 
@@ -49,14 +51,22 @@ class DuckDBJsonlEncoder:
     def __init__(self, time_zone: str = "UTC", threads: int = 1) -> None:
         self._time_zone = time_zone
         self._connection = duckdb.connect(config={"threads": threads})
+        self._nesting: Nesting | None = None
 
     def begin(self, schema: pa.Schema) -> Chunk:
+        self._nesting = Nesting.of(text_schema(schema, nested_as_json=False))
         return b""
+
+    def resume(self, prefix_bytes: int, read_range: ReadRange) -> None:
+        """Nothing to restore: JSON Lines has no header or footer."""
 
     def encode(self, batch: pa.RecordBatch) -> Chunk:
         if batch.num_rows == 0:
             return b""
-        rewritten = rewrite_columns(batch, self._time_zone)
+        rewritten = rewrite_columns(batch, self._time_zone, nested_as_json=False)
+        if self._nesting is None:  # resumed: the schema is the batches'
+            self._nesting = Nesting.of(rewritten.schema)
+        rewritten = self._nesting.apply(rewritten)
         # a cursor per call: its registered view is its own, so batches encode in parallel
         cursor = self._connection.cursor()
         try:
@@ -73,9 +83,6 @@ class DuckDBJsonlEncoder:
 
     def end(self) -> Chunk:
         return b""
-
-    def resume(self, prefix_bytes: int, read_range: ReadRange) -> None:
-        """Nothing to restore: JSON Lines has no header or footer."""
 
     def close(self) -> None:
         """Close the encoder's DuckDB connection."""
