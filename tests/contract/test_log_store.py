@@ -98,6 +98,54 @@ def test_dropping_one_logstore_keeps_the_others(store: LogStore) -> None:
     assert store.logstreams(PROJECT, "other")[0].records == 1
 
 
+# --- nested records: dotted leaf fields, lists, int32 (ADR 0012) -----------------------------
+
+
+def test_append_keeps_int32_lists_and_dotted_fields(store: LogStore) -> None:
+    records = _records(
+        [1, 2],
+        **{"http.status": pa.array([503, 200], pa.int32())},  # type: ignore[arg-type]
+        tags=[["web", "canary"], []],
+        codes=[[1, 2], None],
+    )
+    store.append(PROJECT, LOGSTORE, records)
+    assert list(_types(store).items())[2:] == [
+        ("http.status", FieldType.INTEGER),
+        ("tags", FieldType.VARCHAR_LIST),
+        ("codes", FieldType.BIGINT_LIST),
+    ]
+    _, table = store.fetch(_query(order=Order.ASC))
+    assert table.schema.field("http.status").type == pa.int32()
+    assert pa.types.is_list(table.schema.field("tags").type)
+    assert table.column("tags").to_pylist() == [["web", "canary"], []]
+    assert table.column("codes").to_pylist() == [[1, 2], None]
+
+
+def test_lists_widen_element_wise_and_to_json_text_beside_scalars(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], codes=[[1, 2]], tags=[["a"]]))
+    store.append(PROJECT, LOGSTORE, _records([2], codes=[[2.5]], tags=["plain text"]))
+    types = _types(store)
+    assert (types["codes"], types["tags"]) == (FieldType.DOUBLE_LIST, FieldType.VARCHAR)
+    rows = sorted(_all_rows(store), key=lambda row: str(row[TIME]))
+    assert [row["codes"] for row in rows] == [[1.0, 2.0], [2.5]]
+    assert [row["tags"] for row in rows] == ['["a"]', "plain text"]
+
+
+def test_dotted_paths_and_list_elements_are_searchable(store: LogStore) -> None:
+    store.append(
+        PROJECT,
+        LOGSTORE,
+        _records([1, 2, 3], **{"http.status": [503, 200, 500]}, tags=[["web"], ["mobile"], []]),  # type: ignore[arg-type]
+    )
+    assert store.count(_query("http.status>=500")) == 2
+    assert store.count(_query("tags:web")) == 1
+    assert store.count(_query("http.status>=500 AND NOT tags:web")) == 1
+    _, table = store.fetch(_query("* | select http.status, count(*) as n group by 1 order by 1"))
+    assert table.to_pylist() == [
+        {"http.status": 200, "n": 1}, {"http.status": 500, "n": 1}, {"http.status": 503, "n": 1}
+    ]  # fmt: skip
+
+
 # --- append -----------------------------------------------------------------------------------
 
 

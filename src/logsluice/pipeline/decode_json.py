@@ -23,7 +23,9 @@ from logsluice.domain.errors import InvalidRecordsError
 from logsluice.pipeline.decode_columns import concat_widened, finish_table, table_from_records
 from logsluice.pipeline.decode_types import DecodedChunk, DecodeOptions, LineError
 
-_NESTED_CHECKS = (pa.types.is_struct, pa.types.is_list, pa.types.is_large_list)
+# Nested objects and lists are read by Arrow and flattened later (decode_columns); only a list of
+# lists or of objects is read line by line, where each value becomes its JSON text.
+_NESTED_CHECKS = (pa.types.is_map,)
 # A block Arrow refuses is cut into pieces and each piece tried again, so a few bad lines send
 # only a small piece, not the whole block, down the per-line path.
 _PIECES = 16
@@ -134,7 +136,17 @@ def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
 
 
 def _has_nested(table: pa.Table) -> bool:
-    return any(check(column.type) for column in table.columns for check in _NESTED_CHECKS)
+    return any(_unsupported(column.type) for column in table.columns)
+
+
+def _unsupported(data_type: pa.DataType) -> bool:
+    if any(check(data_type) for check in _NESTED_CHECKS):
+        return True
+    if pa.types.is_struct(data_type):
+        return any(_unsupported(field.type) for field in data_type)
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        return bool(pa.types.is_nested(data_type.value_type))
+    return False
 
 
 def _pieces(block: bytes, first_line: int) -> Iterator[tuple[int, int, bytes]]:

@@ -21,6 +21,7 @@ import zstandard
 from logsluice.domain.catalog import FieldType, widen
 from logsluice.domain.errors import InvalidRecordsError, PayloadTooLargeError
 from logsluice.pipeline.decode import InputFormat, LineError, decode_records
+from logsluice.pipeline.decode_columns import as_text
 from logsluice.pipeline.decode_types import DecodeOptions
 from logsluice.ports import CatalogStore, Clock, RecordAppender
 
@@ -214,10 +215,13 @@ def _columns_needing_text(tables: list[pa.Table]) -> set[str]:
 
 
 def _field_type(arrow_type: pa.DataType) -> FieldType | None:
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        element = _field_type(arrow_type.value_type)
+        return None if element is None else element.as_list()
     if pa.types.is_boolean(arrow_type):
         return FieldType.BOOLEAN
     if pa.types.is_integer(arrow_type):
-        return FieldType.BIGINT
+        return FieldType.INTEGER if arrow_type == pa.int32() else FieldType.BIGINT
     if pa.types.is_floating(arrow_type):
         return FieldType.DOUBLE
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
@@ -228,5 +232,5 @@ def _field_type(arrow_type: pa.DataType) -> FieldType | None:
 def _cast_to_text(table: pa.Table, names: set[str]) -> pa.Table:
     for name in names & set(table.column_names):
         index = table.column_names.index(name)
-        table = table.set_column(index, name, pc.cast(table.column(name), pa.string()))
+        table = table.set_column(index, name, as_text(table.column(name)))
     return table

@@ -21,12 +21,17 @@ from logsluice.domain.catalog import LOGSTREAM_FIELD, FieldType, LogstoreSchema,
 from logsluice.domain.errors import InvalidRecordsError
 
 # Arrow types DuckDB stores as the field type without a cast.
-_NATIVE_ARROW_TYPES = {
+_SCALAR_ARROW_TYPES = {
     FieldType.BOOLEAN: pa.bool_(),
+    FieldType.INTEGER: pa.int32(),
     FieldType.BIGINT: pa.int64(),
     FieldType.DOUBLE: pa.float64(),
     FieldType.VARCHAR: pa.string(),
+}
+_NATIVE_ARROW_TYPES = {
+    **_SCALAR_ARROW_TYPES,
     FieldType.TIMESTAMP: pa.timestamp("us", "UTC"),
+    **{scalar.as_list(): pa.list_(arrow) for scalar, arrow in _SCALAR_ARROW_TYPES.items()},
 }
 
 
@@ -37,6 +42,7 @@ class ColumnChange:
     name: str
     field_type: FieldType
     added: bool
+    from_list: bool = False  # a list column widened to text keeps its values as JSON
 
     def statement(self, table: str) -> str:
         """Return the ALTER TABLE statement that applies this change to ``table``."""
@@ -44,7 +50,8 @@ class ColumnChange:
         type_sql = FIELD_TYPE_SQL[self.field_type]
         if self.added:
             return f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}"
-        return f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_sql}"
+        using = f" USING CAST(to_json({column}) AS VARCHAR)" if self.from_list else ""
+        return f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_sql}{using}"
 
 
 @dataclass(frozen=True)
@@ -120,8 +127,10 @@ def _target(
     if existing.name.lower() == stored.time_field.lower():
         return existing.name, FieldType.TIMESTAMP, None
     widened = widen(existing.type, incoming_type)
-    change = None if widened == existing.type else ColumnChange(existing.name, widened, added=False)
-    return existing.name, widened, change
+    if widened == existing.type:
+        return existing.name, widened, None
+    from_list = existing.type.element is not None and widened.element is None
+    return existing.name, widened, ColumnChange(existing.name, widened, False, from_list)
 
 
 def _incoming_field_type(arrow_type: pa.DataType) -> FieldType:
@@ -138,7 +147,7 @@ def _select_expression(
     arrow_field: pa.Field, target_type: FieldType, *, needs_default: bool
 ) -> str:
     source = quote_identifier(arrow_field.name)
-    if is_nested_arrow(arrow_field.type):
+    if is_nested_arrow(arrow_field.type) and target_type.element is None:
         source = f"to_json({source})"
     expression = source
     if _NATIVE_ARROW_TYPES.get(target_type) != arrow_field.type:
