@@ -25,6 +25,7 @@ from logsluice.cli.options import (
     project_option,
 )
 from logsluice.cli.record_files import (
+    JSON_LINES_TYPE,
     RECORD_FORMATS,
     RecordChunk,
     RecordFile,
@@ -45,8 +46,10 @@ def send_records(
     logstream: str | None = None,
     strict: bool = False,
     time_format: str | None = None,
+    content_type: str = JSON_LINES_TYPE,
 ) -> dict[str, Any]:
-    """Send JSON Lines to a logstore (zstd-compressed) and return the server's ingest result."""
+    """Send records (JSON Lines unless ``content_type`` says Parquet; zstd-compressed) to a
+    logstore and return the server's ingest result."""
     params: dict[str, str] = {"strict": "true" if strict else "false"}
     if logstream:
         params["logstream"] = logstream
@@ -57,7 +60,7 @@ def send_records(
         path_of("projects", project, "logstores", logstore, "records"),
         params=params,
         content=zstandard.ZstdCompressor(level=3).compress(jsonl),
-        headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "zstd"},
+        headers={"Content-Type": content_type, "Content-Encoding": "zstd"},
     )
     return response
 
@@ -110,6 +113,7 @@ def _ingest_file(
             logstream=options["logstream"],
             strict=options["strict"],
             time_format=options["time_format"],
+            content_type=chunk.content_type,
         )
         summary.add(chunk, result)
         progress.update(task, completed=record_file.position)

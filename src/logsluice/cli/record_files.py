@@ -38,17 +38,23 @@ _CSV_BLOCK_BYTES = 8 * 1024 * 1024
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_APPEND_NEWLINE
 
 
+JSON_LINES_TYPE = "application/x-ndjson"
+PARQUET_TYPE = "application/vnd.apache.parquet"
+
+
 class RecordFileError(Exception):
     """A file that cannot be read as records (unknown format, corrupt content)."""
 
 
 @dataclass(frozen=True)
 class RecordChunk:
-    """Up to N records as JSON Lines; ``first_line`` is the file line of the first one."""
+    """Up to N records as JSON Lines (or as Parquet, ``content_type`` says which);
+    ``first_line`` is the file line of the first one."""
 
     body: bytes
     first_line: int
     records: int
+    content_type: str = JSON_LINES_TYPE
 
     def file_line(self, chunk_line: int) -> int:
         """Return the file line of the chunk's 1-based line ``chunk_line``."""
@@ -152,8 +158,14 @@ class RecordFile:
         source: Any = (
             self._raw if self.compression is None else pa.BufferReader(self._decompressed().read())
         )
-        batches = pq.ParquetFile(source).iter_batches(batch_size=chunk_records)
-        yield from _table_chunks(batches, chunk_records, first_line=1)
+        # sent as Parquet, so its types (int32, lists, structs, timestamps) reach the server
+        first_line = 1
+        for batch in pq.ParquetFile(source).iter_batches(batch_size=chunk_records):
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.Table.from_batches([batch]), sink, compression="zstd")
+            body = sink.getvalue().to_pybytes()
+            yield RecordChunk(body, first_line, batch.num_rows, content_type=PARQUET_TYPE)
+            first_line += batch.num_rows
 
 
 def _table_chunks(
