@@ -19,6 +19,7 @@ from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.catalog import Logstore, LogstoreSchema, Project
 from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
+from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.sessions import ConsoleSession
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
 from logsluice.domain.timerange import TimeRange
@@ -98,6 +99,8 @@ class RecordsQuery:
     sort: bool = True
     # While the query runs, cancelling this interrupts it (QueryCancelledError); see the module.
     cancellation: Cancellation | None = field(default=None, compare=False, repr=False)
+    # While the query runs, a store that can tell reports how far its engine is (see the class).
+    progress: QueryProgress | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

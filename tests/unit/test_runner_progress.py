@@ -54,3 +54,15 @@ def test_the_percent_is_at_least_the_finished_slices_share() -> None:
     progress = _Progress(expected_rows=3_000, slices_total=3)
     progress.checkpoint([checkpoint(0, 900, 10)])  # fewer rows than the histogram said
     assert progress.snapshot().progress == 33.3
+
+
+def test_a_sql_tasks_progress_follows_its_engine_below_100() -> None:
+    progress = _Progress(expected_rows=None, slices_total=1)
+    assert progress.snapshot().progress == 0.0
+    readings = iter([12.5, 7.0, None, 100.0])
+    with progress.engine.probing(lambda: next(readings)):
+        assert progress.snapshot().progress == 12.5
+        assert progress.snapshot().progress == 12.5  # an engine reading never goes back
+        assert progress.snapshot().progress == 12.5  # unknown: the last reading stays
+        assert progress.snapshot().progress == 99.9  # done with the query, not with the file
+    assert progress.snapshot().progress == 99.9

@@ -29,6 +29,7 @@ from logsluice.domain.errors import (
     LogsluiceError,
 )
 from logsluice.domain.export import Order
+from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task
 from logsluice.pipeline.artifact_writer import WriterCheckpoint
 from logsluice.pipeline.compressors import build_compressor
@@ -89,8 +90,9 @@ class _Progress:
 
     Rows are counted as batches are read (capped at the limit, which cuts the last batch) and
     bytes as they are written, so both move between checkpoints. The percent is the larger of the
-    rows' share of the expected rows and the finished slices' share, the same floor the task
-    store keeps at each checkpoint, so the progress clients see never goes back.
+    rows' share of the expected rows, the finished slices' share (the same floor the task store
+    keeps at each checkpoint) and, for a ``| SQL`` task, how far the engine says its query is;
+    below 100 until the task is done, so the progress clients see never goes back.
     """
 
     expected_rows: int | None = None
@@ -101,9 +103,12 @@ class _Progress:
     rows_in_slice: int = 0
     bytes_done: int = 0
     bytes_so_far: int = 0
+    # how far the engine is with a | SQL task's query (one slice, no rows until it is done)
+    engine: QueryProgress = field(default_factory=QueryProgress, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def snapshot(self) -> ProgressSnapshot:
+        engine_percent = self.engine.percent()
         with self.lock:
             rows = self.rows_done + self.rows_in_slice
             if self.limit is not None:
@@ -111,6 +116,8 @@ class _Progress:
             percent = 100.0 * self.slices_done / max(self.slices_total, 1)
             if self.expected_rows:
                 percent = max(percent, 100.0 * rows / self.expected_rows)
+            if engine_percent is not None:
+                percent = max(percent, engine_percent)
             return ProgressSnapshot(
                 progress=round(min(percent, RUNNING_PERCENT_CEILING), 1),
                 rows_written=rows,
@@ -362,8 +369,11 @@ class _TaskRun:
             self.runner.source, self.task.project, self.task.spec, time_range=item.time_range
         )
         sort = self.sort_slices or not _may_skip_sort(request, schema)
+        engine = self.progress.engine if request.query.has_sql else None
         reader = conformed(
-            self.source.stream(replace(request, sort=sort), self.runner.settings.batch_rows),
+            self.source.stream(
+                replace(request, sort=sort, progress=engine), self.runner.settings.batch_rows
+            ),
             schema,
         )
         batches = self._counted(reader)

@@ -27,6 +27,7 @@ from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identi
 from logsluice.domain.cancellation import interrupting
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidQueryError, QueryCancelledError, QueryTimeoutError
+from logsluice.domain.query_progress import QueryProgress
 from logsluice.ports import ColumnInfo, HistogramBucket
 from logsluice.query.suggestions import position_in_sql, unknown_field_error
 
@@ -135,6 +136,8 @@ class QueryRunner:
         try:
             with self._errors(request):
                 held.enter_context(interrupting(request.cancellation, cursor.interrupt))
+                if request.progress is not None:
+                    held.enter_context(_reporting_progress(cursor, request.progress))
                 reader = cursor.sql(statement).to_arrow_reader(batch_rows)
         except BaseException:
             held.close()
@@ -207,6 +210,30 @@ def _stream_needs_working_memory(request: RecordsQuery) -> bool:
     slice sorted by time (a plain SEARCH, sorted, with no limit). A SEARCH read in storage order or
     a preview with a limit runs within the cache limit."""
     return request.query.has_sql or (request.sort and request.limit is None)
+
+
+_PROGRESS_SETTINGS = (
+    "SET enable_progress_bar = true",
+    "SET enable_progress_bar_print = false",
+    "SET progress_bar_time = 0",
+)
+
+
+def _reporting_progress(
+    cursor: duckdb.DuckDBPyConnection, progress: QueryProgress
+) -> AbstractContextManager[None]:
+    """Make the cursor track its query's progress and let ``progress`` read it meanwhile."""
+    for setting in _PROGRESS_SETTINGS:
+        cursor.execute(setting)
+
+    def probe() -> float | None:
+        try:
+            percent = float(cursor.query_progress())
+        except duckdb.Error:
+            return None
+        return percent if percent >= 0 else None  # -1: no query running
+
+    return progress.probing(probe)
 
 
 def _start_timer(
