@@ -185,3 +185,20 @@ def test_task_wait_reattaches_and_reports_how_the_task_ended(
     ended = idle_server.cli("task", "wait", task_id.group(1), "-p", PROJECT)
     assert ended.returncode == 5, ended.stderr
     assert "CANCELLED" in ended.stderr
+
+
+def test_describe_is_readable_and_parquet_warns_about_its_codec(
+    idle_server: RunningServer,
+) -> None:
+    created = idle_server.cli(*CREATE[:-1], "--format", "parquet", "--compression", "gzip")
+    assert created.returncode == 0, created.stderr
+    assert "warning: compression 'gzip' is ignored for Parquet" in created.stderr
+    task_id = re.search(r"task ([0-9a-f]{32}) QUEUED", created.stdout)
+    assert task_id, created.stdout
+    described = idle_server.cli("task", "describe", task_id.group(1), "-p", PROJECT)
+    assert described.returncode == 0, described.stderr
+    estimate = next(line for line in described.stdout.splitlines() if "estimate:" in line)
+    assert estimate.split(": ", 1)[1] in ("1 rows, about " + estimate.rsplit("about ", 1)[-1],
+                                          "being estimated")  # fmt: skip
+    assert "{" not in estimate  # not the raw JSON object
+    assert re.search(r"bytes_written: 0 B \(0 bytes\)", described.stdout)
