@@ -210,7 +210,7 @@ class RecordAppender(Protocol):
 
         ``records`` has the time field as ``timestamp[us, UTC]`` and other columns of boolean,
         int32, int64, float64 or string type, or lists of those; a nested record comes as its
-        leaf fields named by dotted path (``http.status``, ADR 0012). A store keeps int32 and
+        leaf fields named by dotted path (``http.status``, ADR 0017). A store keeps int32 and
         lists where it can (reads give them back as such). New columns extend the schema; a
         column whose type clashes with the stored one widens it (``domain.catalog.widen``:
         numbers to the wider, lists element-wise, anything else to VARCHAR, a list as its JSON

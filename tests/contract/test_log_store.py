@@ -98,7 +98,7 @@ def test_dropping_one_logstore_keeps_the_others(store: LogStore) -> None:
     assert store.logstreams(PROJECT, "other")[0].records == 1
 
 
-# --- nested records: dotted leaf fields, lists, int32 (ADR 0012) -----------------------------
+# --- nested records: dotted leaf fields, lists, int32 (ADR 0017) -----------------------------
 
 
 def test_append_keeps_int32_lists_and_dotted_fields(store: LogStore) -> None:

@@ -17,7 +17,7 @@ class FieldType(enum.StrEnum):
 
     Scalars widen BOOLEAN < INTEGER < BIGINT < DOUBLE < VARCHAR; lists widen element-wise. A
     nested object is no type of its own: its leaves are fields named by their dotted path
-    (``http.status``), see ADR 0012.
+    (``http.status``), see ADR 0017.
     """
 
     BOOLEAN = "boolean"

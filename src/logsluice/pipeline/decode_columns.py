@@ -3,7 +3,7 @@
 The output has the time field first (``timestamp[us, UTC]``), then ``logstream`` (string), then
 the other fields as boolean, int32 (narrow integers stay narrow), int64, float64, string or a list
 of those. Nested objects are flattened into leaf fields named by their dotted path
-(``{"http": {"status": 500}}`` gives ``http.status``, ADR 0012); lists of scalars stay lists;
+(``{"http": {"status": 500}}`` gives ``http.status``, ADR 0017); lists of scalars stay lists;
 lists of objects or of mixed values, maps and other Arrow types become their JSON text or text.
 All-null columns are left out, and columns whose names differ only by case are merged (widened
 when their types differ). Records built in Python (the per-line fallback) are flattened and widen

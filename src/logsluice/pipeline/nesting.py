@@ -1,7 +1,7 @@
 """Nested records again on the way out: leaf columns named by dotted path become objects.
 
 The log store keeps a nested record's leaves as columns named by their path (``http.status``,
-ADR 0012). JSON Lines and Parquet exports put them back together: ``http.method`` and
+ADR 0017). JSON Lines and Parquet exports put them back together: ``http.method`` and
 ``http.status`` become one ``http`` object (a struct in Parquet) holding ``method`` and ``status``,
 at any depth. :class:`Nesting` is planned once from the export's pinned schema and applied to every
 batch, column by column (no Python per row). A record that has none of an object's leaves gets a

@@ -1,6 +1,6 @@
 """Nested fields in queries: dotted paths in SEARCH and SQL, lists searched element by element.
 
-Run on real DuckDB tables shaped as the log store stores nested records (ADR 0012): leaf fields
+Run on real DuckDB tables shaped as the log store stores nested records (ADR 0017): leaf fields
 named by their dotted path, lists of scalars as LIST columns.
 """
 

@@ -1,6 +1,6 @@
 """Nested fields in the SQL after ``|``: ``http.status`` names the field ``"http.status"``.
 
-Nested records are stored as leaf fields named by their dotted path (ADR 0012). SQL reads
+Nested records are stored as leaf fields named by their dotted path (ADR 0017). SQL reads
 ``http.status`` as column ``status`` of a table ``http``, so before the query runs each dotted
 reference that is not a table's column is turned into the quoted field name: ``http.status``,
 ``records.http.status`` and ``l.http.status`` (``l`` an alias) all become ``"http.status"``
