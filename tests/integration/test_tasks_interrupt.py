@@ -109,4 +109,7 @@ def test_the_estimate_at_create_is_bounded_by_the_query_timeout(
     task = create(client, query=SLOW_SQL)
 
     assert time.monotonic() - started < STOP_SECONDS
-    assert task["estimate"] == {"rows": None, "bytes": None}
+    # the create answers at once; the slow count goes on after it, bounded by the query timeout
+    estimate = task["estimate"]
+    assert (estimate["rows"], estimate["bytes"]) == (None, None)
+    assert estimate["status"] in ("pending", "unknown")
