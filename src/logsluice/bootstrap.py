@@ -31,9 +31,11 @@ from logsluice.adapters.sql import (
     SqlCatalogStore,
     SqlSessionStore,
     SqlTaskStore,
+    SqlWebhookStore,
     create_sql_engine,
     migrate_engine,
 )
+from logsluice.adapters.webhook_sender import HttpWebhookSender
 from logsluice.api.app import BackgroundJob, create_app
 from logsluice.api.auth import (
     AccessKeyTokenAuthenticator,
@@ -66,6 +68,12 @@ from logsluice.services.retention import RetentionService
 from logsluice.services.runner import RunnerSettings, TaskRunner
 from logsluice.services.sessions import SessionService
 from logsluice.services.tasks import TaskLimits, TaskService
+from logsluice.services.webhooks import (
+    ProjectWebhooks,
+    WebhookDispatcher,
+    WebhookSettings,
+    WebhookTargets,
+)
 from logsluice.services.worker import QueueSignal, WorkerPool, WorkerSettings
 from logsluice.settings import Settings
 
@@ -103,6 +111,9 @@ class Container:
     sessions: SessionService
     queue_signal: QueueSignal
     space_reserve: SpaceReserve
+    webhook_store: SqlWebhookStore
+    project_webhooks: ProjectWebhooks
+    link_signer: LinkSigner
     close_actions: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     def close(self) -> None:
@@ -113,13 +124,15 @@ class Container:
 
 @dataclass(frozen=True)
 class Server:
-    """The API app with its container, the admin token it accepts (None with ``no_auth``) and the
-    context its endpoints see (``context.shutdown`` ends live streams when the server stops)."""
+    """The API app with its container, the admin token it accepts (None with ``no_auth``), the
+    context its endpoints see (``context.shutdown`` ends live streams when the server stops) and
+    its webhook dispatcher (a background job of the app)."""
 
     app: FastAPI
     container: Container
     admin_token: AdminToken | None
     context: ApiContext
+    webhooks: WebhookJob | None = None
 
 
 def freeze_startup_objects() -> None:
@@ -182,6 +195,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         settings, task_store, log_store, artifact_store, clock, space_reserve.release
     )
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
+    cipher = build_secret_cipher(settings)
+    webhook_store = SqlWebhookStore(create_sql_engine(settings.database_url))
+    webhook_targets = WebhookTargets(build_webhook_sender(settings), cipher)
     session_store = SqlSessionStore(create_sql_engine(settings.database_url))
     queue_signal = QueueSignal()
     catalog = CatalogService(
@@ -217,6 +233,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             limits=_task_limits(settings),
             estimate_executor=estimate_executor,
             on_queued=queue_signal.notify,
+            webhook_store=webhook_store,
+            webhook_targets=webhook_targets,
         ),
         downloads=DownloadService(task_store, artifact_store, link_signer),
         runner=runner,
@@ -224,7 +242,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         access_keys=AccessKeyService(
             access_key_store=access_key_store,
             catalog_store=catalog_store,
-            cipher=build_secret_cipher(settings),
+            cipher=cipher,
             clock=clock,
         ),
         sessions=SessionService(
@@ -232,6 +250,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         ),
         queue_signal=queue_signal,
         space_reserve=space_reserve,
+        webhook_store=webhook_store,
+        project_webhooks=ProjectWebhooks(catalog_store, webhook_targets),
+        link_signer=link_signer,
         close_actions=[
             catalog_store.close,
             log_store.close,
@@ -239,6 +260,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             task_store.close,
             access_key_store.close,
             session_store.close,
+            webhook_store.close,
         ],
     )
 
@@ -251,6 +273,69 @@ def build_secret_cipher(settings: Settings) -> FernetSecretCipher:
         else load_or_create_cipher_key(settings.data_dir / CIPHER_KEY_FILE_NAME)
     )
     return FernetSecretCipher(key)
+
+
+def build_webhook_sender(settings: Settings) -> HttpWebhookSender:
+    """Return the webhook sender with the address rule's allowlist and the attempt timeout."""
+    return HttpWebhookSender(
+        allowed_networks=settings.webhook_allowed_networks, timeout=settings.webhook_timeout
+    )
+
+
+def build_webhook_job(
+    settings: Settings,
+    store: SqlWebhookStore,
+    artifact_store: ArtifactStore,
+    link_signer: LinkSigner,
+    clock: Clock,
+    base_url: str,
+) -> WebhookJob:
+    """Return the webhook dispatcher of a process, run every ``webhook_poll_interval``; its links
+    point at ``public_url`` when set, else at ``base_url``."""
+    dispatcher = WebhookDispatcher(
+        store=store,
+        sender=build_webhook_sender(settings),
+        cipher=build_secret_cipher(settings),
+        artifact_store=artifact_store,
+        link_signer=link_signer,
+        clock=clock,
+        settings=WebhookSettings(
+            timeout=settings.webhook_timeout,
+            retry_window=settings.webhook_retry_window,
+            initial_delay=settings.webhook_retry_initial_delay,
+            max_delay=settings.webhook_retry_max_delay,
+            link_ttl=min(settings.webhook_link_ttl, settings.link_ttl_max),
+            concurrency=settings.webhook_concurrency,
+        ),
+        base_url=settings.public_url or base_url,
+    )
+    return WebhookJob(dispatcher, settings.webhook_poll_interval)
+
+
+class WebhookJob:
+    """The webhook dispatcher on its periodic thread: started and stopped like a worker pool."""
+
+    def __init__(self, dispatcher: WebhookDispatcher, interval: timedelta) -> None:
+        self.dispatcher = dispatcher
+        self._job = PeriodicJob("webhooks", interval, dispatcher.deliver_due)
+
+    def start(self) -> None:
+        """Start delivering in the background."""
+        self._job.start()
+
+    def stop(self) -> None:
+        """Stop after the round in progress and its attempts end."""
+        self._job.stop()
+        self.dispatcher.close()
+
+
+def local_base_url(host: str, port: int) -> str:
+    """Return the URL this server answers at on its own host (for links when no public URL)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 (a listen address, compared, never bound here)
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def build_space_reserve(settings: Settings) -> SpaceReserve:
@@ -340,6 +425,7 @@ class WorkerProcess:
 
     pool: WorkerPool
     close_actions: list[Callable[[], None]]
+    webhooks: WebhookJob | None = None
 
     def close(self) -> None:
         """Close the stores, the last opened first."""
@@ -361,7 +447,16 @@ def build_worker_process(
     reserve = build_space_reserve(settings)
     runner = build_runner(settings, task_store, source, artifact_store, clock, reserve.release)
     pool = build_worker_pool(settings, runner, size, "worker")
-    return WorkerProcess(pool=pool, close_actions=[task_store.close, source.close])
+    webhook_store = SqlWebhookStore(create_sql_engine(settings.database_url))
+    link_signer = build_link_signer(settings, load_installation_secret(settings), clock)
+    webhooks = build_webhook_job(
+        settings, webhook_store, artifact_store, link_signer, clock, server_url
+    )
+    return WorkerProcess(
+        pool=pool,
+        close_actions=[task_store.close, source.close, webhook_store.close],
+        webhooks=webhooks,
+    )
 
 
 def _task_limits(settings: Settings) -> TaskLimits:
@@ -449,6 +544,7 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
             logstore=settings.huawei_cdn_logstore,
         ),
         sessions=container.sessions,
+        project_webhooks=container.project_webhooks,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
@@ -464,7 +560,16 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     workers = build_worker_pool(
         settings, container.runner, settings.workers, "serve", container.queue_signal
     )
+    webhook_job = build_webhook_job(
+        settings,
+        container.webhook_store,
+        container.artifact_store,
+        container.link_signer,
+        container.clock,
+        local_base_url(settings.host, settings.port),
+    )
     jobs: list[BackgroundJob] = [
+        webhook_job,
         space_job,
         retention_job,
         janitor_job,
@@ -474,4 +579,10 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
     ]
     app = create_app(context, background_jobs=jobs)
     mount_console(app)
-    return Server(app=app, container=container, admin_token=admin_token, context=context)
+    return Server(
+        app=app,
+        container=container,
+        admin_token=admin_token,
+        context=context,
+        webhooks=webhook_job,
+    )

@@ -21,8 +21,9 @@ from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
 from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.sessions import ConsoleSession
-from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus
+from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus, WebhookTarget
 from logsluice.domain.timerange import TimeRange
+from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookUrl
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
 from logsluice.pipeline.protocols import ArtifactStore, Compressor, Encoder, StagingObject
 
@@ -56,6 +57,13 @@ class CatalogStore(Protocol):
 
     def list_projects(self) -> list[Project]:
         """Return all projects ordered by name."""
+        ...
+
+    def set_project_webhook(self, name: str, webhook: WebhookTarget | None) -> Project:
+        """Set (or, with None, clear) the project's default webhook and return the project.
+
+        Raises ProjectNotFoundError.
+        """
         ...
 
     def delete_project(self, name: str) -> None:
@@ -518,6 +526,77 @@ class SecretCipher(Protocol):
 
     def decrypt(self, ciphertext: str) -> str:
         """Return the plaintext. Raises InvalidSettingsError when the key does not fit."""
+        ...
+
+
+# --- completion webhooks: the outbox of deliveries, and sending one attempt ----------------------
+
+
+class WebhookStore(Protocol):
+    """The deliveries of completion webhooks, written by the task store when a task ends (ADR 0020).
+
+    Shares the task store's database, so a delivery is written in the transaction of its ending.
+    """
+
+    def claim_due(self, *, now: datetime, hold: timedelta, limit: int) -> list[WebhookDelivery]:
+        """Claim up to ``limit`` deliveries due at ``now`` (pending, or claimed by a dispatcher
+        whose hold ran out) and return them DELIVERING, with ``attempts`` counting this one.
+
+        No two callers get the same delivery at once; a claim is held until ``now + hold``.
+        """
+        ...
+
+    def settle(
+        self,
+        delivery: WebhookDelivery,
+        *,
+        status: DeliveryStatus,
+        now: datetime,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> bool:
+        """Record how the claimed attempt of ``delivery`` went: DELIVERED, PENDING again (retry at
+        ``next_attempt_at``) or FAILED (given up). Returns False, changing nothing, when the claim
+        was lost (another dispatcher took the delivery over after the hold ran out)."""
+        ...
+
+    def list_deliveries(self, task_ids: Collection[str]) -> dict[str, list[WebhookDelivery]]:
+        """Return the deliveries of each of ``task_ids`` that has some, oldest first."""
+        ...
+
+    def count_unsettled(self) -> int:
+        """Return how many deliveries are still pending or being delivered."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    """What a receiver answered: its status code and the start of its body (for the error)."""
+
+    status_code: int
+    body_start: str = ""
+
+
+class WebhookSender(Protocol):
+    """Checks webhook targets against the address rule (SSRF) and sends events to them."""
+
+    def check_target(self, url: str) -> WebhookUrl:
+        """Return the parsed URL if its host resolves only to addresses webhooks may reach.
+
+        Raises InvalidInputError for a malformed URL, WebhookTargetRefusedError for a refused
+        or unresolvable host.
+        """
+        ...
+
+    def send(self, url: str, headers: dict[str, str], body: bytes) -> WebhookResponse:
+        """POST ``body`` to ``url`` (checked again; connected to the checked address, redirects
+        not followed) and return the response. Raises WebhookTargetRefusedError for a refused
+        host, WebhookDeliveryError when no response came (connection, timeout)."""
         ...
 
 

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from logsluice.domain.errors import InvalidSettingsError
 from logsluice.domain.links import DEFAULT_LINK_TTL, MAXIMUM_LINK_TTL, MINIMUM_LINK_TTL
+from logsluice.domain.webhooks import IpNetwork, parse_networks
 
 ENV_PREFIX = "LOGSLUICE_"
 DEFAULT_DATA_DIR = Path("data")
@@ -308,6 +309,68 @@ class Settings(BaseSettings):
         ),
     )
 
+    webhook_allow_networks: str = Field(
+        default="",
+        description=(
+            "Comma-separated networks webhooks may reach although the address rule refuses them "
+            "(loopback, private, link-local, …), e.g. `127.0.0.1/32,::1/128` or `10.0.0.0/8`. "
+            "Empty: webhooks go only to public addresses."
+        ),
+    )
+    webhook_timeout: timedelta = Field(
+        default=timedelta(seconds=10),
+        gt=timedelta(0),
+        description="Time limit of each step (connect, send, answer) of one webhook attempt.",
+    )
+    webhook_retry_window: timedelta = Field(
+        default=timedelta(hours=24),
+        ge=timedelta(0),
+        description=(
+            "How long after a task ended its webhook is retried (exponential backoff); then the "
+            "delivery is given up and shows `failed` with its last error on the task."
+        ),
+    )
+    webhook_retry_initial_delay: timedelta = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description="Wait after a webhook's first failed attempt; it doubles after each failure.",
+    )
+    webhook_retry_max_delay: timedelta = Field(
+        default=timedelta(hours=1),
+        gt=timedelta(0),
+        description="Longest wait between two attempts of one webhook.",
+    )
+    webhook_link_ttl: timedelta = Field(
+        default=timedelta(hours=24),
+        gt=timedelta(0),
+        description=(
+            "How long the download link in a `download_task.succeeded` event works (at most "
+            "`link_ttl_max`); each attempt signs a fresh one."
+        ),
+    )
+    webhook_poll_interval: timedelta = Field(
+        default=timedelta(seconds=1),
+        gt=timedelta(0),
+        description="How often `serve` and `logsluice worker` look for webhooks to deliver.",
+    )
+    webhook_concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Webhook attempts one process sends at once.",
+    )
+
+    @field_validator("webhook_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError names the entry that is not a network
+        return value
+
+    @property
+    def webhook_allowed_networks(self) -> tuple[IpNetwork, ...]:
+        """Return the networks of ``webhook_allow_networks``."""
+        return parse_networks(self.webhook_allow_networks)
+
     @field_validator(
         "query_timeout",
         "query_default_window",
@@ -321,6 +384,12 @@ class Settings(BaseSettings):
         "link_ttl_default",
         "link_ttl_max",
         "console_session_ttl",
+        "webhook_timeout",
+        "webhook_retry_window",
+        "webhook_retry_initial_delay",
+        "webhook_retry_max_delay",
+        "webhook_link_ttl",
+        "webhook_poll_interval",
         mode="before",
     )
     @classmethod

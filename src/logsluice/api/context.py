@@ -23,6 +23,7 @@ from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
 from logsluice.services.sessions import SessionService
 from logsluice.services.tasks import TaskService
+from logsluice.services.webhooks import ProjectWebhooks
 
 
 class ShutdownSignal:
@@ -66,6 +67,7 @@ class ApiContext:
     clock: Clock = field(default_factory=SystemClock)
     cdn_statistics: CdnStatisticsService | None = None
     sessions: SessionService | None = None
+    project_webhooks: ProjectWebhooks | None = None
     shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
 
 

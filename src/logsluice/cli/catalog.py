@@ -35,7 +35,7 @@ def _print_record(record: dict[str, Any]) -> None:
 
 @click.group()
 def project() -> None:
-    """Create, list, show and delete projects."""
+    """Create, list, show, update and delete projects."""
 
 
 @project.command("create")
@@ -65,7 +65,7 @@ def list_projects(client_config: ClientConfig, as_json: bool) -> None:
     if as_json:
         print_json(projects)
     else:
-        _print_table("projects", projects, ["name", "description", "created_at"])
+        _print_table("projects", projects, ["name", "description", "webhook_url", "created_at"])
 
 
 @project.command("show")
@@ -84,6 +84,54 @@ def show_project(client_config: ClientConfig, name: str, as_json: bool) -> None:
         return
     _print_record(shown)
     _print_table("logstores", shown["logstores"], ["name", "retention_days", "time_field"])
+
+
+@project.command("update")
+@click.argument("name")
+@click.option("--webhook-url", default=None, help="Default webhook of the project's tasks.")
+@click.option(
+    "--webhook-secret",
+    default=None,
+    help="whsec_… secret signing its events; one is made and printed once when left out.",
+)
+@click.option("--no-webhook", is_flag=True, help="Remove the project's default webhook.")
+@client_options
+@json_option
+def update_project(
+    client_config: ClientConfig,
+    name: str,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    no_webhook: bool,
+    as_json: bool,
+) -> None:
+    """Change project NAME: its default webhook."""
+    body = _project_changes(webhook_url, webhook_secret, no_webhook)
+    with api_client(client_config) as client:
+        updated = client.request("PATCH", path_of("projects", name), json=body)
+    if as_json:
+        print_json(updated)
+        return
+    click.echo(f"project {name}: webhook {updated.get('webhook_url') or 'none'}")
+    if updated.get("webhook_secret"):
+        click.echo(f"webhook secret (shown once): {updated['webhook_secret']}")
+
+
+def _project_changes(
+    webhook_url: str | None, webhook_secret: str | None, no_webhook: bool
+) -> dict[str, Any]:
+    if no_webhook and (webhook_url or webhook_secret):
+        raise click.UsageError("--no-webhook goes without --webhook-url and --webhook-secret")
+    if webhook_secret is not None and webhook_url is None:
+        raise click.UsageError("--webhook-secret needs --webhook-url")
+    if no_webhook:
+        return {"webhook": None}
+    if webhook_url is None:
+        raise click.UsageError("nothing to change: give --webhook-url or --no-webhook")
+    webhook: dict[str, str] = {"url": webhook_url}
+    if webhook_secret is not None:
+        webhook["secret"] = webhook_secret
+    return {"webhook": webhook}
 
 
 @project.command("delete")

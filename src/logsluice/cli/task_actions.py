@@ -41,6 +41,31 @@ def _ranges(value: Any) -> str:
     return ", ".join(f"[{item['from']} .. {item['to']})" for item in value or ())
 
 
+def describe_webhook(value: Any) -> str:
+    """Return a task's webhook as people read it: state, URL and the latest delivery."""
+    if not value:
+        return "none"
+    text = f"{value['state']} -> {value['url'] or '(no URL any more)'}"
+    if value.get("source") == "project":
+        text += " (project default)"
+    deliveries = value.get("deliveries") or []
+    if deliveries:
+        latest = deliveries[-1]
+        text += f"; {latest['event_type']} {latest['status']} after {latest['attempts']} attempt(s)"
+        if latest.get("last_status_code") is not None:
+            text += f", last answer {latest['last_status_code']}"
+        if latest.get("last_error"):
+            text += f", last error: {latest['last_error']}"
+        if latest["status"] in ("pending", "delivering") and latest.get("next_attempt_at"):
+            text += f", next attempt {latest['next_attempt_at']}"
+    return text
+
+
+def webhook_column(value: Any) -> str:
+    """Return the short webhook state of a task list row ("" without a webhook)."""
+    return "" if not value else str(value["state"])
+
+
 _READABLE: dict[str, Callable[[Any], str]] = {
     "progress": lambda value: f"{value:.1f} %",
     "rows_written": lambda value: f"{value:,}",
@@ -51,6 +76,7 @@ _READABLE: dict[str, Callable[[Any], str]] = {
     "estimate": describe_estimate,
     "error": _error,
     "missing_ranges": _ranges,
+    "webhook": describe_webhook,
 }
 
 
@@ -73,12 +99,12 @@ def list_tasks(client_config: ClientConfig, project: str, as_json: bool, **filte
         return
     table = Table()
     table.add_column("ID", no_wrap=True)
-    for column in ("NAME", "STATUS", "PROGRESS", "ROWS", "SIZE", "CREATED"):
+    for column in ("NAME", "STATUS", "PROGRESS", "ROWS", "SIZE", "WEBHOOK", "CREATED"):
         table.add_column(column, overflow="fold")
     for item in listing["download_tasks"]:
         table.add_row(item["id"], item["name"], item["status"], f"{item['progress']:.1f}%",
                       f"{item['rows_written']:,}", human_bytes(item["bytes_written"]),
-                      item["created_at"])  # fmt: skip
+                      webhook_column(item.get("webhook")), item["created_at"])  # fmt: skip
     console = Console()
     console.print(table)
     console.print(f"{len(listing['download_tasks'])} of {listing['total']} tasks", style="dim")
@@ -97,7 +123,7 @@ def describe(client_config: ClientConfig, task_id: str, project: str, as_json: b
         print_json(item)
         return
     for key, value in item.items():
-        if key in ("spec", "warnings"):
+        if key in ("spec", "warnings", "webhook_secret"):
             continue
         text = _READABLE[key](value) if key in _READABLE else "" if value is None else str(value)
         click.echo(f"{key:>16}: {text}")

@@ -104,6 +104,16 @@ cancel_option = click.option(
     default=None,
     help="Same key and spec: the same task. Default: a fresh key per command.",
 )
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="POST a signed event here when the task ends (default: the project's webhook).",
+)
+@click.option(
+    "--webhook-secret",
+    default=None,
+    help="whsec_… secret signing the events; one is made and printed once when left out.",
+)
 @click.option("--dry-run", is_flag=True, help="Only print the estimate of rows and bytes.")
 @click.option("--wait", is_flag=True, help="Show a progress bar until the task ends.")
 @output_option
@@ -128,6 +138,8 @@ def create(client_config: ClientConfig, as_json: bool, wait: bool, output: Path 
             created = _create_interruptibly(client, project, body, interrupts, quiet=as_json)
             if not wait or interrupts.count:
                 _print_created(created, as_json)
+            elif created.get("webhook_secret") and not as_json:
+                click.echo(f"webhook secret (shown once): {created['webhook_secret']}", err=True)
             if interrupts.count:
                 detach(client, client_config, project, created["id"], interrupts,
                        cancel_now=cancel_on_interrupt or interrupts.count > 1)  # fmt: skip
@@ -203,9 +215,13 @@ def _create_body(options: dict[str, Any]) -> dict[str, Any]:
             "escape_formulas": not options["no_escape_formulas"],
         },
     }
-    for name in ("limit", "name", "logstream", "idempotency_key"):
+    for name in ("limit", "name", "logstream", "idempotency_key", "webhook_url"):
         if options[name] is not None:
             body[name] = options[name]
+    if options["webhook_secret"] is not None:
+        if options["webhook_url"] is None:
+            raise click.UsageError("--webhook-secret needs --webhook-url")
+        body["webhook_secret"] = options["webhook_secret"]
     return body
 
 
@@ -263,6 +279,8 @@ def _print_created(created: dict[str, Any], as_json: bool) -> None:
         click.echo(f"estimate: {estimate}")
         return
     click.echo(f"task {created['id']} {created['status']} (estimate: {estimate})")
+    if created.get("webhook_secret"):
+        click.echo(f"webhook secret (shown once): {created['webhook_secret']}")
 
 
 def describe_estimate(estimate: dict[str, Any]) -> str:

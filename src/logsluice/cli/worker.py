@@ -75,11 +75,15 @@ def worker(server: str, token: str | None, data_dir: Path | None, threads: int) 
     signal.signal(signal.SIGINT, stop)
     click.echo(f"worker: {threads} thread(s), records from {server}", err=True)
     process.pool.start()
+    if process.webhooks is not None:
+        process.webhooks.start()
     try:
         stopping.wait()
     finally:
         click.echo("worker: stopping (running tasks are queued again)", err=True)
         process.pool.stop()
+        if process.webhooks is not None:
+            process.webhooks.stop()
         process.close()
 
 

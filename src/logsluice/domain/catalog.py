@@ -7,6 +7,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from logsluice.domain.tasks import WebhookTarget
+
 DEFAULT_TIME_FIELD = "timestamp"
 LOGSTREAM_FIELD = "logstream"
 MESSAGE_FIELD = "message"
@@ -97,6 +99,8 @@ class Project:
     description: str
     created_at: datetime
     generation: str = field(default_factory=new_generation)
+    # the default webhook of the project's tasks (a task's own webhook wins)
+    webhook: WebhookTarget | None = None
 
 
 @dataclass(frozen=True)

@@ -228,3 +228,18 @@ class CompactionError(LogsluiceError):
 
     code = "compaction_failed"
     retryable = True
+
+
+class WebhookTargetRefusedError(InvalidInputError):
+    """A webhook URL's host resolves to an address webhooks may not reach (loopback, private,
+    link-local, multicast, …) and no allowlisted network holds it, or it does not resolve."""
+
+    code = "webhook_target_refused"
+
+
+class WebhookDeliveryError(LogsluiceError):
+    """One attempt to deliver a webhook event failed (refused address, connection, timeout, a
+    redirect or a status other than 2xx); the dispatcher retries it until its window ends."""
+
+    code = "webhook_delivery_failed"
+    retryable = True

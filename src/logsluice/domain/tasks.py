@@ -209,6 +209,15 @@ def time_range_from_dict(data: Mapping[str, str]) -> TimeRange:
     return TimeRange(datetime.fromisoformat(data["start"]), datetime.fromisoformat(data["end"]))
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    """A webhook URL with its signing secret, encrypted (``secret_ciphertext``): where the task
+    (or its project, by default) wants the event of each ending sent."""
+
+    url: str
+    secret_ciphertext: str = field(repr=False)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Task:
     """A download task as the task store keeps it: the spec plus its lifecycle and metrics.
@@ -216,7 +225,8 @@ class Task:
     ``progress`` is 0–100. ``missing_ranges`` lists the slices skipped under ``allow_incomplete``.
     ``bytes_written`` counts compressed artifact bytes. ``deleted`` tasks are invisible to clients
     and wait for the janitor to remove their artifact and purge them. ``dialect`` is the API the
-    task was created through, fixed at creation.
+    task was created through, fixed at creation. ``webhook`` is the task's own webhook target
+    (its project's default applies when it has none).
     """
 
     id: str
@@ -248,6 +258,7 @@ class Task:
     deleted: bool = False
     dialect: TaskDialect = TaskDialect.NATIVE
     project_generation: str | None = None
+    webhook: WebhookTarget | None = None
 
     @classmethod
     def queued(
@@ -259,6 +270,7 @@ class Task:
         task_id: str | None = None,
         dialect: TaskDialect = TaskDialect.NATIVE,
         project_generation: str | None = None,
+        webhook: WebhookTarget | None = None,
     ) -> Task:
         """Return a new QUEUED task created at ``now`` with a fresh opaque id (uuid4 hex).
 
@@ -273,6 +285,7 @@ class Task:
             created_at=now,
             updated_at=now,
             dialect=dialect,
+            webhook=webhook,
         )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskStatus
+from logsluice.domain.webhooks import WebhookDelivery
 
 COMPLETE_PERCENT = 100.0
 # How long after its estimate's time budget ran out a missing estimate still counts as pending:
@@ -40,6 +41,17 @@ class TaskView:
     task: Task
     progress: TaskProgress
     estimate_status: EstimateStatus = "done"
+    webhook: TaskWebhook | None = None
+
+
+@dataclass(frozen=True)
+class TaskWebhook:
+    """The webhook of a task: the URL in force (the task's own or its project's default, None when
+    neither) and the deliveries of its endings so far, oldest first."""
+
+    url: str | None
+    source: Literal["task", "project"] | None
+    deliveries: tuple[WebhookDelivery, ...] = ()
 
 
 def estimate_status(task: Task, now: datetime, budget: timedelta) -> EstimateStatus:

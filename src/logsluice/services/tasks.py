@@ -23,9 +23,22 @@ from logsluice.domain.errors import (
     ProjectNotFoundError,
     TaskNotFoundError,
 )
-from logsluice.domain.tasks import RUNNING_STATUSES, Task, TaskDialect, TaskSpec, TaskStatus
+from logsluice.domain.tasks import (
+    RUNNING_STATUSES,
+    Task,
+    TaskDialect,
+    TaskSpec,
+    TaskStatus,
+)
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import CatalogStore, Clock, RecordReader, TaskOrderBy, TaskStore
+from logsluice.ports import (
+    CatalogStore,
+    Clock,
+    RecordReader,
+    TaskOrderBy,
+    TaskStore,
+    WebhookStore,
+)
 from logsluice.services.links import LinkSigner, SignedLink
 from logsluice.services.task_checks import check_spec, spec_warnings
 from logsluice.services.task_estimates import (
@@ -35,7 +48,18 @@ from logsluice.services.task_estimates import (
     TaskEstimator,
 )
 from logsluice.services.task_files import all_keys, manifest_key
-from logsluice.services.task_progress import EstimateStatus, TaskView, estimate_status, progress_of
+from logsluice.services.task_progress import (
+    EstimateStatus,
+    TaskView,
+    estimate_status,
+    progress_of,
+)
+from logsluice.services.webhooks import (
+    NewWebhook,
+    WebhookRequest,
+    WebhookTargets,
+    views_with_webhooks,
+)
 
 MAX_PAGE_SIZE = 500
 _RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
@@ -66,6 +90,7 @@ class TaskCreation:
     created: bool = False
     estimate_status: EstimateStatus = "done"
     warnings: tuple[str, ...] = ()
+    webhook_secret: str | None = None
 
 
 class TaskService:
@@ -84,8 +109,16 @@ class TaskService:
         limits: TaskLimits,
         estimate_executor: Executor,
         on_queued: Callable[[], None] = lambda: None,
+        webhook_store: WebhookStore | None = None,
+        webhook_targets: WebhookTargets | None = None,
     ) -> None:
-        """``estimate_executor`` runs the estimates a create does not wait for (a small pool)."""
+        """``estimate_executor`` runs the estimates a create does not wait for (a small pool).
+
+        ``webhook_targets`` checks the webhook a create names (without it, naming one is refused);
+        ``webhook_store`` shows each task's deliveries.
+        """
+        self._webhook_store = webhook_store
+        self._webhook_targets = webhook_targets
         self._task_store = task_store
         self._catalog_store = catalog_store
         self._log_store = log_store
@@ -104,7 +137,13 @@ class TaskService:
         self._late_estimates = LateEstimates(self._estimator, estimate_executor)
 
     def create(
-        self, project: str, spec: TaskSpec, *, dialect: TaskDialect, dry_run: bool = False
+        self,
+        project: str,
+        spec: TaskSpec,
+        *,
+        dialect: TaskDialect,
+        dry_run: bool = False,
+        webhook: WebhookRequest | None = None,
     ) -> TaskCreation:
         """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
 
@@ -114,9 +153,11 @@ class TaskService:
         known. With an idempotency key already used for the same spec, the first task is
         returned. Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and
         subclasses such as InvalidQueryError with its position), ConflictError for a key reused
-        with another spec.
+        with another spec. ``webhook`` is checked too (WebhookTargetRefusedError for a refused
+        address); a secret made for it comes back once, in ``webhook_secret``.
         """
         check_spec(spec, self._limits.max_limit_for(project), self._log_store)
+        new_webhook = self._prepare_webhook(webhook)
         generation = self._catalog_store.get_project(project).generation
         self._catalog_store.get_logstore(project, spec.logstore)
         if dry_run:
@@ -131,6 +172,7 @@ class TaskService:
             now=self._clock.now(),
             dialect=dialect,
             project_generation=generation,
+            webhook=new_webhook.target if new_webhook else None,
         )
         if early is not None:
             queued = replace(queued, estimate_rows=early.rows, estimate_bytes=early.bytes)
@@ -148,7 +190,15 @@ class TaskService:
             created=created,
             estimate_status=view.estimate_status,
             warnings=spec_warnings(spec),
+            webhook_secret=new_webhook.created_secret if new_webhook and created else None,
         )
+
+    def _prepare_webhook(self, webhook: WebhookRequest | None) -> NewWebhook | None:
+        if webhook is None:
+            return None
+        if self._webhook_targets is None:
+            raise InvalidInputError("webhooks are not available on this server", field="webhook")
+        return self._webhook_targets.prepare(webhook.url, webhook.secret)
 
     def _record_estimate(self, task: Task, estimate: TaskEstimate) -> None:
         self._task_store.record_estimate(
@@ -167,10 +217,11 @@ class TaskService:
         queued = [task.id for task in tasks if task.status == TaskStatus.QUEUED]
         positions = self._task_store.queue_positions(queued) if queued else {}
         now = self._clock.now()
-        return [
+        views = [
             TaskView(task=task, progress=progress_of(task, now, positions.get(task.id)))
             for task in tasks
         ]
+        return [*self._with_webhooks(views)]
 
     def changes(
         self, project: str, task_ids: Collection[str], updated_since: datetime, *, limit: int
@@ -330,11 +381,19 @@ class TaskService:
             self._task_store.queue_position(task) if task.status == TaskStatus.QUEUED else None
         )
         now = self._clock.now()
-        return TaskView(
+        view = TaskView(
             task=task,
             progress=progress_of(task, now, position),
             estimate_status=estimate_status(task, now, self._estimator.timeout),
         )
+        [shown] = self._with_webhooks((view,))
+        return shown
+
+    def _with_webhooks(self, views: Sequence[TaskView]) -> Sequence[TaskView]:
+        """Add to each view its webhook in force and its deliveries (one read for all)."""
+        if self._webhook_store is None:
+            return views
+        return views_with_webhooks(views, self._webhook_store, self._catalog_store)
 
 
 def read_manifest(artifact_store: ArtifactStore, task: Task) -> dict[str, Any]:

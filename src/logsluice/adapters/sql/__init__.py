@@ -13,6 +13,7 @@ from logsluice.adapters.sql.migrate import migrate, migrate_engine
 from logsluice.adapters.sql.session_store import SqlSessionStore
 from logsluice.adapters.sql.task_store import SqlTaskStore
 from logsluice.adapters.sql.task_updates import ATTEMPTS_EXHAUSTED
+from logsluice.adapters.sql.webhook_outbox import SqlWebhookStore
 
 __all__ = [
     "ATTEMPTS_EXHAUSTED",
@@ -20,6 +21,7 @@ __all__ = [
     "SqlCatalogStore",
     "SqlSessionStore",
     "SqlTaskStore",
+    "SqlWebhookStore",
     "create_sql_engine",
     "migrate",
     "migrate_engine",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Row, delete, insert, select
+from sqlalchemy import Connection, Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import logstores, projects
+from logsluice.adapters.sql.task_rows import webhook_target
 from logsluice.domain.catalog import Logstore, Project
 from logsluice.domain.errors import (
     AlreadyExistsError,
     LogstoreNotFoundError,
     ProjectNotFoundError,
 )
+from logsluice.domain.tasks import WebhookTarget
 
 
 class SqlCatalogStore:
@@ -51,6 +53,21 @@ class SqlCatalogStore:
         with read_transaction(self._engine) as connection:
             rows = connection.execute(select(projects).order_by(projects.c.name)).all()
         return [_project_from_row(row) for row in rows]
+
+    def set_project_webhook(self, name: str, webhook: WebhookTarget | None) -> Project:
+        """Set or clear the project's default webhook; see the CatalogStore port."""
+        with write_transaction(self._engine) as connection:
+            _require_project(connection, name)
+            row = connection.execute(
+                update(projects)
+                .where(projects.c.name == name)
+                .values(
+                    webhook_url=webhook.url if webhook else None,
+                    webhook_secret_ciphertext=webhook.secret_ciphertext if webhook else None,
+                )
+                .returning(*projects.c)
+            ).one()
+        return _project_from_row(row)
 
     def delete_project(self, name: str) -> None:
         """Delete the project and its logstores' catalog entries. Raises ProjectNotFoundError."""
@@ -126,6 +143,7 @@ def _project_from_row(row: Row[tuple[object, ...]]) -> Project:
         description=values["description"],
         created_at=values["created_at"],
         generation=values["generation"],
+        webhook=webhook_target(values["webhook_url"], values["webhook_secret_ciphertext"]),
     )
 
 

@@ -1,5 +1,5 @@
 """The declared schema of the control-plane database: projects, logstores, tasks, checkpoints,
-access keys and console sessions.
+webhook deliveries, access keys and console sessions.
 
 One SQLAlchemy Core ``MetaData`` serves SQLite and PostgreSQL. Alembic migrations in ``migrations/``
 create exactly this schema, and a contract test compares the two. Times are stored as UTC: SQLite
@@ -68,6 +68,9 @@ projects = Table(
     Column("created_at", UtcDateTime, nullable=False),
     # a uuid given at creation: a project re-created under the same name is another generation
     Column("generation", String(36), nullable=False),
+    # the project's default webhook: every task without its own sends its events here
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret_ciphertext", Text, nullable=True),
 )
 
 logstores = Table(
@@ -125,6 +128,9 @@ tasks = Table(
     Column("project_generation", String(36), nullable=True),
     # the place of the task's latest claim among all claims: the fair claim order reads it
     Column("claim_sequence", BigInteger, nullable=True),
+    # the task's own webhook (its project's default applies when it has none)
+    Column("webhook_url", Text, nullable=True),
+    Column("webhook_secret_ciphertext", Text, nullable=True),
     UniqueConstraint("project", "idempotency_key"),
     Index(None, "status", "project"),
     Index(None, "project", "created_at"),
@@ -143,6 +149,32 @@ task_slices = Table(
     Column("offset_bytes", BigInteger, nullable=False),
     Column("status", String(32), nullable=False),
     Column("written_at", UtcDateTime, nullable=False),
+)
+
+# The outbox of completion webhooks: one row per ending of a task with a webhook, written in the
+# transaction of the ending and claimed by dispatchers (ADR 0020). ``id`` is the webhook-id.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), nullable=False),
+    Column("project", String(64), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret_ciphertext", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("last_attempt_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    # who holds the delivery while it is sent; a stale one is taken over after next_attempt_at
+    Column("claim_token", String(64), nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "task_id", "created_at"),
 )
 
 access_keys = Table(

@@ -21,6 +21,7 @@ from logsluice.domain.tasks import (
     TaskDialect,
     TaskSpec,
     TaskStatus,
+    WebhookTarget,
     time_range_from_dict,
     time_range_to_dict,
 )
@@ -36,6 +37,7 @@ UPDATABLE_FIELDS = frozenset(field.name for field in dataclasses.fields(Task)) -
     "created_at",
     "updated_at",
     "dialect",
+    "webhook",
 }
 
 
@@ -66,6 +68,8 @@ def task_to_row(task: Task) -> dict[str, Any]:
         created_at=task.created_at,
         updated_at=task.updated_at,
         missing_ranges=encode_missing_ranges(task.missing_ranges),
+        webhook_url=task.webhook.url if task.webhook else None,
+        webhook_secret_ciphertext=task.webhook.secret_ciphertext if task.webhook else None,
     )
     return values
 
@@ -101,8 +105,16 @@ def task_from_row(row: Row[Any]) -> Task:
         updated_at=values["updated_at"],
         missing_ranges=decode_missing_ranges(values["missing_ranges"]),
         dialect=TaskDialect(values["dialect"]),
+        webhook=webhook_target(values["webhook_url"], values["webhook_secret_ciphertext"]),
         **{name: values[name] for name in UPDATABLE_FIELDS - fixed},
     )
+
+
+def webhook_target(url: str | None, secret_ciphertext: str | None) -> WebhookTarget | None:
+    """Return the webhook target stored in a pair of ``webhook_*`` columns (None: no webhook)."""
+    if url is None:
+        return None
+    return WebhookTarget(url=url, secret_ciphertext=secret_ciphertext or "")
 
 
 def checkpoint_to_row(checkpoint: SliceCheckpoint) -> dict[str, Any]:

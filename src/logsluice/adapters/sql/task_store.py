@@ -44,6 +44,7 @@ from logsluice.adapters.sql.task_updates import (
     slice_totals,
     status_after_delete,
 )
+from logsluice.adapters.sql.webhook_outbox import forget_deliveries, record_endings
 from logsluice.domain.errors import (
     AlreadyExistsError,
     ConflictError,
@@ -175,7 +176,9 @@ class SqlTaskStore:
             )
             if row is None:
                 raise refusal(connection, task_id, target, worker_id)
-        return task_from_row(row)
+            changed = task_from_row(row)
+            record_endings(connection, [changed])
+        return changed
 
     def claim_next_task(
         self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
@@ -250,7 +253,9 @@ class SqlTaskStore:
             )
             check_transition(current.status, target)
             row = apply_transition(connection, task_id, target, now, {current.status}, {})
-        return changed_task(row, task_id)
+            changed = changed_task(row, task_id)
+            record_endings(connection, [changed])
+        return changed
 
     def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
         """Requeue, fail or finish cancelling tasks whose lease lapsed; see the TaskStore port."""
@@ -271,6 +276,7 @@ class SqlTaskStore:
             for source, target, condition, fields in outcomes:
                 statement = guarded_update(target, now, {source}, fields).where(condition)
                 changed.extend(task_from_row(row) for row in connection.execute(statement))
+            record_endings(connection, changed)
         return changed
 
     def expire_tasks(self, *, now: datetime) -> list[Task]:
@@ -279,7 +285,9 @@ class SqlTaskStore:
             tasks.c.expires_at <= now
         )
         with write_transaction(self._engine) as connection:
-            return [task_from_row(row) for row in connection.execute(statement)]
+            expired = [task_from_row(row) for row in connection.execute(statement)]
+            record_endings(connection, expired)
+        return expired
 
     # --- checkpoints -----------------------------------------------------------------------------
 
@@ -376,9 +384,11 @@ class SqlTaskStore:
         """Remove a deleted task and its checkpoints; a no-op if it is gone already."""
         with write_transaction(self._engine) as connection:
             connection.execute(delete(task_slices).where(task_slices.c.task_id == task_id))
-            connection.execute(
+            deleted = connection.execute(
                 delete(tasks).where(tasks.c.id == task_id, tasks.c.deleted.is_(True))
             )
+            if deleted.rowcount:
+                forget_deliveries(connection, task_id)
 
     def close(self) -> None:
         """Release the engine's connections."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logsluice.api.native.webhook_models import WebhookIn
 from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, Project
 from logsluice.domain.export import Order
 from logsluice.services.catalog import (
@@ -35,12 +36,30 @@ class ProjectOut(BaseModel):
     name: str
     description: str
     created_at: datetime
+    webhook_url: str | None = Field(
+        default=None, description="the default webhook of the project's tasks (null: none)"
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="on update only: the secret made for a webhook given without one (shown once)",
+    )
 
     @classmethod
-    def of(cls, project: Project) -> ProjectOut:
+    def of(cls, project: Project, webhook_secret: str | None = None) -> ProjectOut:
         return cls(
-            name=project.name, description=project.description, created_at=project.created_at
+            name=project.name,
+            description=project.description,
+            created_at=project.created_at,
+            webhook_url=project.webhook.url if project.webhook else None,
+            webhook_secret=webhook_secret,
         )
+
+
+class ProjectUpdate(RequestBody):
+    webhook: WebhookIn | None = Field(
+        default=None,
+        description="the default webhook of the project's tasks; null removes it, absent keeps it",
+    )
 
 
 class ProjectList(BaseModel):

@@ -1,11 +1,12 @@
-"""Native endpoints for projects: create, list, show, delete."""
+"""Native endpoints for projects: create, list, show, update (the default webhook), delete."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
 from logsluice.api.context import Caller, Context
-from logsluice.api.native.models import ProjectCreate, ProjectList, ProjectOut
+from logsluice.api.native.models import ProjectCreate, ProjectList, ProjectOut, ProjectUpdate
+from logsluice.domain.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -33,6 +34,22 @@ def get_project(project: str, context: Context, caller: Caller) -> ProjectOut:
     """Show one project."""
     caller.require_project(project)
     return ProjectOut.of(context.catalog.get_project(project))
+
+
+@router.patch("/{project}", response_model=ProjectOut)
+def update_project(
+    project: str, body: ProjectUpdate, context: Context, caller: Caller
+) -> ProjectOut:
+    """Set or remove the project's default webhook (`{"webhook": {"url", "secret"?}}` or
+    `{"webhook": null}`); every task of the project without its own webhook uses it."""
+    caller.require_project(project, write=True)
+    if context.project_webhooks is None:
+        raise InvalidInputError("webhooks are not available on this server", field="webhook")
+    if "webhook" not in body.model_fields_set:
+        return ProjectOut.of(context.catalog.get_project(project))
+    request = body.webhook.request() if body.webhook is not None else None
+    updated, secret = context.project_webhooks.set_default(project, request)
+    return ProjectOut.of(updated, secret)
 
 
 @router.delete("/{project}", status_code=204)

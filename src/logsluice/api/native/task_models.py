@@ -12,12 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logsluice.api.native.webhook_models import TaskWebhookOut, WebhookIn
+from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
-from logsluice.domain.tasks import TaskSpec
+from logsluice.domain.tasks import TERMINAL_STATUSES, TaskSpec
 from logsluice.domain.timerange import TimeRange, parse_time
 from logsluice.services.task_estimates import TaskEstimate
 from logsluice.services.task_files import artifact_file_name
 from logsluice.services.task_progress import TaskView
+from logsluice.services.webhooks import WebhookRequest
 
 TimeValue = str | int | float
 
@@ -58,6 +61,30 @@ class TaskCreate(BaseModel):
     idempotency_key: str | None = None
     timezone: str = Field(default="UTC", description="IANA time zone of rendered timestamps")
     dry_run: bool = Field(default=False, description="only estimate rows and bytes")
+    webhook: WebhookIn | None = Field(
+        default=None,
+        description="where to POST a signed event when the task ends (default: the project's)",
+    )
+    webhook_url: str | None = Field(
+        default=None, description="flat form of `webhook.url`; not with `webhook`"
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="flat form of `webhook.secret`; needs `webhook_url`"
+    )
+
+    def webhook_request(self) -> WebhookRequest | None:
+        """Return the webhook the body names, if any. Raises InvalidInputError for both forms."""
+        if self.webhook is not None:
+            if self.webhook_url is not None or self.webhook_secret is not None:
+                raise InvalidInputError(
+                    "give `webhook` or `webhook_url`, not both", field="webhook_url"
+                )
+            return self.webhook.request()
+        if self.webhook_url is None:
+            if self.webhook_secret is not None:
+                raise InvalidInputError("`webhook_secret` needs `webhook_url`", field="webhook_url")
+            return None
+        return WebhookRequest(url=self.webhook_url, secret=self.webhook_secret)
 
     def to_spec(self) -> TaskSpec:
         """Return the task spec. Raises InvalidTimeRangeError for bad or inverted times."""
@@ -154,9 +181,18 @@ class TaskOut(BaseModel):
         description="on create: what the task does differently than asked (e.g. a compression "
         "Parquet ignores)",
     )
+    webhook: TaskWebhookOut | None = Field(
+        default=None, description="the webhook in force and its deliveries; null without one"
+    )
+    webhook_secret: str | None = Field(
+        default=None,
+        description="on create only: the secret made for a webhook given without one (shown once)",
+    )
 
     @classmethod
-    def of(cls, view: TaskView, warnings: tuple[str, ...] = ()) -> TaskOut:
+    def of(
+        cls, view: TaskView, warnings: tuple[str, ...] = (), webhook_secret: str | None = None
+    ) -> TaskOut:
         task, progress = view.task, view.progress
         duration = (
             (task.finished_at - task.started_at).total_seconds()
@@ -197,6 +233,8 @@ class TaskOut(BaseModel):
             duration_seconds=duration,
             spec=_spec_out(task.spec),
             warnings=list(warnings),
+            webhook=TaskWebhookOut.of(view.webhook, task.status in TERMINAL_STATUSES),
+            webhook_secret=webhook_secret,
         )
 
 

@@ -42,14 +42,20 @@ def create_task(
     """
     caller.require_project(project, write=True)
     creation = context.tasks.create(
-        project, body.to_spec(), dialect=TaskDialect.NATIVE, dry_run=dry_run or body.dry_run
+        project,
+        body.to_spec(),
+        dialect=TaskDialect.NATIVE,
+        dry_run=dry_run or body.dry_run,
+        webhook=body.webhook_request(),
     )
     if creation.view is None:
         estimate = DryRunOut(
             estimate=EstimateOut.of(creation.estimate), warnings=list(creation.warnings)
         )
         return JSONResponse(estimate.model_dump(mode="json"), status_code=200)
-    content = TaskOut.of(creation.view, creation.warnings).model_dump(mode="json")
+    content = TaskOut.of(creation.view, creation.warnings, creation.webhook_secret).model_dump(
+        mode="json"
+    )
     return JSONResponse(content, status_code=201 if creation.created else 200)
 
 

@@ -1,6 +1,6 @@
 // How a download task looks, in one place: its status, progress (percent, rows, bytes, rate,
 // ETA, queue position), notices and actions. The list and the task page both render through
-// here; a task's webhook state (once webhooks exist) belongs in webhookState().
+// here, its webhook's delivery state too (webhookState()).
 
 import { api, projectPath } from "./api.js";
 import { confirmAction } from "./dialogs.js";
@@ -46,8 +46,32 @@ export function notices(task) {
   return items;
 }
 
-export function webhookState() {
-  return null; // webhooks are not there yet; their delivery state will be shown here
+const WEBHOOK_LABELS = {
+  waiting: "Webhook: sent when the task ends",
+  pending: "Webhook: about to be sent",
+  retrying: "Webhook: retrying",
+  delivered: "Webhook: delivered",
+  failed: "Webhook: failed",
+};
+
+// The state of the task's webhook from task.webhook (null when the task has none): the latest
+// delivery's outcome, its attempts, the receiver's last answer and when the next attempt is due.
+export function webhookState(task) {
+  const webhook = task && task.webhook;
+  if (!webhook || webhook.state === "none") return null;
+  const latest = webhook.deliveries.length ? webhook.deliveries[webhook.deliveries.length - 1] : null;
+  const details = [];
+  if (latest) {
+    details.push(`${latest.attempts} attempt${latest.attempts === 1 ? "" : "s"}`);
+    if (latest.last_status_code !== null) details.push(`last answer ${latest.last_status_code}`);
+    if (latest.delivered_at) details.push(`at ${formatTime(latest.delivered_at)}`);
+    if (latest.next_attempt_at) details.push(`next ${formatTime(latest.next_attempt_at)}`);
+  }
+  const where = webhook.url ? `${webhook.url}${webhook.source === "project" ? " (project default)" : ""}` : "";
+  return h("div", { class: `webhook webhook-${webhook.state} small`, "data-webhook-state": webhook.state, title: where },
+    h("span", { class: "webhook-label" }, WEBHOOK_LABELS[webhook.state] || `Webhook: ${webhook.state}`),
+    details.length ? h("span", { class: "muted" }, ` · ${details.join(" · ")}`) : null,
+    latest && latest.last_error && latest.status !== "delivered" ? h("div", { class: "webhook-error" }, latest.last_error) : null);
 }
 
 async function openLink(project, task) {

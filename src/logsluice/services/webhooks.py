@@ -1,0 +1,334 @@
+"""Completion webhooks: checking and storing targets, and the dispatcher that delivers events.
+
+A target (a task's own or its project's default) is checked against the address rule when it is
+set, and its secret is kept encrypted. When a task ends the task store writes a delivery into its
+outbox in the same transaction; :class:`WebhookDispatcher` (a thread in ``serve`` and in
+``logsluice worker``) claims due deliveries, signs each event the Standard Webhooks way and POSTs
+it, retrying with exponential backoff until ``retry_window`` after the ending has passed, then
+gives up (FAILED). Delivery is at least once: the ``webhook-id`` is the same on every attempt, so
+a receiver drops a repeat. Workers never wait for a webhook. ADR 0020 tells the design.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from logsluice.domain.catalog import Project
+from logsluice.domain.errors import ArtifactNotFoundError, LogsluiceError, ProjectNotFoundError
+from logsluice.domain.tasks import Task, TaskStatus, WebhookTarget
+from logsluice.domain.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    completion_event,
+    new_webhook_secret,
+    retry_delay,
+    webhook_headers,
+    webhook_key,
+)
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.ports import (
+    CatalogStore,
+    Clock,
+    SecretCipher,
+    WebhookResponse,
+    WebhookSender,
+    WebhookStore,
+)
+from logsluice.services.links import LinkSigner
+from logsluice.services.task_files import MANIFEST_FILE_NAME
+from logsluice.services.task_progress import TaskView, TaskWebhook
+
+# Longest error text kept on a delivery (the receiver's answer is cut to this).
+MAX_ERROR_CHARS = 500
+# Rounds of claims one call makes while every round comes back full (a backlog drains quickly).
+_MAX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """How deliveries are attempted: per-attempt ``timeout``, the backoff from ``initial_delay``
+    doubling up to ``max_delay``, given up ``retry_window`` after the ending; ``link_ttl`` of the
+    download link in a success event; ``batch_size`` deliveries claimed and sent
+    ``concurrency`` at a time."""
+
+    timeout: timedelta = timedelta(seconds=10)
+    retry_window: timedelta = timedelta(hours=24)
+    initial_delay: timedelta = timedelta(seconds=5)
+    max_delay: timedelta = timedelta(hours=1)
+    link_ttl: timedelta = timedelta(hours=24)
+    batch_size: int = 20
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """A webhook as a client names it: the URL and, optionally, its ``whsec_…`` secret."""
+
+    url: str
+    secret: str | None = None
+
+
+@dataclass(frozen=True)
+class NewWebhook:
+    """A checked target to store, and its secret in plain text when one was made for the caller
+    (shown once: only the ciphertext is kept)."""
+
+    target: WebhookTarget
+    created_secret: str | None = None
+
+
+class WebhookTargets:
+    """Checks webhook URLs against the address rule and encrypts their secrets."""
+
+    def __init__(self, sender: WebhookSender, cipher: SecretCipher) -> None:
+        self._sender = sender
+        self._cipher = cipher
+
+    def prepare(self, url: str, secret: str | None) -> NewWebhook:
+        """Return the target of ``url`` signed with ``secret`` (a fresh one when None).
+
+        Raises InvalidInputError for a malformed URL or secret, WebhookTargetRefusedError for a
+        host that resolves to a refused address (or not at all).
+        """
+        if secret is not None:
+            webhook_key(secret)
+        self._sender.check_target(url)
+        created = new_webhook_secret() if secret is None else None
+        plaintext = secret if secret is not None else created
+        assert plaintext is not None
+        target = WebhookTarget(url=url, secret_ciphertext=self._cipher.encrypt(plaintext))
+        return NewWebhook(target=target, created_secret=created)
+
+
+class WebhookDispatcher:
+    """Claims due deliveries from the outbox and sends them; one round per :meth:`deliver_due`."""
+
+    def __init__(
+        self,
+        *,
+        store: WebhookStore,
+        sender: WebhookSender,
+        cipher: SecretCipher,
+        artifact_store: ArtifactStore,
+        link_signer: LinkSigner,
+        clock: Clock,
+        settings: WebhookSettings,
+        base_url: str,
+        jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),  # noqa: S311 (not secret)
+    ) -> None:
+        """``base_url`` is where download links of success events point (the server's URL)."""
+        self._store = store
+        self._sender = sender
+        self._cipher = cipher
+        self._artifact_store = artifact_store
+        self._link_signer = link_signer
+        self._clock = clock
+        self._settings = settings
+        self._base_url = base_url.rstrip("/")
+        self._jitter = jitter
+        self._logger = structlog.get_logger().bind(job="webhooks")
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="webhook"
+        )
+
+    def deliver_due(self) -> int:
+        """Claim the deliveries due now and attempt each once; return how many were attempted."""
+        hold = self._settings.timeout * 2 + timedelta(seconds=30)
+        attempted = 0
+        for _ in range(_MAX_ROUNDS):
+            claimed = self._store.claim_due(
+                now=self._clock.now(), hold=hold, limit=self._settings.batch_size
+            )
+            list(self._pool.map(self.attempt, claimed))
+            attempted += len(claimed)
+            if len(claimed) < self._settings.batch_size:
+                break
+        return attempted
+
+    def attempt(self, delivery: WebhookDelivery) -> DeliveryStatus:
+        """Send one claimed delivery once and record the outcome; return the new status."""
+        try:
+            response = self._send(delivery)
+        except LogsluiceError as error:
+            return self._failed(delivery, None, error.message)
+        if 200 <= response.status_code < 300:
+            return self._delivered(delivery, response.status_code)
+        return self._failed(delivery, response.status_code, _answer_text(response))
+
+    def close(self) -> None:
+        """Stop the sending threads (an attempt in progress finishes)."""
+        self._pool.shutdown(wait=True)
+
+    # --- one attempt -----------------------------------------------------------------------------
+
+    def _send(self, delivery: WebhookDelivery) -> WebhookResponse:
+        key = webhook_key(self._cipher.decrypt(delivery.secret_ciphertext))
+        now = self._clock.now()
+        event = completion_event(
+            delivery, sent_at=now, sha256=self._sha256(delivery), link=self._link(delivery)
+        )
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = webhook_headers(key, delivery.id, int(now.timestamp()), body)
+        return self._sender.send(delivery.url, headers, body)
+
+    def _delivered(self, delivery: WebhookDelivery, status_code: int) -> DeliveryStatus:
+        self._settle(delivery, DeliveryStatus.DELIVERED, status_code, None, None)
+        self._logger.info(
+            "webhook.delivered",
+            task_id=delivery.task_id,
+            webhook_id=delivery.id,
+            project=delivery.project,
+            event_type=delivery.event_type,
+            attempts=delivery.attempts,
+            status_code=status_code,
+        )
+        return DeliveryStatus.DELIVERED
+
+    def _failed(
+        self, delivery: WebhookDelivery, status_code: int | None, error: str
+    ) -> DeliveryStatus:
+        now = self._clock.now()
+        wait = retry_delay(
+            delivery.attempts,
+            self._settings.initial_delay,
+            self._settings.max_delay,
+            self._jitter(),
+        )
+        next_attempt_at = now + wait
+        gives_up = next_attempt_at > delivery.created_at + self._settings.retry_window
+        status = DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING
+        text = error[:MAX_ERROR_CHARS]
+        self._settle(delivery, status, status_code, text, None if gives_up else next_attempt_at)
+        event = "webhook.failed" if gives_up else "webhook.retrying"
+        self._logger.warning(
+            event,
+            task_id=delivery.task_id,
+            webhook_id=delivery.id,
+            project=delivery.project,
+            event_type=delivery.event_type,
+            attempts=delivery.attempts,
+            status_code=status_code,
+            error=text,
+        )
+        return status
+
+    def _settle(
+        self,
+        delivery: WebhookDelivery,
+        status: DeliveryStatus,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        settled = self._store.settle(
+            delivery,
+            status=status,
+            now=self._clock.now(),
+            status_code=status_code,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
+        if not settled:
+            self._logger.warning("webhook.claim_lost", task_id=delivery.task_id)
+
+    # --- what a success event links to -----------------------------------------------------------
+
+    def _sha256(self, delivery: WebhookDelivery) -> str | None:
+        if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value:
+            return None
+        key = f"{delivery.project}/{delivery.task_id}/{MANIFEST_FILE_NAME}"
+        try:
+            manifest = json.loads(b"".join(self._artifact_store.read(key)))
+        except (ArtifactNotFoundError, ValueError):
+            return None  # the file expired or was deleted before the event went out
+        sha256 = manifest.get("sha256")
+        return sha256 if isinstance(sha256, str) else None
+
+    def _link(self, delivery: WebhookDelivery) -> dict[str, str] | None:
+        artifact_key = delivery.payload.get("artifact_key")
+        if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value or not artifact_key:
+            return None
+        if not self._artifact_store.exists(str(artifact_key)):
+            return None
+        link = self._link_signer.sign(
+            delivery.project, delivery.task_id, str(artifact_key), self._settings.link_ttl
+        )
+        return {
+            "url": f"{self._base_url}/downloads/{link.token}",
+            "expires_at": link.expires_at.isoformat(),
+        }
+
+
+def _answer_text(response: WebhookResponse) -> str:
+    code = response.status_code
+    if 300 <= code < 400:
+        return f"the webhook answered {code}, a redirect; redirects are not followed"
+    answer = " ".join(response.body_start.split())[:200]
+    return f"the webhook answered {code}" + (f": {answer}" if answer else "")
+
+
+class ProjectWebhooks:
+    """Sets and clears the default webhook of a project (tasks without their own use it)."""
+
+    def __init__(self, catalog_store: CatalogStore, targets: WebhookTargets) -> None:
+        self._catalog_store = catalog_store
+        self._targets = targets
+
+    def set_default(
+        self, project: str, webhook: WebhookRequest | None
+    ) -> tuple[Project, str | None]:
+        """Set the project's default webhook (None clears it); return the project and the secret
+        made for it when none was given (shown once).
+
+        Raises ProjectNotFoundError, InvalidInputError, WebhookTargetRefusedError.
+        """
+        self._catalog_store.get_project(project)
+        if webhook is None:
+            return self._catalog_store.set_project_webhook(project, None), None
+        prepared = self._targets.prepare(webhook.url, webhook.secret)
+        updated = self._catalog_store.set_project_webhook(project, prepared.target)
+        return updated, prepared.created_secret
+
+
+def views_with_webhooks(
+    views: Sequence[TaskView], store: WebhookStore, catalog_store: CatalogStore
+) -> list[TaskView]:
+    """Return ``views`` with each task's webhook in force and its deliveries (one read for all).
+
+    A task's own webhook wins; else its project's default (read once per project).
+    """
+    deliveries = store.list_deliveries([view.task.id for view in views]) if views else {}
+    defaults: dict[str, WebhookTarget | None] = {}
+
+    def default_of(project: str) -> WebhookTarget | None:
+        if project not in defaults:
+            try:
+                defaults[project] = catalog_store.get_project(project).webhook
+            except ProjectNotFoundError:
+                defaults[project] = None
+        return defaults[project]
+
+    return [
+        replace(view, webhook=_task_webhook(view.task, deliveries, default_of)) for view in views
+    ]
+
+
+def _task_webhook(
+    task: Task,
+    deliveries: Mapping[str, Sequence[WebhookDelivery]],
+    default_of: Callable[[str], WebhookTarget | None],
+) -> TaskWebhook | None:
+    sent = tuple(deliveries.get(task.id, ()))
+    if task.webhook is not None:
+        return TaskWebhook(url=task.webhook.url, source="task", deliveries=sent)
+    default = default_of(task.project)
+    if default is None:
+        return TaskWebhook(url=None, source=None, deliveries=sent) if sent else None
+    return TaskWebhook(url=default.url, source="project", deliveries=sent)
