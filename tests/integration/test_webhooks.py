@@ -17,11 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 from standardwebhooks.webhooks import Webhook
 
-from logsluice.bootstrap import Server, build_secret_cipher, build_server
-from logsluice.domain.tasks import TaskDialect, TaskStatus, WebhookTarget
+from logsluice.adapters.artifacts import build_artifact_store
+from logsluice.adapters.secret_cipher import FernetSecretCipher
+from logsluice.adapters.sql import SqlTaskStore, SqlWebhookStore, create_sql_engine, migrate_engine
+from logsluice.bootstrap import Server, build_secret_cipher, build_server, build_webhook_sender
+from logsluice.domain.tasks import Task, TaskDialect, TaskStatus, WebhookTarget
+from logsluice.services.clock import SystemClock
+from logsluice.services.links import LinkSigner
+from logsluice.services.webhooks import WebhookDispatcher, WebhookSettings
 from logsluice.settings import load_settings
 from tests.contract.task_samples import make_spec
 from tests.integration.api_checks import assert_error, authorized_client
@@ -480,3 +487,63 @@ def test_a_deleted_task_sends_nothing(
     assert client.delete(f"{TASKS_URL}/{task['id']}").status_code == 204
     assert _deliver(server) == 0
     assert receiver.received == []
+
+
+@pytest.mark.postgresql
+def test_two_dispatchers_on_postgresql_deliver_each_event_once(
+    postgresql_database_factory: Any, receiver: Receiver, tmp_path: Path
+) -> None:
+    url = postgresql_database_factory()
+    engine = create_sql_engine(url)
+    migrate_engine(engine)
+    task_store = SqlTaskStore(engine)
+    cipher = FernetSecretCipher(Fernet.generate_key())
+    target = WebhookTarget(url=receiver.url, secret_ciphertext=cipher.encrypt(SECRET))
+    now = datetime.now(UTC)
+    ids = []
+    for index in range(40):
+        task = task_store.create_task(
+            Task.queued(project="web", spec=make_spec(name=f"t{index}"), now=now, webhook=target)
+        )
+        task_store.request_cancel("web", task.id, now=now)
+        ids.append(task.id)
+    settings = load_settings(data_dir=tmp_path / "data", webhook_allow_networks="127.0.0.1/32")
+    stores = [SqlWebhookStore(create_sql_engine(url)) for _ in range(2)]
+    dispatchers = [
+        WebhookDispatcher(
+            store=store,
+            sender=build_webhook_sender(settings),
+            cipher=cipher,
+            artifact_store=build_artifact_store(settings.artifact_store_url),
+            link_signer=LinkSigner(b"0" * 32, SystemClock()),
+            clock=SystemClock(),
+            settings=WebhookSettings(batch_size=3, concurrency=2),
+            base_url="http://127.0.0.1:1",
+        )
+        for store in stores
+    ]
+    start = threading.Barrier(2)
+    counts: list[int] = []
+
+    def run(dispatcher: WebhookDispatcher) -> None:
+        start.wait()
+        counts.append(dispatcher.deliver_due())
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for dispatcher in dispatchers:
+        dispatcher.close()
+    try:
+        webhook_ids = [item.headers["webhook-id"] for item in receiver.received]
+        assert sum(counts) == 40
+        assert len(webhook_ids) == 40
+        assert len(set(webhook_ids)) == 40
+        assert {_verified(item)["data"]["id"] for item in receiver.received} == set(ids)
+        assert stores[0].count_unsettled() == 0
+    finally:
+        for store in stores:
+            store.close()
+        task_store.close()

@@ -170,7 +170,7 @@ class WebhookDispatcher:
 
     def _send(self, delivery: WebhookDelivery) -> WebhookResponse:
         key = webhook_key(self._cipher.decrypt(delivery.secret_ciphertext))
-        now = self._clock.now()
+        now = self._clock.now().replace(microsecond=0)  # the body's time is the header's
         event = completion_event(
             delivery, sent_at=now, sha256=self._sha256(delivery), link=self._link(delivery)
         )
