@@ -305,6 +305,7 @@ def build_webhook_job(
             initial_delay=settings.webhook_retry_initial_delay,
             max_delay=settings.webhook_retry_max_delay,
             link_ttl=min(settings.webhook_link_ttl, settings.link_ttl_max),
+            batch_size=settings.webhook_concurrency,
             concurrency=settings.webhook_concurrency,
         ),
         base_url=settings.public_url or base_url,

@@ -11,10 +11,12 @@ used because it lets the connection be pinned to an address and follows no redir
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -32,6 +34,8 @@ from logsluice.ports import WebhookResponse
 # How much of a receiver's answer is read: enough to show why it refused an event.
 MAX_RESPONSE_BYTES = 1024
 USER_AGENT = "logsluice-webhooks/1"
+# An attempt is connect, send and answer: it ends at the latest after this many timeouts.
+ATTEMPT_STEPS = 3
 
 Resolver = Callable[[str, int], Sequence[IpAddress]]
 
@@ -78,22 +82,44 @@ class HttpWebhookSender:
         return target
 
     def send(self, url: str, headers: dict[str, str], body: bytes) -> WebhookResponse:
-        """POST ``body`` to a checked address of ``url``'s host; see the WebhookSender port."""
+        """POST ``body`` to a checked address of ``url``'s host; see the WebhookSender port.
+
+        Besides the timeout of each step, the whole attempt is cut off after three timeouts, so a
+        receiver that answers a byte at a time cannot hold it.
+        """
         target, addresses = self._checked(url)
         connection = self._connection(target, addresses)
+        cut_off = threading.Event()
+        deadline = threading.Timer(
+            self._timeout * ATTEMPT_STEPS, _cut_off, args=(connection, cut_off)
+        )
+        deadline.daemon = True
+        deadline.start()
         try:
-            connection.request("POST", _path_of(url), body=body, headers=_with_defaults(headers))
-            response = connection.getresponse()
-            body_start = response.read(MAX_RESPONSE_BYTES)
-            return WebhookResponse(
-                status_code=response.status, body_start=body_start.decode("utf-8", "replace")
-            )
+            response = self._exchange(connection, url, headers, body)
         except (OSError, http.client.HTTPException) as error:
             raise WebhookDeliveryError(
                 f"no answer from the webhook: {type(error).__name__}: {error}"
             ) from error
         finally:
+            deadline.cancel()
             connection.close()
+        if cut_off.is_set():  # what was read before the cut is not an answer
+            raise WebhookDeliveryError(
+                f"no answer from the webhook within {self._timeout * ATTEMPT_STEPS:g} s"
+            )
+        return response
+
+    @staticmethod
+    def _exchange(
+        connection: http.client.HTTPConnection, url: str, headers: dict[str, str], body: bytes
+    ) -> WebhookResponse:
+        connection.request("POST", _path_of(url), body=body, headers=_with_defaults(headers))
+        response = connection.getresponse()
+        body_start = response.read(MAX_RESPONSE_BYTES)
+        return WebhookResponse(
+            status_code=response.status, body_start=body_start.decode("utf-8", "replace")
+        )
 
     def _checked(self, url: str) -> tuple[WebhookUrl, list[IpAddress]]:
         target = parse_webhook_url(url)
@@ -131,6 +157,15 @@ def _pinned_connector(addresses: list[IpAddress], port: int) -> Callable[..., so
         raise last_error
 
     return connect
+
+
+def _cut_off(connection: http.client.HTTPConnection, cut_off: threading.Event) -> None:
+    """End an attempt that ran past its deadline: the blocked read or write fails at once."""
+    cut_off.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _path_of(url: str) -> str:

@@ -55,15 +55,16 @@ _MAX_ROUNDS = 10
 class WebhookSettings:
     """How deliveries are attempted: per-attempt ``timeout``, the backoff from ``initial_delay``
     doubling up to ``max_delay``, given up ``retry_window`` after the ending; ``link_ttl`` of the
-    download link in a success event; ``batch_size`` deliveries claimed and sent
-    ``concurrency`` at a time."""
+    download link in a success event; ``batch_size`` deliveries claimed at once and sent
+    ``concurrency`` at a time (claim no more than are sent at once, or a claim's hold may pass
+    while it waits)."""
 
     timeout: timedelta = timedelta(seconds=10)
     retry_window: timedelta = timedelta(hours=24)
     initial_delay: timedelta = timedelta(seconds=5)
     max_delay: timedelta = timedelta(hours=1)
     link_ttl: timedelta = timedelta(hours=24)
-    batch_size: int = 20
+    batch_size: int = 4
     concurrency: int = 4
 
 
@@ -140,7 +141,8 @@ class WebhookDispatcher:
 
     def deliver_due(self) -> int:
         """Claim the deliveries due now and attempt each once; return how many were attempted."""
-        hold = self._settings.timeout * 2 + timedelta(seconds=30)
+        # an attempt ends within three timeouts (the sender's deadline); the hold outlasts it
+        hold = self._settings.timeout * 3 + timedelta(seconds=30)
         attempted = 0
         for _ in range(_MAX_ROUNDS):
             claimed = self._store.claim_due(
