@@ -71,6 +71,7 @@ from logsluice.services.tasks import TaskLimits, TaskService
 from logsluice.services.webhooks import (
     ProjectWebhooks,
     WebhookDispatcher,
+    WebhookJob,
     WebhookSettings,
     WebhookTargets,
 )
@@ -311,23 +312,6 @@ def build_webhook_job(
         base_url=settings.public_url or base_url,
     )
     return WebhookJob(dispatcher, settings.webhook_poll_interval)
-
-
-class WebhookJob:
-    """The webhook dispatcher on its periodic thread: started and stopped like a worker pool."""
-
-    def __init__(self, dispatcher: WebhookDispatcher, interval: timedelta) -> None:
-        self.dispatcher = dispatcher
-        self._job = PeriodicJob("webhooks", interval, dispatcher.deliver_due)
-
-    def start(self) -> None:
-        """Start delivering in the background."""
-        self._job.start()
-
-    def stop(self) -> None:
-        """Stop after the round in progress and its attempts end."""
-        self._job.stop()
-        self.dispatcher.close()
 
 
 def local_base_url(host: str, port: int) -> str:

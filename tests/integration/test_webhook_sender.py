@@ -1,18 +1,25 @@
 """HttpWebhookSender against real sockets on 127.0.0.1: it connects to the address it checked (not
-to the name resolved again), reads no more than a kilobyte of an answer, gives up on a receiver
-that answers a byte at a time, and reports a closed port as a failed attempt."""
+to the name resolved again), over TLS still verifying the certificate for the host name; reads no
+more than a kilobyte of an answer, gives up on a receiver that answers a byte at a time, and
+reports a closed port as a failed attempt."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from logsluice.adapters.webhook_sender import MAX_RESPONSE_BYTES, HttpWebhookSender
 from logsluice.domain.errors import WebhookDeliveryError, WebhookTargetRefusedError
@@ -144,3 +151,96 @@ def test_a_closed_port_is_a_failed_attempt() -> None:
     sender = HttpWebhookSender(allowed_networks=LOOPBACK)
     with pytest.raises(WebhookDeliveryError, match="ConnectionRefused"):
         sender.send(f"http://127.0.0.1:{port}/", {}, b"{}")
+
+
+def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write a self-signed certificate for DNS ``name`` and its key; return their paths."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate_path, key_path
+
+
+@pytest.fixture
+def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, list[bytes], Path]]:
+    certificate, key = _self_signed(tmp_path, "receiver.invalid")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+
+    def answer(connection: socket.socket, request: bytes) -> None:
+        connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    requests: list[bytes] = []
+    stopping = threading.Event()
+
+    def loop() -> None:
+        listener.settimeout(0.2)
+        while not stopping.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            with contextlib.suppress(OSError), context.wrap_socket(raw, server_side=True) as tls:
+                request = tls.recv(65536)
+                requests.append(request)
+                answer(tls, request)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1], requests, certificate
+    stopping.set()
+    thread.join()
+    listener.close()
+
+
+def _to_loopback(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    return [ipaddress.ip_address("127.0.0.1")]
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(
+    tls_receiver: tuple[int, list[bytes], Path],
+) -> None:
+    port, requests, certificate = tls_receiver
+    trusting = ssl.create_default_context(cafile=str(certificate))
+    sender = HttpWebhookSender(
+        allowed_networks=LOOPBACK, resolver=_to_loopback, tls_context=trusting
+    )
+    response = sender.send(f"https://receiver.invalid:{port}/tls", {}, b"{}")
+    assert response.status_code == 204
+    [request] = requests
+    assert request.startswith(b"POST /tls HTTP/1.1\r\n")
+    # a certificate for another name is refused: the host name, not the address, is verified
+    other = HttpWebhookSender(
+        allowed_networks=LOOPBACK, resolver=_to_loopback, tls_context=trusting
+    )
+    with pytest.raises(WebhookDeliveryError, match="SSLCertVerificationError"):
+        other.send(f"https://impostor.invalid:{port}/tls", {}, b"{}")
+    # and an untrusted certificate too
+    with pytest.raises(WebhookDeliveryError, match="SSLCertVerificationError"):
+        HttpWebhookSender(allowed_networks=LOOPBACK, resolver=_to_loopback).send(
+            f"https://receiver.invalid:{port}/tls", {}, b"{}"
+        )
+    assert len(requests) == 1

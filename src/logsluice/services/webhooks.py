@@ -42,6 +42,7 @@ from logsluice.ports import (
     WebhookStore,
 )
 from logsluice.services.links import LinkSigner
+from logsluice.services.periodic import PeriodicJob
 from logsluice.services.task_files import MANIFEST_FILE_NAME
 from logsluice.services.task_progress import TaskView, TaskWebhook
 
@@ -274,6 +275,23 @@ def _answer_text(response: WebhookResponse) -> str:
         return f"the webhook answered {code}, a redirect; redirects are not followed"
     answer = " ".join(response.body_start.split())[:200]
     return f"the webhook answered {code}" + (f": {answer}" if answer else "")
+
+
+class WebhookJob:
+    """The webhook dispatcher on its periodic thread: started and stopped like a worker pool."""
+
+    def __init__(self, dispatcher: WebhookDispatcher, interval: timedelta) -> None:
+        self.dispatcher = dispatcher
+        self._job = PeriodicJob("webhooks", interval, dispatcher.deliver_due)
+
+    def start(self) -> None:
+        """Start delivering in the background."""
+        self._job.start()
+
+    def stop(self) -> None:
+        """Stop after the round in progress and its attempts end."""
+        self._job.stop()
+        self.dispatcher.close()
 
 
 class ProjectWebhooks:
