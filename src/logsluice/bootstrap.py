@@ -69,6 +69,7 @@ from logsluice.services.runner import RunnerSettings, TaskRunner
 from logsluice.services.sessions import SessionService
 from logsluice.services.tasks import TaskLimits, TaskService
 from logsluice.services.webhooks import (
+    OutcomeObserver,
     ProjectWebhooks,
     WebhookDispatcher,
     WebhookJob,
@@ -290,9 +291,10 @@ def build_webhook_job(
     link_signer: LinkSigner,
     clock: Clock,
     base_url: str,
+    on_outcome: OutcomeObserver | None = None,
 ) -> WebhookJob:
     """Return the webhook dispatcher of a process, run every ``webhook_poll_interval``; its links
-    point at ``public_url`` when set, else at ``base_url``."""
+    point at ``public_url`` when set, else at ``base_url``; ``on_outcome`` hears of each attempt."""
     dispatcher = WebhookDispatcher(
         store=store,
         sender=build_webhook_sender(settings),
@@ -310,6 +312,7 @@ def build_webhook_job(
             concurrency=settings.webhook_concurrency,
         ),
         base_url=settings.public_url or base_url,
+        on_outcome=on_outcome or (lambda delivery, status, status_code: None),
     )
     return WebhookJob(dispatcher, settings.webhook_poll_interval)
 

@@ -26,6 +26,7 @@ from logsluice.adapters.secret_cipher import FernetSecretCipher
 from logsluice.adapters.sql import SqlTaskStore, SqlWebhookStore, create_sql_engine, migrate_engine
 from logsluice.bootstrap import Server, build_secret_cipher, build_server, build_webhook_sender
 from logsluice.domain.tasks import Task, TaskDialect, TaskStatus, WebhookTarget
+from logsluice.domain.webhooks import DeliveryStatus
 from logsluice.services.clock import SystemClock
 from logsluice.services.links import LinkSigner
 from logsluice.services.webhooks import WebhookDispatcher, WebhookSettings
@@ -509,6 +510,7 @@ def test_two_dispatchers_on_postgresql_deliver_each_event_once(
         ids.append(task.id)
     settings = load_settings(data_dir=tmp_path / "data", webhook_allow_networks="127.0.0.1/32")
     stores = [SqlWebhookStore(create_sql_engine(url)) for _ in range(2)]
+    outcomes: list[tuple[str, DeliveryStatus, int | None]] = []
     dispatchers = [
         WebhookDispatcher(
             store=store,
@@ -519,6 +521,7 @@ def test_two_dispatchers_on_postgresql_deliver_each_event_once(
             clock=SystemClock(),
             settings=WebhookSettings(batch_size=3, concurrency=2),
             base_url="http://127.0.0.1:1",
+            on_outcome=lambda delivery, status, code: outcomes.append((delivery.id, status, code)),
         )
         for store in stores
     ]
@@ -543,7 +546,32 @@ def test_two_dispatchers_on_postgresql_deliver_each_event_once(
         assert len(set(webhook_ids)) == 40
         assert {_verified(item)["data"]["id"] for item in receiver.received} == set(ids)
         assert stores[0].count_unsettled() == 0
+        assert sorted(outcomes) == sorted(
+            (webhook_id, DeliveryStatus.DELIVERED, 200) for webhook_id in webhook_ids
+        )
     finally:
         for store in stores:
             store.close()
         task_store.close()
+
+
+def test_a_retried_task_waits_again_and_its_next_ending_sends_a_new_event(
+    server: Server, client: TestClient, receiver: Receiver
+) -> None:
+    task = create(client, webhook={"url": receiver.url, "secret": SECRET})
+    client.post(f"{TASKS_URL}/{task['id']}/cancel")
+    _deliver(server)
+    assert get(client, task["id"])["webhook"]["state"] == "delivered"
+    assert client.post(f"{TASKS_URL}/{task['id']}/retry").status_code == 200
+    assert get(client, task["id"])["webhook"]["state"] == "waiting"
+    client.post(f"{TASKS_URL}/{task['id']}/cancel")
+    assert _deliver(server) == 1
+    shown = get(client, task["id"])["webhook"]
+    assert shown["state"] == "delivered"
+    assert [item["status"] for item in shown["deliveries"]] == ["delivered", "delivered"]
+    first, second = receiver.received
+    assert first.headers["webhook-id"] != second.headers["webhook-id"]
+    assert [_verified(item)["type"] for item in receiver.received] == [
+        "download_task.cancelled",
+        "download_task.cancelled",
+    ]

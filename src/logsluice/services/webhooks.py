@@ -52,6 +52,11 @@ MAX_ERROR_CHARS = 500
 _MAX_ROUNDS = 10
 
 
+# Told of each attempt: the delivery, its new status (DELIVERED, PENDING: will retry, FAILED: given
+# up) and the receiver's status code (None when no answer came).
+OutcomeObserver = Callable[[WebhookDelivery, DeliveryStatus, int | None], None]
+
+
 @dataclass(frozen=True)
 class WebhookSettings:
     """How deliveries are attempted: per-attempt ``timeout``, the backoff from ``initial_delay``
@@ -124,8 +129,11 @@ class WebhookDispatcher:
         settings: WebhookSettings,
         base_url: str,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),  # noqa: S311 (not secret)
+        on_outcome: OutcomeObserver = lambda delivery, status, status_code: None,
     ) -> None:
-        """``base_url`` is where download links of success events point (the server's URL)."""
+        """``base_url`` is where download links of success events point (the server's URL);
+        ``on_outcome`` hears of every attempt's outcome (metrics count them)."""
+        self._on_outcome = on_outcome
         self._store = store
         self._sender = sender
         self._cipher = cipher
@@ -183,6 +191,7 @@ class WebhookDispatcher:
 
     def _delivered(self, delivery: WebhookDelivery, status_code: int) -> DeliveryStatus:
         self._settle(delivery, DeliveryStatus.DELIVERED, status_code, None, None)
+        self._on_outcome(delivery, DeliveryStatus.DELIVERED, status_code)
         self._logger.info(
             "webhook.delivered",
             task_id=delivery.task_id,
@@ -209,6 +218,7 @@ class WebhookDispatcher:
         status = DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING
         text = error[:MAX_ERROR_CHARS]
         self._settle(delivery, status, status_code, text, None if gives_up else next_attempt_at)
+        self._on_outcome(delivery, status, status_code)
         event = "webhook.failed" if gives_up else "webhook.retrying"
         self._logger.warning(
             event,

@@ -72,8 +72,8 @@ class TaskWebhookOut(BaseModel):
     url: str | None = Field(description="where events go: the task's own URL or its project's")
     source: Literal["task", "project"] | None
     state: WebhookState = Field(
-        description="the latest delivery's state: waiting (task not ended), pending, retrying, "
-        "delivered, failed; none without a webhook"
+        description="waiting (the task has not ended, or runs again after a retry), else the "
+        "latest delivery's state: pending, retrying, delivered, failed"
     )
     deliveries: list[DeliveryOut] = Field(description="one per ending of the task, oldest first")
 
@@ -94,6 +94,9 @@ def webhook_state(webhook: TaskWebhook, ended: bool) -> WebhookState:
     if not webhook.deliveries:
         return "waiting" if webhook.url and not ended else "none"
     latest = webhook.deliveries[-1]
+    settled = latest.status in (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+    if settled and not ended:  # a retried task runs again: its next ending sends a new event
+        return "waiting"
     if latest.status == DeliveryStatus.DELIVERED:
         return "delivered"
     if latest.status == DeliveryStatus.FAILED:
