@@ -575,3 +575,18 @@ def test_a_retried_task_waits_again_and_its_next_ending_sends_a_new_event(
         "download_task.cancelled",
         "download_task.cancelled",
     ]
+
+
+def test_a_secret_sealed_with_another_key_fails_the_attempt_with_the_reason(
+    server: Server, client: TestClient, receiver: Receiver
+) -> None:
+    other_key = FernetSecretCipher(Fernet.generate_key()).encrypt(SECRET)
+    target = WebhookTarget(url=receiver.url, secret_ciphertext=other_key)
+    server.container.catalog_store.set_project_webhook("web", target)
+    task = create(client)
+    client.post(f"{TASKS_URL}/{task['id']}/cancel")
+    assert _deliver(server) == 1
+    [delivery] = get(client, task["id"])["webhook"]["deliveries"]
+    assert delivery["status"] == "pending"
+    assert "LOGSLUICE_ACCESS_KEY_CIPHER_KEY" in delivery["last_error"]
+    assert receiver.received == []

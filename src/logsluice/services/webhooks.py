@@ -21,7 +21,13 @@ from datetime import datetime, timedelta
 import structlog
 
 from logsluice.domain.catalog import Project
-from logsluice.domain.errors import ArtifactNotFoundError, LogsluiceError, ProjectNotFoundError
+from logsluice.domain.errors import (
+    ArtifactNotFoundError,
+    InvalidSettingsError,
+    LogsluiceError,
+    ProjectNotFoundError,
+    WebhookDeliveryError,
+)
 from logsluice.domain.tasks import Task, TaskStatus, WebhookTarget
 from logsluice.domain.webhooks import (
     DeliveryStatus,
@@ -169,6 +175,9 @@ class WebhookDispatcher:
             response = self._send(delivery)
         except LogsluiceError as error:
             return self._failed(delivery, None, error.message)
+        except Exception as error:  # a bug must not leave the delivery held, retried forever
+            self._logger.exception("webhook.attempt_crashed", task_id=delivery.task_id)
+            return self._failed(delivery, None, f"internal error: {type(error).__name__}")
         if 200 <= response.status_code < 300:
             return self._delivered(delivery, response.status_code)
         return self._failed(delivery, response.status_code, _answer_text(response))
@@ -180,7 +189,13 @@ class WebhookDispatcher:
     # --- one attempt -----------------------------------------------------------------------------
 
     def _send(self, delivery: WebhookDelivery) -> WebhookResponse:
-        key = webhook_key(self._cipher.decrypt(delivery.secret_ciphertext))
+        try:
+            key = webhook_key(self._cipher.decrypt(delivery.secret_ciphertext))
+        except InvalidSettingsError as error:
+            raise WebhookDeliveryError(
+                "the webhook's secret cannot be decrypted: this server's "
+                "LOGSLUICE_ACCESS_KEY_CIPHER_KEY is not the one it was sealed with"
+            ) from error
         now = self._clock.now().replace(microsecond=0)  # the body's time is the header's
         event = completion_event(
             delivery, sent_at=now, sha256=self._sha256(delivery), link=self._link(delivery)

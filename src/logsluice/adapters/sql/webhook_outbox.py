@@ -95,6 +95,10 @@ class SqlWebhookStore:
             .limit(limit)
         )
         token = uuid.uuid4().hex
+        with read_transaction(self._engine) as connection:
+            # most polls find nothing: they should not take SQLite's write lock to learn it
+            if connection.execute(due.limit(1)).first() is None:
+                return []
         with write_transaction(self._engine) as connection:
             if connection.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
