@@ -113,11 +113,9 @@ class WebhookTargets:
         if secret is not None:
             webhook_key(secret)
         self._sender.check_target(url)
-        created = new_webhook_secret() if secret is None else None
-        plaintext = secret if secret is not None else created
-        assert plaintext is not None
+        plaintext = new_webhook_secret() if secret is None else secret
         target = WebhookTarget(url=url, secret_ciphertext=self._cipher.encrypt(plaintext))
-        return NewWebhook(target=target, created_secret=created)
+        return NewWebhook(target=target, created_secret=plaintext if secret is None else None)
 
 
 class WebhookDispatcher:
