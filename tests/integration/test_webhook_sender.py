@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import re
 import socket
 import ssl
 import threading
@@ -30,6 +31,25 @@ pytestmark = pytest.mark.timeout(60)
 LOOPBACK = parse_networks("127.0.0.1/32")
 
 
+def _read_request(connection: socket.socket) -> bytes:
+    """Read one whole request: the head, then as many body bytes as its Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    match = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    length = int(match.group(1)) if match else 0
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def _serve(answer: Callable[[socket.socket, bytes], None]) -> Iterator[tuple[int, list[bytes]]]:
     """Accept connections on 127.0.0.1, hand each request's bytes to ``answer``."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -45,7 +65,7 @@ def _serve(answer: Callable[[socket.socket, bytes], None]) -> Iterator[tuple[int
                 continue
             with connection:
                 connection.settimeout(5)
-                request = connection.recv(65536)
+                request = _read_request(connection)
                 requests.append(request)
                 with contextlib.suppress(OSError):
                     answer(connection, request)
@@ -202,11 +222,18 @@ def tls_receiver(tmp_path: Path) -> Iterator[tuple[int, list[bytes], Path]]:
                 raw, _ = listener.accept()
             except TimeoutError:
                 continue
-            raw.settimeout(5)
-            with contextlib.suppress(OSError), context.wrap_socket(raw, server_side=True) as tls:
-                request = tls.recv(65536)
-                requests.append(request)
-                answer(tls, request)
+            raw.settimeout(30)
+            try:
+                with context.wrap_socket(raw, server_side=True) as tls:
+                    request = _read_request(tls)
+                    requests.append(request)
+                    answer(tls, request)
+                    # read until the client hangs up: closing with its bytes unread would reset
+                    # the connection and could destroy the answer in flight
+                    while tls.recv(65536):
+                        pass
+            except OSError:  # a refused handshake, on purpose below
+                continue
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
