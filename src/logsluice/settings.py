@@ -114,6 +114,16 @@ class Settings(BaseSettings):
             "which bounds what a compressed body may expand to; larger is a 413."
         ),
     )
+    ingest_max_fields: int = Field(
+        default=500,
+        ge=8,
+        le=10_000,
+        description=(
+            "Most fields one logstore may have (its time field and `logstream` included; a nested"
+            " object counts its leaves), and so one ingest request's records: an ingest that would"
+            " pass it is refused with 413 `too_many_fields` and stores nothing."
+        ),
+    )
     ingest_max_errors_reported: int = Field(
         default=100,
         ge=0,

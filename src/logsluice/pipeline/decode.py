@@ -79,9 +79,11 @@ def decode_records(
     strict: bool,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
     time_format: str | None = None,
+    max_fields: int | None = None,
 ) -> Iterator[DecodedChunk]:
     """Return the decoded chunks of ``data`` (see the module docstring); ``time_format`` is the
-    strptime format of text times (default: the formats of ``pipeline.time_formats``).
+    strptime format of text times (default: the formats of ``pipeline.time_formats``);
+    ``max_fields`` bounds the distinct fields of JSON input (TooManyFieldsError past it).
 
     Raises InvalidInputError for an unknown format or content encoding, or input that does not
     decompress; InvalidRecordsError when nothing can be decoded (a JSON body that is not JSON, a
@@ -89,7 +91,7 @@ def decode_records(
     """
     if chunk_records < 1:
         raise InvalidInputError("chunk_records must be at least 1")
-    options = DecodeOptions(time_field, logstream, arrival_time, time_format)
+    options = DecodeOptions(time_field, logstream, arrival_time, time_format, max_fields)
     stream = _decompressed(_as_stream(data), content_encoding)
     chunks = _decode(stream, format, options, chunk_records)
     return _strictly(chunks) if strict else chunks
