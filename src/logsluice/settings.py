@@ -107,11 +107,12 @@ class Settings(BaseSettings):
         description="Largest ingest request body, as sent (before decompression); larger is a 413.",
     )
     ingest_max_decoded_bytes: int = Field(
-        default=384 * MEBIBYTE,
+        default=256 * MEBIBYTE,
         ge=1024,
         description=(
-            "Largest in-memory size of one ingest request's decoded records (Arrow bytes), "
-            "which bounds what a compressed body may expand to; larger is a 413."
+            "Most bytes one ingest request's body may decompress to, and most in-memory size of"
+            " its decoded records (Arrow bytes); decompression stops as soon as it passes, and"
+            " the request is a 413."
         ),
     )
     ingest_max_fields: int = Field(

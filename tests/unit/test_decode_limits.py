@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 from datetime import UTC, datetime
 
 import duckdb
 import orjson
 import pytest
+import zstandard
 
 from logsluice.adapters.duckdb.errors import translate_errors
-from logsluice.domain.errors import EngineOutOfMemoryError, TooManyFieldsError
+from logsluice.domain.errors import (
+    EngineOutOfMemoryError,
+    PayloadTooLargeError,
+    TooManyFieldsError,
+)
 from logsluice.pipeline.decode import decode_records
 from logsluice.pipeline.decode_json import JsonLinesDecoder
 from logsluice.pipeline.decode_types import DecodeOptions
@@ -133,3 +140,50 @@ def test_engine_out_of_memory_is_not_retryable() -> None:
     assert raised.value.retryable is False
     assert raised.value.code == "out_of_memory"
     assert "LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES" in raised.value.message
+
+
+def _bomb(codec: str, size_bytes: int) -> bytes:
+    line = b'{"time": "2026-11-05T12:00:00Z", "message": "' + b"a" * 200 + b'"}\n'
+    plain = line * (size_bytes // len(line))
+    if codec == "gzip":
+        return gzip.compress(plain, compresslevel=9)
+    return zstandard.ZstdCompressor(level=19).compress(plain)
+
+
+@pytest.mark.parametrize("codec", ["gzip", "zstd"])
+@pytest.mark.parametrize("input_format", ["jsonl", "json"])
+def test_decompression_stops_at_the_limit(codec: str, input_format: str) -> None:
+    bomb = _bomb(codec, 64 * 1024 * 1024)
+
+    def decode() -> None:
+        chunks = decode_records(
+            io.BytesIO(bomb),
+            format=input_format,  # type: ignore[arg-type]
+            content_encoding=codec,
+            time_field="time",
+            logstream=None,
+            arrival_time=NOW,
+            strict=False,
+            max_input_bytes=2 * 1024 * 1024,
+        )
+        list(chunks)
+
+    with pytest.raises(PayloadTooLargeError) as raised:
+        decode()
+    assert "LOGSLUICE_INGEST_MAX_DECODED_BYTES" in raised.value.message
+    assert "2,097,152 bytes" in raised.value.message
+
+
+def test_input_within_the_limit_decompresses_whole() -> None:
+    body = _bomb("zstd", 1024 * 1024)
+    chunks = decode_records(
+        body,
+        format="jsonl",
+        content_encoding="zstd",
+        time_field="time",
+        logstream=None,
+        arrival_time=NOW,
+        strict=False,
+        max_input_bytes=2 * 1024 * 1024,
+    )
+    assert sum(chunk.accepted for chunk in chunks) == 1024 * 1024 // 248

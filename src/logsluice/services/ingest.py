@@ -150,15 +150,17 @@ class IngestService:
             strict=False,
             time_format=options.time_format,
             max_fields=self._limits.max_fields,
+            max_input_bytes=self._limits.max_decoded_bytes,
         ):
             fields.update(name.lower() for name in chunk.table.column_names)
             self._check_fields(len(fields))
             decoded_bytes += chunk.table.nbytes
             if decoded_bytes > self._limits.max_decoded_bytes:
                 raise PayloadTooLargeError(
-                    f"the decoded records exceed {self._limits.max_decoded_bytes} bytes; "
-                    "send smaller batches",
+                    f"the decoded records exceed {self._limits.max_decoded_bytes:,} bytes "
+                    "(LOGSLUICE_INGEST_MAX_DECODED_BYTES); send the records in smaller batches",
                     limit_bytes=self._limits.max_decoded_bytes,
+                    setting="LOGSLUICE_INGEST_MAX_DECODED_BYTES",
                 )
             if chunk.table.num_rows:
                 tables.append(chunk.table)
