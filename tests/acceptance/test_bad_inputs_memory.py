@@ -91,3 +91,18 @@ def test_a_zstd_bomb_leaves_memory_bounded(server: RunningServer) -> None:
         assert admin.get("/healthz").status_code == 200
         record = orjson.dumps({"time": TIME, "message": "after the bomb"})
         assert admin.post(url, content=record).json()["accepted"] == 1
+
+
+def test_cli_ingest_of_a_deeply_nested_array_prints_a_clear_error(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    _logstore(server, "deep")
+    token = (server.data_dir / "admin-token").read_text().strip()
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(
+        b'[{"time": "' + TIME.encode() + b'", "v": ' + b"[" * 1000 + b"]" * 1000 + b"}]"
+    )
+    result = server.cli("ingest", "-p", "memory", "-l", "deep", str(deep), token=token)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "element 1 cannot be sent: it nests too deep" in result.stderr + result.stdout
