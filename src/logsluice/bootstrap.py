@@ -171,6 +171,7 @@ def open_log_store(settings: Settings) -> LogStore:
                 cache_limit_bytes=settings.duckdb_cache_limit_bytes,
                 threads=settings.duckdb_threads,
                 min_free_bytes=settings.disk_min_free_bytes,
+                max_fields=settings.ingest_max_fields,
             ),
         )
     except InvalidInputError as error:
@@ -460,6 +461,7 @@ def _ingest_limits(settings: Settings) -> IngestLimits:
     return IngestLimits(
         max_decoded_bytes=settings.ingest_max_decoded_bytes,
         max_errors_reported=settings.ingest_max_errors_reported,
+        max_fields=settings.ingest_max_fields,
     )
 
 

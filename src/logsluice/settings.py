@@ -107,11 +107,22 @@ class Settings(BaseSettings):
         description="Largest ingest request body, as sent (before decompression); larger is a 413.",
     )
     ingest_max_decoded_bytes: int = Field(
-        default=384 * MEBIBYTE,
+        default=256 * MEBIBYTE,
         ge=1024,
         description=(
-            "Largest in-memory size of one ingest request's decoded records (Arrow bytes), "
-            "which bounds what a compressed body may expand to; larger is a 413."
+            "Most bytes one ingest request's body may decompress to, and most in-memory size of"
+            " its decoded records (Arrow bytes); decompression stops as soon as it passes, and"
+            " the request is a 413."
+        ),
+    )
+    ingest_max_fields: int = Field(
+        default=500,
+        ge=8,
+        le=10_000,
+        description=(
+            "Most fields one logstore may have (its time field and `logstream` included; a nested"
+            " object counts its leaves), and so one ingest request's records: an ingest that would"
+            " pass it is refused with 413 `too_many_fields` and stores nothing."
         ),
     )
     ingest_max_errors_reported: int = Field(

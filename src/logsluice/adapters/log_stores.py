@@ -25,6 +25,8 @@ class EngineLimits:
     threads: int | None = None
     # bytes left free on the engine's disk: writes that would leave less are refused (disk_full)
     min_free_bytes: int = 0
+    # most columns a logstore may have: an append that would add past it is refused
+    max_fields: int | None = None
 
 
 LogStoreFactory = Callable[[str, EngineLimits], LogStore]
@@ -39,6 +41,7 @@ def _create_duckdb_log_store(url: str, limits: EngineLimits) -> LogStore:
         cache_limit_bytes=limits.cache_limit_bytes,
         threads=limits.threads,
         min_free_bytes=limits.min_free_bytes,
+        max_fields=limits.max_fields,
     )
 
 

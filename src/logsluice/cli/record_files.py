@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from logsluice.pipeline.decode_tabular import typed_text_column
+from logsluice.pipeline.decode_types import MAX_NESTING_DEPTH
 
 _COMPRESSION_BY_SUFFIX = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 _FORMAT_BY_SUFFIX = {
@@ -198,7 +199,25 @@ def _json_array_chunks(data: bytes, chunk_records: int) -> Iterator[RecordChunk]
         raise RecordFileError("a .json file must hold JSON Lines or one JSON array of records")
     for offset in range(0, len(elements), chunk_records):
         rows = elements[offset : offset + chunk_records]
-        yield RecordChunk(body=records_as_jsonl(rows), first_line=offset + 1, records=len(rows))
+        yield RecordChunk(
+            body=_array_rows_as_jsonl(rows, offset), first_line=offset + 1, records=len(rows)
+        )
+
+
+def _array_rows_as_jsonl(rows: list[Any], offset: int) -> bytes:
+    try:
+        return records_as_jsonl(rows)
+    except TypeError:  # orjson writes at most 254 levels of nesting: name the element
+        pass
+    for index, row in enumerate(rows, start=offset + 1):
+        try:
+            orjson.dumps(row, default=str)
+        except TypeError as error:
+            raise RecordFileError(
+                f"element {index} cannot be sent: it nests too deep ({error}); records may nest "
+                f"at most {MAX_NESTING_DEPTH} levels of objects and arrays"
+            ) from error
+    return records_as_jsonl(rows)
 
 
 def records_as_jsonl(rows: list[dict[str, Any]]) -> bytes:

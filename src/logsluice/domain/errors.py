@@ -67,6 +67,15 @@ class PayloadTooLargeError(InvalidInputError):
     code = "payload_too_large"
 
 
+class TooManyFieldsError(PayloadTooLargeError):
+    """Records bring more distinct fields than one request, or one logstore, may have.
+
+    ``details``: ``limit`` (the field limit) and ``setting`` (the variable that sets it).
+    """
+
+    code = "too_many_fields"
+
+
 class NotFoundError(LogsluiceError):
     """A resource does not exist (or is not visible to the caller)."""
 
@@ -189,6 +198,17 @@ class BackendUnavailableError(LogsluiceError):
 
     code = "backend_unavailable"
     retryable = True
+
+
+class EngineOutOfMemoryError(BackendUnavailableError):
+    """The log store's engine ran out of its memory limit on this work.
+
+    Not retryable: the same work needs the same memory, so it fails again until the limit is
+    raised or the work made smaller. ``details['setting']`` names the limit.
+    """
+
+    code = "out_of_memory"
+    retryable = False
 
 
 class DiskFullError(LogsluiceError):

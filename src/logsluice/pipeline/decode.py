@@ -35,7 +35,7 @@ from typing import IO, Literal, Protocol
 
 import zstandard
 
-from logsluice.domain.errors import InvalidInputError, InvalidRecordsError
+from logsluice.domain.errors import InvalidInputError, InvalidRecordsError, PayloadTooLargeError
 from logsluice.pipeline.decode_framing import line_blocks
 from logsluice.pipeline.decode_json import JsonLinesDecoder, decode_json_array
 from logsluice.pipeline.decode_tabular import decode_csv, decode_parquet
@@ -48,6 +48,8 @@ from logsluice.pipeline.decode_types import (
 
 InputFormat = Literal["json", "jsonl", "csv", "parquet"]
 DEFAULT_CHUNK_RECORDS = 131_072
+# The most one read asks a decompressor for: a bomb is stopped within this of its limit.
+_READ_BYTES = 1024 * 1024
 _READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 _FILE_FORMATS: dict[str, InputFormat] = {
     ".json": "json",
@@ -79,9 +81,14 @@ def decode_records(
     strict: bool,
     chunk_records: int = DEFAULT_CHUNK_RECORDS,
     time_format: str | None = None,
+    max_fields: int | None = None,
+    max_input_bytes: int | None = None,
 ) -> Iterator[DecodedChunk]:
     """Return the decoded chunks of ``data`` (see the module docstring); ``time_format`` is the
-    strptime format of text times (default: the formats of ``pipeline.time_formats``).
+    strptime format of text times (default: the formats of ``pipeline.time_formats``);
+    ``max_fields`` bounds the distinct fields of JSON input (TooManyFieldsError past it);
+    ``max_input_bytes`` bounds the input after decompression: past it decompression stops and
+    PayloadTooLargeError is raised, so a compression bomb costs no more than that.
 
     Raises InvalidInputError for an unknown format or content encoding, or input that does not
     decompress; InvalidRecordsError when nothing can be decoded (a JSON body that is not JSON, a
@@ -89,8 +96,8 @@ def decode_records(
     """
     if chunk_records < 1:
         raise InvalidInputError("chunk_records must be at least 1")
-    options = DecodeOptions(time_field, logstream, arrival_time, time_format)
-    stream = _decompressed(_as_stream(data), content_encoding)
+    options = DecodeOptions(time_field, logstream, arrival_time, time_format, max_fields)
+    stream = _decompressed(_as_stream(data), content_encoding, max_input_bytes)
     chunks = _decode(stream, format, options, chunk_records)
     return _strictly(chunks) if strict else chunks
 
@@ -170,16 +177,22 @@ def _as_stream(data: bytes | IO[bytes]) -> IO[bytes]:
     return data
 
 
-def _decompressed(stream: IO[bytes], content_encoding: str | None) -> IO[bytes]:
+def _decompressed(
+    stream: IO[bytes], content_encoding: str | None, max_input_bytes: int | None
+) -> IO[bytes]:
     encoding = (content_encoding or "identity").strip().lower()
+    inner: _Decompressor
     if encoding == "identity":
-        return stream
-    if encoding in ("gzip", "x-gzip"):
-        return io.BufferedReader(_CheckedReader(gzip.GzipFile(fileobj=stream, mode="rb")))
-    if encoding == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-        return io.BufferedReader(_CheckedReader(reader))
-    raise InvalidInputError(f"unsupported content encoding {content_encoding!r}: use gzip or zstd")
+        inner = stream  # type: ignore[assignment]  # every binary stream has readinto
+    elif encoding in ("gzip", "x-gzip"):
+        inner = gzip.GzipFile(fileobj=stream, mode="rb")
+    elif encoding == "zstd":
+        inner = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+    else:
+        raise InvalidInputError(
+            f"unsupported content encoding {content_encoding!r}: use gzip or zstd"
+        )
+    return io.BufferedReader(_CheckedReader(inner, max_input_bytes), buffer_size=_READ_BYTES)
 
 
 class _Decompressor(Protocol):
@@ -187,20 +200,35 @@ class _Decompressor(Protocol):
 
 
 class _CheckedReader(io.RawIOBase):
-    """A raw stream over a decompressor that reports corrupt input as InvalidInputError."""
+    """A raw stream over a decompressor that reports corrupt input as InvalidInputError and
+    stops with PayloadTooLargeError once more than ``limit_bytes`` came out of it.
 
-    def __init__(self, inner: _Decompressor) -> None:
+    Reads are at most ``_READ_BYTES`` each, so the decompressor never makes more at once."""
+
+    def __init__(self, inner: _Decompressor, limit_bytes: int | None) -> None:
         super().__init__()
         self._inner = inner
+        self._limit_bytes = limit_bytes
+        self._read_bytes = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer)[:_READ_BYTES]
         try:
-            return self._inner.readinto(buffer)
+            count = self._inner.readinto(view)
         except _READ_ERRORS as error:
             raise InvalidInputError(f"input does not decompress: {error}") from error
+        self._read_bytes += count
+        if self._limit_bytes is not None and self._read_bytes > self._limit_bytes:
+            raise PayloadTooLargeError(
+                f"the body decompresses to more than {self._limit_bytes:,} bytes "
+                "(LOGSLUICE_INGEST_MAX_DECODED_BYTES); send the records in smaller batches",
+                limit_bytes=self._limit_bytes,
+                setting="LOGSLUICE_INGEST_MAX_DECODED_BYTES",
+            )
+        return count
 
 
 def _read_all(stream: IO[bytes]) -> bytes:

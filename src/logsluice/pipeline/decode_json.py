@@ -6,12 +6,21 @@ with its column, nested objects or arrays, blank lines) takes the per-line path:
 parsed with ``orjson``, which names the lines that are not JSON objects, and the columns are built
 and widened in Python. Text columns that Arrow would read as timestamps are read again as text,
 and remembered, so a value is stored exactly as it was sent.
+
+Memory stays bounded by the input, whatever its shape: a block is read in pieces of at most
+``_PIECE_BYTES`` (Arrow fills every field of a piece for every row, so a piece whose lines each
+bring new fields costs fields × rows), and a piece goes to Arrow only when an upper bound of its
+fields times its rows is small, its bytes are UTF-8 and no line may nest deeper than
+``MAX_NESTING_DEPTH``; otherwise it is read line by line, where each line is checked exactly. The
+distinct fields of the whole input are counted as they appear, and past ``max_fields`` the input
+is refused (TooManyFieldsError) before anything larger is built.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,9 +28,19 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from logsluice.domain.errors import InvalidRecordsError
-from logsluice.pipeline.decode_columns import concat_widened, finish_table, table_from_records
-from logsluice.pipeline.decode_types import DecodedChunk, DecodeOptions, LineError
+from logsluice.domain.errors import InvalidRecordsError, TooManyFieldsError
+from logsluice.pipeline.decode_columns import (
+    concat_widened,
+    finish_table,
+    flatten_record,
+    table_from_records,
+)
+from logsluice.pipeline.decode_types import (
+    MAX_NESTING_DEPTH,
+    DecodedChunk,
+    DecodeOptions,
+    LineError,
+)
 
 # Nested objects and lists are read by Arrow and flattened later (decode_columns); only a list of
 # lists or of objects is read line by line, where each value becomes its JSON text.
@@ -30,6 +49,14 @@ _NESTED_CHECKS = (pa.types.is_map,)
 # only a small piece, not the whole block, down the per-line path.
 _PIECES = 16
 _SMALLEST_PIECE_LINES = 1024
+# Arrow reads a block in pieces this large at most (a longer line is a piece of its own).
+_PIECE_BYTES = 64 * 1024
+# A piece goes to Arrow when (an upper bound of) its fields times its rows is below this.
+_MAX_ARROW_CELLS = 4_000_000
+# Where a key may end: a quote, blanks, a colon (also inside strings, so an upper bound).
+_KEY_ENDS = re.compile(rb'"[ \t\r]*:')
+_SETTING = "LOGSLUICE_INGEST_MAX_FIELDS"
+_TOO_DEEP = f"the record nests deeper than {MAX_NESTING_DEPTH} levels of objects and arrays"
 
 
 @dataclass
@@ -38,14 +65,57 @@ class JsonLinesDecoder:
 
     options: DecodeOptions
     text_columns: set[str] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
 
     def decode_block(
         self, block: bytes, first_line: int, line_count: int | None = None
     ) -> DecodedChunk:
-        """Return the records of ``block``, whose first line is line ``first_line`` of the input."""
-        count = _line_count(block) if line_count is None else line_count
-        table, errors = self._decode(block, first_line, count)
+        """Return the records of ``block``, whose first line is line ``first_line`` of the input.
+
+        Raises TooManyFieldsError once the input has more than ``options.max_fields`` fields.
+        """
+        tables: list[pa.Table] = []
+        errors: list[LineError] = []
+        for piece_first_line, piece_line_count, piece in _bounded_pieces(block, first_line):
+            if self._arrow_may_read(piece, piece_line_count):
+                table, piece_errors = self._decode(piece, piece_first_line, piece_line_count)
+            else:
+                table, piece_errors = self._decode_lines(piece, piece_first_line)
+            self._count_fields(table.column_names)
+            tables.append(table)
+            errors.extend(piece_errors)
+        if not tables:  # only blank lines
+            tables.append(self._decode_lines(b"", first_line)[0])
+        table = concat_widened(tables) if len(tables) > 1 else tables[0]
         return DecodedChunk(table, table.num_rows, errors)
+
+    def _arrow_may_read(self, piece: bytes, line_count: int) -> bool:
+        """Tell whether Arrow may read ``piece``: bounded fields × rows, UTF-8, shallow."""
+        key_bound = len(_KEY_ENDS.findall(piece))
+        if key_bound * line_count > _MAX_ARROW_CELLS or key_bound > 4 * self._field_limit():
+            return False
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return _most_openers_in_a_line(piece) <= MAX_NESTING_DEPTH
+
+    def _field_limit(self) -> int:
+        return self.options.max_fields or 1_000_000
+
+    def _count_fields(self, names: Iterable[str]) -> None:
+        self.fields.update(name.lower() for name in names)
+        if len(self.fields) > self._field_limit():
+            raise self._too_many_fields()
+
+    def _too_many_fields(self) -> TooManyFieldsError:
+        limit = self._field_limit()
+        return TooManyFieldsError(
+            f"the records have more than {limit} distinct fields ({_SETTING}; a nested object "
+            "counts its leaves); nothing was stored",
+            limit=limit,
+            setting=_SETTING,
+        )
 
     def _decode(
         self, block: bytes, first_line: int, line_count: int
@@ -93,8 +163,11 @@ class JsonLinesDecoder:
         for offset, line in enumerate(block.split(b"\n")):
             if not line.strip():
                 continue
+            if len(_KEY_ENDS.findall(line)) > 4 * self._field_limit():
+                raise self._too_many_fields()  # not parsed: its fields alone pass the limit
             record = _parse_line(line, first_line + offset, errors)
             if record is not None:
+                self._count_fields(flatten_record(record))
                 records.append(record)
                 lines.append(first_line + offset)
         table, time_errors = finish_table(
@@ -122,8 +195,26 @@ def decode_json_array(
         raise InvalidRecordsError(message, errors=[{"line": 1, "message": message}])
     decoder = JsonLinesDecoder(options)
     for start in range(0, len(elements), chunk_records):
-        part = elements[start : start + chunk_records]
-        yield decoder.decode_block(b"\n".join(orjson.dumps(element) for element in part), start + 1)
+        lines, too_deep = _element_lines(elements[start : start + chunk_records], start + 1)
+        chunk = decoder.decode_block(b"\n".join(lines), start + 1, len(lines))
+        if too_deep:
+            errors = sorted(chunk.errors + too_deep, key=lambda error: error.line)
+            chunk = DecodedChunk(chunk.table, chunk.accepted, errors)
+        yield chunk
+
+
+def _element_lines(elements: list[Any], first_line: int) -> tuple[list[bytes], list[LineError]]:
+    """Return each element as a JSON line (a blank line for one too deep to write) and the
+    errors of those too deep."""
+    lines: list[bytes] = []
+    too_deep: list[LineError] = []
+    for line, element in enumerate(elements, start=first_line):
+        try:
+            lines.append(orjson.dumps(element))
+        except TypeError:  # orjson writes at most 254 levels
+            lines.append(b"")
+            too_deep.append(LineError(line, _TOO_DEEP))
+    return lines, too_deep
 
 
 def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
@@ -175,4 +266,51 @@ def _parse_line(line: bytes, line_number: int, errors: list[LineError]) -> dict[
     if not isinstance(value, dict):
         errors.append(LineError(line_number, "a record must be a JSON object"))
         return None
+    problem = _record_problem(value, line.count(b"[") + line.count(b"{"))
+    if problem is not None:
+        errors.append(LineError(line_number, problem))
+        return None
     return value
+
+
+def _record_problem(record: dict[str, Any], openers: int) -> str | None:
+    """Return why a parsed record is refused (too deep, a NUL in a field name), else None."""
+    if openers > MAX_NESTING_DEPTH and _depth(record) > MAX_NESTING_DEPTH:
+        return _TOO_DEEP
+    if any("\x00" in name for name in flatten_record(record)):
+        return "a field name contains a NUL character"
+    return None
+
+
+def _depth(value: Any) -> int:
+    """Return how deep objects and arrays nest in ``value`` (iteratively: no recursion limit)."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _bounded_pieces(block: bytes, first_line: int) -> Iterator[tuple[int, int, bytes]]:
+    """Cut ``block`` at newlines into pieces of about ``_PIECE_BYTES``.
+
+    Yields (first line, line count, piece)."""
+    start = 0
+    while start < len(block):
+        end = block.find(b"\n", start + _PIECE_BYTES) + 1 or len(block)
+        piece = block[start:end]
+        line_count = _line_count(piece)
+        if not piece.isspace():
+            yield first_line, line_count, piece
+        first_line += line_count
+        start = end
+
+
+def _most_openers_in_a_line(piece: bytes) -> int:
+    """Return the most ``[`` and ``{`` of one line of ``piece``: a bound of its nesting depth."""
+    if piece.count(b"[") + piece.count(b"{") <= MAX_NESTING_DEPTH:
+        return 0
+    return max(line.count(b"[") + line.count(b"{") for line in piece.split(b"\n"))

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any
 
 MAX_REPORTED_ERRORS = 100
+MAX_NESTING_DEPTH = 64
+"""Deepest nesting of objects and arrays a record may have; a deeper record is refused (Arrow's
+JSON reader crashes the process on input nested some thousands deep)."""
 
 
 @dataclass(frozen=True)
@@ -38,3 +41,4 @@ class DecodeOptions:
     logstream: str | None
     arrival_time: datetime
     time_format: str | None = None  # strptime format of text times; None: the known formats
+    max_fields: int | None = None  # most distinct fields (dotted leaves) of one input; None: any

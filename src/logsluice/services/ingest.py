@@ -19,7 +19,11 @@ import pyarrow.compute as pc
 import zstandard
 
 from logsluice.domain.catalog import FieldType, widen
-from logsluice.domain.errors import InvalidRecordsError, PayloadTooLargeError
+from logsluice.domain.errors import (
+    InvalidRecordsError,
+    PayloadTooLargeError,
+    TooManyFieldsError,
+)
 from logsluice.pipeline.decode import InputFormat, LineError, decode_records
 from logsluice.pipeline.decode_columns import as_text
 from logsluice.pipeline.decode_types import DecodeOptions
@@ -57,10 +61,12 @@ class IngestResult:
 
 @dataclass(frozen=True)
 class IngestLimits:
-    """Bounds of one batch: decoded size (Arrow bytes) and how many bad lines a response lists."""
+    """Bounds of one batch: decoded size (Arrow bytes), how many bad lines a response lists and
+    how many distinct fields its records may have."""
 
     max_decoded_bytes: int
     max_errors_reported: int
+    max_fields: int | None = None
 
 
 class IngestService:
@@ -133,6 +139,7 @@ class IngestService:
         tables: list[pa.Table] = []
         errors: list[LineError] = []
         decoded_bytes = 0
+        fields: set[str] = set()
         for chunk in decode_records(
             data,
             format=record_format or sniff_format(data, content_encoding),
@@ -142,18 +149,35 @@ class IngestService:
             arrival_time=options.arrival_time,
             strict=False,
             time_format=options.time_format,
+            max_fields=self._limits.max_fields,
+            max_input_bytes=self._limits.max_decoded_bytes,
         ):
+            fields.update(name.lower() for name in chunk.table.column_names)
+            self._check_fields(len(fields))
             decoded_bytes += chunk.table.nbytes
             if decoded_bytes > self._limits.max_decoded_bytes:
                 raise PayloadTooLargeError(
-                    f"the decoded records exceed {self._limits.max_decoded_bytes} bytes; "
-                    "send smaller batches",
+                    f"the decoded records exceed {self._limits.max_decoded_bytes:,} bytes "
+                    "(LOGSLUICE_INGEST_MAX_DECODED_BYTES); send the records in smaller batches",
                     limit_bytes=self._limits.max_decoded_bytes,
+                    setting="LOGSLUICE_INGEST_MAX_DECODED_BYTES",
                 )
             if chunk.table.num_rows:
                 tables.append(chunk.table)
             errors.extend(chunk.errors)
         return tables, errors
+
+    def _check_fields(self, fields: int) -> None:
+        """Refuse records of more distinct fields than the limit (CSV and Parquet columns; JSON
+        is checked as it is decoded, before it can grow)."""
+        limit = self._limits.max_fields
+        if limit is not None and fields > limit:
+            raise TooManyFieldsError(
+                f"the records have {fields} distinct fields, more than the limit of {limit} "
+                "(LOGSLUICE_INGEST_MAX_FIELDS); nothing was stored",
+                limit=limit,
+                setting="LOGSLUICE_INGEST_MAX_FIELDS",
+            )
 
 
 def _older_than(records: pa.Table | None, time_field: str, cutoff: datetime) -> int:

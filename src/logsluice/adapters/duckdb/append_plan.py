@@ -62,6 +62,11 @@ class AppendPlan:
     insert_columns: tuple[str, ...]
     select_expressions: tuple[str, ...]
 
+    @property
+    def added_fields(self) -> int:
+        """How many new columns the append adds."""
+        return sum(1 for change in self.changes if change.added)
+
     def insert_statement(self, table: str, source: str, sort_by: str | None) -> str:
         """Return the INSERT copying ``source`` into ``table``, sorted by ``sort_by`` if given."""
         columns = ", ".join(quote_identifier(name) for name in self.insert_columns)

@@ -3,7 +3,9 @@
 A query the engine rejects is the user's InvalidQueryError: an unknown column becomes the same
 ``unknown_field`` error a SEARCH gives (where the name stands, and the nearest field), anything
 else (a type that does not convert) DuckDB's message without its echo of the internal SQL; an
-interrupted query is a QueryTimeoutError; I/O and resource failures are BackendUnavailableError;
+interrupted query is a QueryTimeoutError; running out of memory is EngineOutOfMemoryError (not
+retryable: the same work fails the same way); other I/O and resource failures are
+BackendUnavailableError;
 a missing table is LogstoreNotFoundError.
 """
 
@@ -19,6 +21,7 @@ import duckdb
 from logsluice.domain.errors import (
     BackendUnavailableError,
     DiskFullError,
+    EngineOutOfMemoryError,
     InvalidQueryError,
     InvalidRecordsError,
     LogsluiceError,
@@ -89,13 +92,21 @@ def translate_errors(
     except _USER_ERRORS as error:
         raise _invalid_query(error, query_position) from error
     except _BACKEND_ERRORS as error:
-        if _is_disk_full(error):
-            raise DiskFullError(
-                f"the log store's disk is full: {error}", path="", free_bytes=0
-            ) from error
-        raise BackendUnavailableError(f"DuckDB log store failed: {error}") from error
+        raise _backend_error(error) from error
     except duckdb.Error as error:
         raise LogsluiceError(f"DuckDB log store failed: {error}") from error
+
+
+def _backend_error(error: duckdb.Error) -> LogsluiceError:
+    if _is_disk_full(error):
+        return DiskFullError(f"the log store's disk is full: {error}", path="", free_bytes=0)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return EngineOutOfMemoryError(
+            f"the log store ran out of memory: {engine_message(error).splitlines()[0]} "
+            "(raise LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES, or narrow the query)",
+            setting="LOGSLUICE_DUCKDB_MEMORY_LIMIT_BYTES",
+        )
+    return BackendUnavailableError(f"DuckDB log store failed: {error}")
 
 
 def _binder_error(

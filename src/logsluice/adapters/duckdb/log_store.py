@@ -35,7 +35,7 @@ from logsluice.adapters.duckdb.tables import (
     table_sql,
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, Logstore, LogstoreSchema
-from logsluice.domain.errors import LogstoreNotFoundError
+from logsluice.domain.errors import LogstoreNotFoundError, TooManyFieldsError
 from logsluice.ports import CompactionReport, LogstoreStats, LogstreamInfo
 
 if TYPE_CHECKING:
@@ -44,6 +44,10 @@ if TYPE_CHECKING:
     from logsluice.query import ParsedQuery
 
 _INCOMING_VIEW = "logsluice_incoming"
+WIDE_FIELDS = 64
+"""A table with more columns is wide: DuckDB needs about 128-256 KiB per column for each scan
+and insert (a vector per column and thread, one block per column being written), so work on it
+runs at the memory limit rather than the cache limit (``docs/reliability.md``, Bad inputs)."""
 
 
 class DuckDBLogStore:
@@ -57,17 +61,20 @@ class DuckDBLogStore:
         cache_limit_bytes: int | None = None,
         threads: int | None = None,
         min_free_bytes: int = 0,
+        max_fields: int | None = None,
     ) -> None:
         """Open (or create) the DuckDB file at ``path``.
 
         ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap).
         With ``cache_limit_bytes`` too, the pool is held to that smaller limit except while an
-        export sorts a slice or compaction rewrites a table (see :mod:`.memory`). ``threads`` sets
-        DuckDB's worker threads. ``None`` leaves DuckDB's default. Appends, compactions and
-        deletes that would leave less than ``min_free_bytes`` free on the file's disk are refused
-        with DiskFullError before DuckDB writes anything (a write that fails for want of space
-        can leave DuckDB unusable until restarted). Raises
-        BackendUnavailableError when the file cannot be opened (e.g. locked by a process).
+        export sorts a slice, compaction rewrites a table or work touches a wide table (see
+        :mod:`.memory`). ``threads`` sets DuckDB's worker threads. ``None`` leaves DuckDB's
+        default. Appends, compactions and deletes that would leave less than ``min_free_bytes``
+        free on the file's disk are refused with DiskFullError before DuckDB writes anything (a
+        write that fails for want of space can leave DuckDB unusable until restarted). An append
+        that would give a logstore more than ``max_fields`` columns is refused with
+        TooManyFieldsError (``None``: no limit). Raises BackendUnavailableError when the file
+        cannot be opened (e.g. locked by a process).
         """
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +89,9 @@ class DuckDBLogStore:
                 if memory_limit_bytes is not None and cache_limit_bytes is not None
                 else None
             )
+        self._max_fields = max_fields
         self._locks = LogstoreLocks()
-        self._queries = QueryRunner(self._connection, self.schema, self._sorting)
+        self._queries = QueryRunner(self._connection, self.schema, self._sorting, WIDE_FIELDS)
 
     def _sorting(self) -> AbstractContextManager[None]:
         """Context for work that sorts a large input: DuckDB may use its whole memory limit."""
@@ -138,22 +146,34 @@ class DuckDBLogStore:
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, _errors(project, logstore):
             stored = _read_schema(cursor, project, logstore)
-            plan = plan_append(stored, records)
+            plan = self._plan(project, logstore, stored, records)
             if not plan.changes:
-                return _insert(cursor, table, plan, records, stored.time_field)
+                with self._wide_work(len(stored.fields)):
+                    return _insert(cursor, table, plan, records, stored.time_field)
         with lock.exclusive(), self._cursor() as cursor, _errors(project, logstore):
             stored = _read_schema(cursor, project, logstore)
-            plan = plan_append(stored, records)
-            cursor.execute("BEGIN TRANSACTION")
-            try:
-                for change in plan.changes:
-                    cursor.execute(change.statement(table))
-                stored_rows = _insert(cursor, table, plan, records, stored.time_field)
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            return stored_rows
+            plan = self._plan(project, logstore, stored, records)
+            with self._wide_work(len(stored.fields) + plan.added_fields):
+                return _apply_changes_and_insert(cursor, table, plan, records, stored.time_field)
+
+    def _plan(
+        self, project: str, logstore: str, stored: LogstoreSchema, records: pa.Table
+    ) -> AppendPlan:
+        plan = plan_append(stored, records)
+        fields = len(stored.fields) + plan.added_fields
+        if self._max_fields is not None and fields > self._max_fields:
+            raise TooManyFieldsError(
+                f"logstore {project}/{logstore} has {len(stored.fields)} fields and these records "
+                f"would add {plan.added_fields}, past the limit of {self._max_fields} fields "
+                "(LOGSLUICE_INGEST_MAX_FIELDS); nothing was stored",
+                limit=self._max_fields,
+                setting="LOGSLUICE_INGEST_MAX_FIELDS",
+            )
+        return plan
+
+    def _wide_work(self, fields: int) -> AbstractContextManager[None]:
+        """Context for work on a table of ``fields`` columns: a wide one gets the memory limit."""
+        return self._sorting() if fields > WIDE_FIELDS else nullcontext()
 
     def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
         """Return the logstreams seen in a logstore with their record counts, ordered by name."""
@@ -303,6 +323,25 @@ def _config(
 
 def _errors(project: str, logstore: str) -> AbstractContextManager[None]:
     return translate_errors(project=project, logstore=logstore)
+
+
+def _apply_changes_and_insert(
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    plan: AppendPlan,
+    records: pa.Table,
+    time_field: str,
+) -> int:
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        for change in plan.changes:
+            cursor.execute(change.statement(table))
+        stored_rows = _insert(cursor, table, plan, records, time_field)
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    return stored_rows
 
 
 def _insert(

@@ -62,10 +62,14 @@ class QueryRunner:
         connection: duckdb.DuckDBPyConnection,
         read_schema: Callable[[str, str], LogstoreSchema],
         sorting: Callable[[], AbstractContextManager[None]] = nullcontext,
+        wide_fields: int | None = None,
     ) -> None:
+        """``sorting`` gives a query the engine's whole memory limit: ``| SQL`` queries, sorted
+        export slices and, past ``wide_fields`` columns (None: never), any query of the table."""
         self._connection = connection
         self._read_schema = read_schema
         self._sorting = sorting
+        self._wide_fields = wide_fields
         self.language = DuckDBQueryLanguage()
         self._emitter = self.language.emitter
 
@@ -82,19 +86,25 @@ class QueryRunner:
         statement = self._emitter.select(
             request.query, target, order=request.order, limit=request.limit
         )
-        table = self._run(request, lambda cursor: cursor.sql(statement).to_arrow_table())
+        table = self._run(
+            request, lambda cursor: cursor.sql(statement).to_arrow_table(), target.schema
+        )
         return [_column_info(field) for field in table.schema], table
 
     def count(self, request: RecordsQuery) -> int:
         """Return how many rows the query yields over its whole range."""
-        statement = self._emitter.count(request.query, self._target(request))
-        row = self._run(request, lambda cursor: cursor.execute(statement).fetchone())
+        target = self._target(request)
+        statement = self._emitter.count(request.query, target)
+        row = self._run(request, lambda cursor: cursor.execute(statement).fetchone(), target.schema)
         return int(row[0]) if row else 0
 
     def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
         """Return record counts per time bucket, oldest bucket first."""
-        statement = self._emitter.histogram(request.query, self._target(request), bucket)
-        table = self._run(request, lambda cursor: cursor.sql(statement).to_arrow_table())
+        target = self._target(request)
+        statement = self._emitter.histogram(request.query, target, bucket)
+        table = self._run(
+            request, lambda cursor: cursor.sql(statement).to_arrow_table(), target.schema
+        )
         starts, counts = table.column(0).to_pylist(), table.column(1).to_pylist()
         return [
             HistogramBucket(start=start.astimezone(UTC), count=int(count))
@@ -120,7 +130,7 @@ class QueryRunner:
                 row_groups_total=_row_groups(cursor, request.project, request.logstore),
             )
 
-        return self._run(request, profiled)
+        return self._run(request, profiled, target.schema)
 
     def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
         """Return a reader producing the query's rows about ``batch_rows`` at a time."""
@@ -129,7 +139,7 @@ class QueryRunner:
             request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
         held = ExitStack()
-        if _stream_needs_working_memory(request):
+        if _stream_needs_working_memory(request) or self._is_wide(target.schema):
             held.enter_context(self._sorting())  # until the reader is closed
         cursor = self._connection.cursor()
         held.callback(_finish, cursor, _start_timer(cursor, request.timeout))
@@ -163,11 +173,19 @@ class QueryRunner:
         )
 
     def _run(
-        self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
+        self,
+        request: RecordsQuery,
+        work: Callable[[duckdb.DuckDBPyConnection], _Result],
+        schema: LogstoreSchema,
     ) -> _Result:
-        """Run ``work`` on a fresh cursor; a ``| SQL`` query may use the whole memory limit."""
-        with self._sorting() if request.query.has_sql else nullcontext():
+        """Run ``work`` on a fresh cursor; a ``| SQL`` query or a query of a wide table may use
+        the whole memory limit."""
+        raised = request.query.has_sql or self._is_wide(schema)
+        with self._sorting() if raised else nullcontext():
             return self._run_on_cursor(request, work)
+
+    def _is_wide(self, schema: LogstoreSchema) -> bool:
+        return self._wide_fields is not None and len(schema.fields) > self._wide_fields
 
     def _run_on_cursor(
         self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
