@@ -15,7 +15,9 @@ import orjson
 from fastapi import APIRouter, Response
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.native.fields import LogstoreName, ProjectName
 from logsluice.api.native.models import QueryIn, QueryOut
+from logsluice.api.responses import error_responses
 from logsluice.domain.timerange import parse_time
 from logsluice.services.query import QueryResult
 
@@ -23,9 +25,9 @@ router = APIRouter(prefix="/api/v1/projects/{project}/logstores", tags=["query"]
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
-@router.post("/{logstore}/query", response_model=QueryOut)
+@router.post("/{logstore}/query", response_model=QueryOut, responses=error_responses(504))
 def run_query(
-    project: str, logstore: str, body: QueryIn, context: Context, caller: Caller
+    project: ProjectName, logstore: LogstoreName, body: QueryIn, context: Context, caller: Caller
 ) -> Response:
     """Run a query over a time range; 400 with `details.position` for a bad query; 504 timeout."""
     caller.require_project(project)
