@@ -19,6 +19,7 @@ from logsluice.api.context import ApiContext
 from logsluice.api.contract import install_contract
 from logsluice.api.docs_pages import install_docs_pages
 from logsluice.api.huawei import huawei_router
+from logsluice.api.metrics_endpoint import MetricsEndpoint, install_metrics
 from logsluice.api.native import native_router
 from logsluice.api.native.errors import install_error_handlers
 from logsluice.api.sls import sls_router
@@ -36,7 +37,11 @@ class BackgroundJob(Protocol):
         ...
 
 
-def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = ()) -> FastAPI:
+def create_app(
+    context: ApiContext,
+    background_jobs: Sequence[BackgroundJob] = (),
+    metrics_endpoint: MetricsEndpoint | None = None,
+) -> FastAPI:
     """Return the logsluice API app serving ``context``; OpenAPI at ``/openapi.json``, Swagger UI
     at ``/docs`` and ReDoc at ``/redoc``."""
 
@@ -74,6 +79,8 @@ def create_app(context: ApiContext, background_jobs: Sequence[BackgroundJob] = (
     app.add_api_route("/healthz", health, methods=["GET"], tags=["health"])
     install_docs_pages(app)
     install_contract(app)
+    if metrics_endpoint is not None:
+        install_metrics(app, metrics_endpoint)  # outermost: it also counts the 405s
     return app
 
 

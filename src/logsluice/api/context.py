@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from logsluice.api.auth import Credentials, Principal
+from logsluice.metrics import Metrics
 from logsluice.ports import Clock, RecordReader
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
@@ -70,6 +71,7 @@ class ApiContext:
     sessions: SessionService | None = None
     project_webhooks: ProjectWebhooks | None = None
     shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
+    metrics: Metrics | None = None
 
 
 def get_context(request: Request) -> ApiContext:

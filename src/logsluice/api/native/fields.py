@@ -87,7 +87,9 @@ LinkTtl = Annotated[
     ),
 ]
 EpochNumber = Annotated[int, Field(ge=0, le=MAX_EPOCH_NUMBER), WHOLE_NUMBER]
-EpochFraction = Annotated[float, Field(ge=0, le=float(MAX_EPOCH_NUMBER))]
+# Below 2**63 as a float, so an integer past MAX_EPOCH_NUMBER is not taken as a fraction instead.
+MAX_EPOCH_FRACTION = 9.2e18
+EpochFraction = Annotated[float, Field(ge=0, le=MAX_EPOCH_FRACTION)]
 TimeText = Annotated[
     str,
     Field(

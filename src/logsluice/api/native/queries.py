@@ -7,6 +7,7 @@ because a preview of 10,000 rows through pydantic would cost more than the query
 from __future__ import annotations
 
 import base64
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -34,9 +35,17 @@ def run_query(
     time_range = context.query.resolve_time_range(
         _optional_time(body.from_, "from"), _optional_time(body.to, "to")
     )
-    result = context.query.run(
-        project, logstore, body.query, time_range, limit=body.limit, order=body.order
-    )
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = context.query.run(
+            project, logstore, body.query, time_range, limit=body.limit, order=body.order
+        )
+        outcome = "ok"
+    finally:
+        if context.metrics is not None:
+            elapsed = time.perf_counter() - started
+            context.metrics.query_duration.labels(outcome).observe(elapsed)
     content = orjson.dumps(_result_body(result), default=_json_default, option=_JSON_OPTIONS)
     return Response(content=content, media_type="application/json")
 

@@ -65,7 +65,7 @@ def record_format_of(content_type: str | None) -> InputFormat | None:
 # Any array is a batch: an element that is not a valid record is reported by its number (or, with
 # `strict`, refuses the batch: 400), so the schema does not constrain the elements.
 _RECORDS_BODY = {
-    "required": True,
+    "required": False,  # no body (or an empty one without a JSON Content-Type) stores nothing
     "description": "records: a JSON array of objects (or one object), JSON Lines, CSV with a "
     "header or Parquet, by Content-Type (sniffed when it says neither); gzip or zstd compressed "
     "with Content-Encoding",
@@ -115,6 +115,8 @@ def ingest_records(
         strict=strict,
         time_format=time_format,
     )
+    if context.metrics is not None:
+        context.metrics.ingested(result.accepted, result.rejected)
     return IngestOut(
         accepted=result.accepted,
         rejected=result.rejected,
