@@ -47,9 +47,12 @@ from logsluice.api.auth import (
     load_or_create_admin_token,
 )
 from logsluice.api.context import ApiContext, RequestAuthenticator
+from logsluice.api.metrics_endpoint import MetricsEndpoint
 from logsluice.api.sessions import SessionCookieAuthenticator
 from logsluice.console import mount_console
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
+from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery
+from logsluice.metrics import Metrics
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import CatalogStore, Clock, LogStore, RecordReader, TaskStore
 from logsluice.query.parsed_query import warm_up as warm_up_query_parsers
@@ -135,6 +138,7 @@ class Server:
     admin_token: AdminToken | None
     context: ApiContext
     webhooks: WebhookJob | None = None
+    metrics: Metrics | None = None
 
 
 def freeze_startup_objects() -> None:
@@ -423,7 +427,12 @@ class WorkerProcess:
 
 
 def build_worker_process(
-    settings: Settings, server_url: str, token: str | None, *, size: int = 1
+    settings: Settings,
+    server_url: str,
+    token: str | None,
+    *,
+    size: int = 1,
+    metrics: Metrics | None = None,
 ) -> WorkerProcess:
     """Return a worker process's pool: the task and artifact stores opened directly, records read
     through ``server_url`` (the embedded log store's file is held by ``serve``)."""
@@ -439,13 +448,33 @@ def build_worker_process(
     webhook_store = SqlWebhookStore(create_sql_engine(settings.database_url))
     link_signer = build_link_signer(settings, load_installation_secret(settings), clock)
     webhooks = build_webhook_job(
-        settings, webhook_store, artifact_store, link_signer, clock, server_url
+        settings,
+        webhook_store,
+        artifact_store,
+        link_signer,
+        clock,
+        server_url,
+        on_outcome=webhook_outcome_counter(metrics) if metrics is not None else None,
     )
     return WorkerProcess(
         pool=pool,
         close_actions=[task_store.close, source.close, webhook_store.close],
         webhooks=webhooks,
     )
+
+
+def webhook_outcome_counter(metrics: Metrics) -> OutcomeObserver:
+    """Return an observer counting each webhook attempt in ``metrics`` by its outcome."""
+    outcomes = {
+        DeliveryStatus.DELIVERED: "delivered",
+        DeliveryStatus.PENDING: "retrying",
+        DeliveryStatus.FAILED: "failed",
+    }
+
+    def count(delivery: WebhookDelivery, status: DeliveryStatus, status_code: int | None) -> None:
+        metrics.webhook_delivery(outcomes.get(status, status.value))
+
+    return count
 
 
 def _task_limits(settings: Settings) -> TaskLimits:
@@ -506,11 +535,19 @@ def build_authenticator(
     return chain, admin_token
 
 
-def build_server(settings: Settings, clock: Clock | None = None) -> Server:
-    """Return the API app on a fresh container, with retention running while the app runs."""
+def build_server(
+    settings: Settings, clock: Clock | None = None, metrics: Metrics | None = None
+) -> Server:
+    """Return the API app on a fresh container, with retention running while the app runs.
+
+    ``metrics`` (a fresh set when None) is what ``GET /metrics`` shows; the process's log events
+    reach it when ``configure_logging`` was given it too.
+    """
     check_no_auth_allowed(settings.host, settings.no_auth)
     warm_up_query_parsers(DUCKDB_SQL_RULES)
+    metrics = metrics if metrics is not None else Metrics()
     container = build_container(settings, clock)
+    metrics.count_tasks_from(container.task_store.count_tasks)
     authenticator, admin_token = build_authenticator(
         settings, container.access_keys, container.sessions
     )
@@ -535,6 +572,7 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         ),
         sessions=container.sessions,
         project_webhooks=container.project_webhooks,
+        metrics=metrics,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
@@ -557,6 +595,7 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         container.link_signer,
         container.clock,
         local_base_url(settings.host, settings.port),
+        on_outcome=webhook_outcome_counter(metrics),
     )
     jobs: list[BackgroundJob] = [
         webhook_job,
@@ -567,7 +606,15 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         sessions_job,
         workers,
     ]
-    app = create_app(context, background_jobs=jobs)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics_access = (
+        "open" if settings.no_auth and settings.metrics == "token" else settings.metrics
+    )
+    app = create_app(
+        context,
+        background_jobs=jobs,
+        metrics_endpoint=MetricsEndpoint(metrics, metrics_access, metrics_token),
+    )
     mount_console(app)
     return Server(
         app=app,
@@ -575,4 +622,5 @@ def build_server(settings: Settings, clock: Clock | None = None) -> Server:
         admin_token=admin_token,
         context=context,
         webhooks=webhook_job,
+        metrics=metrics,
     )

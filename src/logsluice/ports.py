@@ -440,6 +440,11 @@ class TaskStore(Protocol):
         """
         ...
 
+    def count_tasks(self) -> dict[tuple[str, TaskStatus], int]:
+        """Return how many visible tasks each project has in each status, in one read (metrics
+        read it on every scrape). Pairs without a task are left out."""
+        ...
+
     def expire_tasks(self, *, now: datetime) -> list[Task]:
         """Move SUCCEEDED tasks with ``expires_at <= now`` to EXPIRED and return them."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +58,21 @@ class Settings(BaseSettings):
         description=(
             "Accept API calls without a token (development only). Refused unless `host` is a "
             "loopback address."
+        ),
+    )
+    metrics: Literal["token", "open", "off"] = Field(
+        default="token",
+        description=(
+            "Who may read `GET /metrics` (Prometheus text): `token` (the admin's credentials or "
+            "`metrics_token`), `open` (anyone who reaches the port: a private scrape network), or "
+            "`off` (404)."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "A bearer token that may read `GET /metrics` and nothing else, for the scraper "
+            "(with `metrics=token`)."
         ),
     )
     database_url: str = Field(

@@ -331,3 +331,20 @@ def test_decode_file_reads_format_and_compression_from_the_name(tmp_path: Path) 
                 strict=False,
             )
         )
+
+
+@pytest.mark.parametrize(
+    ("body", "input_format"),
+    [
+        (b"null", "jsonl"),
+        (b"null\n{}", "jsonl"),
+        (b"[null, null]", "json"),
+        (b"[null, {}]", "json"),
+    ],
+)
+def test_a_batch_starting_with_null_is_rejected_by_line_not_a_crash(
+    body: bytes, input_format: str
+) -> None:
+    """Arrow's JSON reader crashed the server on a first value `null` (found by schemathesis)."""
+    chunks = _decode(body, input_format)
+    assert 1 in [error.line for error in _errors(chunks)]

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from logsluice.api.auth import Credentials, Principal
+from logsluice.metrics import Metrics
 from logsluice.ports import Clock, RecordReader
 from logsluice.services.access_keys import AccessKeyService
 from logsluice.services.catalog import CatalogService
@@ -69,6 +71,7 @@ class ApiContext:
     sessions: SessionService | None = None
     project_webhooks: ProjectWebhooks | None = None
     shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
+    metrics: Metrics | None = None
 
 
 def get_context(request: Request) -> ApiContext:
@@ -87,5 +90,29 @@ def get_principal(request: Request) -> Principal:
     return get_context(request).authenticator.authenticate(credentials)
 
 
+# Declared so that the OpenAPI document names the schemes every authenticated operation accepts;
+# get_principal reads the credentials itself (a vendor signature, a bearer token, the cookie).
+_BEARER = HTTPBearer(
+    scheme_name="bearerAuth",
+    description="the admin token, or an access key as `<access_key_id>:<access_key_secret>`",
+    auto_error=False,
+)
+_SESSION_COOKIE = APIKeyCookie(
+    name="logsluice_session",
+    scheme_name="sessionCookie",
+    description="the console's session (POST /api/v1/session); changes also need X-CSRF-Token",
+    auto_error=False,
+)
+
+
+def get_caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    session: Annotated[str | None, Depends(_SESSION_COOKIE)],
+) -> Principal:
+    """Authenticate the request by bearer token or session cookie. Raises AuthenticationError."""
+    return get_principal(request)
+
+
 Context = Annotated[ApiContext, Depends(get_context)]
-Caller = Annotated[Principal, Depends(get_principal)]
+Caller = Annotated[Principal, Depends(get_caller)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -17,6 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from logsluice.api.context import Context
 from logsluice.api.native.errors import error_response
+from logsluice.api.responses import error_responses
 from logsluice.services.downloads import Download, DownloadService
 
 router = APIRouter(tags=["downloads"])
@@ -27,7 +29,19 @@ class _UnsatisfiableRangeError(Exception):
     """The Range header asks for bytes the file does not have."""
 
 
-@router.api_route("/downloads/{token}", methods=["GET", "HEAD"])
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the whole file",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    206: {
+        "description": "the bytes of the one range asked (`Content-Range`)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **error_responses(403, 410, 416),
+}
+
+
 def download(token: str, request: Request, context: Context) -> Response:
     """Serve the file a signed link grants (206 for a Range, 416 when it cannot be satisfied)."""
     downloads = context.downloads
@@ -51,6 +65,17 @@ def download(token: str, request: Request, context: Context) -> Response:
         return Response(status_code=status, headers=headers)
     body = _body(downloads, artifact, start, end)
     return StreamingResponse(body, status_code=status, headers=headers)
+
+
+for _method in ("GET", "HEAD"):
+    router.add_api_route(
+        "/downloads/{token}",
+        download,
+        methods=[_method],
+        operation_id=f"download_file_{_method.lower()}",
+        response_class=Response,
+        responses=_RESPONSES,
+    )
 
 
 def _headers(artifact: Download) -> dict[str, str]:

@@ -15,6 +15,7 @@ import uvicorn.config
 
 from logsluice.api.auth import AdminToken, check_no_auth_allowed
 from logsluice.domain.errors import LogsluiceError
+from logsluice.metrics import Metrics
 from logsluice.observability import configure_logging
 from logsluice.settings import load_settings
 
@@ -99,11 +100,12 @@ def serve(
             workers=0 if no_workers else None,
         )
         check_no_auth_allowed(settings.host, settings.no_auth)
-        configure_logging(settings.log_level)
+        metrics = Metrics()
+        configure_logging(settings.log_level, metrics)
         # Imported here: loading the server stack takes seconds a refused start need not wait.
         from logsluice.bootstrap import build_server, freeze_startup_objects
 
-        server = build_server(settings)
+        server = build_server(settings, metrics=metrics)
         freeze_startup_objects()
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error

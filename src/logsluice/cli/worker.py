@@ -20,6 +20,7 @@ from logsluice.api.auth import read_admin_token_file
 from logsluice.bootstrap import build_worker_process, freeze_startup_objects
 from logsluice.cli.client import DEFAULT_SERVER_URL
 from logsluice.domain.errors import LogsluiceError
+from logsluice.metrics import Metrics
 from logsluice.observability import configure_logging
 from logsluice.settings import load_settings
 
@@ -52,20 +53,45 @@ from logsluice.settings import load_settings
     show_default=True,
     help="Tasks this process runs at once.",
 )
-def worker(server: str, token: str | None, data_dir: Path | None, threads: int) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics at http://<metrics-host>:<port>/metrics "
+    "(default: none; a worker's counters are its own, serve's /metrics does not have them).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the --metrics-port endpoint binds to.",
+)
+def worker(
+    server: str,
+    token: str | None,
+    data_dir: Path | None,
+    threads: int,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
     """Run download tasks from the shared task store until stopped."""
     try:
         settings = load_settings(data_dir=data_dir)
-        configure_logging(settings.log_level)
+        metrics = Metrics()
+        configure_logging(settings.log_level, metrics)
         admin_token = (
             token
             or _configured_token(settings.admin_token)
             or read_admin_token_file(settings.data_dir)
         )
-        process = build_worker_process(settings, server, admin_token, size=threads)
+        process = build_worker_process(settings, server, admin_token, size=threads, metrics=metrics)
+        if metrics_port is not None:
+            metrics.serve(metrics_host, metrics_port)
         freeze_startup_objects()
     except LogsluiceError as error:
         raise click.ClickException(error.message) from error
+    except OSError as error:  # the metrics port is taken or not ours to bind
+        raise click.ClickException(f"--metrics-port {metrics_port}: {error}") from error
     stopping = threading.Event()
 
     def stop(signal_number: int, frame: FrameType | None) -> None:

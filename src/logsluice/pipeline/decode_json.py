@@ -218,6 +218,10 @@ def _element_lines(elements: list[Any], first_line: int) -> tuple[list[bytes], l
 
 
 def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
+    if not block.lstrip().startswith(b"{"):
+        # Arrow's reader crashes the process (segfault, pyarrow 26) on a block whose first value
+        # is `null`; a block that does not start with an object goes down the per-line path.
+        return None
     schema = pa.schema([(name, pa.string()) for name in sorted(text_columns)])
     parse_options = pa_json.ParseOptions(explicit_schema=schema if text_columns else None)
     try:

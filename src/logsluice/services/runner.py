@@ -219,9 +219,18 @@ class _TaskRun:
             shutdown=self.shutdown,
             cancellation=self.cancellation,
         )
-        self.logger.info("task.started", attempt=self.task.attempts)
+        self.logger.info(
+            "task.started", attempt=self.task.attempts, queued_seconds=self._queued_seconds()
+        )
         with heartbeat:
             self._execute(heartbeat)
+
+    def _queued_seconds(self) -> float | None:
+        """Seconds from creation to this first start (None on later attempts: metrics' wait)."""
+        task = self.task
+        if task.attempts != 1 or task.started_at is None:
+            return None
+        return max((task.started_at - task.created_at).total_seconds(), 0.0)
 
     def _execute(self, heartbeat: TaskHeartbeat) -> None:
         try:

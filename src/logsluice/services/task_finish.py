@@ -80,8 +80,13 @@ class TaskFinisher:
             truncated=truncated,
             progress=COMPLETE_PERCENT,
         )
+        started = self._task.started_at
         self._logger.info(
-            "task.succeeded", rows=artifact.rows, bytes=artifact.size_bytes, truncated=truncated
+            "task.succeeded",
+            rows=artifact.rows,
+            bytes=artifact.size_bytes,
+            truncated=truncated,
+            running_seconds=(now - started).total_seconds() if started else None,
         )
 
     def fail(self, code: str, message: str) -> None:

@@ -62,6 +62,9 @@ from logsluice.services.webhooks import (
 )
 
 MAX_PAGE_SIZE = 500
+# The last page a list may ask for: beyond any real project, and small enough that the offset
+# (page - 1) * size always fits the task store's 64-bit integers.
+MAX_PAGE_NUMBER = 1_000_000_000
 _RETRYABLE = frozenset({TaskStatus.FAILED, TaskStatus.CANCELLED})
 
 
@@ -255,10 +258,10 @@ class TaskService:
         Raises ProjectNotFoundError, InvalidInputError for a page or size out of bounds.
         """
         self._catalog_store.get_project(project)
-        if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        if not 1 <= page <= MAX_PAGE_NUMBER or not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInputError(
-                f"page must be at least 1 and size from 1 to {MAX_PAGE_SIZE}",
-                field="size" if page >= 1 else "page",
+                f"page must be from 1 to {MAX_PAGE_NUMBER} and size from 1 to {MAX_PAGE_SIZE}",
+                field="size" if 1 <= page <= MAX_PAGE_NUMBER else "page",
             )
         tasks, total = self._task_store.list_tasks(
             project,

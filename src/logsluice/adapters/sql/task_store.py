@@ -351,6 +351,17 @@ class SqlTaskStore:
         with read_transaction(self._engine) as connection:
             return {str(row.id): int(row.position) for row in connection.execute(query)}
 
+    def count_tasks(self) -> dict[tuple[str, TaskStatus], int]:
+        """Return the visible tasks per project and status; see the TaskStore port."""
+        query = (
+            select(tasks.c.project, tasks.c.status, func.count())
+            .where(tasks.c.deleted.is_(False))
+            .group_by(tasks.c.project, tasks.c.status)
+        )
+        with read_transaction(self._engine) as connection:
+            rows = connection.execute(query).all()
+        return {(project, TaskStatus(status)): count for project, status, count in rows}
+
     def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Hide the task and stop it if it runs; see the TaskStore port."""
         with write_transaction(self._engine) as connection:

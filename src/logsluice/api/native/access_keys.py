@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from logsluice.api.context import ApiContext, Caller, Context
+from logsluice.api.native.fields import NAME_SCHEMA, NameFilter
+from logsluice.api.responses import error_responses
 from logsluice.domain.access_keys import AccessKey, AccessKeyRole
 from logsluice.domain.errors import BackendUnavailableError
 from logsluice.services.access_keys import AccessKeyService
@@ -19,16 +21,27 @@ from logsluice.services.access_keys import AccessKeyService
 router = APIRouter(prefix="/api/v1/access-keys", tags=["access keys"])
 
 
-class AccessKeyCreate(BaseModel):
+class ProjectKeyCreate(BaseModel):
+    """A reader or writer key: it reaches one project."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    project: str | None = Field(
-        default=None, description="the project the key reaches; leave out for an admin key"
-    )
-    role: Literal["reader", "writer", "admin"] = Field(
-        description="reader, writer or admin (every project)"
-    )
+    role: Literal["reader", "writer"] = Field(description="reader, or writer (also changes)")
+    project: str = Field(description="the project the key reaches", json_schema_extra=NAME_SCHEMA)
     description: str = Field(default="", max_length=1024)
+
+
+class AdminKeyCreate(BaseModel):
+    """An admin key: it reaches every project, so it names none."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["admin"]
+    project: None = Field(default=None, description="none: an admin key reaches every project")
+    description: str = Field(default="", max_length=1024)
+
+
+AccessKeyCreate = Annotated[ProjectKeyCreate | AdminKeyCreate, Field(discriminator="role")]
 
 
 class AccessKeyOut(BaseModel):
@@ -65,7 +78,7 @@ def _service(context: ApiContext) -> AccessKeyService:
     return context.access_keys
 
 
-@router.post("", status_code=201, response_model=AccessKeyCreated)
+@router.post("", status_code=201, response_model=AccessKeyCreated, responses=error_responses(404))
 def create_access_key(
     body: AccessKeyCreate, context: Context, caller: Caller, response: Response
 ) -> AccessKeyCreated:
@@ -82,7 +95,7 @@ def create_access_key(
 def list_access_keys(
     context: Context,
     caller: Caller,
-    project: Annotated[str | None, Query(description="only this project's keys")] = None,
+    project: NameFilter = None,
     include_revoked: bool = False,
 ) -> AccessKeyList:
     """List access keys (live ones unless `include_revoked`), oldest first, without secrets."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.native.fields import LogstoreName, ProjectName
 from logsluice.api.native.models import (
     FieldOut,
     LogstoreCreate,
@@ -15,14 +16,15 @@ from logsluice.api.native.models import (
     LogstreamList,
     LogstreamOut,
 )
+from logsluice.api.responses import error_responses
 from logsluice.ports import LogstreamInfo
 
 router = APIRouter(prefix="/api/v1/projects/{project}/logstores", tags=["logstores"])
 
 
-@router.post("", status_code=201, response_model=LogstoreOut)
+@router.post("", status_code=201, response_model=LogstoreOut, responses=error_responses(409))
 def create_logstore(
-    project: str, body: LogstoreCreate, context: Context, caller: Caller
+    project: ProjectName, body: LogstoreCreate, context: Context, caller: Caller
 ) -> LogstoreOut:
     """Create a logstore. 404 for an unknown project, 409 when the name is taken."""
     caller.require_project(project, write=True)
@@ -37,7 +39,7 @@ def create_logstore(
 
 
 @router.get("", response_model=LogstoreList)
-def list_logstores(project: str, context: Context, caller: Caller) -> LogstoreList:
+def list_logstores(project: ProjectName, context: Context, caller: Caller) -> LogstoreList:
     """List the project's logstores, ordered by name."""
     caller.require_project(project)
     logstores = context.catalog.list_logstores(project)
@@ -46,7 +48,7 @@ def list_logstores(project: str, context: Context, caller: Caller) -> LogstoreLi
 
 @router.get("/{logstore}", response_model=LogstoreDetailsOut)
 def get_logstore(
-    project: str, logstore: str, context: Context, caller: Caller
+    project: ProjectName, logstore: LogstoreName, context: Context, caller: Caller
 ) -> LogstoreDetailsOut:
     """Show a logstore with its fields (name and type) and logstreams."""
     caller.require_project(project)
@@ -60,7 +62,7 @@ def get_logstore(
 
 @router.get("/{logstore}/stats", response_model=LogstoreStatsOut)
 def get_logstore_stats(
-    project: str, logstore: str, context: Context, caller: Caller
+    project: ProjectName, logstore: LogstoreName, context: Context, caller: Caller
 ) -> LogstoreStatsOut:
     """Return how many records the logstore holds and the time of its oldest and newest."""
     caller.require_project(project)
@@ -73,7 +75,9 @@ def get_logstore_stats(
 
 
 @router.delete("/{logstore}", status_code=204)
-def delete_logstore(project: str, logstore: str, context: Context, caller: Caller) -> Response:
+def delete_logstore(
+    project: ProjectName, logstore: LogstoreName, context: Context, caller: Caller
+) -> Response:
     """Delete a logstore and its records."""
     caller.require_project(project, write=True)
     context.catalog.delete_logstore(project, logstore)
@@ -81,7 +85,9 @@ def delete_logstore(project: str, logstore: str, context: Context, caller: Calle
 
 
 @router.get("/{logstore}/logstreams", response_model=LogstreamList)
-def list_logstreams(project: str, logstore: str, context: Context, caller: Caller) -> LogstreamList:
+def list_logstreams(
+    project: ProjectName, logstore: LogstoreName, context: Context, caller: Caller
+) -> LogstreamList:
     """List the logstreams seen in the logstore with their record counts."""
     caller.require_project(project)
     return LogstreamList(logstreams=_logstreams(context.catalog.list_logstreams(project, logstore)))

@@ -7,18 +7,23 @@ typo is a 400 rather than an ignored option.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logsluice.api.native.fields import NAME_SCHEMA, WHOLE_NUMBER, TimeValue
 from logsluice.api.native.webhook_models import WebhookIn
 from logsluice.domain.catalog import DEFAULT_TIME_FIELD, Logstore, Project
 from logsluice.domain.export import Order
 from logsluice.services.catalog import (
     DEFAULT_RETENTION_DAYS,
+    FIELD_NAME_PATTERN,
     MAX_RETENTION_DAYS,
     MIN_RETENTION_DAYS,
 )
+from logsluice.services.task_checks import MAX_QUERY_CHARACTERS
+
+DEFAULT_PREVIEW_LIMIT_MAX = 10_000
 
 
 class RequestBody(BaseModel):
@@ -27,7 +32,8 @@ class RequestBody(BaseModel):
 
 class ProjectCreate(RequestBody):
     name: str = Field(
-        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends"
+        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends",
+        json_schema_extra=NAME_SCHEMA,
     )
     description: str = Field(default="", max_length=1024)
 
@@ -68,14 +74,19 @@ class ProjectList(BaseModel):
 
 class LogstoreCreate(RequestBody):
     name: str = Field(
-        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends"
+        description="2–64 characters: a-z, 0-9, '_' and '-', alphanumeric at both ends",
+        json_schema_extra=NAME_SCHEMA,
     )
-    retention_days: int = Field(
+    retention_days: Annotated[
+        int, Field(ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS), WHOLE_NUMBER
+    ] = Field(
         default=DEFAULT_RETENTION_DAYS,
         description=f"days records are kept, {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS}",
     )
     time_field: str = Field(
-        default=DEFAULT_TIME_FIELD, description="the field of each record that holds its time"
+        default=DEFAULT_TIME_FIELD,
+        description="the field of each record that holds its time",
+        json_schema_extra={"pattern": f"^{FIELD_NAME_PATTERN.pattern}$"},
     )
     description: str = Field(default="", max_length=1024)
 
@@ -150,14 +161,22 @@ class IngestOut(BaseModel):
 class QueryIn(RequestBody):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
-    query: str = Field(default="*", description="SEARCH, or SEARCH | SQL")
-    from_: str | int | float | None = Field(
+    query: str = Field(
+        default="*",
+        max_length=MAX_QUERY_CHARACTERS,
+        description="SEARCH, or SEARCH | SQL; it must parse (else 400 `invalid_query`)",
+    )
+    from_: TimeValue | None = Field(
         default=None,
         alias="from",
-        description="RFC 3339 or epoch seconds; default `to` minus the default window (15 min)",
+        description="RFC 3339 or an epoch number (s, ms, us or ns by magnitude); before `to`; "
+        "default `to` minus the default window (15 min)",
     )
-    to: str | int | float | None = Field(default=None, description="RFC 3339 or epoch; default now")
-    limit: int | None = Field(default=None, description="rows to return; default 100, most 10,000")
+    to: TimeValue | None = Field(default=None, description="RFC 3339 or epoch; default now")
+    limit: Annotated[int, Field(ge=0, le=DEFAULT_PREVIEW_LIMIT_MAX), WHOLE_NUMBER] | None = Field(
+        default=None,
+        description="rows to return; default 100, most LOGSLUICE_PREVIEW_LIMIT_MAX (10,000)",
+    )
     order: Order = Field(
         default=Order.DESC, strict=False, description="by time: desc (newest first) or asc"
     )

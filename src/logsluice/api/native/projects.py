@@ -5,13 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.native.fields import ProjectName
 from logsluice.api.native.models import ProjectCreate, ProjectList, ProjectOut, ProjectUpdate
+from logsluice.api.responses import error_responses
 from logsluice.domain.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
 
-@router.post("", status_code=201, response_model=ProjectOut)
+@router.post("", status_code=201, response_model=ProjectOut, responses=error_responses(409))
 def create_project(body: ProjectCreate, context: Context, caller: Caller) -> ProjectOut:
     """Create a project. 409 when the name is taken, 400 for a bad name."""
     caller.require_admin()
@@ -30,7 +32,7 @@ def list_projects(context: Context, caller: Caller) -> ProjectList:
 
 
 @router.get("/{project}", response_model=ProjectOut)
-def get_project(project: str, context: Context, caller: Caller) -> ProjectOut:
+def get_project(project: ProjectName, context: Context, caller: Caller) -> ProjectOut:
     """Show one project."""
     caller.require_project(project)
     return ProjectOut.of(context.catalog.get_project(project))
@@ -38,7 +40,7 @@ def get_project(project: str, context: Context, caller: Caller) -> ProjectOut:
 
 @router.patch("/{project}", response_model=ProjectOut)
 def update_project(
-    project: str, body: ProjectUpdate, context: Context, caller: Caller
+    project: ProjectName, body: ProjectUpdate, context: Context, caller: Caller
 ) -> ProjectOut:
     """Set or remove the project's default webhook (`{"webhook": {"url", "secret"?}}` or
     `{"webhook": null}`); every task of the project without its own webhook uses it."""
@@ -53,7 +55,7 @@ def update_project(
 
 
 @router.delete("/{project}", status_code=204)
-def delete_project(project: str, context: Context, caller: Caller) -> Response:
+def delete_project(project: ProjectName, context: Context, caller: Caller) -> Response:
     """Delete a project with all its logstores and records."""
     caller.require_admin()
     context.catalog.delete_project(project)

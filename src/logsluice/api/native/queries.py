@@ -7,6 +7,7 @@ because a preview of 10,000 rows through pydantic would cost more than the query
 from __future__ import annotations
 
 import base64
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,9 @@ import orjson
 from fastapi import APIRouter, Response
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.native.fields import LogstoreName, ProjectName
 from logsluice.api.native.models import QueryIn, QueryOut
+from logsluice.api.responses import error_responses
 from logsluice.domain.timerange import parse_time
 from logsluice.services.query import QueryResult
 
@@ -23,18 +26,26 @@ router = APIRouter(prefix="/api/v1/projects/{project}/logstores", tags=["query"]
 _JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
-@router.post("/{logstore}/query", response_model=QueryOut)
+@router.post("/{logstore}/query", response_model=QueryOut, responses=error_responses(504))
 def run_query(
-    project: str, logstore: str, body: QueryIn, context: Context, caller: Caller
+    project: ProjectName, logstore: LogstoreName, body: QueryIn, context: Context, caller: Caller
 ) -> Response:
     """Run a query over a time range; 400 with `details.position` for a bad query; 504 timeout."""
     caller.require_project(project)
     time_range = context.query.resolve_time_range(
         _optional_time(body.from_, "from"), _optional_time(body.to, "to")
     )
-    result = context.query.run(
-        project, logstore, body.query, time_range, limit=body.limit, order=body.order
-    )
+    started = time.perf_counter()
+    outcome = "error"
+    try:
+        result = context.query.run(
+            project, logstore, body.query, time_range, limit=body.limit, order=body.order
+        )
+        outcome = "ok"
+    finally:
+        if context.metrics is not None:
+            elapsed = time.perf_counter() - started
+            context.metrics.query_duration.labels(outcome).observe(elapsed)
     content = orjson.dumps(_result_body(result), default=_json_default, option=_JSON_OPTIONS)
     return Response(content=content, media_type="application/json")
 

@@ -12,7 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 
 from logsluice.api.context import Caller, Context, get_context
+from logsluice.api.native.fields import LogstoreName, ProjectName
 from logsluice.api.native.models import IngestOut, LineErrorOut
+from logsluice.api.responses import error_responses
 from logsluice.domain.errors import PayloadTooLargeError
 from logsluice.pipeline.decode import InputFormat
 
@@ -60,10 +62,31 @@ def record_format_of(content_type: str | None) -> InputFormat | None:
     return _FORMAT_BY_MEDIA_TYPE.get(media_type)
 
 
-@router.post("/{logstore}/records", response_model=IngestOut)
+# Any array is a batch: an element that is not a valid record is reported by its number (or, with
+# `strict`, refuses the batch: 400), so the schema does not constrain the elements.
+_RECORDS_BODY = {
+    "required": False,  # no body (or an empty one without a JSON Content-Type) stores nothing
+    "description": "records: a JSON array of objects (or one object), JSON Lines, CSV with a "
+    "header or Parquet, by Content-Type (sniffed when it says neither); gzip or zstd compressed "
+    "with Content-Encoding",
+    "content": {
+        "application/json": {"schema": {"type": ["array", "object"]}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/{logstore}/records",
+    response_model=IngestOut,
+    responses=error_responses(413),
+    openapi_extra={"requestBody": _RECORDS_BODY},
+)
 def ingest_records(
-    project: str,
-    logstore: str,
+    project: ProjectName,
+    logstore: LogstoreName,
     context: Context,
     caller: Caller,
     body: Annotated[bytes, Depends(read_limited_body)],
@@ -92,6 +115,8 @@ def ingest_records(
         strict=strict,
         time_format=time_format,
     )
+    if context.metrics is not None:
+        context.metrics.ingested(result.accepted, result.rejected)
     return IngestOut(
         accepted=result.accepted,
         rejected=result.rejected,

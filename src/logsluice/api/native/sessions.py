@@ -10,15 +10,16 @@ site cannot sign a browser in as someone else.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from logsluice.api.auth import Credentials, Principal
 from logsluice.api.context import ApiContext, Caller, Context, get_principal
 from logsluice.api.native.models import RequestBody
+from logsluice.api.responses import error_responses
 from logsluice.api.sessions import SESSION_COOKIE, identity_of
 from logsluice.domain.errors import (
     AuthenticationError,
@@ -32,7 +33,24 @@ router = APIRouter(prefix="/api/v1/session", tags=["console session"])
 _SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 
 
+_NON_BLANK: dict[str, Any] = {"type": "string", "pattern": "\\S"}
+
+
 class SignIn(RequestBody):
+    """`token`, or both halves of an access key."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["token"], "properties": {"token": _NON_BLANK}},
+                {
+                    "required": ["access_key_id", "access_key_secret"],
+                    "properties": {"access_key_id": _NON_BLANK, "access_key_secret": _NON_BLANK},
+                },
+            ]
+        }
+    )
+
     token: str | None = Field(
         default=None, description="the admin token, or an access key as `<id>:<secret>`"
     )
@@ -99,7 +117,7 @@ def _session_out(principal: Principal, sessions: SessionService | None) -> Sessi
     )
 
 
-@router.post("", status_code=201, response_model=SessionOut)
+@router.post("", status_code=201, response_model=SessionOut, responses=error_responses(401, 403))
 def sign_in(body: SignIn, request: Request, response: Response, context: Context) -> SessionOut:
     """Sign in: 201 with the session cookie and CSRF token; 401 for a credential that does not
     verify; 403 for a cross-site request."""

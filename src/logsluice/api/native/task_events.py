@@ -96,7 +96,9 @@ async def _stream(request: Request, context: ApiContext, watch: TaskWatch) -> As
         await asyncio.sleep(READ_INTERVAL_SECONDS)
 
 
-@router.get("/events", response_class=StreamingResponse)
+# Left out of the OpenAPI document: an endless text/event-stream that no generated request can
+# read to its end (ADR 0021); docs/api.md describes it.
+@router.get("/events", response_class=StreamingResponse, include_in_schema=False)
 async def task_events(
     project: str,
     request: Request,

@@ -8,58 +8,92 @@ status, progress, counters, estimate, queue position and times.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logsluice.api.native.fields import NAME_SCHEMA, WHOLE_NUMBER, TimeValue
 from logsluice.api.native.webhook_models import TaskWebhookOut, WebhookIn
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
 from logsluice.domain.tasks import TERMINAL_STATUSES, TaskSpec
 from logsluice.domain.timerange import TimeRange, parse_time
+from logsluice.services.task_checks import (
+    LARGEST_LIMIT,
+    MAX_DESCRIPTION_CHARACTERS,
+    MAX_DISPLAY_NAME_CHARACTERS,
+    MAX_IDEMPOTENCY_KEY_CHARACTERS,
+    MAX_LOGSTREAM_CHARACTERS,
+    MAX_QUERY_CHARACTERS,
+)
 from logsluice.services.task_estimates import TaskEstimate
 from logsluice.services.task_files import artifact_file_name
 from logsluice.services.task_progress import TaskView
 from logsluice.services.webhooks import WebhookRequest
-
-TimeValue = str | int | float
 
 
 class CsvOptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     header: bool = Field(default=True, description="write a header row")
-    delimiter: str = Field(default=",", description="one character")
+    delimiter: str = Field(
+        default=",",
+        min_length=1,
+        max_length=1,
+        description="one character other than a double quote or a line break",
+        json_schema_extra={"pattern": '^[^"\\r\\n]$'},
+    )
     escape_formulas: bool = Field(
         default=True, description="prefix = + - @ cells so spreadsheets never run them"
     )
 
 
 class TaskCreate(BaseModel):
+    """A download task to queue. Beyond what the schema says: the query must parse, `from` must
+    be before `to`, `timezone` must name an IANA zone, and `limit` may not pass
+    LOGSLUICE_TASK_MAX_LIMIT; each is a 400 naming the field."""
+
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     name: str | None = Field(
-        default=None, description="2–64 characters a-z 0-9 _ -; default `<logstore>-export`"
+        default=None,
+        description="2–64 characters a-z 0-9 _ -; default `<logstore>-export`",
+        json_schema_extra=NAME_SCHEMA,
     )
-    display_name: str = ""
-    description: str = ""
-    logstore: str
-    logstream: str | None = None
-    query: str = Field(default="*", description="SEARCH, or SEARCH | SQL")
-    from_: TimeValue = Field(alias="from", description="RFC 3339 or epoch seconds")
-    to: TimeValue = Field(description="RFC 3339 or epoch seconds; after `from`")
+    display_name: str = Field(default="", max_length=MAX_DISPLAY_NAME_CHARACTERS)
+    description: str = Field(default="", max_length=MAX_DESCRIPTION_CHARACTERS)
+    logstore: str = Field(json_schema_extra=NAME_SCHEMA)
+    logstream: str | None = Field(
+        default=None,
+        max_length=MAX_LOGSTREAM_CHARACTERS,
+        description="only this logstream; leave it out for every logstream",
+        json_schema_extra={"pattern": "\\S"},
+    )
+    query: str = Field(
+        default="*", max_length=MAX_QUERY_CHARACTERS, description="SEARCH, or SEARCH | SQL"
+    )
+    from_: TimeValue = Field(
+        alias="from", description="RFC 3339 or an epoch number (s, ms, us or ns by magnitude)"
+    )
+    to: TimeValue = Field(description="RFC 3339 or an epoch number; after `from`")
     format: ExportFormat = Field(default=ExportFormat.CSV, strict=False)
     compression: Compression = Field(
         default=Compression.NONE, strict=False, description="Parquet uses its internal codec"
     )
-    limit: int | None = Field(default=None, description="most rows; default: every row")
+    limit: Annotated[int, Field(ge=1, le=LARGEST_LIMIT), WHOLE_NUMBER] | None = Field(
+        default=None, description="most rows; default: every row"
+    )
     order: Order = Field(default=Order.ASC, strict=False, description="by time")
     allow_incomplete: bool = Field(
         default=False, description="finish with a notice when a slice keeps failing"
     )
     csv: CsvOptionsIn = Field(default_factory=CsvOptionsIn)
-    idempotency_key: str | None = None
-    timezone: str = Field(default="UTC", description="IANA time zone of rendered timestamps")
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_CHARACTERS
+    )
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone of rendered timestamps"
+    )
     dry_run: bool = Field(default=False, description="only estimate rows and bytes")
     webhook: WebhookIn | None = Field(
         default=None,

@@ -14,6 +14,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from logsluice.api.context import Caller, Context
+from logsluice.api.native.fields import (
+    LinkTtl,
+    NameFilter,
+    PageNumber,
+    PageSize,
+    ProjectName,
+    StatusFilter,
+    TaskId,
+)
 from logsluice.api.native.task_models import (
     DryRunOut,
     EstimateOut,
@@ -22,15 +31,28 @@ from logsluice.api.native.task_models import (
     TaskList,
     TaskOut,
 )
+from logsluice.api.responses import error_responses
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.tasks import TaskDialect, TaskStatus
 
 router = APIRouter(prefix="/api/v1/projects/{project}/download-tasks", tags=["download tasks"])
 
 
-@router.post("", status_code=201, response_model=TaskOut | DryRunOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TaskOut | DryRunOut,
+    responses={
+        200: {
+            "model": TaskOut | DryRunOut,
+            "description": "the earlier task of the same "
+            "idempotency key, or the estimate of a dry run",
+        },
+        **error_responses(409, 504),
+    },
+)
 def create_task(
-    project: str,
+    project: ProjectName,
     body: TaskCreate,
     context: Context,
     caller: Caller,
@@ -61,18 +83,19 @@ def create_task(
 
 @router.get("", response_model=TaskList)
 def list_tasks(
-    project: str,
+    project: ProjectName,
     context: Context,
     caller: Caller,
-    status: Annotated[list[str] | None, Query(description="QUEUED, RUNNING, …")] = None,
-    logstore: str | None = None,
-    name: str | None = None,
+    status: StatusFilter = None,
+    logstore: NameFilter = None,
+    name: NameFilter = None,
     order_by: Literal["created", "updated", "name"] = "created",
     order: Literal["asc", "desc"] = "desc",
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=500)] = 20,
+    page: PageNumber = 1,
+    size: PageSize = 20,
 ) -> TaskList:
-    """List the project's tasks, newest first by default, one page at a time."""
+    """List the project's tasks, newest first by default, one page at a time; `logstore` and
+    `name` keep only the tasks of that logstore or name."""
     caller.require_project(project)
     views, total = context.tasks.list(
         project,
@@ -90,42 +113,44 @@ def list_tasks(
 
 
 @router.get("/{task_id}", response_model=TaskOut)
-def get_task(project: str, task_id: str, context: Context, caller: Caller) -> TaskOut:
+def get_task(project: ProjectName, task_id: TaskId, context: Context, caller: Caller) -> TaskOut:
     """Show a task with its progress, rate, ETA and queue position."""
     caller.require_project(project)
     return TaskOut.of(context.tasks.get(project, task_id))
 
 
 @router.delete("/{task_id}", status_code=204)
-def delete_task(project: str, task_id: str, context: Context, caller: Caller) -> Response:
+def delete_task(
+    project: ProjectName, task_id: TaskId, context: Context, caller: Caller
+) -> Response:
     """Delete a task with its file (a running one is cancelled first)."""
     caller.require_project(project, write=True)
     context.tasks.delete(project, task_id)
     return Response(status_code=204)
 
 
-@router.post("/{task_id}/cancel", response_model=TaskOut)
-def cancel_task(project: str, task_id: str, context: Context, caller: Caller) -> TaskOut:
+@router.post("/{task_id}/cancel", response_model=TaskOut, responses=error_responses(409))
+def cancel_task(project: ProjectName, task_id: TaskId, context: Context, caller: Caller) -> TaskOut:
     """Cancel a task: QUEUED at once, RUNNING within about a second (CANCELLING meanwhile)."""
     caller.require_project(project, write=True)
     return TaskOut.of(context.tasks.cancel(project, task_id))
 
 
-@router.post("/{task_id}/retry", response_model=TaskOut)
-def retry_task(project: str, task_id: str, context: Context, caller: Caller) -> TaskOut:
+@router.post("/{task_id}/retry", response_model=TaskOut, responses=error_responses(409))
+def retry_task(project: ProjectName, task_id: TaskId, context: Context, caller: Caller) -> TaskOut:
     """Queue a FAILED or CANCELLED task again; it resumes after its last finished slice."""
     caller.require_project(project, write=True)
     return TaskOut.of(context.tasks.retry(project, task_id))
 
 
-@router.get("/{task_id}/link", response_model=LinkOut)
+@router.get("/{task_id}/link", response_model=LinkOut, responses=error_responses(409, 410))
 def link_task(
-    project: str,
-    task_id: str,
+    project: ProjectName,
+    task_id: TaskId,
     request: Request,
     context: Context,
     caller: Caller,
-    ttl: Annotated[int | None, Query(description="seconds the link works; default 3600")] = None,
+    ttl: LinkTtl = None,
 ) -> LinkOut:
     """Return a signed URL of the task's file and when it stops working."""
     caller.require_project(project)
@@ -135,8 +160,10 @@ def link_task(
     return LinkOut(url=f"{base_url}/downloads/{link.token}", expires_at=link.expires_at)
 
 
-@router.get("/{task_id}/manifest")
-def get_manifest(project: str, task_id: str, context: Context, caller: Caller) -> dict[str, Any]:
+@router.get("/{task_id}/manifest", responses=error_responses(409, 410))
+def get_manifest(
+    project: ProjectName, task_id: TaskId, context: Context, caller: Caller
+) -> dict[str, Any]:
     """Return the manifest of the task's file: slices, rows, bytes, sha256, status."""
     caller.require_project(project)
     return context.tasks.manifest(project, task_id)
