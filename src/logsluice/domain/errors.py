@@ -191,6 +191,16 @@ class BackendUnavailableError(LogsluiceError):
     retryable = True
 
 
+class ArtifactStoreDeniedError(LogsluiceError):
+    """An object store refused the request: wrong credentials, no such bucket, no permission.
+
+    Not retryable as is: the administrator fixes the credentials (a sink's, or the artifact store's
+    URL) and retries the task. ``details['store']`` names the bucket and prefix.
+    """
+
+    code = "artifact_store_denied"
+
+
 class DiskFullError(LogsluiceError):
     """A filesystem has no room left for what was to be written (an artifact, records, the task
     store), or less than the configured free space the control plane keeps for itself.
