@@ -22,6 +22,7 @@ from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
 from logsluice.services.sessions import SessionService
+from logsluice.services.sinks import SinkService
 from logsluice.services.tasks import TaskService
 from logsluice.services.webhooks import ProjectWebhooks
 
@@ -68,6 +69,7 @@ class ApiContext:
     cdn_statistics: CdnStatisticsService | None = None
     sessions: SessionService | None = None
     project_webhooks: ProjectWebhooks | None = None
+    sinks: SinkService | None = None
     shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
 
 

@@ -89,6 +89,12 @@ class ArtifactNotFoundError(NotFoundError):
     code = "artifact_not_found"
 
 
+class SinkNotFoundError(NotFoundError):
+    """No sink of that name (or bucket) is registered for the project."""
+
+    code = "sink_not_found"
+
+
 class AccessKeyNotFoundError(NotFoundError):
     code = "access_key_not_found"
 

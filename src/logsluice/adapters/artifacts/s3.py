@@ -30,6 +30,7 @@ from logsluice.adapters.artifacts.s3_client import (
 )
 from logsluice.adapters.artifacts.s3_objects import ObjectReader
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
+from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.pipeline.protocols import Chunk
 
 STAGING_DIRECTORY = ".staging"
@@ -64,15 +65,6 @@ class PartInfo:
     size_bytes: int
     sha256: str
     md5: str
-
-
-@dataclass(frozen=True)
-class UnfinishedUpload:
-    """A multipart upload that was started and neither completed nor aborted."""
-
-    key: str
-    upload_id: str
-    initiated_at: datetime
 
 
 class _Spool:
