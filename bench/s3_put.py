@@ -64,7 +64,7 @@ class ChunkReader(io.RawIOBase):
         return size
 
 
-def boto3_client(endpoint: str):  # noqa: ANN201
+def boto3_client(endpoint: str):
     import boto3
     from botocore.config import Config
 
