@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -204,3 +205,34 @@ def test_a_task_naming_an_unknown_sink_is_refused_before_it_runs(admin: TestClie
     error = assert_error(response, 404, "sink_not_found")
     assert "nowhere" in error["message"]
     assert admin.get(TASKS_URL).json()["total"] == 0
+
+
+def test_a_task_whose_sink_was_removed_fails_with_sink_not_found(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    assert register(admin, s3_bucket).status_code == 201
+    task = create(admin, query="*", sink="oss-main")
+    assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
+    assert run_queued(app_server) == 1
+    failed = get(admin, task["id"])
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["code"] == "sink_not_found"
+    assert admin.delete(f"{TASKS_URL}/{task['id']}").status_code == 204  # files unreachable: fine
+
+
+def test_the_janitor_aborts_uploads_no_running_task_owns(
+    s3_server_app: Server, s3_bucket: S3Bucket
+) -> None:
+    client = authorized_client(s3_server_app)
+    load(client, generate_records(100))
+    running = create(client, query="*")
+    s3 = bucket_client(s3_bucket)
+    for owner in (running["id"], "0" * 32):  # a queued task's, and one of no task
+        s3.create_multipart_upload(Bucket=s3_bucket.name, Key=f"artifacts/web/{owner}/f.csv")
+    s3_server_app.container.task_store.claim_next_task(
+        "holder", lease=timedelta(minutes=5), now=datetime.now(UTC), max_running_per_project=5
+    )
+    janitor = s3_server_app.container.janitor
+    assert janitor.abort_abandoned_uploads(datetime.now(UTC) + timedelta(days=1)) == 1
+    (left,) = unfinished_uploads(s3_bucket)
+    assert left["Key"] == f"artifacts/web/{running['id']}/f.csv"  # its task is running

@@ -180,7 +180,11 @@ class TaskRunner:
         runner = self
         if self.artifact_store_for is not None:  # the task's own store: its sink's bucket
             runner = copy.copy(self)
-            runner.artifact_store = self.artifact_store_for(task)
+            try:
+                runner.artifact_store = self.artifact_store_for(task)
+            except LogsluiceError as error:  # its sink was removed since: fail now
+                _TaskRun(self, task, worker_id, shutdown).fail(error)
+                return
         _TaskRun(runner, task, worker_id, shutdown).execute()
 
 
@@ -239,14 +243,15 @@ class _TaskRun:
             return
         except Exception as error:  # noqa: BLE001 - failed (reported) or interrupted (stopped)
             if not self.cancellation.cancelled:
-                self._fail(error)
+                self.fail(error)
                 return
             # an interrupted query fails in its own way (engine, socket): the run was told to stop
             self.logger.info("task.interrupted", error=str(error))
             result = ExportResult(ExportOutcome.STOPPED, 0)
         self._conclude(result, heartbeat)
 
-    def _fail(self, error: Exception) -> None:
+    def fail(self, error: Exception) -> None:
+        """End the task FAILED with ``error``."""
         if isinstance(error, DiskFullError):
             self.finisher.fail_for_want_of_space(error)
             return
