@@ -192,10 +192,15 @@ def test_a_worker_fleet_exports_into_the_bucket(
     )
     assert s3_bucket.server.secret_access_key not in listed.stdout
     assert json.loads(listed.stdout)[0]["name"] == "oss-main"
-    to_sink = client.post(
-        TASKS, json={"logstore": "orders", "format": "csv", "sink": "oss-main", **RANGE}
-    ).json()
+    task_create = [LOGSLUICE, "task", "create", "-p", "shop", "-l", "orders", "--json"]
+    period = ["--from", RANGE["from"], "--to", RANGE["to"], "--format", "csv"]
+    sink = ["--sink", "oss-main", "--sink-prefix", "from-cli"]
+    answer = subprocess.run(
+        [*task_create, *period, *sink], env=cli, capture_output=True, text=True, check=False
+    )
+    assert answer.returncode == 0, answer.stderr
+    to_sink = json.loads(answer.stdout)
     done = wait_succeeded(client, to_sink["id"])
-    key = f"customer/shop/{to_sink['id']}/{done['file_name']}"
+    key = f"customer/from-cli/shop/{to_sink['id']}/{done['file_name']}"
     data = s3.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
     assert row_count(data, "csv", "none") == RECORDS
