@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from logsluice.adapters.artifacts import build_artifact_store
+from logsluice.adapters.artifacts import S3ArtifactStore, build_artifact_store
 from logsluice.adapters.artifacts.encoders import build_encoder
+from logsluice.adapters.artifacts.s3_client import S3Location
 from logsluice.adapters.disk_space import DirectorySpace, SpaceReserve
 from logsluice.adapters.duckdb.sql_functions import DUCKDB_SQL_RULES
 from logsluice.adapters.http import HttpLogStore
@@ -30,6 +31,7 @@ from logsluice.adapters.sql import (
     SqlAccessKeyStore,
     SqlCatalogStore,
     SqlSessionStore,
+    SqlSinkStore,
     SqlTaskStore,
     SqlWebhookStore,
     create_sql_engine,
@@ -70,6 +72,7 @@ from logsluice.services.query import QueryLimits, QueryService
 from logsluice.services.retention import RetentionService
 from logsluice.services.runner import RunnerSettings, TaskRunner
 from logsluice.services.sessions import SessionService
+from logsluice.services.sinks import ArtifactStores, SinkAccess, SinkService
 from logsluice.services.tasks import TaskLimits, TaskService
 from logsluice.services.webhooks import (
     OutcomeObserver,
@@ -108,6 +111,8 @@ class Container:
     compaction: CompactionService
     task_store: TaskStore
     artifact_store: ArtifactStore
+    artifact_stores: ArtifactStores
+    sinks: SinkService
     tasks: TaskService
     downloads: DownloadService
     runner: TaskRunner
@@ -192,14 +197,14 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         catalog_store.close()
         raise
     task_store = open_task_store(settings.database_url)
-    artifact_store = build_artifact_store(
-        settings.artifact_store_url, min_free_bytes=settings.disk_min_free_bytes
-    )
+    artifact_store = open_artifact_store(settings)
+    sinks, sink_store = build_sinks(settings, catalog_store, clock)
+    artifact_stores = ArtifactStores(artifact_store, sinks, open_sink_store)
     installation_secret = load_installation_secret(settings)
     link_signer = build_link_signer(settings, installation_secret, clock)
     space_reserve = build_space_reserve(settings)
     runner = build_runner(
-        settings, task_store, log_store, artifact_store, clock, space_reserve.release
+        settings, task_store, log_store, artifact_stores, clock, space_reserve.release
     )
     access_key_store = SqlAccessKeyStore(create_sql_engine(settings.database_url))
     cipher = build_secret_cipher(settings)
@@ -229,6 +234,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         compaction=CompactionService(catalog_store, log_store),
         task_store=task_store,
         artifact_store=artifact_store,
+        artifact_stores=artifact_stores,
+        sinks=sinks,
         tasks=TaskService(
             task_store=task_store,
             catalog_store=catalog_store,
@@ -242,10 +249,18 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             on_queued=queue_signal.notify,
             webhook_store=webhook_store,
             webhook_targets=webhook_targets,
+            artifact_stores=artifact_stores,
+            sinks=sinks,
         ),
-        downloads=DownloadService(task_store, artifact_store, link_signer),
+        downloads=DownloadService(task_store, artifact_store, link_signer, artifact_stores),
         runner=runner,
-        janitor=Janitor(task_store, artifact_store, clock, max_attempts=settings.task_max_attempts),
+        janitor=Janitor(
+            task_store,
+            artifact_store,
+            clock,
+            max_attempts=settings.task_max_attempts,
+            artifact_stores=artifact_stores,
+        ),
         access_keys=AccessKeyService(
             access_key_store=access_key_store,
             catalog_store=catalog_store,
@@ -268,8 +283,45 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
             access_key_store.close,
             session_store.close,
             webhook_store.close,
+            sink_store.close,
         ],
     )
+
+
+def open_artifact_store(settings: Settings) -> ArtifactStore:
+    """Open the artifact store named by ``settings.artifact_store_url``.
+
+    Raises InvalidSettingsError naming the variable for a URL no adapter serves.
+    """
+    try:
+        return build_artifact_store(
+            settings.artifact_store_url,
+            min_free_bytes=settings.disk_min_free_bytes,
+            direct_links=settings.artifact_links == "direct",
+        )
+    except InvalidInputError as error:
+        raise InvalidSettingsError(f"LOGSLUICE_ARTIFACT_STORE_URL: {error.message}") from error
+
+
+def build_sinks(
+    settings: Settings, catalog_store: CatalogStore, clock: Clock
+) -> tuple[SinkService, SqlSinkStore]:
+    """Return the sink service on the control-plane database, with the access-key cipher."""
+    sink_store = SqlSinkStore(create_sql_engine(settings.database_url))
+    return SinkService(sink_store, catalog_store, build_secret_cipher(settings), clock), sink_store
+
+
+def open_sink_store(access: SinkAccess) -> ArtifactStore:
+    """Return an S3 store on a sink's bucket and prefix, with the sink's own credentials."""
+    location = S3Location(
+        bucket=access.bucket,
+        prefix=access.prefix,
+        endpoint=access.endpoint,
+        region=access.region,
+        access_key_id=access.access_key_id,
+        secret_access_key=access.secret_access_key,
+    )
+    return S3ArtifactStore(location)
 
 
 def build_secret_cipher(settings: Settings) -> FernetSecretCipher:
@@ -368,16 +420,17 @@ def build_runner(
     settings: Settings,
     task_store: TaskStore,
     source: RecordReader,
-    artifact_store: ArtifactStore,
+    artifact_stores: ArtifactStores,
     clock: Clock,
     on_disk_full: Callable[[], object] = lambda: None,
 ) -> TaskRunner:
-    """Return the task runner reading records from ``source``; ``on_disk_full`` frees space for
-    the task store when it cannot record an ending."""
+    """Return the task runner reading records from ``source``, writing each task's file to its
+    store; ``on_disk_full`` frees space for the task store when it cannot record an ending."""
     return TaskRunner(
         task_store=task_store,
         source=source,
-        artifact_store=artifact_store,
+        artifact_store=artifact_stores.default,
+        artifact_store_for=artifact_stores.artifact_store_for,
         encoder_factory=build_encoder,
         clock=clock,
         settings=RunnerSettings(
@@ -439,18 +492,18 @@ def build_worker_process(
     clock = SystemClock()
     task_store = open_task_store(settings.database_url)
     source = HttpLogStore(server_url, token)
-    artifact_store = build_artifact_store(
-        settings.artifact_store_url, min_free_bytes=settings.disk_min_free_bytes
-    )
+    catalog_store = SqlCatalogStore(create_sql_engine(settings.database_url))
+    sinks, sink_store = build_sinks(settings, catalog_store, clock)
+    artifact_stores = ArtifactStores(open_artifact_store(settings), sinks, open_sink_store)
     reserve = build_space_reserve(settings)
-    runner = build_runner(settings, task_store, source, artifact_store, clock, reserve.release)
+    runner = build_runner(settings, task_store, source, artifact_stores, clock, reserve.release)
     pool = build_worker_pool(settings, runner, size, "worker")
     webhook_store = SqlWebhookStore(create_sql_engine(settings.database_url))
     link_signer = build_link_signer(settings, load_installation_secret(settings), clock)
     webhooks = build_webhook_job(
         settings,
         webhook_store,
-        artifact_store,
+        artifact_stores.default,
         link_signer,
         clock,
         server_url,
@@ -458,7 +511,13 @@ def build_worker_process(
     )
     return WorkerProcess(
         pool=pool,
-        close_actions=[task_store.close, source.close, webhook_store.close],
+        close_actions=[
+            task_store.close,
+            source.close,
+            webhook_store.close,
+            sink_store.close,
+            catalog_store.close,
+        ],
         webhooks=webhooks,
     )
 
@@ -573,6 +632,7 @@ def build_server(
         sessions=container.sessions,
         project_webhooks=container.project_webhooks,
         metrics=metrics,
+        sinks=container.sinks,
     )
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from logsluice.domain.access_keys import AccessKey
 from logsluice.domain.cancellation import Cancellation
@@ -21,8 +21,10 @@ from logsluice.domain.cdn_statistics import ExportParameters
 from logsluice.domain.export import Order
 from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.sessions import ConsoleSession
+from logsluice.domain.sinks import Sink
 from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus, WebhookTarget
 from logsluice.domain.timerange import TimeRange
+from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookUrl
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
 from logsluice.pipeline.protocols import ArtifactStore, Compressor, Encoder, StagingObject
@@ -574,6 +576,40 @@ class WebhookStore(Protocol):
         """Return how many deliveries are still pending or being delivered."""
         ...
 
+
+@runtime_checkable
+class UploadSweeper(Protocol):
+    """An artifact store whose unfinished uploads outlive a dead worker (an object store's
+    multipart uploads); the janitor aborts the ones no task owns."""
+
+    def unfinished_uploads(self, older_than: datetime) -> list[UnfinishedUpload]:
+        """Return the unfinished uploads started before ``older_than``."""
+        ...
+
+    def abort_upload(self, upload: UnfinishedUpload) -> None:
+        """Abort one unfinished upload; one already gone is fine."""
+        ...
+
+
+class SinkStore(Protocol):
+    """Persists the sinks registered per project, with their secrets already encrypted."""
+
+    def create_sink(self, sink: Sink, secret_ciphertext: str) -> None:
+        """Store a new sink. Raises AlreadyExistsError when the project has one of that name."""
+        ...
+
+    def get_sink(self, project: str, name: str) -> tuple[Sink, str]:
+        """Return the sink and its encrypted secret. Raises SinkNotFoundError."""
+        ...
+
+    def list_sinks(self, project: str | None = None) -> list[Sink]:
+        """Return the sinks (of ``project`` when given), by project and name."""
+        ...
+
+    def delete_sink(self, project: str, name: str) -> None:
+        """Remove the sink. Raises SinkNotFoundError."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...
@@ -650,8 +686,10 @@ __all__: Sequence[str] = (
     "RecordsQuery",
     "SecretCipher",
     "SessionStore",
+    "SinkStore",
     "StagingObject",
     "TaskOrderBy",
     "TaskStore",
+    "UploadSweeper",
     "WriterCheckpoint",
 )

@@ -200,8 +200,19 @@ class Settings(BaseSettings):
     artifact_store_url: str = Field(
         default="",
         description=(
-            "Where artifacts (exported files and manifests) are kept: `file:///…`. "
-            "Default: `file://<data_dir>/artifacts`. Worker processes must see the same directory."
+            "Where artifacts (exported files and manifests) are kept: `file:///…`, or "
+            "`s3://bucket/prefix?endpoint=…&region=…` on any S3-compatible object store "
+            "(credentials in the URL or the standard `AWS_ACCESS_KEY_ID`, "
+            "`AWS_SECRET_ACCESS_KEY`, `AWS_ENDPOINT_URL`, `AWS_REGION`). "
+            "Default: `file://<data_dir>/artifacts`. Every node must use the same store."
+        ),
+    )
+    artifact_links: Literal["direct", "proxy"] = Field(
+        default="direct",
+        description=(
+            "How download links of an S3 artifact store are made: `direct` presigned GET URLs "
+            "of the object store (Range works; clients need to reach it), or `proxy` links "
+            "served through logsluice as for a local store. Sinks' links are always direct."
         ),
     )
     workers: int = Field(

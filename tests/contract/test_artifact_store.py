@@ -1,4 +1,5 @@
-"""Contract of the ArtifactStore port, run against every implementation (S3 joins later)."""
+"""Contract of the ArtifactStore port, run against every implementation: the local directory
+(as a path and as a ``file://`` URL) and the S3 store on a real S3-compatible server (moto)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from logsluice.adapters.artifacts import LocalArtifactStore, build_artifact_store
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.pipeline.protocols import ArtifactStore
+from tests.s3_server import S3Bucket
 
 KEY = "project-a/0123abcd/export.csv.zst"
 StoreFactory = Callable[[Path], ArtifactStore]
@@ -20,9 +22,23 @@ FACTORIES: dict[str, StoreFactory] = {
 }
 
 
-@pytest.fixture(params=sorted(FACTORIES))
+S3_STORE = "s3"
+
+
+@pytest.fixture(params=[*sorted(FACTORIES), S3_STORE])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
+    if request.param == S3_STORE:
+        return s3_store(request.getfixturevalue("s3_bucket"))
     return FACTORIES[request.param](tmp_path / "artifacts")
+
+
+def s3_store(bucket: S3Bucket) -> ArtifactStore:
+    """The S3 store on its own bucket of the session's moto server, under a prefix."""
+    url = bucket.url("exports/logsluice")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in bucket.server.environment().items():
+            patch.setenv(name, value)
+        return build_artifact_store(url)
 
 
 def stage(store: ArtifactStore, key: str, *pieces: bytes) -> None:

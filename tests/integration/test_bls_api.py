@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from logsluice.bootstrap import Server
+from logsluice.services.sinks import SinkRegistration
 from tests.go_bce_signer import go_signed_headers
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
@@ -24,6 +26,7 @@ from tests.integration.tasks_support import (
     read_rows,
     run_queued,
 )
+from tests.s3_server import S3Bucket
 
 BASE = "/v2/logstore/download"
 GO_TYPES: dict[str, type] = {
@@ -310,11 +313,30 @@ def test_signature_failures_answer_in_the_bce_envelope_and_change_nothing(
     assert server.container.tasks.list("web")[1] == 0
 
 
-def test_a_file_dir_is_shown_back_and_a_free_name_is_kept(go: GoClient, server: Server) -> None:
+def test_a_file_dir_is_shown_back_and_a_free_name_is_kept(
+    go: GoClient, server: Server, s3_bucket: S3Bucket
+) -> None:
+    bucket = s3_bucket.server
+    sink = SinkRegistration(
+        "bos-bucket", bucket.endpoint, s3_bucket.name, bucket.access_key_id, "secret", "bls"
+    )
+    server.container.sinks.register("web", sink)
     uuid = result_of(go.create(name="Nightly Export (Q1)", fileDir="bos-bucket/exports"))["uuid"]
     run_queued(server)
 
     task = result_of(go.describe(uuid))["task"]
     assert (task["name"], task["fileDir"]) == ("Nightly Export (Q1)", "bos-bucket/exports")
     assert task["fileName"] == "nightly-export-q1.jsonl"
-    assert result_of(go.link(uuid))["fileDir"] == "bos-bucket/exports"
+    link = result_of(go.link(uuid))
+    assert link["fileDir"] == "bos-bucket/exports"
+    in_bucket = f"{bucket.endpoint}/{s3_bucket.name}/bls/exports/web/"
+    assert link["link"].startswith(in_bucket)
+    assert link["link"].split("?")[0].endswith("/nightly-export-q1.jsonl")
+    assert httpx.get(link["link"]).status_code == 200
+
+
+def test_a_file_dir_in_an_unregistered_bucket_is_refused(go: GoClient, server: Server) -> None:
+    response = go.create(fileDir="bos://elsewhere/exports")
+    assert_bls_error(response, 400, "InvalidParameter")
+    assert "elsewhere" in response.json()["message"]
+    assert server.container.tasks.list("web")[1] == 0

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import orjson
 import pytest
@@ -45,6 +46,7 @@ from tests.integration.tasks_support import (
     query_rows,
     read_rows,
 )
+from tests.s3_server import S3Bucket
 
 SLS_SUFFIX = ".sls.test"
 FROM_TIME = int(START.timestamp())
@@ -286,9 +288,7 @@ def test_sdk_round_trip_create_poll_download_delete(
     client = sls_client(live.port, live.keys.writer, signature_version)
     name = f"round-trip-{signature_version}"
     query = "status>=500"
-    client.create_download_job(
-        "web", create_request(name, query=query, bucket="my-bucket", prefix="exports/")
-    )
+    client.create_download_job("web", create_request(name, query=query))
     job = wait_until_done(client, "web", name)
     assert job.status == "SUCCEEDED"
     assert job.name == name
@@ -303,7 +303,7 @@ def test_sdk_round_trip_create_poll_download_delete(
     assert configuration.power_sql is False
     sink = configuration.sink
     assert (sink.type, sink.content_type, sink.compression_type) == ("AliyunOSS", "csv", "none")
-    assert (sink.bucket, sink.prefix, sink.role_arn) == ("my-bucket", "exports/", None)
+    assert (sink.bucket, sink.prefix, sink.role_arn) == (None, None, None)
     details = job.execution_details
     assert details.progress == 100
     assert details.error_message == ""
@@ -322,6 +322,61 @@ def test_sdk_round_trip_create_poll_download_delete(
     error = sls_error(lambda: client.get_download_job("web", name))
     assert status_and_code(error) == (404, "JobNotExist")
     assert error.data["requestId"]
+
+
+def test_a_job_with_a_registered_sink_leaves_its_file_in_that_bucket(
+    live: LiveServer, s3_bucket: S3Bucket
+) -> None:
+    sink = {
+        "name": "oss-main",
+        "endpoint": s3_bucket.server.endpoint,
+        "bucket": s3_bucket.name,
+        "prefix": "sls",
+        "access_key_id": s3_bucket.server.access_key_id,
+        "secret_access_key": s3_bucket.server.secret_access_key,
+    }
+    assert live.admin.post("/api/v1/projects/web/sinks", json=sink).status_code == 201
+    client = sls_client(live.port, live.keys.writer, "v4")
+    role_arn = "acs:ram::0123456789:role/aliyunlogdefaultrole"
+    request = create_request(
+        "to-oss", query="status>=500", bucket="oss-main", prefix="download/", role_arn=role_arn
+    )
+    client.create_download_job("web", request)
+    job = wait_until_done(client, "web", "to-oss")
+    assert job.status == "SUCCEEDED", job.execution_details.error_message
+    echoed = job.configuration.sink
+    assert (echoed.bucket, echoed.prefix, echoed.role_arn) == ("oss-main", "download/", role_arn)
+    objects = boto3.client(
+        "s3",
+        endpoint_url=s3_bucket.server.endpoint,
+        aws_access_key_id=s3_bucket.server.access_key_id,
+        aws_secret_access_key=s3_bucket.server.secret_access_key,
+        region_name=s3_bucket.server.region,
+    ).list_objects_v2(Bucket=s3_bucket.name)
+    keys = sorted(item["Key"] for item in objects["Contents"])
+    assert [key.rsplit("/", 1)[-1] for key in keys] == [
+        "columns.json",
+        "manifest.json",
+        "to-oss.csv",
+    ]
+    assert all(key.startswith("sls/download/web/") for key in keys)
+    assert job.execution_details.file_path.startswith(
+        f"{s3_bucket.server.endpoint}/{s3_bucket.name}/sls/download/web/"
+    )
+    _, rows = job_rows(job, "csv", "none")
+    _, expected = query_rows(live.admin, "status>=500")
+    assert rows == expected
+    client.delete_download_job("web", "to-oss")
+    live.admin.delete("/api/v1/projects/web/sinks/oss-main")
+
+
+def test_a_job_naming_an_unregistered_bucket_is_refused(live: LiveServer) -> None:
+    client = sls_client(live.port, live.keys.writer, "v4")
+    request = create_request("nowhere", bucket="not-registered", prefix="x/")
+    error = sls_error(lambda: client.create_download_job("web", request))
+    assert status_and_code(error) == (400, "ParameterInvalid")
+    assert "not-registered" in error.message
+    assert sls_error(lambda: client.get_download_job("web", "nowhere")).statusCode == 404
 
 
 @pytest.mark.parametrize(

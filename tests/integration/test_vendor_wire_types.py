@@ -19,12 +19,14 @@ import pytest
 from alibabacloud_sls20201230 import models
 from fastapi.testclient import TestClient
 
+from logsluice.services.sinks import SinkRegistration
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import generate_records, load, run_queued
 from tests.integration.test_bls_api import GoClient, Key, make_key
 from tests.integration.test_huawei_api import END_MS, RECORDS, START_MS, HuaweiClient
 from tests.integration.test_sls_api import capture, create_request, sls_client
+from tests.s3_server import S3Bucket
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,7 @@ class SlsCaller:
 
 
 def test_every_sls_response_has_the_sdk_keys_and_types(
-    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch, s3_bucket: S3Bucket
 ) -> None:
     server = make_server(workers=0)
     admin = authorized_client(server)
@@ -231,7 +233,10 @@ def test_every_sls_response_has_the_sdk_keys_and_types(
     access_key, secret = server.container.access_keys.create("web", "writer")
     sls = SlsCaller(server.app, (access_key.id, secret), monkeypatch)
 
-    assert sls.call("create_download_job", create_request("types", bucket="b", prefix="p/")) == {}
+    endpoint = s3_bucket.server.endpoint
+    sink = SinkRegistration("bbb", endpoint, s3_bucket.name, "key-id", "key-secret")
+    server.container.sinks.register("web", sink)
+    assert sls.call("create_download_job", create_request("types", bucket="bbb", prefix="p/")) == {}
     assert_shape(sls.call("get_download_job", "types"), SLS_JOB)
     assert sls.call("create_download_job", create_request("cancelled")) == {}
     cancelled = admin.get("/api/v1/projects/web/download-tasks", params={"name": "cancelled"})

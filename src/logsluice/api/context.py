@@ -24,6 +24,7 @@ from logsluice.services.downloads import DownloadService
 from logsluice.services.ingest import IngestService
 from logsluice.services.query import QueryService
 from logsluice.services.sessions import SessionService
+from logsluice.services.sinks import SinkService
 from logsluice.services.tasks import TaskService
 from logsluice.services.webhooks import ProjectWebhooks
 
@@ -70,6 +71,7 @@ class ApiContext:
     cdn_statistics: CdnStatisticsService | None = None
     sessions: SessionService | None = None
     project_webhooks: ProjectWebhooks | None = None
+    sinks: SinkService | None = None
     shutdown: ShutdownSignal = field(default_factory=lambda: ShutdownSignal())
     metrics: Metrics | None = None
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "query": "logsluice.cli.query:query",
     "demo-data": "logsluice.cli.demo_data:demo_data",
     "key": "logsluice.cli.key:key",
+    "sink": "logsluice.cli.sink:sink",
     "task": "logsluice.cli.task:task",
     "tail": "logsluice.cli.tail:tail",
     "worker": "logsluice.cli.worker:worker",

@@ -114,6 +114,13 @@ cancel_option = click.option(
     default=None,
     help="whsec_… secret signing the events; one is made and printed once when left out.",
 )
+@click.option(
+    "--sink",
+    default=None,
+    help="Write the file to this sink of the project (`logsluice sink add`) instead of the "
+    "server's artifact store.",
+)
+@click.option("--sink-prefix", default=None, help="A directory inside the sink.")
 @click.option("--dry-run", is_flag=True, help="Only print the estimate of rows and bytes.")
 @click.option("--wait", is_flag=True, help="Show a progress bar until the task ends.")
 @output_option
@@ -215,9 +222,13 @@ def _create_body(options: dict[str, Any]) -> dict[str, Any]:
             "escape_formulas": not options["no_escape_formulas"],
         },
     }
-    for name in ("limit", "name", "logstream", "idempotency_key", "webhook_url"):
+    for name in ("limit", "name", "logstream", "idempotency_key", "webhook_url", "sink"):
         if options[name] is not None:
             body[name] = options[name]
+    if options["sink_prefix"] is not None:
+        if options["sink"] is None:
+            raise click.UsageError("--sink-prefix needs --sink")
+        body["sink_prefix"] = options["sink_prefix"]
     if options["webhook_secret"] is not None:
         if options["webhook_url"] is None:
             raise click.UsageError("--webhook-secret needs --webhook-url")

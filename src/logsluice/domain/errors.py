@@ -98,6 +98,12 @@ class ArtifactNotFoundError(NotFoundError):
     code = "artifact_not_found"
 
 
+class SinkNotFoundError(NotFoundError):
+    """No sink of that name (or bucket) is registered for the project."""
+
+    code = "sink_not_found"
+
+
 class AccessKeyNotFoundError(NotFoundError):
     code = "access_key_not_found"
 
@@ -209,6 +215,16 @@ class EngineOutOfMemoryError(BackendUnavailableError):
 
     code = "out_of_memory"
     retryable = False
+
+
+class ArtifactStoreDeniedError(LogsluiceError):
+    """An object store refused the request: wrong credentials, no such bucket, no permission.
+
+    Not retryable as is: the administrator fixes the credentials (a sink's, or the artifact store's
+    URL) and retries the task. ``details['store']`` names the bucket and prefix.
+    """
+
+    code = "artifact_store_denied"
 
 
 class DiskFullError(LogsluiceError):

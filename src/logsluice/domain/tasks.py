@@ -18,6 +18,7 @@ from typing import Any
 
 from logsluice.domain.errors import ConflictError, InvalidInputError
 from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
+from logsluice.domain.sinks import SinkTarget
 from logsluice.domain.timerange import TimeRange
 
 
@@ -113,7 +114,9 @@ class TaskSpec:
     ``timezone`` is an IANA name used to render times in the output. ``idempotency_key`` makes a
     repeated create return the first task when the rest of the spec is the same.
     ``dialect_options`` keeps JSON-ready fields a vendor dialect accepted only to show them back
-    (e.g. the SLS sink's ``bucket``); it is left out of :meth:`to_dict` while empty.
+    (e.g. the SLS sink's ``roleArn``); it is left out of :meth:`to_dict` while empty.
+    ``sink`` names the registered sink the file is written to (None: the installation's artifact
+    store); it is left out of :meth:`to_dict` while None.
     """
 
     name: str
@@ -132,6 +135,7 @@ class TaskSpec:
     idempotency_key: str | None = None
     timezone: str = "UTC"
     dialect_options: Mapping[str, Any] = field(default_factory=dict)
+    sink: SinkTarget | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (times as RFC 3339 text, enums as their values)."""
@@ -154,6 +158,8 @@ class TaskSpec:
         }
         if self.dialect_options:
             content["dialect_options"] = dict(self.dialect_options)
+        if self.sink is not None:
+            content["sink"] = self.sink.to_dict()
         return content
 
     @classmethod
@@ -196,6 +202,7 @@ def _optional_spec_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         "idempotency_key": data.get("idempotency_key"),
         "timezone": data.get("timezone", "UTC"),
         "dialect_options": dict(data.get("dialect_options") or {}),
+        "sink": SinkTarget(**data["sink"]) if data.get("sink") else None,
     }
 
 

@@ -8,13 +8,14 @@ found", because the link did point at a file once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logsluice.domain.errors import ArtifactGoneError, ArtifactNotFoundError, TaskNotFoundError
 from logsluice.domain.tasks import TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import TaskStore
 from logsluice.services.links import LinkSigner
+from logsluice.services.sinks import ArtifactStores
 from logsluice.services.tasks import read_manifest
 
 
@@ -26,16 +27,22 @@ class Download:
     file_name: str
     size_bytes: int
     sha256: str
+    store: ArtifactStore = field(repr=False, compare=False)
 
 
 class DownloadService:
     """Turns link tokens into artifact bytes."""
 
     def __init__(
-        self, task_store: TaskStore, artifact_store: ArtifactStore, link_signer: LinkSigner
+        self,
+        task_store: TaskStore,
+        artifact_store: ArtifactStore,
+        link_signer: LinkSigner,
+        artifact_stores: ArtifactStores | None = None,
     ) -> None:
+        """``artifact_stores`` finds each task's store (default: ``artifact_store`` for all)."""
         self._task_store = task_store
-        self._artifact_store = artifact_store
+        self._artifact_stores = artifact_stores or ArtifactStores(artifact_store)
         self._link_signer = link_signer
 
     def open(self, token: str) -> Download:
@@ -51,9 +58,10 @@ class DownloadService:
             raise ArtifactGoneError("the task of this link was deleted") from error
         if task.status != TaskStatus.SUCCEEDED or task.artifact_key != claims.artifact_key:
             raise ArtifactGoneError("the file of this link has expired or was removed")
-        sha256 = str(read_manifest(self._artifact_store, task)["sha256"])
+        store = self._artifact_stores.artifact_store_for(task)
+        sha256 = str(read_manifest(store, task)["sha256"])
         try:
-            size_bytes = self._artifact_store.size(claims.artifact_key)
+            size_bytes = store.size(claims.artifact_key)
         except ArtifactNotFoundError as error:
             raise ArtifactGoneError("the file of this link was removed") from error
         return Download(
@@ -61,8 +69,9 @@ class DownloadService:
             file_name=claims.artifact_key.rsplit("/", 1)[-1],
             size_bytes=size_bytes,
             sha256=sha256,
+            store=store,
         )
 
     def read(self, download: Download, start_bytes: int, end_bytes: int) -> Iterator[bytes]:
         """Yield the bytes ``[start_bytes, end_bytes)`` of the artifact."""
-        return self._artifact_store.read(download.key, start_bytes, end_bytes)
+        return download.store.read(download.key, start_bytes, end_bytes)

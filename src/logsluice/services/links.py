@@ -46,10 +46,17 @@ class LinkClaims:
 
 @dataclass(frozen=True)
 class SignedLink:
-    """A freshly signed token and the moment it stops working."""
+    """A freshly signed token and the moment it stops working; ``direct_url`` is the object
+    store's own (presigned) URL of the file when it serves downloads itself."""
 
     token: str
     expires_at: datetime
+    direct_url: str | None = None
+
+    def url(self, base_url: str) -> str:
+        """Return the URL to give the caller: the direct one, else ``/downloads/{token}`` on
+        ``base_url`` (this server as the client reaches it)."""
+        return self.direct_url or f"{base_url.rstrip('/')}/downloads/{self.token}"
 
 
 class LinkSigner:

@@ -11,6 +11,7 @@ recorded as missing and skipped. At the end it writes the manifest and marks the
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -156,9 +157,12 @@ class TaskRunner:
         clock: Clock,
         settings: RunnerSettings,
         on_disk_full: Callable[[], object] = lambda: None,
+        artifact_store_for: Callable[[Task], ArtifactStore] | None = None,
     ) -> None:
         """``on_disk_full`` frees space for the task store (the data directory's reserve) when
-        it refuses to record an ending for want of space."""
+        it refuses to record an ending for want of space; ``artifact_store_for`` picks the store
+        of a task that names a sink (default: ``artifact_store`` for every task)."""
+        self.artifact_store_for = artifact_store_for
         self.on_disk_full = on_disk_full
         self.task_store = task_store
         self.source = source
@@ -173,7 +177,15 @@ class TaskRunner:
         Never raises for the task's own failures: they end the task FAILED. ``shutdown`` set by
         the worker stops the run between batches and queues the task again for another worker.
         """
-        _TaskRun(self, task, worker_id, shutdown).execute()
+        runner = self
+        if self.artifact_store_for is not None:  # the task's own store: its sink's bucket
+            runner = copy.copy(self)
+            try:
+                runner.artifact_store = self.artifact_store_for(task)
+            except LogsluiceError as error:  # its sink was removed since: fail now
+                _TaskRun(self, task, worker_id, shutdown).fail(error)
+                return
+        _TaskRun(runner, task, worker_id, shutdown).execute()
 
 
 class _TaskRun:
@@ -240,14 +252,15 @@ class _TaskRun:
             return
         except Exception as error:  # noqa: BLE001 - failed (reported) or interrupted (stopped)
             if not self.cancellation.cancelled:
-                self._fail(error)
+                self.fail(error)
                 return
             # an interrupted query fails in its own way (engine, socket): the run was told to stop
             self.logger.info("task.interrupted", error=str(error))
             result = ExportResult(ExportOutcome.STOPPED, 0)
         self._conclude(result, heartbeat)
 
-    def _fail(self, error: Exception) -> None:
+    def fail(self, error: Exception) -> None:
+        """End the task FAILED with ``error``."""
         if isinstance(error, DiskFullError):
             self.finisher.fail_for_want_of_space(error)
             return

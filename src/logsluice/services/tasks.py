@@ -21,6 +21,7 @@ from logsluice.domain.errors import (
     ConflictError,
     InvalidInputError,
     ProjectNotFoundError,
+    SinkNotFoundError,
     TaskNotFoundError,
 )
 from logsluice.domain.tasks import (
@@ -40,6 +41,7 @@ from logsluice.ports import (
     WebhookStore,
 )
 from logsluice.services.links import LinkSigner, SignedLink
+from logsluice.services.sinks import ArtifactStores, SinkService, remove_task_files
 from logsluice.services.task_checks import check_spec, spec_warnings
 from logsluice.services.task_estimates import (
     EncoderFactory,
@@ -47,7 +49,7 @@ from logsluice.services.task_estimates import (
     TaskEstimate,
     TaskEstimator,
 )
-from logsluice.services.task_files import all_keys, manifest_key
+from logsluice.services.task_files import manifest_key
 from logsluice.services.task_progress import (
     EstimateStatus,
     TaskView,
@@ -114,18 +116,23 @@ class TaskService:
         on_queued: Callable[[], None] = lambda: None,
         webhook_store: WebhookStore | None = None,
         webhook_targets: WebhookTargets | None = None,
+        artifact_stores: ArtifactStores | None = None,
+        sinks: SinkService | None = None,
     ) -> None:
         """``estimate_executor`` runs the estimates a create does not wait for (a small pool).
 
         ``webhook_targets`` checks the webhook a create names (without it, naming one is refused);
-        ``webhook_store`` shows each task's deliveries.
+        ``webhook_store`` shows each task's deliveries; ``artifact_stores`` finds each task's
+        store (default: ``artifact_store`` for all); ``sinks`` resolves the sink a spec names
+        (default: no sinks, any is unknown).
         """
         self._webhook_store = webhook_store
         self._webhook_targets = webhook_targets
         self._task_store = task_store
         self._catalog_store = catalog_store
         self._log_store = log_store
-        self._artifact_store = artifact_store
+        self._artifact_stores = artifact_stores or ArtifactStores(artifact_store)
+        self._sinks = sinks
         self._link_signer = link_signer
         self._clock = clock
         self._limits = limits
@@ -163,6 +170,7 @@ class TaskService:
         new_webhook = self._prepare_webhook(webhook)
         generation = self._catalog_store.get_project(project).generation
         self._catalog_store.get_logstore(project, spec.logstore)
+        spec = self._with_resolved_sink(project, spec)
         if dry_run:
             estimate = self._estimator.estimate(project, spec)
             return TaskCreation(view=None, estimate=estimate, warnings=spec_warnings(spec))
@@ -317,9 +325,20 @@ class TaskService:
 
     def purge(self, task: Task) -> None:
         """Remove every file of a deleted task, then the task itself."""
-        for key in all_keys(task):
-            self._artifact_store.delete(key)
+        remove_task_files(self._artifact_stores, task)
         self._task_store.purge_task(task.id)
+
+    def _with_resolved_sink(self, project: str, spec: TaskSpec) -> TaskSpec:
+        """Return ``spec`` naming its registered sink. Raises SinkNotFoundError."""
+        if spec.sink is None:
+            return spec
+        if self._sinks is None:
+            raise SinkNotFoundError(
+                f"no sink {spec.sink.name!r} is registered for project {project!r}",
+                project=project,
+                sink=spec.sink.name,
+            )
+        return replace(spec, sink=self._sinks.resolve(project, spec.sink))
 
     def link(self, project: str, task_id: str, ttl: timedelta | None = None) -> SignedLink:
         """Return a signed token for the task's artifact, valid for ``ttl`` (default 1 hour).
@@ -329,7 +348,9 @@ class TaskService:
         """
         task = self._finished_task(project, task_id)
         assert task.artifact_key is not None
-        return self._link_signer.sign(project, task.id, task.artifact_key, ttl)
+        signed = self._link_signer.sign(project, task.id, task.artifact_key, ttl)
+        direct_url = self._artifact_stores.direct_link(task, signed.expires_at)
+        return replace(signed, direct_url=direct_url) if direct_url else signed
 
     def manifest(self, project: str, task_id: str) -> dict[str, Any]:
         """Return the manifest of a SUCCEEDED task's artifact.
@@ -338,7 +359,7 @@ class TaskService:
         ArtifactGoneError once it expired or its files were removed.
         """
         task = self._finished_task(project, task_id)
-        return read_manifest(self._artifact_store, task)
+        return read_manifest(self._artifact_stores.artifact_store_for(task), task)
 
     def _finished_task(self, project: str, task_id: str) -> Task:
         task = self._get_task(project, task_id)

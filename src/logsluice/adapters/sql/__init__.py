@@ -11,6 +11,7 @@ from logsluice.adapters.sql.catalog_store import SqlCatalogStore
 from logsluice.adapters.sql.engine import create_sql_engine
 from logsluice.adapters.sql.migrate import migrate, migrate_engine
 from logsluice.adapters.sql.session_store import SqlSessionStore
+from logsluice.adapters.sql.sink_store import SqlSinkStore
 from logsluice.adapters.sql.task_store import SqlTaskStore
 from logsluice.adapters.sql.task_updates import ATTEMPTS_EXHAUSTED
 from logsluice.adapters.sql.webhook_outbox import SqlWebhookStore
@@ -20,6 +21,7 @@ __all__ = [
     "SqlAccessKeyStore",
     "SqlCatalogStore",
     "SqlSessionStore",
+    "SqlSinkStore",
     "SqlTaskStore",
     "SqlWebhookStore",
     "create_sql_engine",

@@ -1,5 +1,5 @@
 """The declared schema of the control-plane database: projects, logstores, tasks, checkpoints,
-webhook deliveries, access keys and console sessions.
+webhook deliveries, access keys, sinks and console sessions.
 
 One SQLAlchemy Core ``MetaData`` serves SQLite and PostgreSQL. Alembic migrations in ``migrations/``
 create exactly this schema, and a contract test compares the two. Times are stored as UTC: SQLite
@@ -190,6 +190,21 @@ access_keys = Table(
     # the generation of ``project`` the key was made for; a key of an older generation is refused
     Column("project_generation", String(36), nullable=True),
     Index(None, "project"),
+)
+
+sinks = Table(
+    "sinks",
+    metadata,
+    Column("project", String(64), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("endpoint", Text, nullable=False),
+    Column("bucket", String(255), nullable=False),
+    Column("prefix", Text, nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("access_key_id", Text, nullable=False),
+    # encrypted by the service's cipher, like access-key secrets
+    Column("secret_ciphertext", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
 )
 
 console_sessions = Table(

@@ -35,6 +35,7 @@ from logsluice.domain.errors import (
     QueryCancelledError,
     QueryTimeoutError,
     SignatureError,
+    SinkNotFoundError,
     TaskNotFoundError,
 )
 
@@ -47,6 +48,7 @@ _HTTP_STATUS_CODES = {404: "ResourceNotFound", 405: "MethodNotAllowed"}
 
 # Most specific first: the first class in an error's MRO found here decides status and code.
 _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
+    SinkNotFoundError: (400, "InvalidParameter"),
     TaskNotFoundError: TASK_NOT_FOUND[:2],
     ProjectNotFoundError: (404, "ProjectNotFound"),
     LogstoreNotFoundError: (404, "LogStoreNotFound"),

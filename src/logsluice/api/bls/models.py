@@ -21,6 +21,7 @@ from logsluice.api.bls.errors import MALFORMED_JSON_FIELD
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import ExportFormat, Order
 from logsluice.domain.names import NAME_PATTERN
+from logsluice.domain.sinks import SinkTarget
 from logsluice.domain.tasks import TaskSpec, TaskStatus
 from logsluice.domain.timerange import TimeRange, parse_time
 from logsluice.ports import TaskOrderBy
@@ -126,13 +127,24 @@ def parse_create(body: bytes) -> CreateRequest:
         limit=_limit(data),
         order=_choice(data, "order", {"asc": Order.ASC, "desc": Order.DESC}, "desc"),
         dialect_options=_dialect_options(read_text(data, "fileDir")),
+        sink=sink_of_file_dir(read_text(data, "fileDir")),
     )
     return CreateRequest(project=read_text(data, "project"), spec=spec)
 
 
 def _dialect_options(file_dir: str) -> dict[str, Any]:
-    # fileDir names a BOS directory logsluice cannot write to; it is kept only to be shown back.
+    # fileDir is kept as given, to be shown back
     return {DIALECT_KEY: {"fileDir": file_dir}} if file_dir else {}
+
+
+def sink_of_file_dir(file_dir: str) -> SinkTarget | None:
+    """Return the sink a ``fileDir`` (``bucket/dir…``, optionally ``bos://``) names: its first
+    segment is a registered sink's name or bucket, the rest a directory inside it."""
+    path = file_dir.strip().removeprefix("bos://").strip("/")
+    if not path:
+        return None
+    bucket, _, directory = path.partition("/")
+    return SinkTarget(bucket, directory)
 
 
 def file_dir(spec: TaskSpec) -> str:

@@ -92,7 +92,7 @@ def get_download_task_link(
         {
             "fileDir": file_dir(view.task.spec),
             "fileName": file_name(view),
-            "link": f"{base_url}/downloads/{link.token}",
+            "link": link.url(base_url),
         }
     )
 

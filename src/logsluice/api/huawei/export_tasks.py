@@ -102,7 +102,7 @@ def _download_link(statistics: CdnStatisticsService, view: TaskView, base_url: s
         link = statistics.link(view.task.project, view.task.id)
     except (ArtifactGoneError, ConflictError):
         return None
-    return f"{base_url}/downloads/{link.token}"
+    return link.url(base_url)
 
 
 @router.post(EXPORT_TASKS_PATH)

@@ -11,6 +11,7 @@ from logsluice.api.native import (
     queries,
     records,
     sessions,
+    sinks,
     task_events,
     tasks,
 )
@@ -28,6 +29,7 @@ def native_router() -> APIRouter:
         tasks.router,
         access_keys.router,
         sessions.router,
+        sinks.router,
     )
     for module_router in module_routers:
         router.include_router(module_router)

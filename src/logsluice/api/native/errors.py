@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from logsluice.domain.errors import (
     AlreadyExistsError,
     ArtifactGoneError,
+    ArtifactStoreDeniedError,
     AuthenticationError,
     BackendUnavailableError,
     ConflictError,
@@ -48,6 +49,7 @@ STATUS_BY_ERROR: dict[type[LogsluiceError], int] = {
     LinkExpiredError: 403,
     ArtifactGoneError: 410,
     BackendUnavailableError: 503,
+    ArtifactStoreDeniedError: 502,
     QueryTimeoutError: 504,
     QueryCancelledError: 503,
     DiskFullError: 507,

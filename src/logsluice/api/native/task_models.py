@@ -16,6 +16,7 @@ from logsluice.api.native.fields import NAME_SCHEMA, WHOLE_NUMBER, TimeValue
 from logsluice.api.native.webhook_models import TaskWebhookOut, WebhookIn
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import Compression, CsvOptions, ExportFormat, Order
+from logsluice.domain.sinks import SinkTarget
 from logsluice.domain.tasks import TERMINAL_STATUSES, TaskSpec
 from logsluice.domain.timerange import TimeRange, parse_time
 from logsluice.services.task_checks import (
@@ -95,6 +96,12 @@ class TaskCreate(BaseModel):
         default="UTC", max_length=64, description="IANA time zone of rendered timestamps"
     )
     dry_run: bool = Field(default=False, description="only estimate rows and bytes")
+    sink: str | None = Field(
+        default=None,
+        description="a sink registered for the project (its name or bucket): the file is "
+        "written there; default: the server's artifact store",
+    )
+    sink_prefix: str = Field(default="", description="a further key prefix inside the sink")
     webhook: WebhookIn | None = Field(
         default=None,
         description="where to POST a signed event when the task ends (default: the project's)",
@@ -141,6 +148,7 @@ class TaskCreate(BaseModel):
             csv=CsvOptions(**self.csv.model_dump()),
             idempotency_key=self.idempotency_key,
             timezone=self.timezone,
+            sink=SinkTarget(self.sink, self.sink_prefix) if self.sink else None,
         )
 
 

@@ -157,7 +157,7 @@ def link_task(
     lifetime = timedelta(seconds=ttl) if ttl is not None else None
     link = context.tasks.link(project, task_id, lifetime)
     base_url = context.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-    return LinkOut(url=f"{base_url}/downloads/{link.token}", expires_at=link.expires_at)
+    return LinkOut(url=link.url(base_url), expires_at=link.expires_at)
 
 
 @router.get("/{task_id}/manifest", responses=error_responses(409, 410))

@@ -34,6 +34,7 @@ from logsluice.domain.errors import (
     QueryCancelledError,
     QueryTimeoutError,
     SignatureError,
+    SinkNotFoundError,
     TaskNotFoundError,
 )
 
@@ -42,6 +43,7 @@ INTERNAL_ERROR = (500, "InternalServerError", "internal error; see the server lo
 
 # Most specific first: the first class in an error's MRO found here decides status and code.
 _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
+    SinkNotFoundError: (400, "ParameterInvalid"),
     ProjectNotFoundError: (404, "ProjectNotExist"),
     LogstoreNotFoundError: (404, "LogStoreNotExist"),
     TaskNotFoundError: (404, "JobNotExist"),

@@ -93,7 +93,7 @@ def job_file(tasks: TaskService, task: Task, base_url: str) -> JobFile | None:
         return None  # expired or removed between the read and now
     check_sum = str(manifest.get("md5") or manifest.get("sha256") or "").upper()
     return JobFile(
-        url=f"{base_url.rstrip('/')}/downloads/{link.token}",
+        url=link.url(base_url),
         size_bytes=int(manifest.get("bytes") or 0),
         check_sum=check_sum,
     )

@@ -3,8 +3,10 @@
 Names and JSON types are those of ``alibabacloud-sls20201230`` (OpenAPI 2020-12-30): camelCase,
 times in Unix seconds, ``createTime`` a string. ``sink.contentType`` ``csv``/``json`` become the
 CSV and JSON Lines formats; ``sink.compressionType`` is ``none``, ``gzip``, ``zstd`` or ``lz4``.
-The sink's ``bucket``, ``prefix`` and ``roleArn`` and ``powerSql`` are kept with the task only to
-be shown back (the file goes to logsluice's own artifact store; see ``docs/dialects/sls.md``).
+A sink with a ``bucket`` names a sink registered for the project (by name or bucket): the file is
+written there, under the registered prefix and the job's ``prefix``; without a bucket it goes to
+logsluice's own artifact store. ``roleArn`` and ``powerSql`` are kept only to be shown back as
+given (see ``docs/dialects/sls.md``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.export import Compression, ExportFormat
+from logsluice.domain.sinks import SinkTarget
 from logsluice.domain.tasks import TaskSpec, TaskStatus
 from logsluice.domain.timerange import TimeRange
 
@@ -100,6 +103,7 @@ class DownloadJobIn(BaseModel):
             dialect_options={
                 DIALECT_KEY: {"powerSql": configuration.power_sql, "sink": sink.echoed()}
             },
+            sink=SinkTarget(sink.bucket, sink.prefix or "") if sink.bucket else None,
         )
 
 

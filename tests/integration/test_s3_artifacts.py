@@ -1,0 +1,238 @@
+"""Download tasks on an S3 artifact store and in registered sinks, on a real S3 server (moto):
+the file and its manifest are objects, the link is a presigned GET honouring Range, delete leaves
+no object and no unfinished upload; sinks are registered per project through the native API (the
+secret never shown), and a task naming one writes there, while an unknown one is refused at create.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from logsluice.bootstrap import Server
+from tests.integration.api_checks import assert_error, authorized_client
+from tests.integration.conftest import ServerFactory
+from tests.integration.tasks_support import (
+    TASKS_URL,
+    create,
+    generate_records,
+    get,
+    load,
+    read_rows,
+    run_queued,
+)
+from tests.s3_server import S3Bucket
+
+SECRET = "sink-secret-value"
+
+
+def bucket_client(bucket: S3Bucket) -> Any:
+    server = bucket.server
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+        region_name=server.region,
+    )
+
+
+def object_keys(bucket: S3Bucket) -> list[str]:
+    listing = bucket_client(bucket).list_objects_v2(Bucket=bucket.name)
+    return sorted(item["Key"] for item in listing.get("Contents", []))
+
+
+def unfinished_uploads(bucket: S3Bucket) -> list[Any]:
+    return list(bucket_client(bucket).list_multipart_uploads(Bucket=bucket.name).get("Uploads", []))
+
+
+def read_object(bucket: S3Bucket, key: str) -> bytes:
+    body: bytes = bucket_client(bucket).get_object(Bucket=bucket.name, Key=key)["Body"].read()
+    return body
+
+
+@pytest.fixture
+def s3_server_app(
+    make_server: ServerFactory, s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> Server:
+    for name, value in s3_bucket.server.environment().items():
+        monkeypatch.setenv(name, value)
+    return make_server(workers=0, artifact_store_url=s3_bucket.url("artifacts"))
+
+
+def test_a_task_exports_to_the_s3_store_and_delete_leaves_nothing(
+    s3_server_app: Server, s3_bucket: S3Bucket
+) -> None:
+    client = authorized_client(s3_server_app)
+    load(client, generate_records(3000))
+    task = create(client, query="status>=500", format="csv", compression="zstd")
+    assert run_queued(s3_server_app) == 1
+    done = get(client, task["id"])
+    assert done["status"] == "SUCCEEDED", done
+    prefix = f"artifacts/web/{task['id']}/"
+    file_key = prefix + done["file_name"]
+    assert file_key in object_keys(s3_bucket)
+    assert prefix + "manifest.json" in object_keys(s3_bucket)
+    assert not [key for key in object_keys(s3_bucket) if "/.staging/" in key]
+    content = read_object(s3_bucket, file_key)
+    manifest = json.loads(read_object(s3_bucket, prefix + "manifest.json"))
+    assert manifest["sha256"] == hashlib.sha256(content).hexdigest()
+
+    link = client.get(f"{TASKS_URL}/{task['id']}/link", params={"ttl": 600}).json()
+    assert link["url"].startswith(f"{s3_bucket.server.endpoint}/{s3_bucket.name}/{file_key}?")
+    whole = httpx.get(link["url"])
+    assert whole.content == content
+    assert done["file_name"] in whole.headers["content-disposition"]
+    ranged = httpx.get(link["url"], headers={"Range": "bytes=10-19"})
+    assert (ranged.status_code, ranged.content) == (206, content[10:20])
+
+    assert client.delete(f"{TASKS_URL}/{task['id']}").status_code == 204
+    assert object_keys(s3_bucket) == []
+    assert unfinished_uploads(s3_bucket) == []
+
+
+def test_proxy_links_serve_the_s3_file_through_logsluice(
+    make_server: ServerFactory, s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_bucket.server.environment().items():
+        monkeypatch.setenv(name, value)
+    server = make_server(
+        workers=0, artifact_store_url=s3_bucket.url("proxied"), artifact_links="proxy"
+    )
+    client = authorized_client(server)
+    load(client, generate_records(500))
+    task = create(client, query="*", format="jsonl")
+    run_queued(server)
+    url = client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"]
+    assert url.startswith("http://testserver/downloads/")
+    response = client.get(
+        url.removeprefix("http://testserver"), headers={"Authorization": "", "Range": "bytes=0-9"}
+    )
+    assert response.status_code == 206
+    assert len(response.content) == 10
+
+
+# --- sinks ---------------------------------------------------------------------------------------
+
+
+def register(client: TestClient, bucket: S3Bucket, name: str = "oss-main", **extra: str) -> Any:
+    body = {
+        "name": name,
+        "endpoint": bucket.server.endpoint,
+        "bucket": bucket.name,
+        "prefix": "exports/logs",
+        "access_key_id": bucket.server.access_key_id,
+        "secret_access_key": SECRET,
+        **extra,
+    }
+    return client.post("/api/v1/projects/web/sinks", json=body)
+
+
+@pytest.fixture
+def app_server(make_server: ServerFactory) -> Server:
+    return make_server(workers=0)
+
+
+@pytest.fixture
+def admin(app_server: Server) -> TestClient:
+    client = authorized_client(app_server)
+    load(client, generate_records(2000))
+    return client
+
+
+def test_sinks_are_registered_listed_and_removed_without_showing_secrets(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    created = register(admin, s3_bucket)
+    assert created.status_code == 201, created.text
+    assert SECRET not in created.text
+    assert created.json()["prefix"] == "exports/logs"
+    assert created.json()["region"] == "us-east-1"
+    listed = admin.get("/api/v1/projects/web/sinks")
+    assert [sink["name"] for sink in listed.json()["sinks"]] == ["oss-main"]
+    assert SECRET not in listed.text
+    assert admin.get("/api/v1/projects/web/sinks/oss-main").json()["bucket"] == s3_bucket.name
+    assert_error(register(admin, s3_bucket), 409, "already_exists")
+    assert_error(register(admin, s3_bucket, name="Bad Name"), 400, "invalid_name")
+    assert_error(register(admin, s3_bucket, name="x2", endpoint="ftp://h"), 400, "invalid_input")
+    _, ciphertext = app_server.container.sinks._sink_store.get_sink("web", "oss-main")
+    assert SECRET not in ciphertext
+    assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
+    assert_error(admin.delete("/api/v1/projects/web/sinks/oss-main"), 404, "sink_not_found")
+    assert_error(admin.get("/api/v1/projects/nope/sinks"), 404, "project_not_found")
+
+
+def test_only_an_admin_manages_sinks(app_server: Server, admin: TestClient) -> None:
+    access_key, secret = app_server.container.access_keys.create("web", "writer")
+    writer = TestClient(app_server.app)
+    writer.headers["Authorization"] = f"Bearer {access_key.id}:{secret}"
+    assert_error(writer.get("/api/v1/projects/web/sinks"), 403, "permission_denied")
+
+
+def test_a_native_task_with_a_sink_writes_into_its_bucket(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    assert register(admin, s3_bucket).status_code == 201
+    task = create(admin, query="status>=500", format="csv", sink="oss-main", sink_prefix="daily")
+    assert run_queued(app_server) == 1
+    done = get(admin, task["id"])
+    assert done["status"] == "SUCCEEDED", done
+    prefix = f"exports/logs/daily/web/{task['id']}/"
+    assert {prefix + done["file_name"], prefix + "manifest.json"} <= set(object_keys(s3_bucket))
+    content = read_object(s3_bucket, prefix + done["file_name"])
+    manifest = json.loads(read_object(s3_bucket, prefix + "manifest.json"))
+    assert manifest["sha256"] == hashlib.sha256(content).hexdigest()
+    _, rows = read_rows(content, "csv")
+    assert len(rows) == manifest["rows"] > 0
+    url = admin.get(f"{TASKS_URL}/{task['id']}/link").json()["url"]
+    assert url.startswith(f"{s3_bucket.server.endpoint}/{s3_bucket.name}/{prefix}")
+    assert httpx.get(url, headers={"Range": "bytes=0-4"}).content == content[:5]
+
+
+def test_a_task_naming_an_unknown_sink_is_refused_before_it_runs(admin: TestClient) -> None:
+    response = admin.post(
+        TASKS_URL,
+        json={"logstore": "app", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"}
+        | {"sink": "nowhere"},
+    )
+    error = assert_error(response, 404, "sink_not_found")
+    assert "nowhere" in error["message"]
+    assert admin.get(TASKS_URL).json()["total"] == 0
+
+
+def test_a_task_whose_sink_was_removed_fails_with_sink_not_found(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    assert register(admin, s3_bucket).status_code == 201
+    task = create(admin, query="*", sink="oss-main")
+    assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
+    assert run_queued(app_server) == 1
+    failed = get(admin, task["id"])
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["code"] == "sink_not_found"
+    assert admin.delete(f"{TASKS_URL}/{task['id']}").status_code == 204  # files unreachable: fine
+
+
+def test_the_janitor_aborts_uploads_no_running_task_owns(
+    s3_server_app: Server, s3_bucket: S3Bucket
+) -> None:
+    client = authorized_client(s3_server_app)
+    load(client, generate_records(100))
+    running = create(client, query="*")
+    s3 = bucket_client(s3_bucket)
+    for owner in (running["id"], "0" * 32):  # a queued task's, and one of no task
+        s3.create_multipart_upload(Bucket=s3_bucket.name, Key=f"artifacts/web/{owner}/f.csv")
+    s3_server_app.container.task_store.claim_next_task(
+        "holder", lease=timedelta(minutes=5), now=datetime.now(UTC), max_running_per_project=5
+    )
+    janitor = s3_server_app.container.janitor
+    assert janitor.abort_abandoned_uploads(datetime.now(UTC) + timedelta(days=1)) == 1
+    (left,) = unfinished_uploads(s3_bucket)
+    assert left["Key"] == f"artifacts/web/{running['id']}/f.csv"  # its task is running
