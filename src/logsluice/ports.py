@@ -27,7 +27,14 @@ from logsluice.domain.timerange import TimeRange
 from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookUrl
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
-from logsluice.pipeline.protocols import ArtifactStore, Compressor, Encoder, StagingObject
+from logsluice.pipeline.protocols import (
+    ArtifactStore,
+    Compressor,
+    Encoder,
+    PartInfo,
+    PartWriter,
+    StagingObject,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -482,8 +489,8 @@ class TaskStore(Protocol):
 # --- export pipeline: Encoder, Compressor, ArtifactStore -----------------------------------------
 # Defined in ``logsluice.pipeline.protocols`` (the pipeline sits below this module and is written
 # against them) and re-exported here so services find every role in one place: ``Encoder``,
-# ``Compressor``, ``ArtifactStore``, ``StagingObject``, and the writer's records
-# ``WriterCheckpoint`` and ``ArtifactSummary``.
+# ``Compressor``, ``ArtifactStore``, ``StagingObject``, ``PartWriter``, and the records
+# ``PartInfo``, ``WriterCheckpoint`` and ``ArtifactSummary``.
 
 # --- access keys: AK/SK pairs with a project and a role ------------------------------------------
 
@@ -679,6 +686,8 @@ __all__: Sequence[str] = (
     "LogStoreAdmin",
     "LogstoreStats",
     "LogstreamInfo",
+    "PartInfo",
+    "PartWriter",
     "QueryCompiler",
     "QueryParser",
     "RecordAppender",

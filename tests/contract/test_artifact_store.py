@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from logsluice.adapters.artifacts import LocalArtifactStore, build_artifact_store
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
-from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.pipeline.protocols import ArtifactStore, PartInfo
 from tests.s3_server import S3Bucket
 
 KEY = "project-a/0123abcd/export.csv.zst"
@@ -189,3 +191,148 @@ def test_local_store_leaves_no_empty_task_directories(tmp_path: Path) -> None:
     store.delete(manifest_key)
     assert not (root / "project-a" / "0123abcd").exists()
     assert not (root / ".staging" / "project-a" / "0123abcd").exists()
+
+
+# --- parts: slices written independently, published as one file ---------------------------------
+
+
+def write_part(store: ArtifactStore, key: str, number: int, *pieces: bytes) -> PartInfo:
+    writer = store.open_part(key, number)
+    for piece in pieces:
+        writer.write(piece)
+    return writer.commit()
+
+
+def test_a_committed_part_has_its_size_and_checksums(store: ArtifactStore) -> None:
+    info = write_part(store, KEY, 2, b"hello ", b"world")
+    assert info == PartInfo(
+        2,
+        11,
+        hashlib.sha256(b"hello world").hexdigest(),
+        hashlib.md5(b"hello world", usedforsecurity=False).hexdigest(),
+    )
+    assert store.list_parts(KEY) == [info]
+    assert b"".join(store.read_part(KEY, 2)) == b"hello world"
+    assert not store.exists(KEY)
+
+
+def test_parts_are_listed_in_number_order_whatever_the_order_written(store: ArtifactStore) -> None:
+    for number in (3, 1, 12, 2):
+        write_part(store, KEY, number, f"part {number};".encode())
+    assert [info.number for info in store.list_parts(KEY)] == [1, 2, 3, 12]
+
+
+def test_an_uncommitted_part_is_invisible_and_an_aborted_one_leaves_the_old(
+    store: ArtifactStore,
+) -> None:
+    old = write_part(store, KEY, 1, b"old bytes")
+    writer = store.open_part(KEY, 1)
+    writer.write(b"new half")
+    assert store.list_parts(KEY) == [old]
+    writer.abort()
+    writer.abort()  # a second abort is harmless
+    assert store.list_parts(KEY) == [old]
+    assert b"".join(store.read_part(KEY, 1)) == b"old bytes"
+
+
+def test_a_rewritten_part_replaces_the_committed_one(store: ArtifactStore) -> None:
+    write_part(store, KEY, 1, b"first attempt, longer")
+    again = write_part(store, KEY, 1, b"second")
+    assert store.list_parts(KEY) == [again]
+    assert b"".join(store.read_part(KEY, 1)) == b"second"
+
+
+def test_two_attempts_at_one_part_at_once_leave_one_whole_part(store: ArtifactStore) -> None:
+    first, second = store.open_part(KEY, 1), store.open_part(KEY, 1)
+    first.write(b"a" * 1000)
+    second.write(b"b" * 2000)
+    second.commit()
+    first.commit()
+    data = b"".join(store.read_part(KEY, 1))
+    assert data in (b"a" * 1000, b"b" * 2000)
+    assert [info.size_bytes for info in store.list_parts(KEY)] == [len(data)]
+
+
+def test_complete_publishes_head_parts_in_order_and_tail(store: ArtifactStore) -> None:
+    big = bytes(range(256)) * 8192  # 2 MiB: more than one copy chunk of a slow path
+    write_part(store, KEY, 3, b"-three")
+    write_part(store, KEY, 1, b"-one", big)
+    write_part(store, KEY, 2, b"-two")
+    size = store.complete(KEY, [1, 2, 3], head=b"HEAD", tail=b"TAIL")
+    expected = b"HEAD-one" + big + b"-two-threeTAIL"
+    assert size == len(expected) == store.size(KEY)
+    assert read_all(store, KEY) == expected
+    assert store.list_parts(KEY) == []
+
+
+def test_complete_leaves_out_parts_not_listed_and_skips_absent_numbers(
+    store: ArtifactStore,
+) -> None:
+    write_part(store, KEY, 1, b"one")
+    write_part(store, KEY, 4, b"four")
+    write_part(store, KEY, 5, b"five (past the limit)")
+    assert store.complete(KEY, [1, 4]) == 7
+    assert read_all(store, KEY) == b"onefour"
+    assert store.list_parts(KEY) == []
+
+
+def test_complete_is_idempotent(store: ArtifactStore) -> None:
+    write_part(store, KEY, 1, b"abc")
+    assert store.complete(KEY, [1], tail=b"!") == 4
+    assert store.complete(KEY, [1], tail=b"!") == 4
+    assert read_all(store, KEY) == b"abc!"
+
+
+def test_complete_with_a_missing_part_publishes_nothing(store: ArtifactStore) -> None:
+    write_part(store, KEY, 1, b"one")
+    with pytest.raises(ArtifactNotFoundError):
+        store.complete(KEY, [1, 2])
+    assert not store.exists(KEY)
+    assert [info.number for info in store.list_parts(KEY)] == [1]
+
+
+def test_complete_without_parts_publishes_head_and_tail(store: ArtifactStore) -> None:
+    assert store.complete(KEY, [], head=b"a,b\n") == 4
+    assert read_all(store, KEY) == b"a,b\n"
+
+
+def test_abort_parts_and_delete_drop_every_part(store: ArtifactStore) -> None:
+    write_part(store, KEY, 1, b"one")
+    writer = store.open_part(KEY, 2)
+    writer.write(b"half")
+    store.abort_parts(KEY)
+    assert store.list_parts(KEY) == []
+    with pytest.raises(ArtifactNotFoundError):
+        b"".join(store.read_part(KEY, 1))
+    write_part(store, KEY, 1, b"again")
+    store.delete(KEY)
+    assert store.list_parts(KEY) == []
+    store.abort_parts(KEY)  # nothing there is fine
+
+
+def test_parts_of_different_keys_are_independent(store: ArtifactStore) -> None:
+    write_part(store, "p/t1/out.csv", 1, b"one")
+    write_part(store, "p/t2/out.csv", 1, b"two")
+    store.complete("p/t1/out.csv", [1])
+    assert [info.size_bytes for info in store.list_parts("p/t2/out.csv")] == [3]
+
+
+def test_part_numbers_start_at_one(store: ArtifactStore) -> None:
+    with pytest.raises(InvalidInputError):
+        store.open_part(KEY, 0)
+
+
+def test_the_local_store_serves_links_itself(tmp_path: Path) -> None:
+    store = LocalArtifactStore(tmp_path)
+    expires_at = datetime.now(UTC) + timedelta(hours=1)
+    assert store.link(KEY, filename="export.csv.zst", expires_at=expires_at) is None
+
+
+def test_local_parts_leave_no_directories_behind(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    store = LocalArtifactStore(root)
+    write_part(store, KEY, 1, b"x")
+    store.complete(KEY, [1])
+    store.delete(KEY)
+    assert not (root / ".staging" / "project-a" / "0123abcd").exists()
+    assert not (root / "project-a" / "0123abcd").exists()

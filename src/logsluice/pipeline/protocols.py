@@ -1,4 +1,5 @@
-"""The roles of the export pipeline as Protocols: Encoder, Compressor, ArtifactStore, StagingObject.
+"""The roles of the export pipeline as Protocols: Encoder, Compressor, ArtifactStore, StagingObject,
+PartWriter (and the PartInfo record of a committed part).
 
 They live here, below ``ports.py`` in the layer order, because the pipeline itself (the artifact
 writer and the export driver) is written against them and may not import ``ports``; ``ports.py``
@@ -9,10 +10,13 @@ copy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pyarrow as pa
 
 Chunk = bytes | bytearray | memoryview
@@ -104,12 +108,87 @@ class StagingObject(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    """A committed part of an artifact: its number, size and checksums (lowercase hex).
+
+    Part ``N`` holds the encoded, compressed bytes of slice ``N - 1``.
+    """
+
+    number: int
+    size_bytes: int
+    sha256: str
+    md5: str
+
+
+class PartWriter(Protocol):
+    """One attempt at writing part ``N`` of an artifact: invisible until committed."""
+
+    def write(self, data: Chunk) -> None:
+        """Append ``data`` to this attempt. Raises DiskFullError when the store is full."""
+        ...
+
+    def commit(self) -> PartInfo:
+        """Make the part durable and listed, replacing an earlier committed part ``N``; return its
+        info. The writer is closed afterwards."""
+        ...
+
+    def abort(self) -> None:
+        """Discard this attempt; an earlier committed part ``N`` (if any) stays as it was.
+        A no-op after ``commit`` or a previous ``abort``."""
+        ...
+
+
 class ArtifactStore(Protocol):
     """Keeps artifacts by key (``<project>/<task_id>/<filename>``): staged while written, then
     published atomically, then read by byte ranges until deleted.
 
+    An artifact is written either as one staging object (``open_staging`` … ``publish``) or as
+    numbered parts written independently, by any process, in any order (``open_part`` …
+    ``complete``), which is how the slices of one task are written in parallel.
+
     Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
     """
+
+    def open_part(self, key: str, number: int) -> PartWriter:
+        """Start writing part ``number`` (1-based) of the artifact ``key``.
+
+        Raises InvalidInputError for a number below 1.
+        """
+        ...
+
+    def list_parts(self, key: str) -> list[PartInfo]:
+        """Return the committed parts of ``key`` in ascending number (none: an empty list)."""
+        ...
+
+    def read_part(self, key: str, number: int) -> Iterator[bytes]:
+        """Yield the committed bytes of part ``number`` in chunks.
+
+        Raises ArtifactNotFoundError when that part is not committed.
+        """
+        ...
+
+    def complete(
+        self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
+    ) -> int:
+        """Publish ``head``, the given parts in that order and ``tail`` as the artifact ``key``.
+
+        Atomic: before, nothing is visible under ``key``; after, the whole file is. Return its
+        size. The parts are removed after publishing. Idempotent: completing a key already
+        published (and with no parts left) returns its size. Raises ArtifactNotFoundError if a
+        listed part is not committed.
+        """
+        ...
+
+    def abort_parts(self, key: str) -> None:
+        """Drop every part of ``key``, committed or being written; nothing there is fine."""
+        ...
+
+    def link(self, key: str, *, filename: str, expires_at: datetime) -> str | None:
+        """Return a direct download URL of ``key`` valid until ``expires_at`` (an object store's
+        presigned GET naming ``filename``), or None when downloads go through logsluice's own
+        signed link (the local store)."""
+        ...
 
     def open_staging(self, key: str, offset_bytes: int = 0) -> StagingObject:
         """Open the staging object of ``key`` for appending at ``offset_bytes``.
@@ -159,5 +238,6 @@ class ArtifactStore(Protocol):
         ...
 
     def delete(self, key: str) -> None:
-        """Remove the published artifact and the staging object of ``key``; absent ones are fine."""
+        """Remove the published artifact, the staging object and the parts of ``key``; absent ones
+        are fine."""
         ...

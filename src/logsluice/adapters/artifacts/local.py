@@ -3,22 +3,37 @@
 Published artifacts live at ``<root>/<key>``; staging objects at ``<root>/.staging/<key>`` on the
 same file system, so publishing is one ``os.replace`` after an ``fsync`` of the file, followed by an
 ``fsync`` of the directory. A published path therefore never shows a half-written file.
+
+Parts (:meth:`LocalArtifactStore.open_part`) live in ``<root>/.staging/<key>.parts/``: an attempt
+writes ``<number>.<random>.tmp`` and its commit appends a 64-byte trailer (sha256, md5, size, magic)
+and renames it to ``<number>.part`` in one ``os.replace``, so a part and its checksums are committed
+together and listing reads only trailers. ``complete`` copies head, parts and tail into the staging
+file (``copy_file_range``: the kernel copies, no bytes pass through Python) and publishes that.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-from collections.abc import Iterator
+import secrets
+import shutil
+import struct
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
-from logsluice.pipeline.protocols import Chunk
+from logsluice.pipeline.protocols import Chunk, PartInfo
 
 STAGING_DIRECTORY = ".staging"
 READ_CHUNK_BYTES = 1 << 20
+PARTS_SUFFIX = ".parts"
+PART_MAGIC = b"LSPART01"
+_TRAILER = struct.Struct("<32s16sQ8s")  # sha256, md5, size of the data before it, magic
+COPY_CHUNK_BYTES = 1 << 30
 
 
 def _check_key(key: str) -> list[str]:
@@ -68,6 +83,11 @@ class LocalStagingObject:
         self._file = file
         self._space = space
 
+    @property
+    def file(self) -> BinaryIO:
+        """The open file (for copies the kernel makes)."""
+        return self._file
+
     def write(self, data: Chunk) -> None:
         self._space.ensure_room(len(data))
         with self._space.translated():
@@ -80,6 +100,106 @@ class LocalStagingObject:
 
     def close(self) -> None:
         self._file.close()
+
+
+class LocalPartWriter:
+    """One attempt at a part: a temporary file renamed into place, with its trailer, on commit."""
+
+    def __init__(self, directory: Path, number: int, space: DirectorySpace) -> None:
+        self._directory = directory
+        self._number = number
+        self._space = space
+        self._path = directory / f"{number:08d}.{secrets.token_hex(4)}.tmp"
+        with space.translated():
+            directory.mkdir(parents=True, exist_ok=True)
+            self._file: BinaryIO | None = self._path.open("wb")
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._size_bytes = 0
+
+    def write(self, data: Chunk) -> None:
+        file = self._open_file()
+        self._space.ensure_room(len(data))
+        with self._space.translated():
+            file.write(data)
+        self._sha256.update(data)
+        self._md5.update(data)
+        self._size_bytes += len(data)
+
+    def commit(self) -> PartInfo:
+        file = self._open_file()
+        info = PartInfo(
+            self._number, self._size_bytes, self._sha256.hexdigest(), self._md5.hexdigest()
+        )
+        with self._space.translated():
+            file.write(
+                _TRAILER.pack(
+                    self._sha256.digest(), self._md5.digest(), self._size_bytes, PART_MAGIC
+                )
+            )
+            file.flush()
+            os.fsync(file.fileno())
+            file.close()
+            self._file = None
+            os.replace(self._path, self._directory / _part_name(self._number))
+            _sync_directory(self._directory)
+        return info
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self._path.unlink(missing_ok=True)
+
+    def _open_file(self) -> BinaryIO:
+        if self._file is None:
+            raise ArtifactStagingError("the part writer is closed", number=self._number)
+        return self._file
+
+
+def _part_name(number: int) -> str:
+    return f"{number:08d}.part"
+
+
+def _read_trailer(path: Path) -> tuple[int, bytes, bytes]:
+    """Return ``(size, sha256, md5)`` of a committed part file from its trailer."""
+    with path.open("rb") as file:
+        file.seek(-_TRAILER.size, os.SEEK_END)
+        sha256, md5, size_bytes, magic = _TRAILER.unpack(file.read(_TRAILER.size))
+    if magic != PART_MAGIC:
+        raise ArtifactStagingError(f"part file {path.name} has no valid trailer")
+    return size_bytes, sha256, md5
+
+
+def _copy_into(target: BinaryIO, path: Path, size_bytes: int) -> None:
+    """Append the first ``size_bytes`` of the file at ``path`` to ``target``."""
+    target.flush()
+    with path.open("rb") as source:
+        copied = 0
+        try:
+            while copied < size_bytes:
+                count = os.copy_file_range(
+                    source.fileno(), target.fileno(), min(COPY_CHUNK_BYTES, size_bytes - copied)
+                )
+                if count == 0:
+                    break
+                copied += count
+        except OSError as error:
+            if copied or error.errno not in _NO_COPY_RANGE_ERRNOS:
+                raise
+        if copied < size_bytes:  # another file system, or no copy_file_range: copy in Python
+            source.seek(copied)
+            target.seek(0, os.SEEK_END)
+            remaining = size_bytes - copied
+            while remaining > 0:
+                chunk = source.read(min(READ_CHUNK_BYTES, remaining))
+                if not chunk:
+                    break
+                target.write(chunk)
+                remaining -= len(chunk)
+
+
+_NO_COPY_RANGE_ERRNOS = frozenset({18, 22, 38, 95})  # EXDEV, EINVAL, ENOSYS, EOPNOTSUPP
 
 
 class LocalArtifactStore:
@@ -160,7 +280,83 @@ class LocalArtifactStore:
     def exists(self, key: str) -> bool:
         return self._published_path(key).is_file()
 
+    # --- parts -------------------------------------------------------------------------------
+
+    def _parts_directory(self, key: str) -> Path:
+        segments = _check_key(key)
+        segments[-1] += PARTS_SUFFIX
+        return self._root.joinpath(STAGING_DIRECTORY, *segments)
+
+    def open_part(self, key: str, number: int) -> LocalPartWriter:
+        """Start an attempt at part ``number``; see :meth:`ArtifactStore.open_part`."""
+        if number < 1:
+            raise InvalidInputError(f"part numbers start at 1, not {number}", number=number)
+        return LocalPartWriter(self._parts_directory(key), number, self._space)
+
+    def list_parts(self, key: str) -> list[PartInfo]:
+        """Return the committed parts of ``key`` in ascending number."""
+        directory = self._parts_directory(key)
+        if not directory.is_dir():
+            return []
+        infos = []
+        for path in sorted(directory.glob("*.part")):
+            size_bytes, sha256, md5 = _read_trailer(path)
+            infos.append(
+                PartInfo(int(path.name.split(".")[0]), size_bytes, sha256.hex(), md5.hex())
+            )
+        return infos
+
+    def read_part(self, key: str, number: int) -> Iterator[bytes]:
+        """Yield the committed bytes of part ``number``; ArtifactNotFoundError when absent."""
+        path = self._parts_directory(key) / _part_name(number)
+        file = _open_for_reading(path, f"{key} part {number}")
+        size_bytes, _, _ = _read_trailer(path)
+        return _read_open_file(file, 0, size_bytes)
+
+    def complete(
+        self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
+    ) -> int:
+        """Publish head + parts + tail as ``key`` atomically; see :meth:`ArtifactStore.complete`."""
+        directory = self._parts_directory(key)
+        if self.exists(key) and not any(directory.glob("*.part")):
+            return self.size(key)  # completed before (maybe by a run that died just after)
+        paths = [directory / _part_name(number) for number in numbers]
+        missing = [
+            number for number, path in zip(numbers, paths, strict=True) if not path.is_file()
+        ]
+        if missing:
+            raise ArtifactNotFoundError(
+                f"parts {missing} of {key!r} are not committed", key=key, parts=missing
+            )
+        sizes = [_read_trailer(path)[0] for path in paths]
+        self._space.ensure_room(len(head) + sum(sizes) + len(tail))
+        staging = self.open_staging(key)
+        try:
+            staging.write(head)
+            for path, size_bytes in zip(paths, sizes, strict=True):
+                with self._space.translated():
+                    _copy_into(staging.file, path, size_bytes)
+            staging.write(tail)
+            staging.sync()
+        finally:
+            staging.close()
+        size_bytes = self.publish(key)
+        self.abort_parts(key)
+        return size_bytes
+
+    def abort_parts(self, key: str) -> None:
+        """Remove every part of ``key`` (committed or being written)."""
+        directory = self._parts_directory(key)
+        shutil.rmtree(directory, ignore_errors=True)
+        self._remove_if_empty(directory.parent)
+
+    def link(self, key: str, *, filename: str, expires_at: datetime) -> str | None:
+        """None: local artifacts are downloaded through logsluice's own signed links."""
+        _check_key(key)
+        return None
+
     def delete(self, key: str) -> None:
+        self.abort_parts(key)
         for path in (self._published_path(key), self._staging_path(key)):
             path.unlink(missing_ok=True)
             self._remove_if_empty(path.parent)
