@@ -22,7 +22,15 @@ from logsluice.domain.export import Order
 from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.sessions import ConsoleSession
 from logsluice.domain.sinks import Sink
-from logsluice.domain.tasks import SliceCheckpoint, Task, TaskStatus, WebhookTarget
+from logsluice.domain.tasks import (
+    ClaimedWork,
+    SliceCheckpoint,
+    SliceOutcome,
+    Task,
+    TaskSlice,
+    TaskStatus,
+    WebhookTarget,
+)
 from logsluice.domain.timerange import TimeRange
 from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookUrl
@@ -431,8 +439,96 @@ class TaskStore(Protocol):
         """Handle tasks whose lease expired before ``now`` and return them as changed.
 
         RUNNING goes back to QUEUED, or to FAILED with error_code ``attempts_exhausted`` once
-        ``attempts >= max_attempts``; CANCELLING becomes CANCELLED.
+        ``attempts >= max_attempts``; CANCELLING becomes CANCELLED. RUNNING slices whose own
+        lease lapsed are queued again (only those slices).
         """
+        ...
+
+    # --- stored slices, each with its own lease (ADR 0018) ---------------------------------------
+
+    def plan_slices(
+        self,
+        task_id: str,
+        ranges: Sequence[TimeRange],
+        *,
+        worker_id: str,
+        now: datetime,
+        waits_for_previous: bool = False,
+    ) -> list[TaskSlice]:
+        """Store the RUNNING task's slices (time ranges in output order), once; return them.
+
+        ``waits_for_previous`` makes each slice claimable only after the one before it finished
+        (a task with a row limit). A task planned before keeps its slices. Raises LeaseLostError
+        unless ``worker_id`` holds the task's lease.
+        """
+        ...
+
+    def list_task_slices(self, task_id: str) -> list[TaskSlice]:
+        """Return the task's stored slices ordered by index (empty before planning)."""
+        ...
+
+    def claim_next_work(
+        self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
+    ) -> ClaimedWork | None:
+        """Claim the next slice of a RUNNING task or the next QUEUED task, in fair claim order.
+
+        A claimed slice runs under ``worker_id``'s lease with one more attempt; a claimed task
+        becomes RUNNING as with ``claim_next_task``. Every slice is claimed by one worker at a
+        time, across processes. Returns None when there is nothing to do.
+        """
+        ...
+
+    def heartbeat_slice(
+        self,
+        task_id: str,
+        slice_index: int,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        rows: int,
+        size_bytes: int,
+        progress: float | None = None,
+    ) -> Task:
+        """Renew the slice's and the task's lease and store the slice's progress; return the
+        task (its status and ``cancel_requested`` tell the worker to stop). Raises
+        LeaseLostError when the slice is not the worker's or the task no longer runs."""
+        ...
+
+    def finish_slice(
+        self,
+        task_id: str,
+        slice_index: int,
+        worker_id: str,
+        outcome: SliceOutcome,
+        *,
+        lease: timedelta,
+        now: datetime,
+    ) -> tuple[Task, bool]:
+        """Record the slice finished; return the task and whether it was the task's last
+        unfinished slice (then ``worker_id`` holds the task's lease to complete the artifact).
+        Raises LeaseLostError when the slice is not the worker's or the task no longer runs."""
+        ...
+
+    def fail_slice(
+        self,
+        task_id: str,
+        slice_index: int,
+        worker_id: str,
+        *,
+        now: datetime,
+        retry_at: datetime,
+        error_message: str,
+    ) -> TaskSlice:
+        """Queue a failed slice again, claimable from ``retry_at`` (the attempt stays counted).
+        Raises LeaseLostError when the slice is not the worker's."""
+        ...
+
+    def release_slice(
+        self, task_id: str, slice_index: int, worker_id: str, *, now: datetime
+    ) -> TaskSlice:
+        """Give a slice back unfinished without counting the attempt; a CANCELLING task whose
+        last running slice this was becomes CANCELLED. Raises LeaseLostError as above."""
         ...
 
     def queue_position(self, task: Task) -> int | None:

@@ -297,10 +297,79 @@ class Task:
 
 
 class SliceStatus(enum.StrEnum):
-    """Outcome of one slice: written, or skipped as missing under ``allow_incomplete``."""
+    """Where one stored slice is: waiting for a worker, claimed by one, written, or skipped as
+    missing under ``allow_incomplete`` (the last two are final)."""
 
+    QUEUED = "queued"
+    RUNNING = "running"
     DONE = "done"
     FAILED_INCOMPLETE = "failed_incomplete"
+
+
+FINISHED_SLICE_STATUSES = frozenset({SliceStatus.DONE, SliceStatus.FAILED_INCOMPLETE})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskSlice:
+    """A stored slice of a task: planned once, claimed with its own lease, written as part
+    ``slice_index + 1`` of the artifact (none when it holds no rows).
+
+    ``rows`` and ``size_bytes`` are the written (or, while running, so far written) rows and part
+    bytes; ``sha256``/``md5`` the finished part's checksums; ``cut`` says the task's row limit cut
+    rows off in this slice; ``part_footers`` are a Parquet part's row-group footers, for the
+    artifact's merged footer; ``offset_bytes`` is where the part ends in the published artifact.
+    """
+
+    task_id: str
+    slice_index: int
+    time_range: TimeRange
+    status: SliceStatus
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    not_before: datetime | None = None
+    waits_for_previous: bool = False
+    rows: int = 0
+    size_bytes: int = 0
+    offset_bytes: int = 0
+    sha256: str | None = None
+    md5: str | None = None
+    cut: bool = False
+    part_footers: bytes | None = None
+    error_message: str | None = None
+    written_at: datetime
+
+    @property
+    def finished(self) -> bool:
+        """Whether the slice is written or given up as missing (it runs no more)."""
+        return self.status in FINISHED_SLICE_STATUSES
+
+    @property
+    def part_number(self) -> int:
+        """The number of the artifact part holding this slice's bytes."""
+        return self.slice_index + 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SliceOutcome:
+    """What a worker reports when a slice is finished: its rows, part and checksums."""
+
+    rows: int
+    size_bytes: int
+    sha256: str | None
+    md5: str | None
+    cut: bool = False
+    part_footers: bytes | None = None
+    status: SliceStatus = SliceStatus.DONE
+
+
+@dataclass(frozen=True)
+class ClaimedWork:
+    """What a worker claimed: a slice of a running task, or (``slice`` None) a queued task to
+    start, which means planning its slices or, when all are finished, completing its artifact."""
+
+    task: Task
+    slice: TaskSlice | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,11 +20,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -149,6 +151,20 @@ task_slices = Table(
     Column("offset_bytes", BigInteger, nullable=False),
     Column("status", String(32), nullable=False),
     Column("written_at", UtcDateTime, nullable=False),
+    # the slice's own lease: which worker runs it until when, and how often it was claimed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("not_before", UtcDateTime, nullable=True),  # a failed slice waits until then
+    # a slice of a task with a row limit runs only after the one before it (ADR 0018)
+    Column("waits_for_previous", Boolean, nullable=False, server_default=false()),
+    Column("size_bytes", BigInteger, nullable=False, server_default="0"),  # its part's size
+    Column("sha256", String(64), nullable=True),
+    Column("md5", String(32), nullable=True),
+    Column("cut", Boolean, nullable=False, server_default=false()),  # the limit cut rows off
+    Column("part_footers", LargeBinary, nullable=True),  # a Parquet part's row-group footers
+    Column("error_message", Text, nullable=True),
+    Index(None, "status", "task_id"),
 )
 
 # The outbox of completion webhooks: one row per ending of a task with a webhook, written in the

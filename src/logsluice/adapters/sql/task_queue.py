@@ -29,6 +29,7 @@ from sqlalchemy import (
     Connection,
     Row,
     ScalarSelect,
+    Select,
     Subquery,
     Update,
     func,
@@ -78,19 +79,12 @@ def _next_claim_number() -> ScalarSelect[Any]:
     return select(func.coalesce(func.max(numbered.c.claim_sequence), 0) + 1).scalar_subquery()
 
 
-def claim_statement(
-    dialect_name: str,
-    worker_id: str,
-    *,
-    lease: timedelta,
-    now: datetime,
-    max_running_per_project: int,
-) -> Update:
-    """Return the guarded ``UPDATE … RETURNING`` that claims the next task in claim order."""
+def candidate_tasks(max_running_per_project: int) -> Select[Any]:
+    """Return ``(id, turn)`` of the next QUEUED task in claim order (at most one row)."""
     queued = tasks.alias("queued")
     running, turns = running_counts(), latest_claims()
-    candidate = (
-        select(queued.c.id)
+    return (
+        select(queued.c.id, func.coalesce(turns.c.turn, 0).label("turn"))
         .select_from(
             queued.outerjoin(running, running.c.project == queued.c.project).outerjoin(
                 turns, turns.c.project == queued.c.project
@@ -104,8 +98,27 @@ def claim_statement(
         .order_by(func.coalesce(turns.c.turn, 0), queued.c.created_at, queued.c.id)
         .limit(1)
     )
+
+
+def next_claim_number() -> ScalarSelect[Any]:
+    """Return the scalar subquery numbering a claim: one more than the largest number so far."""
+    return _next_claim_number()
+
+
+def claim_statement(
+    dialect_name: str,
+    worker_id: str,
+    *,
+    lease: timedelta,
+    now: datetime,
+    max_running_per_project: int,
+) -> Update:
+    """Return the guarded ``UPDATE … RETURNING`` that claims the next task in claim order."""
+    ranked = candidate_tasks(max_running_per_project)
+    queued_id = ranked.selected_columns.id
+    candidate = ranked.with_only_columns(queued_id)
     if dialect_name == "postgresql":
-        candidate = candidate.with_for_update(of=queued, skip_locked=True)
+        candidate = candidate.with_for_update(of=queued_id, skip_locked=True)
     return (
         update(tasks)
         .where(

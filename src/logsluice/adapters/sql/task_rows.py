@@ -19,6 +19,7 @@ from logsluice.domain.tasks import (
     SliceStatus,
     Task,
     TaskDialect,
+    TaskSlice,
     TaskSpec,
     TaskStatus,
     WebhookTarget,
@@ -142,4 +143,44 @@ def checkpoint_from_row(row: Row[Any]) -> SliceCheckpoint:
         offset_bytes=values["offset_bytes"],
         status=SliceStatus(values["status"]),
         written_at=values["written_at"],
+    )
+
+
+_SLICE_FIELDS = (
+    "task_id",
+    "slice_index",
+    "attempts",
+    "lease_owner",
+    "lease_expires_at",
+    "not_before",
+    "waits_for_previous",
+    "rows",
+    "size_bytes",
+    "offset_bytes",
+    "sha256",
+    "md5",
+    "cut",
+    "part_footers",
+    "error_message",
+    "written_at",
+)
+
+
+def slice_to_row(item: TaskSlice) -> dict[str, Any]:
+    """Return the column values of a stored slice."""
+    values = {name: getattr(item, name) for name in _SLICE_FIELDS}
+    return values | {
+        "start_at": item.time_range.start,
+        "end_at": item.time_range.end,
+        "status": item.status.value,
+    }
+
+
+def slice_from_row(row: Row[Any]) -> TaskSlice:
+    """Return the TaskSlice stored in ``row``."""
+    values = row._mapping
+    return TaskSlice(
+        time_range=TimeRange(values["start_at"], values["end_at"]),
+        status=SliceStatus(values["status"]),
+        **{name: values[name] for name in _SLICE_FIELDS},
     )

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
+from logsluice.adapters.sql.slice_leases import SqlSliceLeases
 from logsluice.adapters.sql.task_queue import (
     ahead_of,
     claim_statement,
@@ -66,7 +67,7 @@ _ORDER_COLUMNS = {
 }
 
 
-class SqlTaskStore:
+class SqlTaskStore(SqlSliceLeases):
     """Implements :class:`logsluice.ports.TaskStore` with SQLAlchemy Core.
 
     Safe to share between threads; several processes may use one database. The schema must be
@@ -277,6 +278,7 @@ class SqlTaskStore:
                 statement = guarded_update(target, now, {source}, fields).where(condition)
                 changed.extend(task_from_row(row) for row in connection.execute(statement))
             record_endings(connection, changed)
+        self.requeue_lapsed_slices(now=now)
         return changed
 
     def expire_tasks(self, *, now: datetime) -> list[Task]:

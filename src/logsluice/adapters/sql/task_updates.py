@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import ReturningUpdate
 
@@ -62,10 +62,19 @@ def apply_transition(
     *,
     worker_id: str | None = None,
 ) -> Row[Any] | None:
-    """Apply a guarded transition to one task (owned by ``worker_id`` if given); None if refused."""
+    """Apply a guarded transition to one task (owned by ``worker_id`` if given); None if refused.
+
+    A worker owns a task while it holds the task's lease or the lease of one of its running
+    slices (so the worker whose slice failed for good may fail the task).
+    """
     statement = guarded_update(target, now, allowed, values).where(tasks.c.id == task_id)
     if worker_id is not None:
-        statement = statement.where(tasks.c.lease_owner == worker_id)
+        slice_held = exists().where(
+            task_slices.c.task_id == task_id,
+            task_slices.c.lease_owner == worker_id,
+            task_slices.c.status == SliceStatus.RUNNING.value,
+        )
+        statement = statement.where(or_(tasks.c.lease_owner == worker_id, slice_held))
     row: Row[Any] | None = connection.execute(statement).first()
     return row
 

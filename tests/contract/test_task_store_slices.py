@@ -1,0 +1,253 @@
+"""Contract of stored slices with their own leases, on SQLite and PostgreSQL: planned once,
+claimed fairly and exactly once (also from several processes at once), renewed, lapsed one by
+one, finished (the last finisher completes the task), retried, released, and cancelled."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
+from logsluice.domain.errors import LeaseLostError
+from logsluice.domain.tasks import ClaimedWork, SliceOutcome, SliceStatus, Task, TaskStatus
+from logsluice.domain.timerange import TimeRange
+from tests.contract.task_samples import LEASE, NO_LIMIT, OTHER_WORKER, T0, WORKER, make_task
+
+PROCESSES = 4
+
+
+def _ranges(count: int) -> list[TimeRange]:
+    return [
+        TimeRange(T0 + timedelta(minutes=index), T0 + timedelta(minutes=index + 1))
+        for index in range(count)
+    ]
+
+
+def _claim(store: SqlTaskStore, worker_id: str = WORKER, **changes: Any) -> ClaimedWork | None:
+    arguments: dict[str, Any] = {"lease": LEASE, "now": T0, "max_running_per_project": NO_LIMIT}
+    return store.claim_next_work(worker_id, **(arguments | changes))
+
+
+def _started(store: SqlTaskStore, project: str = "web", slices: int = 3, **spec: Any) -> Task:
+    """A task created, claimed and planned into ``slices`` slices by WORKER."""
+    task = store.create_task(make_task(project))
+    work = _claim(store)
+    assert work is not None
+    assert work.task.id == task.id
+    assert work.slice is None
+    store.plan_slices(task.id, _ranges(slices), worker_id=WORKER, now=T0, **spec)
+    return store.get_task(project, task.id)
+
+
+def _done(rows: int = 10, size_bytes: int = 100) -> SliceOutcome:
+    return SliceOutcome(rows=rows, size_bytes=size_bytes, sha256="ab" * 32, md5="cd" * 16)
+
+
+def test_slices_are_planned_once(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=3)
+    again = task_store.plan_slices(task.id, _ranges(5), worker_id=WORKER, now=T0)
+    assert [item.slice_index for item in again] == [0, 1, 2]
+    assert all(item.status is SliceStatus.QUEUED for item in again)
+    assert task_store.get_task("web", task.id).slices_total == 3
+    assert task_store.list_task_slices(task.id) == again
+
+
+def test_only_the_task_lease_holder_plans(task_store: SqlTaskStore) -> None:
+    task = task_store.create_task(make_task())
+    assert _claim(task_store) is not None
+    with pytest.raises(LeaseLostError):
+        task_store.plan_slices(task.id, _ranges(2), worker_id=OTHER_WORKER, now=T0)
+
+
+def test_slices_are_claimed_in_order_each_once(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=3)
+    claims = [_claim(task_store, f"w{index}") for index in range(4)]
+    claimed = [work for work in claims if work is not None]
+    assert [work.slice.slice_index for work in claimed if work.slice] == [0, 1, 2]
+    assert claims[3] is None
+    first = task_store.list_task_slices(task.id)[0]
+    assert (first.status, first.lease_owner, first.attempts) == (SliceStatus.RUNNING, "w0", 1)
+
+
+def test_the_last_finisher_takes_the_task_lease(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=2)
+    first, second = _claim(task_store, "w1"), _claim(task_store, "w2")
+    assert first is not None
+    assert second is not None
+    after, last = task_store.finish_slice(task.id, 1, "w2", _done(7, 70), lease=LEASE, now=T0)
+    assert not last
+    assert (after.rows_written, after.bytes_written, after.slices_done) == (7, 70, 1)
+    after, last = task_store.finish_slice(task.id, 0, "w1", _done(3, 30), lease=LEASE, now=T0)
+    assert last
+    assert after.lease_owner == "w1"
+    assert (after.rows_written, after.bytes_written, after.slices_done) == (10, 100, 2)
+    done = task_store.list_task_slices(task.id)
+    assert [(item.status, item.sha256) for item in done] == [(SliceStatus.DONE, "ab" * 32)] * 2
+    succeeded = task_store.transition(task.id, TaskStatus.SUCCEEDED, now=T0, worker_id="w1")
+    assert succeeded.status is TaskStatus.SUCCEEDED
+
+
+def test_a_lapsed_slice_is_claimed_again_alone(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    second = _claim(task_store, "w2")
+    assert second is not None
+    assert second.slice is not None
+    later = T0 + LEASE / 2
+    task_store.heartbeat_slice(task.id, 1, "w2", lease=LEASE, now=later, rows=5, size_bytes=50)
+    lapsed_at = T0 + LEASE + timedelta(seconds=1)
+    again = _claim(task_store, "w3", now=lapsed_at)
+    assert again is not None
+    assert again.slice is not None
+    assert (again.slice.slice_index, again.slice.attempts) == (0, 2)
+    assert _claim(task_store, "w4", now=lapsed_at) is None  # slice 1's lease still runs
+    with pytest.raises(LeaseLostError):
+        task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=lapsed_at)
+
+
+def test_lapsed_slices_are_queued_by_the_janitor(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    task_store.heartbeat_slice(task.id, 0, "w1", lease=LEASE * 4, now=T0, rows=0, size_bytes=0)
+    assert task_store.requeue_lapsed(now=T0 + LEASE * 2, max_attempts=3) == []
+    assert task_store.list_task_slices(task.id)[0].status is SliceStatus.RUNNING
+    task_store.requeue_lapsed(now=T0 + LEASE * 5, max_attempts=3)
+    assert task_store.list_task_slices(task.id)[0].status is SliceStatus.QUEUED
+
+
+def test_heartbeats_keep_the_task_alive_and_report_progress(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    later = T0 + LEASE * 0.9
+    after = task_store.heartbeat_slice(
+        task.id, 0, "w1", lease=LEASE, now=later, rows=40, size_bytes=400, progress=20.0
+    )
+    assert after.lease_expires_at == later + LEASE
+    assert (after.rows_written, after.bytes_written, after.progress) == (40, 400, 20.0)
+    assert task_store.requeue_lapsed(now=T0 + LEASE * 1.5, max_attempts=3) == []
+    with pytest.raises(LeaseLostError):
+        task_store.heartbeat_slice(task.id, 0, "w2", lease=LEASE, now=later, rows=0, size_bytes=0)
+
+
+def test_a_failed_slice_waits_then_retries_and_its_holder_may_fail_the_task(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=1)
+    assert _claim(task_store, "w1") is not None
+    retry_at = T0 + timedelta(seconds=5)
+    failed = task_store.fail_slice(
+        task.id, 0, "w1", now=T0, retry_at=retry_at, error_message="boom"
+    )
+    assert (failed.status, failed.attempts, failed.error_message) == (
+        SliceStatus.QUEUED,
+        1,
+        "boom",
+    )
+    assert _claim(task_store, "w2") is None
+    again = _claim(task_store, "w2", now=retry_at)
+    assert again is not None
+    assert again.slice is not None
+    assert again.slice.attempts == 2
+    ended = task_store.transition(
+        task.id, TaskStatus.FAILED, now=retry_at, worker_id="w2", error_code="x"
+    )
+    assert ended.status is TaskStatus.FAILED
+
+
+def test_a_missing_slice_is_recorded_as_such(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=1)
+    assert _claim(task_store, "w1") is not None
+    missing = SliceOutcome(
+        rows=0, size_bytes=0, sha256=None, md5=None, status=SliceStatus.FAILED_INCOMPLETE
+    )
+    after, last = task_store.finish_slice(task.id, 0, "w1", missing, lease=LEASE, now=T0)
+    assert last
+    assert after.incomplete
+    assert after.missing_ranges == (_ranges(1)[0],)
+
+
+def test_released_slices_are_not_counted_and_a_cancel_ends_with_the_last(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    assert _claim(task_store, "w2") is not None
+    task_store.request_cancel("web", task.id, now=T0)
+    assert _claim(task_store, "w3") is None  # a cancelling task hands out no slices
+    released = task_store.release_slice(task.id, 0, "w1", now=T0)
+    assert (released.status, released.attempts) == (SliceStatus.QUEUED, 0)
+    assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLING
+    task_store.release_slice(task.id, 1, "w2", now=T0)
+    assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLED
+
+
+def test_a_limited_task_runs_its_slices_one_after_another(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=3, waits_for_previous=True)
+    first = _claim(task_store, "w1")
+    assert first is not None
+    assert first.slice is not None
+    assert _claim(task_store, "w2") is None
+    task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=T0)
+    second = _claim(task_store, "w2")
+    assert second is not None
+    assert second.slice is not None
+    assert second.slice.slice_index == 1
+
+
+def test_a_running_task_does_not_starve_another_project(task_store: SqlTaskStore) -> None:
+    _started(task_store, "big", slices=10)
+    task_store.create_task(make_task("small", now=T0 + timedelta(hours=1)))
+    order = []
+    for index in range(3):
+        work = _claim(task_store, f"w{index}")
+        assert work is not None
+        order.append((work.task.project, work.slice is not None))
+    # the small project's queued task goes before the big task's next slice
+    assert order == [("small", False), ("big", True), ("big", True)]
+
+
+def _process_slice_claimer(url: str, worker_id: str, barrier: Any, results: Any) -> None:
+    engine = create_sql_engine(url)
+    store = SqlTaskStore(engine)
+    barrier.wait()
+    claimed = []
+    while (work := _claim(store, worker_id)) is not None:
+        if work.slice is None:
+            continue
+        claimed.append((work.task.id, work.slice.slice_index))
+        store.finish_slice(
+            work.task.id, work.slice.slice_index, worker_id, _done(), lease=LEASE, now=T0
+        )
+    results.put((worker_id, claimed))
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_processes_claim_every_slice_exactly_once(task_store: SqlTaskStore, sql_url: str) -> None:
+    tasks = [_started(task_store, project, slices=15) for project in ("alpha", "beta", "gamma")]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(PROCESSES)
+    results = context.Queue()
+    processes = [
+        context.Process(
+            target=_process_slice_claimer, args=(sql_url, f"process-{index}", barrier, results)
+        )
+        for index in range(PROCESSES)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = dict(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(timeout=30)
+
+    assert all(process.exitcode == 0 for process in processes)
+    claims = Counter(item for claimed in outcomes.values() for item in claimed)
+    assert set(claims) == {(task.id, index) for task in tasks for index in range(15)}
+    assert set(claims.values()) == {1}
+    assert sum(1 for claimed in outcomes.values() if claimed) > 1  # they really shared the work
+    for task in tasks:
+        assert task_store.get_task(task.project, task.id).slices_done == 15
