@@ -425,9 +425,10 @@ class TaskStore(Protocol):
         ...
 
     def clear_slices(self, task_id: str, *, worker_id: str) -> None:
-        """Delete the task's checkpoints, so its next run starts afresh (the lease guards it).
+        """Delete the task's slices, so its next run plans afresh: by the worker holding the
+        running task, or once the task FAILED (nobody runs it).
 
-        Raises LeaseLostError when ``worker_id`` no longer holds the task.
+        Raises LeaseLostError when ``worker_id`` no longer holds the running task.
         """
         ...
 
@@ -458,8 +459,9 @@ class TaskStore(Protocol):
         """Store the RUNNING task's slices (time ranges in output order), once; return them.
 
         ``waits_for_previous`` makes each slice claimable only after the one before it finished
-        (a task with a row limit). A task planned before keeps its slices. Raises LeaseLostError
-        unless ``worker_id`` holds the task's lease.
+        (a task with a row limit). A task planned before keeps its slices (``ranges`` are then
+        ignored) and its unfinished slices are queued afresh, attempts reset. Raises
+        LeaseLostError unless ``worker_id`` holds the task's lease.
         """
         ...
 
@@ -468,13 +470,20 @@ class TaskStore(Protocol):
         ...
 
     def claim_next_work(
-        self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
+        self,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        max_running_per_project: int,
+        only_task_id: str | None = None,
     ) -> ClaimedWork | None:
         """Claim the next slice of a RUNNING task or the next QUEUED task, in fair claim order.
 
         A claimed slice runs under ``worker_id``'s lease with one more attempt; a claimed task
         becomes RUNNING as with ``claim_next_task``. Every slice is claimed by one worker at a
-        time, across processes. Returns None when there is nothing to do.
+        time, across processes. ``only_task_id`` claims only that task's slices. Returns None
+        when there is nothing to do.
         """
         ...
 

@@ -185,6 +185,18 @@ def test_released_slices_are_not_counted_and_a_cancel_ends_with_the_last(
     assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLED
 
 
+def test_the_last_released_slice_queues_its_task_again(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    task_store.release_slice(task.id, 0, "w1", now=T0)
+    assert task_store.get_task("web", task.id).status is TaskStatus.QUEUED
+    again = _claim(task_store, "w2")
+    assert again is not None
+    assert (again.task.id, again.slice) == (task.id, None)
+    planned = task_store.plan_slices(task.id, [], worker_id="w2", now=T0)
+    assert [item.status for item in planned] == [SliceStatus.QUEUED] * 2
+
+
 def test_a_limited_task_runs_its_slices_one_after_another(task_store: SqlTaskStore) -> None:
     task = _started(task_store, slices=3, waits_for_previous=True)
     first = _claim(task_store, "w1")

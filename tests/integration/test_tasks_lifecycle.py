@@ -232,35 +232,33 @@ def test_a_running_task_stops_at_its_next_heartbeat_after_cancel(
     assert stopped["rows_written"] < len(RECORDS)
 
 
-class _StopInSlice:
-    """An encoder that asks the worker to stop once it has encoded a batch of slice ``stop_in``
-    (0-based), so that slice's first bytes are written past the last checkpoint."""
+class _StopWhileEncoding:
+    """An encoder that asks the worker to stop once it has encoded a batch, so its slice's part
+    has bytes written when the worker stops."""
 
-    def __init__(self, encoder: Any, stop_in: int, shutdown: threading.Event) -> None:
+    def __init__(self, encoder: Any, shutdown: threading.Event) -> None:
         self._encoder = encoder
-        self._stop_in = stop_in
         self._shutdown = shutdown
-        self._slices_ended = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._encoder, name)
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         chunk = self._encoder.encode(batch)
-        if self._slices_ended == self._stop_in:
-            self._shutdown.set()
+        self._shutdown.set()
         return chunk
 
-    def end_slice(self) -> Any:
-        self._slices_ended += 1
-        return self._encoder.end_slice()
+
+def _run_until_idle(worker: Any) -> None:
+    while worker.run_once() is not None:
+        pass
 
 
 @pytest.mark.parametrize(
     ("export_format", "compression", "suffix"),
     [("csv", "gzip", "csv.gz"), ("jsonl", "lz4", "jsonl.lz4"), ("parquet", "none", "parquet")],
 )
-def test_a_task_interrupted_mid_slice_resumes_to_the_same_file(
+def test_a_slice_interrupted_midway_is_resumed_alone_to_the_same_file(
     client: TestClient, server: Server, export_format: str, compression: str, suffix: str
 ) -> None:
     spec = {"query": "*", "format": export_format, "compression": compression}
@@ -272,26 +270,46 @@ def test_a_task_interrupted_mid_slice_resumes_to_the_same_file(
     worker = make_worker(server, shutdown)
     runner = server.container.runner
     build_encoder = runner.encoder_factory
+    built = 0
 
     def encoder_stopping_in_the_third_slice(*arguments: Any, **options: Any) -> Any:
-        return _StopInSlice(build_encoder(*arguments, **options), 2, shutdown)
+        nonlocal built
+        built += 1
+        encoder = build_encoder(*arguments, **options)
+        return _StopWhileEncoding(encoder, shutdown) if built == 3 else encoder
 
     runner.encoder_factory = encoder_stopping_in_the_third_slice
     try:
-        assert worker.run_once()
+        while not shutdown.is_set() and worker.run_once() is not None:
+            pass
     finally:
         runner.encoder_factory = build_encoder
-    staging = server.container.artifact_store
+    store = server.container.artifact_store
     key = f"web/{task['id']}/resumed.{suffix}"
-    checkpoints = server.container.task_store.list_slices(task["id"])
-    assert len(checkpoints) == 2
-    past_checkpoint = staging.staging_size(key) - checkpoints[-1].offset_bytes
-    # bytes past the checkpoint, which the resume cuts off (Parquet buffers a row group first)
-    assert past_checkpoint >= 0 if export_format == "parquet" else past_checkpoint > 0
-    interrupted = get(client, task["id"])
-    assert interrupted["status"] == "QUEUED"
-    run_queued(server)
+    slices = server.container.task_store.list_task_slices(task["id"])
+    assert [item.status for item in slices[:3]] == ["done", "done", "queued"]
+    committed = store.list_parts(key)
+    assert [part.number for part in committed] == [1, 2]  # the stopped slice's attempt is gone
+    assert [(part.sha256, part.size_bytes) for part in committed] == [
+        (item.sha256, item.size_bytes) for item in slices[:2]
+    ]
+    assert get(client, task["id"])["status"] == "QUEUED"
+    opened: list[int] = []
+    open_part = store.open_part
+
+    def recording_open_part(part_key: str, number: int) -> Any:
+        opened.append(number)
+        return open_part(part_key, number)
+
+    store.open_part = recording_open_part  # type: ignore[method-assign]
+    try:
+        run_queued(server)
+    finally:
+        del store.open_part
     assert get(client, task["id"])["status"] == "SUCCEEDED"
+    assert 1 not in opened
+    assert 2 not in opened  # a finished part is never written again
+    assert 3 in opened
     resumed = download(client, task["id"])
     assert read_rows(decompress(resumed, compression), export_format) == read_rows(
         decompress(expected, compression), export_format
@@ -343,7 +361,7 @@ def test_a_run_killed_after_its_last_slice_tells_truncated_from_complete(
     setattr(store, method, crash_once)
     try:
         with pytest.raises(Crash):
-            make_worker(server).run_once()
+            _run_until_idle(make_worker(server))
     finally:
         delattr(store, method)
     clock.current += timedelta(minutes=1)  # the dead worker's lease lapses

@@ -162,6 +162,11 @@ class ParquetEncoder:
             raise ArtifactStagingError("a Parquet artifact without parts must start empty")
         return self._emit_bytes(self._encode_part(self._schema.empty_table()))
 
+    def part_footers(self) -> list[tuple[int, bytes]]:
+        """Return ``(offset, footer)`` of every little Parquet file emitted so far, offsets
+        counting from the first byte this encoder emitted (a slice's part starts there)."""
+        return list(self._parts)
+
     def resume(self, prefix_bytes: int, read_range: ReadRange) -> None:
         """Recover the footers of the parts in the kept prefix, walking back from its end."""
         parts: list[tuple[int, bytes]] = []

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from logsluice.pipeline.artifact_writer import ArtifactSummary, ArtifactWriter, WriterCheckpoint
 from logsluice.pipeline.protocols import ArtifactStore, Chunk, Compressor, Encoder
@@ -71,7 +71,16 @@ class ExportResult:
     artifact: ArtifactSummary | None = None
 
 
-class _Output:
+class CountingWriter(Protocol):
+    """What the output thread writes into: an artifact writer, or a part that counts its bytes."""
+
+    @property
+    def offset_bytes(self) -> int: ...
+
+    def write(self, data: Chunk, rows: int = 0) -> None: ...
+
+
+class Output:
     """Compresses, hashes and writes on one background thread, so encoding overlaps it.
 
     At most ``depth`` chunks wait; ``drain`` waits for all of them (before a checkpoint) and
@@ -82,7 +91,7 @@ class _Output:
     def __init__(
         self,
         compressor: Compressor,
-        writer: ArtifactWriter,
+        writer: CountingWriter,
         on_written: Callable[[int], None],
         depth: int = 4,
     ) -> None:
@@ -121,10 +130,20 @@ class _Output:
         self._on_written(self._writer.offset_bytes)
 
 
+class OutputSink(Protocol):
+    """Where a run's encoded bytes go: compressed and written (an artifact or a part)."""
+
+    def write(self, data: Chunk, rows: int = 0) -> None: ...
+
+    def end_frame(self) -> None: ...
+
+
 @dataclass
-class _Run:
+class ExportRun:
+    """The state of one export run: its encoder and output, the row limit, the rows so far."""
+
     encoder: Encoder
-    output: _Output
+    output: OutputSink
     should_stop: Callable[[], bool]
     limit: int | None
     rows: int
@@ -149,7 +168,7 @@ def _non_empty_batches(reader: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBa
 _END = object()
 
 
-class _ReadAhead:
+class ReadAhead:
     """Reads one slice's batches on its own thread, up to ``depth`` batches ahead of the encoder.
 
     The next slice's read-ahead starts as soon as the current slice's batches are all read, so the
@@ -219,7 +238,7 @@ class _ReadAhead:
 ENCODING_THREADS = 2
 
 
-class _EncodeAhead:
+class EncodeAhead:
     """Encodes a slice's batches and emits them in order, a few batches ahead on worker threads.
 
     Encoding overlaps the log store producing the next batches, so the two cores stay busy. An
@@ -228,7 +247,7 @@ class _EncodeAhead:
     grows only by the few batches in flight.
     """
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: ExportRun) -> None:
         self._run = run
         self._threads = ENCODING_THREADS if run.encoder.independent_batches else 1
         self._executor = ThreadPoolExecutor(self._threads)
@@ -256,7 +275,7 @@ class _EncodeAhead:
         self._run.emit(future.result(), rows)
 
 
-def _write_slice(run: _Run, reader: _ReadAhead) -> bool | None:
+def _write_slice(run: ExportRun, reader: ReadAhead) -> bool | None:
     """Write the slice's batches; return True if the limit cut rows off, None if stopped.
 
     If the reader or the encoder fails, batches encoded but not yet written are dropped: the run
@@ -265,16 +284,20 @@ def _write_slice(run: _Run, reader: _ReadAhead) -> bool | None:
     if not run.began:
         run.emit(run.encoder.begin(reader.schema))
         run.began = True
-    encoding = _EncodeAhead(run)
+    encoding = EncodeAhead(run)
     try:
-        cut = _encode_batches(run, encoding, reader)
+        cut = encode_batches(run, encoding, reader)
         encoding.flush()
         return cut
     finally:
         encoding.close()
 
 
-def _encode_batches(run: _Run, encoding: _EncodeAhead, reader: _ReadAhead) -> bool | None:
+def encode_batches(
+    run: ExportRun, encoding: EncodeAhead, reader: Iterable[pa.RecordBatch]
+) -> bool | None:
+    """Submit the batches for encoding up to the run's limit; True if the limit cut rows off,
+    None if the run must stop."""
     for batch in _non_empty_batches(reader):
         if run.should_stop():
             return None
@@ -331,20 +354,20 @@ def export_slices(
     match the staging object; errors of the reader, encoder or store propagate.
     """
     writer = _open_run(store, key, encoder, resume_from)
-    output = _Output(compressor, writer, on_bytes_written)
+    output = Output(compressor, writer, on_bytes_written)
     began = writer.offset_bytes > 0
-    run = _Run(encoder, output, should_stop, limit, writer.rows, began)
+    run = ExportRun(encoder, output, should_stop, limit, writer.rows, began)
     start = resume_from.next_position if resume_from else 0
     finished: list[SliceResult] = []
     outcome = ExportOutcome.COMPLETE
-    ahead = _ReadAhead(open_reader, slices[start]) if start < len(slices) else None
+    ahead = ReadAhead(open_reader, slices[start]) if start < len(slices) else None
     try:
         for position in range(start, len(slices)):
             current = slices[position]
             start_offset, start_rows = writer.offset_bytes, writer.rows
             if should_stop():
                 return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
-            reader, ahead = ahead or _ReadAhead(open_reader, current), None
+            reader, ahead = ahead or ReadAhead(open_reader, current), None
             try:
                 cut = _write_slice(run, reader)
             finally:
@@ -352,7 +375,7 @@ def export_slices(
             if cut is None:
                 return ExportResult(ExportOutcome.STOPPED, start_rows, finished)
             if not cut and position + 1 < len(slices):
-                ahead = _ReadAhead(open_reader, slices[position + 1])
+                ahead = ReadAhead(open_reader, slices[position + 1])
             run.end_frame(encoder.end_slice())
             output.drain()
             result = SliceResult(

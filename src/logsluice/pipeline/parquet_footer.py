@@ -247,3 +247,22 @@ def _chunk_start(meta: Struct) -> int:
     dictionary = meta.get(_META_DICTIONARY_PAGE)
     data = int(meta[_META_DATA_PAGE][1])
     return min(data, int(dictionary[1])) if dictionary is not None and dictionary[1] > 0 else data
+
+
+_FOOTER_ENTRY = struct.Struct("<QI")  # offset of the little file in its part, footer length
+
+
+def pack_footers(footers: list[tuple[int, bytes]]) -> bytes:
+    """Serialize a part's ``(offset in the part, footer)`` list (stored with its slice)."""
+    return b"".join(_FOOTER_ENTRY.pack(offset, len(footer)) + footer for offset, footer in footers)
+
+
+def unpack_footers(data: bytes) -> list[tuple[int, bytes]]:
+    """Read back what :func:`pack_footers` wrote."""
+    footers, position = [], 0
+    while position < len(data):
+        offset, length = _FOOTER_ENTRY.unpack_from(data, position)
+        position += _FOOTER_ENTRY.size
+        footers.append((offset, data[position : position + length]))
+        position += length
+    return footers

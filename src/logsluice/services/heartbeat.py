@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import structlog
 
 from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import LeaseLostError, LogsluiceError
+from logsluice.domain.tasks import Task, TaskStatus
 from logsluice.ports import Clock, TaskStore
 
 
@@ -77,12 +78,8 @@ class TaskHeartbeat:
 
     def beat(self) -> None:
         """Renew the lease now and store the latest progress."""
-        snapshot = self._snapshot()
-        fields = {} if snapshot is None else vars(snapshot)
         try:
-            task = self._task_store.heartbeat(
-                self._task_id, self._worker_id, lease=self._lease, now=self._clock.now(), **fields
-            )
+            task = self._renew()
         except LeaseLostError:
             self.lease_lost = True
             self._logger.warning("task.lease_lost")
@@ -90,6 +87,13 @@ class TaskHeartbeat:
         if task.cancel_requested and not self.cancel_requested:
             self.cancel_requested = True
             self._logger.info("task.cancel_heard")
+
+    def _renew(self) -> Task:
+        snapshot = self._snapshot()
+        fields = {} if snapshot is None else vars(snapshot)
+        return self._task_store.heartbeat(
+            self._task_id, self._worker_id, lease=self._lease, now=self._clock.now(), **fields
+        )
 
     def interrupt_if_stopping(self) -> None:
         """Interrupt the run's queries when it must stop; again at every beat until it ends."""
@@ -109,3 +113,61 @@ class TaskHeartbeat:
                 self._logger.warning("task.heartbeat_failed", code=error.code, error=error.message)
             except Exception:
                 self._logger.exception("task.heartbeat_failed")
+
+
+@dataclass(frozen=True)
+class SliceProgress:
+    """What a slice's heartbeat stores: the slice's rows and part bytes so far, and for a
+    ``| SQL`` task how far the engine says its query is."""
+
+    rows: int
+    size_bytes: int
+    progress: float | None = None
+
+
+class SliceHeartbeat(TaskHeartbeat):
+    """Keeps one claimed slice's lease (and its task's) alive while a worker exports it."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        clock: Clock,
+        *,
+        task_id: str,
+        slice_index: int,
+        worker_id: str,
+        lease: timedelta,
+        interval: timedelta,
+        slice_progress: Callable[[], SliceProgress],
+        shutdown: threading.Event,
+        cancellation: Cancellation | None = None,
+    ) -> None:
+        super().__init__(
+            task_store,
+            clock,
+            task_id=task_id,
+            worker_id=worker_id,
+            lease=lease,
+            interval=interval,
+            snapshot=lambda: None,
+            shutdown=shutdown,
+            cancellation=cancellation,
+        )
+        self._slice_index = slice_index
+        self._slice_progress = slice_progress
+
+    def _renew(self) -> Task:
+        progress = self._slice_progress()
+        task = self._task_store.heartbeat_slice(
+            self._task_id,
+            self._slice_index,
+            self._worker_id,
+            lease=self._lease,
+            now=self._clock.now(),
+            rows=progress.rows,
+            size_bytes=progress.size_bytes,
+            progress=progress.progress,
+        )
+        if task.status is TaskStatus.CANCELLING:
+            return replace(task, cancel_requested=True)
+        return task

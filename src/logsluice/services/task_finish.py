@@ -1,26 +1,23 @@
 """How a run of a task ends: SUCCEEDED with its manifest, FAILED, CANCELLED, or queued again.
 
-Every ending is one guarded transition in the task store, made by the worker that holds the lease.
-A run that published the artifact but died before marking the task SUCCEEDED is finished by the
-next run from the published file (hashed again), so no export is ever done twice.
+Every ending is one guarded transition in the task store, made by a worker that holds the task's
+lease or one of its slices' leases.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from logsluice.domain.errors import (
-    ArtifactNotFoundError,
     ConflictError,
     DiskFullError,
     LeaseLostError,
     LogsluiceError,
 )
-from logsluice.domain.tasks import SliceCheckpoint, SliceStatus, Task, TaskStatus
+from logsluice.domain.tasks import SliceStatus, Task, TaskSlice, TaskStatus
 from logsluice.pipeline.artifact_writer import ArtifactSummary
 from logsluice.pipeline.export import ExportOutcome, ExportResult
 from logsluice.pipeline.manifest import ManifestInput, ManifestSlice, manifest_bytes
@@ -28,11 +25,9 @@ from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import Clock, TaskStore
 from logsluice.services.task_files import (
     all_keys,
-    artifact_key,
     manifest_key,
     outer_compression,
 )
-from logsluice.services.task_plan import TaskPlan
 
 COMPLETE_PERCENT = 100.0
 
@@ -62,14 +57,22 @@ class TaskFinisher:
         self._on_disk_full = on_disk_full
 
     def succeed(
-        self, result: ExportResult, checkpoints: Sequence[SliceCheckpoint], compiled_query: str
+        self,
+        result: ExportResult,
+        slices: Sequence[TaskSlice],
+        compiled_query: str,
+        *,
+        head_bytes: int = 0,
     ) -> None:
-        """Write the manifest and mark the task SUCCEEDED (CANCELLED if a cancel came first)."""
+        """Write the manifest and mark the task SUCCEEDED (CANCELLED if a cancel came first).
+
+        ``slices`` are the task's finished slices; their parts follow ``head_bytes`` of head.
+        """
         artifact = result.artifact
         assert artifact is not None, "a finished export has a published artifact"
         now = self._clock.now()
         truncated = result.outcome is ExportOutcome.TRUNCATED
-        manifest = self._manifest(artifact, checkpoints, compiled_query, truncated)
+        manifest = self._manifest(artifact, slices, compiled_query, truncated, head_bytes)
         self._artifact_store.put(manifest_key(self._task), manifest)
         self._end(
             TaskStatus.SUCCEEDED,
@@ -104,8 +107,9 @@ class TaskFinisher:
         with suppress(OSError, LogsluiceError):  # removing is best effort; failing is not
             for key in all_keys(self._task):
                 self._artifact_store.delete(key)
-            self._task_store.clear_slices(self._task.id, worker_id=self._worker_id)
         self.fail(error.code, error.message)
+        with suppress(OSError, LogsluiceError):
+            self._task_store.clear_slices(self._task.id, worker_id=self._worker_id)
         self._logger.warning("task.disk_full", path=error.details.get("path"))
 
     def cancel(self) -> None:
@@ -117,38 +121,6 @@ class TaskFinisher:
         """Queue the task again (the worker is stopping); another worker resumes it."""
         self._end(TaskStatus.QUEUED)
         self._logger.info("task.requeued")
-
-    def already_published(
-        self, plan: TaskPlan, checkpoints: Sequence[SliceCheckpoint]
-    ) -> ExportResult | None:
-        """Return the result of an earlier run that published the artifact but did not finish.
-
-        None when there is still work to do (some slice left, or a staging file to finalize).
-        """
-        key = artifact_key(self._task)
-        if len(checkpoints) < len(plan.slices) or not self._artifact_store.exists(key):
-            return None
-        try:
-            self._artifact_store.staging_size(key)
-        except ArtifactNotFoundError:
-            return self._published_result(key, checkpoints)
-        return None
-
-    def _published_result(self, key: str, checkpoints: Sequence[SliceCheckpoint]) -> ExportResult:
-        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
-        for piece in self._artifact_store.read(key):
-            sha256.update(piece)
-            md5.update(piece)
-        rows = sum(item.rows for item in checkpoints)
-        summary = ArtifactSummary(
-            key=key,
-            size_bytes=self._artifact_store.size(key),
-            rows=rows,
-            sha256=sha256.hexdigest(),
-            md5=md5.hexdigest(),
-        )
-        # Whether the limit cut rows off is settled by the runner, which can ask the source.
-        return ExportResult(ExportOutcome.COMPLETE, rows, [], summary)
 
     def _end(self, target: TaskStatus, **fields: Any) -> None:
         try:
@@ -177,9 +149,10 @@ class TaskFinisher:
     def _manifest(
         self,
         artifact: ArtifactSummary,
-        checkpoints: Sequence[SliceCheckpoint],
+        slices: Sequence[TaskSlice],
         compiled_query: str,
         truncated: bool,
+        head_bytes: int,
     ) -> bytes:
         spec = self._task.spec
         return manifest_bytes(
@@ -192,11 +165,11 @@ class TaskFinisher:
                 export_format=spec.format.value,
                 compression=outer_compression(spec).value,
                 artifact=artifact,
-                slices=_manifest_slices(checkpoints),
+                slices=_manifest_slices(slices, head_bytes),
                 truncated=truncated,
                 missing_ranges=[
                     item.time_range
-                    for item in checkpoints
+                    for item in slices
                     if item.status == SliceStatus.FAILED_INCOMPLETE
                 ],
                 created_at=self._task.created_at,
@@ -205,18 +178,20 @@ class TaskFinisher:
         )
 
 
-def _manifest_slices(checkpoints: Sequence[SliceCheckpoint]) -> list[ManifestSlice]:
-    slices: list[ManifestSlice] = []
-    start_offset_bytes = 0
-    for item in sorted(checkpoints, key=lambda checkpoint: checkpoint.slice_index):
-        slices.append(
+def _manifest_slices(slices: Sequence[TaskSlice], head_bytes: int) -> list[ManifestSlice]:
+    """Each slice with the byte range its part landed on (empty for a slice without a part)."""
+    listed: list[ManifestSlice] = []
+    start_offset_bytes = head_bytes
+    for item in sorted(slices, key=lambda stored: stored.slice_index):
+        size_bytes = item.size_bytes if item.status is SliceStatus.DONE else 0
+        listed.append(
             ManifestSlice(
                 index=item.slice_index,
                 time_range=item.time_range,
                 rows=item.rows,
                 start_offset_bytes=start_offset_bytes,
-                end_offset_bytes=item.offset_bytes,
+                end_offset_bytes=start_offset_bytes + size_bytes,
             )
         )
-        start_offset_bytes = item.offset_bytes
-    return slices
+        start_offset_bytes += size_bytes
+    return listed

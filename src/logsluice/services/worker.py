@@ -1,10 +1,11 @@
-"""Workers: threads that claim queued download tasks (fairly, with a lease) and run them.
+"""Workers: threads that claim work (fairly, with a lease) and do it: start a queued download task
+(plan its slices) or run one slice of a running task.
 
 ``serve`` runs a :class:`WorkerPool` of N threads; ``logsluice worker`` runs one in its own process
-against the same task and artifact stores. Each claim takes the lease in the task store, so a task
-runs on exactly one worker at a time; a worker that dies simply stops renewing its lease and the
-janitor queues the task again. Stopping a pool stops its runs between batches and queues their
-tasks again at once, for another worker to resume.
+against the same task and artifact stores. Each claim takes a lease in the task store, so a slice
+runs on exactly one worker at a time while the slices of one task run on many at once; a worker
+that dies simply stops renewing its lease and its slice is claimed again. Stopping a pool stops
+its runs between batches and gives their slices back at once, for another worker to resume.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 import structlog
 
 from logsluice.domain.errors import LogsluiceError
+from logsluice.domain.tasks import ClaimedWork
 from logsluice.ports import Clock, TaskStore
 from logsluice.services.runner import TaskRunner
 
@@ -79,18 +81,18 @@ class Worker:
         self._signal = signal or QueueSignal()
         self._logger = structlog.get_logger().bind(worker_id=worker_id)
 
-    def run_once(self) -> bool:
-        """Claim one queued task and run it to its end; return False when none was queued."""
-        task = self._task_store.claim_next_task(
+    def run_once(self) -> ClaimedWork | None:
+        """Claim one piece of work (a slice to run, or a queued task to start), do it and return
+        it; None when there was none."""
+        work = self._task_store.claim_next_work(
             self.worker_id,
             lease=self._runner.settings.lease,
             now=self._clock.now(),
             max_running_per_project=self._settings.max_running_per_project,
         )
-        if task is None:
-            return False
-        self._runner.run(task, self.worker_id, self._shutdown)
-        return True
+        if work is not None:
+            self._runner.run_work(work, self.worker_id, self._shutdown)
+        return work
 
     def run_until_stopped(self) -> None:
         """Loop: run tasks while there are any; when there are none, wait a poll interval or until
@@ -103,7 +105,7 @@ class Worker:
 
     def _run_safely(self) -> bool:
         try:
-            return self.run_once()
+            return self.run_once() is not None
         except LogsluiceError as error:
             self._logger.warning("worker.claim_failed", code=error.code, error=error.message)
         except Exception:

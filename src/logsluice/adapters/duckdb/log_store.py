@@ -62,8 +62,12 @@ class DuckDBLogStore:
         threads: int | None = None,
         min_free_bytes: int = 0,
         max_fields: int | None = None,
+        read_only: bool = False,
     ) -> None:
         """Open (or create) the DuckDB file at ``path``.
+
+        ``read_only`` opens an existing file for reading only, which any number of processes may
+        do at once while none writes it (e.g. export workers of a benchmark).
 
         ``memory_limit_bytes`` caps DuckDB's buffer pool (memory stays flat only with a cap).
         With ``cache_limit_bytes`` too, the pool is held to that smaller limit except while an
@@ -81,7 +85,7 @@ class DuckDBLogStore:
         self._space = DirectorySpace(self.path.parent, min_free_bytes)
         with translate_errors(project="", logstore=""):
             self._connection = duckdb.connect(
-                str(self.path), config=_config(memory_limit_bytes, threads)
+                str(self.path), read_only=read_only, config=_config(memory_limit_bytes, threads)
             )
             self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
             self._memory = (

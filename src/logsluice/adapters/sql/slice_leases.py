@@ -64,6 +64,12 @@ from logsluice.domain.tasks import (
 from logsluice.domain.timerange import TimeRange
 
 FINISHED_VALUES = [status.value for status in FINISHED_SLICE_STATUSES]
+# what a task becomes when the last worker running one of its slices gives it back
+_AFTER_LAST_RELEASE = {
+    TaskStatus.CANCELLING: TaskStatus.CANCELLED,
+    TaskStatus.RUNNING: TaskStatus.QUEUED,
+}
+_AFTER_LAST_CANCEL = {TaskStatus.CANCELLING: TaskStatus.CANCELLED}
 RUNNING_PERCENT_CEILING = 99.9
 
 
@@ -164,6 +170,33 @@ def _lost_slice(task_id: str, slice_index: int, worker_id: str) -> LeaseLostErro
     )
 
 
+def _settle_stopped_task(
+    connection: Connection, task_id: str, now: datetime, outcomes: dict[TaskStatus, TaskStatus]
+) -> None:
+    """When no slice of the task runs any more, move it as ``outcomes`` say (status → status)."""
+    still_running = connection.execute(
+        select(task_slices.c.slice_index).where(
+            task_slices.c.task_id == task_id,
+            task_slices.c.status == SliceStatus.RUNNING.value,
+            task_slices.c.lease_expires_at >= now,
+        )
+    ).first()
+    if still_running is not None:
+        return
+    for source, target in outcomes.items():
+        connection.execute(
+            update(tasks)
+            .where(tasks.c.id == task_id, tasks.c.status == source.value)
+            .values(
+                status=target.value,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+                **({"finished_at": now} if target is TaskStatus.CANCELLED else {}),
+            )
+        )
+
+
 class SqlSliceLeases:
     """The slice half of :class:`~logsluice.adapters.sql.task_store.SqlTaskStore`."""
 
@@ -181,17 +214,35 @@ class SqlSliceLeases:
         """Store the task's slices (in output order) unless it has some already; return them.
 
         Only the worker holding the task's lease plans (LeaseLostError otherwise); a task is
-        planned once, so a second call returns the slices of the first.
+        planned once, so a later call keeps the slices of the first, and queues its unfinished
+        ones afresh (no attempts, no lease: the task was claimed again, nobody runs them).
         """
         with write_transaction(self._engine) as connection:
             owner = select(tasks.c.id).where(
                 tasks.c.id == task_id,
                 tasks.c.lease_owner == worker_id,
-                tasks.c.status == TaskStatus.RUNNING.value,
+                tasks.c.status.in_(RUNNING_VALUES),
             )
             if connection.execute(owner.with_for_update()).first() is None:
                 raise lost_or_missing(connection, task_id, worker_id)
-            if not self._slice_rows(connection, task_id):
+            if self._slice_rows(connection, task_id):
+                connection.execute(
+                    update(task_slices)
+                    .where(
+                        task_slices.c.task_id == task_id,
+                        task_slices.c.status.not_in(FINISHED_VALUES),
+                    )
+                    .values(
+                        status=SliceStatus.QUEUED.value,
+                        attempts=0,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        not_before=None,
+                        rows=0,
+                        size_bytes=0,
+                    )
+                )
+            else:
                 planned = [
                     TaskSlice(
                         task_id=task_id,
@@ -218,19 +269,33 @@ class SqlSliceLeases:
             return [slice_from_row(row) for row in self._slice_rows(connection, task_id)]
 
     def claim_next_work(
-        self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
+        self,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        max_running_per_project: int,
+        only_task_id: str | None = None,
     ) -> ClaimedWork | None:
         """Claim the next slice of a running task, or the next queued task, in fair order.
 
         Returns None when there is nothing to do. A claimed slice is RUNNING under
         ``worker_id``'s lease with one more attempt; a claimed task is RUNNING as with
         ``claim_next_task`` (its slices are planned, or its artifact completed, by the caller).
+        ``only_task_id`` claims only slices of that task.
         """
         with write_transaction(self._engine) as connection:
             lock_claims(connection)
             dialect = connection.dialect.name
-            candidate = connection.execute(_candidate_slice(dialect, now)).first()
-            queued = connection.execute(candidate_tasks(max_running_per_project)).first()
+            slices = _candidate_slice(dialect, now)
+            if only_task_id is not None:
+                slices = slices.where(task_slices.c.task_id == only_task_id)
+            candidate = connection.execute(slices).first()
+            queued = (
+                None
+                if only_task_id is not None
+                else connection.execute(candidate_tasks(max_running_per_project)).first()
+            )
             if candidate is not None and (queued is None or candidate.turn <= queued.turn):
                 return self._claim_slice(connection, candidate, worker_id, lease, now)
             if queued is None:
@@ -330,6 +395,8 @@ class SqlSliceLeases:
                 .values(updated_at=now, **changes)
                 .returning(*tasks.c)
             ).one()
+            if task.status is TaskStatus.CANCELLING:  # finished just as a cancel came
+                _settle_stopped_task(connection, task_id, now, _AFTER_LAST_CANCEL)
         return task_from_row(row), last
 
     def fail_slice(
@@ -360,33 +427,16 @@ class SqlSliceLeases:
     ) -> TaskSlice:
         """Give a slice back unfinished (the worker stops, or a cancel came); return it.
 
-        The attempt is not counted. When the task is CANCELLING and this was its last running
-        slice, the task becomes CANCELLED in the same transaction. Raises LeaseLostError when
-        the slice is not this worker's.
+        The attempt is not counted. When this was the task's last running slice, a CANCELLING
+        task becomes CANCELLED and a RUNNING one QUEUED (its workers are stopping: whoever claims
+        it next continues its slices), in the same transaction. Raises LeaseLostError when the
+        slice is not this worker's.
         """
         released = self._requeue_slice(
             task_id, slice_index, worker_id, attempts=task_slices.c.attempts - 1, updated_at=now
         )
         with write_transaction(self._engine) as connection:
-            still_running = connection.execute(
-                select(task_slices.c.slice_index).where(
-                    task_slices.c.task_id == task_id,
-                    task_slices.c.status == SliceStatus.RUNNING.value,
-                    task_slices.c.lease_expires_at >= now,
-                )
-            ).first()
-            if still_running is None:
-                connection.execute(
-                    update(tasks)
-                    .where(tasks.c.id == task_id, tasks.c.status == TaskStatus.CANCELLING.value)
-                    .values(
-                        status=TaskStatus.CANCELLED.value,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        finished_at=now,
-                        updated_at=now,
-                    )
-                )
+            _settle_stopped_task(connection, task_id, now, _AFTER_LAST_RELEASE)
         return released
 
     def requeue_lapsed_slices(self, *, now: datetime) -> int:

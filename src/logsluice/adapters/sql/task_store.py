@@ -12,7 +12,19 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
@@ -310,9 +322,12 @@ class SqlTaskStore(SqlSliceLeases):
 
     def clear_slices(self, task_id: str, *, worker_id: str) -> None:
         """Delete the task's checkpoints under the worker's lease; see the TaskStore port."""
+        failed = tasks.c.status == TaskStatus.FAILED.value
         with write_transaction(self._engine) as connection:
-            owned = select(tasks.c.id).where(*owned_by(task_id, worker_id)).with_for_update()
-            if connection.execute(owned).first() is None:
+            owned = select(tasks.c.id).where(
+                tasks.c.id == task_id, or_(and_(*owned_by(task_id, worker_id)), failed)
+            )
+            if connection.execute(owned.with_for_update()).first() is None:
                 raise lost_or_missing(connection, task_id, worker_id)
             connection.execute(delete(task_slices).where(task_slices.c.task_id == task_id))
 

@@ -1,0 +1,118 @@
+"""Exporting one slice into its own artifact part: record batches → encoder → compressor → part.
+
+``export_part`` is what a worker runs for one claimed slice: it reads the slice ahead on its own
+thread, encodes a few batches ahead (CSV and JSON Lines on several threads), compresses into
+frames that end with the part (so parts concatenate), and commits the part with its size, sha256
+and md5, or aborts it when the worker must stop. A slice without rows writes no part at all. The
+artifact's head (a CSV header) and tail (a Parquet footer) are written once, at completion, not
+by the parts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from logsluice.pipeline.export import (
+    EncodeAhead,
+    ExportRun,
+    OpenReader,
+    Output,
+    ReadAhead,
+    encode_batches,
+)
+from logsluice.pipeline.protocols import Chunk, Compressor, Encoder, PartInfo, PartWriter
+from logsluice.pipeline.slices import Slice
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A finished slice: its rows, whether the limit cut rows off, and its part (None: no rows)."""
+
+    rows: int
+    cut: bool
+    part: PartInfo | None
+
+
+class _CountedPart:
+    """A part writer that counts the bytes written into it."""
+
+    def __init__(self, writer: PartWriter) -> None:
+        self._writer = writer
+        self.offset_bytes = 0
+
+    def write(self, data: Chunk, rows: int = 0) -> None:
+        if len(data):
+            self._writer.write(data)
+            self.offset_bytes += len(data)
+
+
+def export_part(
+    item: Slice,
+    open_reader: OpenReader,
+    encoder: Encoder,
+    compressor: Compressor,
+    open_writer: Callable[[], PartWriter],
+    *,
+    on_bytes_written: Callable[[int], None] = lambda size_bytes: None,
+    should_stop: Callable[[], bool] = lambda: False,
+    limit: int | None = None,
+) -> PartResult | None:
+    """Export the rows of ``item`` (at most ``limit``) into a part opened by ``open_writer``.
+
+    ``encoder`` and ``compressor`` are fresh for this slice. Returns None when ``should_stop``
+    turned true (the part attempt is discarded). A slice without rows opens no part. Errors of
+    the reader, encoder or store propagate after the attempt is discarded.
+    """
+    reader = ReadAhead(open_reader, item)
+    writer: PartWriter | None = None
+    try:
+        first = _first_batch(reader)
+        if first is None:
+            return PartResult(0, cut=False, part=None)
+        writer = open_writer()
+        output = Output(compressor, _CountedPart(writer), on_bytes_written)
+        run = ExportRun(encoder, output, should_stop, limit, 0)
+        try:
+            cut = _encode_part(run, reader, first)
+            output.drain()
+        finally:
+            output.close()
+        if cut is None:
+            writer.abort()
+            return None
+        part = writer.commit()
+        writer = None
+        return PartResult(run.rows, cut=cut, part=part)
+    finally:
+        reader.close()
+        if writer is not None:
+            writer.abort()
+
+
+def _encode_part(run: ExportRun, reader: ReadAhead, first: pa.RecordBatch) -> bool | None:
+    """Encode the slice's batches and end its frame; True if the limit cut rows off, None if
+    the run must stop."""
+    run.encoder.begin(reader.schema)  # the head (a CSV header) is written once, at completion
+    run.began = True
+    encoding = EncodeAhead(run)
+    try:
+        cut = encode_batches(run, encoding, itertools.chain([first], reader))
+        encoding.flush()
+    finally:
+        encoding.close()
+    if cut is not None:
+        run.end_frame(run.encoder.end_slice())
+    return cut
+
+
+def _first_batch(reader: ReadAhead) -> pa.RecordBatch | None:
+    for batch in reader:
+        if batch.num_rows:
+            return batch
+    return None

@@ -1,0 +1,340 @@
+"""One claimed slice, run by one worker: its rows exported into its own artifact part.
+
+The slice is read (in storage order and checked, or sorted: ``may_skip_sort``), encoded and
+compressed into part ``slice_index + 1`` through ``pipeline.export_part``, under the slice's own
+lease (:class:`~logsluice.services.heartbeat.SliceHeartbeat`, which also hears a cancel and
+interrupts the engine's query). A finished slice is recorded with its rows, size and checksums;
+the worker that finishes the last one completes the artifact. A failing slice is queued again
+after a delay until its attempts are used up; then it fails the task or, with
+``allow_incomplete``, is recorded as missing. A slice of a task with a row limit runs after the
+slices before it (the store sees to that) with the rows still left, so the limit stays exact.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, cast
+
+import pyarrow as pa
+import structlog
+
+from logsluice.domain.cancellation import Cancellation
+from logsluice.domain.errors import (
+    ArtifactStagingError,
+    DiskFullError,
+    ExportSchemaChangedError,
+    InvalidInputError,
+    LeaseLostError,
+    LogsluiceError,
+)
+from logsluice.domain.export import ExportFormat, Order
+from logsluice.domain.query_progress import QueryProgress
+from logsluice.domain.tasks import SliceOutcome, SliceStatus, Task, TaskSlice
+from logsluice.pipeline.compressors import build_compressor
+from logsluice.pipeline.encoders import ParquetEncoder
+from logsluice.pipeline.export_part import PartResult, export_part
+from logsluice.pipeline.parquet_footer import pack_footers
+from logsluice.pipeline.protocols import Encoder
+from logsluice.pipeline.slices import Slice
+from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
+from logsluice.ports import RecordsQuery
+from logsluice.services.heartbeat import SliceHeartbeat, SliceProgress
+from logsluice.services.task_files import artifact_key, outer_compression
+from logsluice.services.task_interrupt import InterruptibleSource
+from logsluice.services.task_plan import conformed, pinned_schema
+from logsluice.services.task_queries import records_query_for
+
+if TYPE_CHECKING:
+    from logsluice.services.runner import TaskRunner
+
+FOR_GOOD = (
+    InvalidInputError,
+    ExportSchemaChangedError,
+    ArtifactStagingError,
+    LeaseLostError,
+    DiskFullError,  # waiting does not free space; the task fails at once (ADR 0015)
+)
+
+
+def may_skip_sort(request: RecordsQuery, schema: pa.Schema) -> bool:
+    """True when a slice may be read in storage order, checked, instead of sorted.
+
+    Only a plain SEARCH in ascending time order qualifies: its time column comes first, and a store
+    that keeps records sorted hands them over in that order. A SQL query keeps its own order.
+    """
+    return (
+        request.order is Order.ASC
+        and not request.query.has_sql
+        and len(schema) > 0
+        and pa.types.is_timestamp(schema.field(0).type)
+    )
+
+
+@dataclass
+class _Counters:
+    """Rows read and part bytes written so far, shared with the heartbeat thread."""
+
+    rows: int = 0
+    size_bytes: int = 0
+    engine: QueryProgress = field(default_factory=QueryProgress, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add_rows(self, rows: int) -> None:
+        with self.lock:
+            self.rows += rows
+
+    def set_bytes(self, size_bytes: int) -> None:
+        with self.lock:
+            self.size_bytes = size_bytes
+
+    def reset(self) -> None:
+        with self.lock:
+            self.rows = self.size_bytes = 0
+
+    def snapshot(self, limit: int | None) -> SliceProgress:
+        with self.lock:
+            rows = self.rows if limit is None else min(self.rows, limit)
+            return SliceProgress(rows, self.size_bytes, self.engine.percent())
+
+
+def _part_footers(encoder: Encoder) -> list[tuple[int, bytes]]:
+    """The Parquet encoder's footers (the encoder may be wrapped, e.g. to count its calls)."""
+    return cast("ParquetEncoder", encoder).part_footers()
+
+
+class SliceRun:
+    """One run of one claimed slice by one worker."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        task: Task,
+        item: TaskSlice,
+        worker_id: str,
+        shutdown: threading.Event,
+        on_last: Callable[[Task], None],
+    ) -> None:
+        self.runner = runner
+        self.task = task
+        self.item = item
+        self.worker_id = worker_id
+        self.shutdown = shutdown
+        self.on_last = on_last
+        self.counters = _Counters()
+        self.limit: int | None = None
+        self.cancellation = Cancellation()
+        self.source = InterruptibleSource(runner.source, self.cancellation)
+        self.logger = structlog.get_logger().bind(
+            task_id=task.id, worker_id=worker_id, project=task.project, slice_index=item.slice_index
+        )
+
+    def execute(self) -> None:
+        """Export the slice and record how it ended; never raises for the slice's own failures."""
+        settings = self.runner.settings
+        heartbeat = SliceHeartbeat(
+            self.runner.task_store,
+            self.runner.clock,
+            task_id=self.task.id,
+            slice_index=self.item.slice_index,
+            worker_id=self.worker_id,
+            lease=settings.lease,
+            interval=settings.heartbeat_interval,
+            slice_progress=lambda: self.counters.snapshot(self.limit),
+            shutdown=self.shutdown,
+            cancellation=self.cancellation,
+        )
+        self.logger.info("task.slice_started", attempt=self.item.attempts)
+        with heartbeat:
+            last = self._execute(heartbeat)
+        if last is not None:
+            self.on_last(last)
+
+    def _execute(self, heartbeat: SliceHeartbeat) -> Task | None:
+        """Run the slice; return the task when this worker must now complete the artifact."""
+        if self.item.attempts > self.runner.settings.slice_attempts:
+            message = self.item.error_message or "the workers running it kept stopping"
+            return self._give_up(message)
+        try:
+            result = self._export(heartbeat)
+        except LeaseLostError:
+            self.logger.warning("task.slice_lease_lost")
+            return None
+        except FOR_GOOD as error:
+            self._fail_task(error)
+            return None
+        except Exception as error:  # noqa: BLE001 - retried, given up, or the run was stopped
+            if self.cancellation.cancelled or heartbeat.should_stop():
+                self.logger.info("task.slice_interrupted", error=str(error))
+                self._release(heartbeat)
+                return None
+            return self._retry_or_give_up(error)
+        if result is None:
+            self._release(heartbeat)
+            return None
+        return self._finish(self._outcome(result))
+
+    # --- exporting -------------------------------------------------------------------------------
+
+    def _export(self, heartbeat: SliceHeartbeat) -> tuple[PartResult, bytes | None] | None:
+        self.limit = self._rows_left()
+        if self.limit is not None and self.limit <= 0:
+            return PartResult(0, cut=False, part=None), None  # the slices before took them all
+        schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
+        sort = self.task.id in self.runner.unsorted_tasks
+        while True:
+            try:
+                return self._export_once(schema, sort, heartbeat)
+            except OutOfTimeOrderError as error:
+                if sort:
+                    raise
+                # the store's own order was not time order here: read this slice sorted, and
+                # the task's later slices in this process too
+                self.logger.info("task.sorting_slice", reason=str(error))
+                self.runner.unsorted_tasks.add(self.task.id)
+                self.counters.reset()
+                sort = True
+
+    def _export_once(
+        self, schema: pa.Schema, sort: bool, heartbeat: SliceHeartbeat
+    ) -> tuple[PartResult, bytes | None] | None:
+        runner, spec = self.runner, self.task.spec
+        encoder = runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
+        key = artifact_key(self.task)
+        number = self.item.part_number
+        try:
+            result = export_part(
+                Slice(self.item.slice_index, self.item.time_range),
+                lambda item: self._open_reader(item, schema, sort),
+                encoder,
+                build_compressor(outer_compression(spec)),
+                lambda: runner.artifact_store.open_part(key, number),
+                on_bytes_written=self.counters.set_bytes,
+                should_stop=heartbeat.should_stop,
+                limit=self.limit,
+            )
+            footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []
+        finally:
+            close = getattr(encoder, "close", None)
+            if close is not None:
+                close()
+        return None if result is None else (result, pack_footers(footers) if footers else None)
+
+    def _rows_left(self) -> int | None:
+        """The task's row limit minus the rows of the slices before this one (all finished)."""
+        limit = self.task.spec.limit
+        if limit is None:
+            return None
+        slices = self.runner.task_store.list_task_slices(self.task.id)
+        return limit - sum(item.rows for item in slices if item.slice_index < self.item.slice_index)
+
+    def _open_reader(self, item: Slice, schema: pa.Schema, sort: bool) -> pa.RecordBatchReader:
+        request = records_query_for(
+            self.runner.source, self.task.project, self.task.spec, time_range=item.time_range
+        )
+        sort = sort or not may_skip_sort(request, schema)
+        engine = self.counters.engine if request.query.has_sql else None
+        reader = conformed(
+            self.source.stream(
+                replace(request, sort=sort, progress=engine), self.runner.settings.batch_rows
+            ),
+            schema,
+        )
+        batches = self._counted(reader)
+        return pa.RecordBatchReader.from_batches(
+            schema, batches if sort else in_time_order(batches)
+        )
+
+    def _counted(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        with reader:
+            for batch in reader:
+                self.counters.add_rows(batch.num_rows)
+                yield batch
+
+    @staticmethod
+    def _outcome(result: tuple[PartResult, bytes | None]) -> SliceOutcome:
+        part_result, footers = result
+        part = part_result.part
+        return SliceOutcome(
+            rows=part_result.rows,
+            size_bytes=0 if part is None else part.size_bytes,
+            sha256=None if part is None else part.sha256,
+            md5=None if part is None else part.md5,
+            cut=part_result.cut,
+            part_footers=footers,
+        )
+
+    # --- endings ---------------------------------------------------------------------------------
+
+    def _finish(self, outcome: SliceOutcome) -> Task | None:
+        store, settings = self.runner.task_store, self.runner.settings
+        try:
+            task, last = store.finish_slice(
+                self.task.id,
+                self.item.slice_index,
+                self.worker_id,
+                outcome,
+                lease=settings.lease,
+                now=self.runner.clock.now(),
+            )
+        except LeaseLostError:
+            self.logger.warning("task.slice_lease_lost")
+            return None
+        self.logger.info(
+            "task.slice_done", rows=outcome.rows, bytes=outcome.size_bytes, status=str(outcome.status)
+        )
+        return task if last else None
+
+    def _release(self, heartbeat: SliceHeartbeat) -> None:
+        if heartbeat.lease_lost:
+            self.logger.warning("task.slice_lease_lost")
+            return
+        try:
+            self.runner.task_store.release_slice(
+                self.task.id, self.item.slice_index, self.worker_id, now=self.runner.clock.now()
+            )
+        except LeaseLostError:
+            self.logger.warning("task.slice_lease_lost")
+            return
+        self.logger.info("task.slice_released", cancel=heartbeat.cancel_requested)
+
+    def _retry_or_give_up(self, error: Exception) -> Task | None:
+        settings = self.runner.settings
+        self.logger.warning("task.slice_failed", attempt=self.item.attempts, error=str(error))
+        if self.item.attempts >= settings.slice_attempts:
+            return self._give_up(f"{type(error).__name__}: {error}", error)
+        now = self.runner.clock.now()
+        try:
+            self.runner.task_store.fail_slice(
+                self.task.id,
+                self.item.slice_index,
+                self.worker_id,
+                now=now,
+                retry_at=now + settings.slice_retry_delay * self.item.attempts,
+                error_message=str(error),
+            )
+        except LeaseLostError:
+            self.logger.warning("task.slice_lease_lost")
+        return None
+
+    def _give_up(self, message: str, error: Exception | None = None) -> Task | None:
+        """The slice's attempts are used up: fail the task, or record the slice as missing."""
+        if not self.task.spec.allow_incomplete:
+            self._fail_task(error or RuntimeError(message))
+            return None
+        self.logger.warning("task.slice_skipped", error=message)
+        missing = SliceOutcome(
+            rows=0, size_bytes=0, sha256=None, md5=None, status=SliceStatus.FAILED_INCOMPLETE
+        )
+        return self._finish(missing)
+
+    def _fail_task(self, error: Exception) -> None:
+        finisher = self.runner.finisher_for(self.task, self.worker_id, self.logger)
+        if isinstance(error, DiskFullError):
+            finisher.fail_for_want_of_space(error)
+        elif isinstance(error, LogsluiceError):
+            finisher.fail(error.code, error.message)
+        else:
+            self.logger.error("task.slice_crashed", error=f"{type(error).__name__}: {error}")
+            finisher.fail("internal_error", f"{type(error).__name__}: {error}")

@@ -1,0 +1,197 @@
+"""One task's slices run by several workers at once, on the embedded stores: the file holds every
+row exactly once in order, a cancel stops every worker's slice, ``order=desc`` with a ``limit``
+keeps exactly the first rows, and a Parquet file stitched from parts opens in pyarrow, DuckDB and
+polars with one footer."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import polars
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from logsluice.bootstrap import Server
+from logsluice.domain.tasks import RUNNING_STATUSES, TaskStatus
+from logsluice.services.worker import Worker
+from tests.integration.api_checks import authorized_client
+from tests.integration.conftest import ServerFactory
+from tests.integration.tasks_support import (
+    TASKS_URL,
+    create,
+    decompress,
+    download,
+    generate_records,
+    get,
+    load,
+    make_worker,
+    query_rows,
+    read_rows,
+    run_queued,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+RECORDS = generate_records(1500)
+
+
+@pytest.fixture
+def server(make_server: ServerFactory) -> Server:
+    return make_server(task_rows_per_slice=150, task_batch_rows=32, workers=0)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[TestClient]:
+    with authorized_client(server) as test_client:
+        load(test_client, RECORDS)
+        yield test_client
+
+
+class _SlowEncoder:
+    """An encoder that takes a little while per batch, so several workers overlap."""
+
+    def __init__(self, encoder: Any, delay_seconds: float) -> None:
+        self._encoder = encoder
+        self._delay_seconds = delay_seconds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._encoder, name)
+
+    def encode(self, batch: pa.RecordBatch) -> Any:
+        time.sleep(self._delay_seconds)
+        return self._encoder.encode(batch)
+
+
+def _slow_encoders(server: Server, delay_seconds: float = 0.02) -> None:
+    runner = server.container.runner
+    build = runner.encoder_factory
+    runner.encoder_factory = lambda *args, **kwargs: _SlowEncoder(  # type: ignore[method-assign]
+        build(*args, **kwargs), delay_seconds
+    )
+
+
+def _run_in_threads(workers: list[Worker]) -> None:
+    """Let the workers work on threads of their own until no task is left unfinished."""
+    server_store = workers[0]._task_store
+
+    def unfinished() -> bool:
+        tasks, _ = server_store.list_tasks("web", status=[*RUNNING_STATUSES, TaskStatus.QUEUED])
+        return bool(tasks)
+
+    def drain(worker: Worker) -> None:
+        deadline = time.monotonic() + 200
+        while unfinished() and time.monotonic() < deadline:
+            if worker.run_once() is None:
+                time.sleep(0.02)
+
+    threads = [threading.Thread(target=drain, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+
+
+@pytest.mark.parametrize(("export_format", "compression"), [("csv", "zstd"), ("parquet", "none")])
+def test_three_workers_share_one_task_and_the_file_holds_every_row_once(
+    client: TestClient, server: Server, export_format: str, compression: str
+) -> None:
+    reference = create(client, name="reference", query="*", format=export_format)
+    run_queued(server)
+    expected = download(client, reference["id"])
+    task = create(client, name="shared", query="*", format=export_format, compression=compression)
+    _slow_encoders(server)
+    _run_in_threads([make_worker(server) for _ in range(3)])
+    finished = get(client, task["id"])
+    assert finished["status"] == "SUCCEEDED", finished
+    slices = server.container.task_store.list_task_slices(task["id"])
+    assert len(slices) >= 8
+    assert len({item.lease_owner for item in slices}) >= 2  # slices ran on several workers
+    data = download(client, task["id"])
+    manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
+    assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
+    columns, rows = read_rows(decompress(data, compression), export_format)
+    assert (columns, rows) == read_rows(decompress(expected, "none"), export_format)
+    assert len(rows) == len(RECORDS)
+
+
+def test_a_cancel_stops_the_slices_of_every_worker(client: TestClient, server: Server) -> None:
+    task = create(client, query="*")
+    _slow_encoders(server, delay_seconds=0.5)
+    workers = [make_worker(server) for _ in range(2)]
+    threads = [threading.Thread(target=worker.run_once) for worker in workers]
+    threads[0].start()
+    threads[0].join()  # the task started: its slices are planned
+    threads = [threading.Thread(target=worker.run_once) for worker in workers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    store = server.container.task_store
+    while sum(item.status == "running" for item in store.list_task_slices(task["id"])) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    cancelled_at = time.monotonic()
+    assert client.post(f"{TASKS_URL}/{task['id']}/cancel").json()["status"] == "CANCELLING"
+    for thread in threads:
+        thread.join(timeout=30)
+    stopped_after = time.monotonic() - cancelled_at
+    assert get(client, task["id"])["status"] == "CANCELLED"
+    slices = store.list_task_slices(task["id"])
+    assert not any(item.status == "running" for item in slices)
+    assert stopped_after < 5  # both slices heard it at a heartbeat, not at their end
+    assert {item.status for item in slices} <= {"queued", "done"}
+    assert "queued" in {slices[0].status, slices[1].status}  # stopped mid-slice, given back
+
+
+@pytest.mark.parametrize("limit", [1, 149, 150, 151, 700])
+def test_desc_with_a_limit_keeps_exactly_the_newest_rows(
+    client: TestClient, server: Server, limit: int
+) -> None:
+    task = create(client, query="*", order="desc", limit=limit)
+    _run_in_threads([make_worker(server) for _ in range(2)])
+    finished = get(client, task["id"])
+    assert finished["status"] == "SUCCEEDED", finished
+    assert finished["truncated"] is True
+    columns, rows = read_rows(download(client, task["id"]), "csv")
+    query_columns, everything = query_rows(client, "*", order="desc")
+    assert len(rows) == limit == finished["rows_written"]
+    kept = [(row[columns.index("timestamp")], row[columns.index("message")]) for row in rows]
+    matching = [
+        (row[query_columns.index("timestamp")], row[query_columns.index("message")])
+        for row in everything
+    ]
+    times = [time for time, _ in kept]
+    assert times == sorted(times, reverse=True)
+    boundary = times[-1]
+    # every row newer than the last one kept is in the file, and nothing older is
+    newer = sorted(item for item in matching if item[0] > boundary)
+    assert sorted(item for item in kept if item[0] > boundary) == newer
+    assert all(time == boundary for time in times[len(newer) :])
+
+
+def test_a_parquet_file_of_many_parts_opens_everywhere_with_one_footer(
+    client: TestClient, server: Server, tmp_path: Any
+) -> None:
+    task = create(client, query="*", format="parquet")
+    _run_in_threads([make_worker(server) for _ in range(2)])
+    data = download(client, task["id"])
+    path = tmp_path / "export.parquet"
+    path.write_bytes(data)
+    metadata = pq.ParquetFile(io.BytesIO(data)).metadata
+    assert metadata.num_rows == len(RECORDS)
+    slices = server.container.task_store.list_task_slices(task["id"])
+    assert metadata.num_row_groups == sum(1 for item in slices if item.rows)  # one per slice
+    assert data[:4] == b"PAR1"
+    assert data[-4:] == b"PAR1"
+    table = pq.read_table(io.BytesIO(data))
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchone() == (len(RECORDS),)
+    frame = polars.read_parquet(path)
+    assert frame.height == len(RECORDS)
+    assert frame["message"].to_list() == table.column("message").to_pylist()
