@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logsluice.adapters.duckdb.lake_location import S3Access, parse_lake_url
+from logsluice.adapters.log_stores import is_shared_log_store
 from logsluice.domain.errors import InvalidInputError
 
 ENVIRONMENT = {
@@ -70,3 +71,16 @@ def test_local_catalogs_duckdb_and_sqlite() -> None:
 def test_malformed_urls_are_refused_with_the_forms_to_use(url: str) -> None:
     with pytest.raises(InvalidInputError, match=r"DuckLake URL"):
         parse_lake_url(url, {})
+
+
+@pytest.mark.parametrize(
+    ("url", "shared"),
+    [
+        ("duckdb:///srv/logs.duckdb", False),
+        ("ducklake:///srv/c.ducklake?data_path=/srv/data", False),  # a DuckDB catalog: one process
+        ("ducklake:sqlite:///srv/c.sqlite?data_path=/srv/data", True),
+        ("ducklake:postgresql://h/db?data_path=s3://b/p", True),
+    ],
+)
+def test_workers_read_directly_only_from_lakes_many_processes_open(url: str, shared: bool) -> None:
+    assert is_shared_log_store(url) is shared

@@ -82,6 +82,22 @@ def create_log_store(url: str, limits: EngineLimits | None = None) -> LogStore:
     return factory(url, limits or EngineLimits())
 
 
+def is_shared_log_store(url: str) -> bool:
+    """Tell whether processes on any host may open the log store at ``url`` at once.
+
+    True for a DuckLake whose catalog is a server or a SQLite file (``logsluice worker`` then
+    reads it directly); False for a DuckDB file or a lake with a DuckDB catalog file, which one
+    process holds (workers read those through the serving node). Raises InvalidInputError for a
+    malformed lake URL.
+    """
+    if urlsplit(url).scheme.lower() != "ducklake":
+        return False
+    from logsluice.adapters.duckdb.lake_location import parse_lake_url
+
+    location = parse_lake_url(url, {})
+    return not location.local_catalog or location.metadata.startswith("sqlite:")
+
+
 def duckdb_path(url: str) -> Path:
     """Return the file of a ``duckdb:///abs/path/logs.duckdb`` URL. Raises InvalidInputError."""
     parts = urlsplit(url)

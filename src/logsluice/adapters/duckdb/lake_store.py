@@ -59,6 +59,13 @@ _S3_CREDENTIALS = "logsluice_lake_s3"  # the name of a DuckDB secret, not a secr
 MAX_COMMIT_ATTEMPTS = 12
 """Attempts at one write whose commit conflicts with other nodes' before it fails (retryable)."""
 _Result = TypeVar("_Result")
+# DuckDB buffers each part of an S3 upload in memory; its default part size (max file size over
+# 10,000 parts, 80 MB) does not fit the cache limit of a node. 8 MB parts allow 80 GB files; a
+# few uploads at once keep the buffers to tens of MB.
+_S3_UPLOAD_SETTINGS = (
+    "SET GLOBAL s3_uploader_max_filesize = '80GB'",
+    "SET GLOBAL s3_uploader_thread_limit = 4",
+)
 
 
 class DuckLakeLogStore(DuckDBEngineStore):
@@ -287,6 +294,8 @@ def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> No
     if location.s3 is not None:
         bucket = location.data_path.split("/", 3)[2]
         connection.execute(location.s3.secret_statement(_S3_CREDENTIALS, f"s3://{bucket}"))
+        for setting in _S3_UPLOAD_SETTINGS:
+            connection.execute(setting)
     connection.execute(location.attach_statement(LAKE))
     connection.execute("SET GLOBAL TimeZone = 'UTC'")
 
