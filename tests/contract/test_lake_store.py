@@ -19,9 +19,11 @@ import httpx
 import pyarrow as pa
 import pytest
 
+from logsluice.adapters.duckdb import engine_store
+from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query
-from logsluice.domain.catalog import Logstore
+from logsluice.domain.catalog import Logstore, LogstoreSchema
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import RecordsQuery
 from tests.contract.conftest_lake import (
@@ -154,6 +156,60 @@ def test_a_one_day_query_opens_only_that_days_files(
     assert store.count(_query("web", day_two)) == 3 * 48
 
 
+@pytest.mark.postgresql
+def test_a_node_adding_a_column_another_node_just_added_retries_and_stores(
+    postgresql_database_factory: Callable[[], str],
+    s3_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second node plans its new column on the schema before the first node's commit added
+    the same column; its ALTER then meets that column and the append is retried, not refused."""
+    url = postgresql_s3_lake_url(postgresql_database_factory(), new_s3_bucket(s3_server), s3_server)
+    nodes = [open_lake(url), open_lake(url)]
+    second_planned, first_stored = threading.Event(), threading.Event()
+    stale_plans = [0]
+
+    def plan_in_turn(stored: LogstoreSchema, records: pa.Table) -> AppendPlan:
+        plan = plan_append(stored, records)
+        if plan.changes and threading.current_thread().name == "second":
+            stale_plans[0] += 1
+            if stale_plans[0] == 2:  # the plan it makes holding the lock, just before the ALTER
+                second_planned.set()
+                assert first_stored.wait(timeout=60)  # the first node commits the column now
+        return plan
+
+    monkeypatch.setattr(engine_store, "plan_append", plan_in_turn)
+    failures: list[BaseException] = []
+    try:
+        nodes[0].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+
+        def first() -> None:
+            try:
+                assert second_planned.wait(timeout=60)
+                nodes[0].append(PROJECT, "web", _records(0, 100, region="eu"))
+                first_stored.set()
+            except BaseException as error:
+                failures.append(error)
+
+        def second() -> None:
+            try:
+                nodes[1].append(PROJECT, "web", _records(100, 100, region="us"))
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second, name="second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert stale_plans[0] == 2  # its stale plan did meet the column
+        assert _numbers(nodes[1], "web") == list(range(200))
+    finally:
+        for node in nodes:
+            node.close()
+
+
 @pytest.mark.slow
 @pytest.mark.postgresql
 def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
@@ -170,7 +226,10 @@ def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
             try:
                 for batch in range(8):
                     first = (node * 8 + batch) * 100
-                    extra = {f"field_{node}_{batch % 3}": batch}  # new columns on both nodes
+                    # both nodes bring the same new columns, and widen `number` to text at once
+                    extra: dict[str, object] = {f"field_{batch % 3}": batch}
+                    if batch == 5:
+                        extra["kind"] = "text"
                     nodes[node].append(PROJECT, "web", _records(first, 100, **extra))
             except BaseException as error:
                 failures.append(error)
@@ -183,7 +242,7 @@ def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
         assert failures == []
         assert _numbers(nodes[1], "web") == list(range(1600))
         names = {field.name for field in nodes[0].schema(PROJECT, "web").fields}
-        assert {f"field_{node}_{batch}" for node in (0, 1) for batch in range(3)} <= names
+        assert {"field_0", "field_1", "field_2", "kind"} <= names
     finally:
         for node in nodes:
             node.close()

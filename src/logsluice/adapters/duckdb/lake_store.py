@@ -44,7 +44,7 @@ from logsluice.adapters.duckdb.lake_location import LakeLocation, parse_lake_url
 from logsluice.adapters.duckdb.lake_scans import profile_lake_scan
 from logsluice.adapters.duckdb.tables import quote_identifier, quote_literal, table_sql
 from logsluice.domain.catalog import LOGSTREAM_FIELD
-from logsluice.domain.errors import BackendUnavailableError
+from logsluice.domain.errors import LogsluiceError
 from logsluice.ports import CompactionReport
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             try:
                 return work()
-            except BackendUnavailableError as error:
+            except LogsluiceError as error:
                 if not _is_conflict(error) or attempt == MAX_COMMIT_ATTEMPTS:
                     raise
                 structlog.get_logger().info("lake.commit_conflict_retried", attempt=attempt)
@@ -300,10 +300,16 @@ def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> No
     connection.execute("SET GLOBAL TimeZone = 'UTC'")
 
 
-def _is_conflict(error: BackendUnavailableError) -> bool:
+def _is_conflict(error: LogsluiceError) -> bool:
+    """Tell whether a write failed for another node's concurrent commit: a commit conflict, or a
+    schema change planned on a schema another node changed meanwhile (a column it added)."""
     cause = error.__cause__
-    text = str(cause or error).lower()
-    return isinstance(cause, duckdb.TransactionException) or "conflict" in text
+    if isinstance(cause, duckdb.TransactionException):
+        return True
+    text = str(cause).lower() if cause is not None else ""
+    return "conflict" in text or (
+        isinstance(cause, duckdb.CatalogException) and "already exists" in text
+    )
 
 
 def _has_table(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> bool:
