@@ -59,6 +59,9 @@ _S3_CREDENTIALS = "logsluice_lake_s3"  # the name of a DuckDB secret, not a secr
 MAX_COMMIT_ATTEMPTS = 12
 """Attempts at one write whose commit conflicts with other nodes' before it fails (retryable)."""
 _Result = TypeVar("_Result")
+LAKE_OPTIONS = {"parquet_row_group_size": 65_536}
+"""Options stored in the lake's catalog. Row groups of 64 Ki rows (DuckDB's default is 122,880)
+keep the buffers of one column chunk within a node's small cache limit and prune finer by time."""
 # DuckDB buffers each part of an S3 upload in memory; its default part size (max file size over
 # 10,000 parts, 80 MB) does not fit the cache limit of a node. 8 MB parts allow 80 GB files; a
 # few uploads at once keep the buffers to tens of MB.
@@ -298,6 +301,19 @@ def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> No
             connection.execute(setting)
     connection.execute(location.attach_statement(LAKE))
     connection.execute("SET GLOBAL TimeZone = 'UTC'")
+    _set_lake_options(connection)
+
+
+def _set_lake_options(connection: duckdb.DuckDBPyConnection) -> None:
+    """Store the lake's write options in its catalog once (the first node to attach does)."""
+    current = dict(
+        connection.execute("SELECT option_name, value FROM ducklake_options(?)", [LAKE]).fetchall()
+    )
+    for name, value in LAKE_OPTIONS.items():
+        if current.get(name) == str(value):
+            continue
+        with suppress(duckdb.TransactionException):  # another node set them at the same moment
+            connection.execute("CALL ducklake_set_option(?, ?, ?)", [LAKE, name, value])
 
 
 def _is_conflict(error: LogsluiceError) -> bool:
