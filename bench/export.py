@@ -29,6 +29,9 @@
 Both outputs' rows are counted from the files (newline count of the decompressed CSV/JSON Lines,
 Parquet metadata) and must equal the records loaded; any failure exits with status 1.
 
+``--lake local|s3`` runs the task mode on a DuckLake instead (``bench/export_lake.py``): the task
+on the lake against ``COPY`` from the same lake (and, ``local``, against the file store's task).
+
 ``--mode pipeline`` is the older in-process comparison: the export pipeline (slices, Arrow
 batches, encoder, compressor, artifact writer) run directly over a plain DuckDB table, each side in
 its own subprocess.
@@ -129,6 +132,7 @@ def server_settings(arguments: argparse.Namespace) -> dict[str, str]:
         "LOGSLUICE_DUCKDB_CACHE_LIMIT_BYTES": str(arguments.cache_limit_bytes),
         "LOGSLUICE_DUCKDB_THREADS": str(arguments.threads),
         "LOGSLUICE_LOG_LEVEL": "warning",
+        **getattr(arguments, "extra_settings", {}),
     }
 
 
@@ -484,6 +488,10 @@ def run_child(arguments: argparse.Namespace) -> None:
     rows = None
     if arguments.child == "copy-task":
         rows = child_copy_task(arguments)["rows"]
+    elif arguments.child == "copy-lake":
+        import export_lake
+
+        rows = export_lake.child_copy_lake(arguments)["rows"]
     elif arguments.child == "copy":
         child_copy(Path(arguments.database), arguments.format, output, arguments.threads)
     else:
@@ -648,6 +656,19 @@ def parse_arguments() -> argparse.Namespace:
         "logsluice's own default)",
     )
     parser.add_argument(
+        "--lake",
+        choices=("local", "s3"),
+        default=None,
+        help="task mode on a DuckLake (bench/export_lake.py): local (DuckDB catalog + data "
+        "directory; also runs the file store's task for the lake/file ratio) or s3 (PostgreSQL "
+        "catalog + moto S3), against COPY from the same lake",
+    )
+    parser.add_argument(
+        "--postgresql-url",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="--lake s3: the PostgreSQL server whose fresh database catalogs the lake",
+    )
+    parser.add_argument(
         "--rebuild",
         action="store_true",
         help="task mode: load the data directory again even if bench/out/task-<records>/ has it",
@@ -671,8 +692,11 @@ def parse_arguments() -> argparse.Namespace:
     )
     internal = parser.add_argument_group("internal (the bench runs itself as a child with these)")
     internal.add_argument(
-        "--child", choices=("copy", "logsluice", "copy-task"), help="run one side and report"
+        "--child",
+        choices=("copy", "logsluice", "copy-task", "copy-lake"),
+        help="run one side and report",
     )
+    internal.add_argument("--lake-url", help="the child's lake (copy-lake)")
     internal.add_argument("--format", choices=FORMATS, help="the child's format")
     internal.add_argument("--database", help="the child's DuckDB file")
     internal.add_argument("--output", help="the child's output file")
@@ -687,8 +711,14 @@ def main() -> int:
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
     print(serving.describe_run(), flush=True)
-    run = run_task_mode if arguments.mode == "task" else run_pipeline_mode
-    passed = run(arguments)
+    arguments.extra_settings = {}
+    if arguments.lake:
+        import export_lake
+
+        passed = export_lake.run_lake_mode(arguments)
+    else:
+        run = run_task_mode if arguments.mode == "task" else run_pipeline_mode
+        passed = run(arguments)
     if not passed:
         print("FAILED: see the lines above", file=sys.stderr)
     return 0 if passed else 1

@@ -12,6 +12,9 @@ baseline (a):
 (c2) raw HTTP: the file POSTed with httpx to ``…/logstores/web/records`` in uncompressed JSON
      Lines chunks of ``--chunk-records`` records, against a real ``logsluice serve``.
 
+``--lake`` measures instead two ``serve`` nodes ingesting into one DuckLake on PostgreSQL + S3
+against one node (``bench/ingest_lake.py``).
+
 For (c1) and (c2) serve is started on a free port with a fresh data directory, the project and
 logstore are created through the native API, and only the ingest itself is timed; the records the
 logstore then holds (its logstream counts) must equal the file's, and serve's peak RSS (VmHWM) is
@@ -320,6 +323,18 @@ def parse_arguments() -> argparse.Namespace:
         help="records per request for (c1) and (c2), the CLI's default (default 50000)",
     )
     parser.add_argument(
+        "--lake",
+        action="store_true",
+        help="measure two serve nodes ingesting halves into one DuckLake on PostgreSQL + S3 "
+        "against one node ingesting the whole file (bench/ingest_lake.py) instead of the paths",
+    )
+    parser.add_argument(
+        "--postgresql-url",
+        default="postgresql://postgres@127.0.0.1:5432",
+        help="--lake: the PostgreSQL server whose fresh databases catalog the lakes "
+        "(default postgresql://postgres@127.0.0.1:5432)",
+    )
+    parser.add_argument(
         "--paths",
         default="a,b,c1,c2",
         help="comma-separated paths to run, of a, b, c1, c2; a is the baseline the ratio is "
@@ -341,6 +356,11 @@ def main() -> int:
         f"chunk_records={arguments.chunk_records:,}",
         flush=True,
     )
+    if arguments.lake:
+        import ingest_lake
+
+        met = ingest_lake.run_lake(source, arguments, server_settings(arguments), send_with_httpx)
+        return 0 if met else 1
     chosen = {part.strip() for part in arguments.paths.split(",")}
     baseline: Measured | None = None
     passed = True

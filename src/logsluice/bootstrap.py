@@ -21,7 +21,7 @@ from logsluice.adapters.artifacts.s3_client import S3Location
 from logsluice.adapters.disk_space import DirectorySpace, SpaceReserve
 from logsluice.adapters.duckdb.sql_functions import DUCKDB_SQL_RULES
 from logsluice.adapters.http import HttpLogStore
-from logsluice.adapters.log_stores import EngineLimits, create_log_store
+from logsluice.adapters.log_stores import EngineLimits, create_log_store, is_shared_log_store
 from logsluice.adapters.secret_cipher import (
     CIPHER_KEY_FILE_NAME,
     FernetSecretCipher,
@@ -466,12 +466,13 @@ def build_worker_pool(
 
 @dataclass
 class WorkerProcess:
-    """What ``logsluice worker`` runs: a worker pool on the shared stores, reading records from a
-    serving node over HTTP."""
+    """What ``logsluice worker`` runs: a worker pool on the shared stores, reading records from
+    the lake directly or from a serving node over HTTP (``records_from`` says which)."""
 
     pool: WorkerPool
     close_actions: list[Callable[[], None]]
     webhooks: WebhookJob | None = None
+    records_from: str = ""
 
     def close(self) -> None:
         """Close the stores, the last opened first."""
@@ -487,11 +488,19 @@ def build_worker_process(
     size: int = 1,
     metrics: Metrics | None = None,
 ) -> WorkerProcess:
-    """Return a worker process's pool: the task and artifact stores opened directly, records read
-    through ``server_url`` (the embedded log store's file is held by ``serve``)."""
+    """Return a worker process's pool: the task and artifact stores opened directly; records read
+    from the log store directly when many processes may open it (a DuckLake on PostgreSQL or
+    SQLite), else through ``server_url`` (the embedded DuckDB file is held by ``serve``)."""
     clock = SystemClock()
+    shared = _shared_log_store(settings)
     task_store = open_task_store(settings.database_url)
-    source = HttpLogStore(server_url, token)
+    try:
+        source: LogStore | HttpLogStore = (
+            open_log_store(settings) if shared else HttpLogStore(server_url, token)
+        )
+    except BaseException:
+        task_store.close()
+        raise
     catalog_store = SqlCatalogStore(create_sql_engine(settings.database_url))
     sinks, sink_store = build_sinks(settings, catalog_store, clock)
     artifact_stores = ArtifactStores(open_artifact_store(settings), sinks, open_sink_store)
@@ -519,6 +528,7 @@ def build_worker_process(
             catalog_store.close,
         ],
         webhooks=webhooks,
+        records_from="the lake" if shared else server_url,
     )
 
 
@@ -534,6 +544,13 @@ def webhook_outcome_counter(metrics: Metrics) -> OutcomeObserver:
         metrics.webhook_delivery(outcomes.get(status, status.value))
 
     return count
+
+
+def _shared_log_store(settings: Settings) -> bool:
+    try:
+        return is_shared_log_store(settings.log_store_url)
+    except InvalidInputError as error:
+        raise InvalidSettingsError(f"LOGSLUICE_LOG_STORE_URL: {error.message}") from error
 
 
 def _task_limits(settings: Settings) -> TaskLimits:

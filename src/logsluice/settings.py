@@ -85,8 +85,10 @@ class Settings(BaseSettings):
     log_store_url: str = Field(
         default="",
         description=(
-            "URL of the log store holding the records: `duckdb:///…`. "
-            "Default: `duckdb:///<data_dir>/logs.duckdb`."
+            "URL of the log store holding the records: `duckdb:///…` (a DuckDB file), or a "
+            "DuckLake: `ducklake:postgresql://…?data_path=s3://bucket/prefix`, "
+            "`ducklake:sqlite:///…?data_path=/dir`, `ducklake:///….ducklake?data_path=/dir` "
+            "(docs/deploy/lake.md). Default: `duckdb:///<data_dir>/logs.duckdb`."
         ),
     )
     query_timeout: timedelta = Field(

@@ -117,6 +117,14 @@ def start_server(
     return RunningServer(process=process, url=url, data_dir=data_dir)
 
 
+def local_lake_settings(data_dir: Path) -> dict[str, str]:
+    """Settings that keep a server's records in a local DuckLake (SQLite catalog, data directory
+    beside ``data_dir``): the vendor SDK tests run on the lake, the rest on the DuckDB file."""
+    lake = data_dir.parent / "lake"
+    url = f"ducklake:sqlite://{lake}/catalog.sqlite?data_path={lake}/data"
+    return {"LOGSLUICE_LOG_STORE_URL": url}
+
+
 def stop_server(server: RunningServer) -> None:
     server.process.terminate()
     try:

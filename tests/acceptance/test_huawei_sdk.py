@@ -31,7 +31,12 @@ from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from tests.acceptance.conftest import RunningServer, start_server, stop_server
+from tests.acceptance.conftest import (
+    RunningServer,
+    local_lake_settings,
+    start_server,
+    stop_server,
+)
 
 DOMAIN_ID = "0a1b2c3d4e5f0a1b2c3d4e5f0a1b2c3d"
 PATH = "/v1/cdn/statistics/export-tasks"
@@ -110,7 +115,8 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    server = start_server(tmp_path_factory.mktemp("huawei") / "data")
+    data_dir = tmp_path_factory.mktemp("huawei") / "data"
+    server = start_server(data_dir, environment=local_lake_settings(data_dir))  # once on a lake
     try:
         yield Deployment(server)
     finally:

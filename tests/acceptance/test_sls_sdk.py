@@ -26,6 +26,7 @@ from tests.acceptance.conftest import (
     RunningServer,
     create_access_key,
     load_app_records,
+    local_lake_settings,
     start_server,
     stop_server,
 )
@@ -58,7 +59,8 @@ class Deployment:
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    server = start_server(tmp_path_factory.mktemp("sls-serve") / "data")
+    data_dir = tmp_path_factory.mktemp("sls-serve") / "data"
+    server = start_server(data_dir, environment=local_lake_settings(data_dir))  # once on a lake
     token = server.read_printed_line()
     admin = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30

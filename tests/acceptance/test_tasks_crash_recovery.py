@@ -1,8 +1,9 @@
 """Crash recovery of download tasks with real processes: ``logsluice serve`` killed with SIGKILL in
 the middle of a large export and restarted, and a ``logsluice worker`` killed while another one
-survives (on PostgreSQL as the task store; both workers run slices of the one task). Each time the
-task finishes, after the dead process's slice ran again, with a file byte-for-byte equal
-(decompressed) to an uninterrupted export's."""
+survives (on PostgreSQL as the task store; both workers run slices of the one task; once with the
+DuckDB file, workers reading through serve, and once with a lake on PostgreSQL + S3, workers reading
+the lake). Each time the task finishes, after the dead process's slice ran again, with a file
+byte-for-byte equal (decompressed) to an uninterrupted export's."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ import pytest
 import zstandard
 
 from tests.acceptance.conftest import LOGSLUICE, free_port
+from tests.contract.conftest_lake import new_s3_bucket
+from tests.s3_server import S3Server
 
 # Each test ingests 1M records through the CLI and exports them twice: ~1 min on a quiet 2-core
 # machine, several under load; the timeout only bounds a hang.
@@ -56,7 +59,10 @@ def _environment(data_dir: Path, **settings: str) -> dict[str, str]:
         "LOGSLUICE_TASK_BATCH_ROWS": "20000",
         "LOGSLUICE_TASK_LEASE": "3",
         "LOGSLUICE_JANITOR_INTERVAL": "1",
-        **{f"LOGSLUICE_{name.upper()}": value for name, value in settings.items()},
+        **{
+            name if name.startswith("AWS_") else f"LOGSLUICE_{name.upper()}": value
+            for name, value in settings.items()
+        },
     }
 
 
@@ -253,11 +259,28 @@ def postgresql_url() -> Iterator[str]:
         admin.close()
 
 
+@pytest.fixture(params=["duckdb", "lake"])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The log store of the worker test: the DuckDB file (workers read through serve) or a lake
+    on PostgreSQL + S3 (workers read the lake directly)."""
+    if request.param == "duckdb":
+        return {}
+    server: S3Server = request.getfixturevalue("s3_server")
+    database_factory: Callable[[], str] = request.getfixturevalue("postgresql_database_factory")
+    bucket = new_s3_bucket(server)
+    lake_url = f"ducklake:{database_factory()}?data_path=s3://{bucket}/lake"
+    return {"log_store_url": lake_url, **server.environment()}
+
+
 @pytest.mark.postgresql
 def test_a_killed_worker_process_is_replaced_by_the_survivor(
-    tmp_path: Path, processes: Processes, dataset: Path, postgresql_url: str
+    tmp_path: Path,
+    processes: Processes,
+    dataset: Path,
+    postgresql_url: str,
+    store_settings: dict[str, str],
 ) -> None:
-    environment = _environment(tmp_path / "data", database_url=postgresql_url)
+    environment = _environment(tmp_path / "data", database_url=postgresql_url, **store_settings)
     port = free_port()
     processes.serve(environment, port, "--no-workers")
     _load(port, environment, dataset)

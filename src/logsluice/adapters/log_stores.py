@@ -1,12 +1,15 @@
 """Pick a log store by URL: a dict maps each URL scheme to the factory of its adapter.
 
-``duckdb:///abs/path/logs.duckdb`` opens the embedded DuckDB store; a scaled-out adapter (say
-ClickHouse) adds its scheme to ``LOG_STORE_FACTORIES``. Adapters are imported inside their
-factory, so a missing optional driver fails only when its scheme is used.
+``duckdb:///abs/path/logs.duckdb`` opens the embedded DuckDB store, ``ducklake:…`` a DuckLake
+(``adapters/duckdb/lake_location.py``; its S3 settings may come from the ``AWS_*`` variables of
+the process); a further engine (say ClickHouse) adds its scheme to ``LOG_STORE_FACTORIES``.
+Adapters are imported inside their factory, so a missing optional driver fails only when its
+scheme is used.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +48,24 @@ def _create_duckdb_log_store(url: str, limits: EngineLimits) -> LogStore:
     )
 
 
-LOG_STORE_FACTORIES: Mapping[str, LogStoreFactory] = {"duckdb": _create_duckdb_log_store}
+def _create_lake_log_store(url: str, limits: EngineLimits) -> LogStore:
+    from logsluice.adapters.duckdb.lake_store import create_lake_log_store
+
+    return create_lake_log_store(
+        url,
+        os.environ,
+        memory_limit_bytes=limits.memory_limit_bytes,
+        cache_limit_bytes=limits.cache_limit_bytes,
+        threads=limits.threads,
+        min_free_bytes=limits.min_free_bytes,
+        max_fields=limits.max_fields,
+    )
+
+
+LOG_STORE_FACTORIES: Mapping[str, LogStoreFactory] = {
+    "duckdb": _create_duckdb_log_store,
+    "ducklake": _create_lake_log_store,
+}
 
 
 def create_log_store(url: str, limits: EngineLimits | None = None) -> LogStore:
@@ -57,9 +77,25 @@ def create_log_store(url: str, limits: EngineLimits | None = None) -> LogStore:
     scheme = urlsplit(url).scheme.lower()
     factory = LOG_STORE_FACTORIES.get(scheme)
     if factory is None:
-        known = ", ".join(f"{name}://" for name in sorted(LOG_STORE_FACTORIES))
+        known = ", ".join(f"{name}:" for name in sorted(LOG_STORE_FACTORIES))
         raise InvalidInputError(f"unknown log store URL {url!r}: use one of {known}", url=url)
     return factory(url, limits or EngineLimits())
+
+
+def is_shared_log_store(url: str) -> bool:
+    """Tell whether processes on any host may open the log store at ``url`` at once.
+
+    True for a DuckLake whose catalog is a server or a SQLite file (``logsluice worker`` then
+    reads it directly); False for a DuckDB file or a lake with a DuckDB catalog file, which one
+    process holds (workers read those through the serving node). Raises InvalidInputError for a
+    malformed lake URL.
+    """
+    if urlsplit(url).scheme.lower() != "ducklake":
+        return False
+    from logsluice.adapters.duckdb.lake_location import parse_lake_url
+
+    location = parse_lake_url(url, {})
+    return not location.local_catalog or location.metadata.startswith("sqlite:")
 
 
 def duckdb_path(url: str) -> Path:

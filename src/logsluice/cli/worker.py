@@ -1,10 +1,11 @@
 """``logsluice worker``: a process that runs download tasks beside ``serve``.
 
 It opens the task store (``LOGSLUICE_DATABASE_URL``) and the artifact store
-(``LOGSLUICE_ARTIFACT_STORE_URL``) directly and reads records through a serving node (``--server``),
-because the embedded DuckDB file is held by the ``serve`` process. SIGTERM or Ctrl-C stops it
-between batches and queues its running tasks again for another worker; SIGKILL just lets their
-leases lapse, and the janitor queues them again.
+(``LOGSLUICE_ARTIFACT_STORE_URL``) directly. It reads records from the log store directly when it is
+a DuckLake that many processes open (catalog on PostgreSQL or SQLite), else through a serving node
+(``--server``), because the embedded DuckDB file is held by the ``serve`` process. SIGTERM or
+Ctrl-C stops it between batches and queues its running tasks again for another worker; SIGKILL
+just lets their leases lapse, and the janitor queues them again.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from logsluice.settings import load_settings
     envvar="LOGSLUICE_SERVER",
     default=DEFAULT_SERVER_URL,
     show_default=True,
-    help="URL of the serving node that holds the log store [env LOGSLUICE_SERVER].",
+    help="URL of the serving node that holds the log store [env LOGSLUICE_SERVER]; unused when "
+    "the log store is a shared DuckLake (read directly).",
 )
 @click.option(
     "--token",
@@ -99,7 +101,7 @@ def worker(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    click.echo(f"worker: {threads} thread(s), records from {server}", err=True)
+    click.echo(f"worker: {threads} thread(s), records from {process.records_from}", err=True)
     process.pool.start()
     if process.webhooks is not None:
         process.webhooks.start()

@@ -282,7 +282,10 @@ class SliceRun:
             self.logger.warning("task.slice_lease_lost")
             return None
         self.logger.info(
-            "task.slice_done", rows=outcome.rows, bytes=outcome.size_bytes, status=str(outcome.status)
+            "task.slice_done",
+            rows=outcome.rows,
+            bytes=outcome.size_bytes,
+            status=str(outcome.status),
         )
         return task if last else None
 

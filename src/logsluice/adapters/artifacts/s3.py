@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -31,7 +30,7 @@ from logsluice.adapters.artifacts.s3_client import (
 from logsluice.adapters.artifacts.s3_objects import ObjectReader
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.domain.uploads import UnfinishedUpload
-from logsluice.pipeline.protocols import Chunk
+from logsluice.pipeline.protocols import Chunk, PartInfo
 
 STAGING_DIRECTORY = ".staging"
 SPOOL_MEMORY_BYTES = 1024 * 1024
@@ -51,20 +50,6 @@ def _check_number(number: int) -> int:
     if number < 1:
         raise InvalidInputError(f"part numbers start at 1, not {number}", number=number)
     return number
-
-
-@dataclass(frozen=True, slots=True)
-class PartInfo:
-    """A committed part: number, size and checksums (lowercase hex).
-
-    Mirrors the record the parts interface adds to ``pipeline.protocols`` (PARTS.md); replaced by
-    that one once it is on main.
-    """
-
-    number: int
-    size_bytes: int
-    sha256: str
-    md5: str
 
 
 class _Spool:

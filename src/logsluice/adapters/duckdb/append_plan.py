@@ -53,6 +53,31 @@ class ColumnChange:
         using = f" USING CAST(to_json({column}) AS VARCHAR)" if self.from_list else ""
         return f"ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_sql}{using}"
 
+    @property
+    def is_promotion(self) -> bool:
+        """Tell whether the change is a new column or a numeric widening (INTEGER to BIGINT to
+        DOUBLE, element-wise in lists), which every DuckDB catalog applies in place."""
+        scalar = self.field_type.element or self.field_type
+        return self.added or (not self.from_list and scalar.is_numeric)
+
+    def copying_statements(self, table: str) -> tuple[str, ...]:
+        """Return this change as a new column filled from the old one, which then replaces it
+        (for catalogs that convert no stored values in place, like DuckLake's: the widened
+        column moves to the end of the table)."""
+        column = quote_identifier(self.name)
+        staging = quote_identifier(f"__logsluice_widening_{self.name}")
+        value = (
+            f"CAST(to_json({column}) AS VARCHAR)"
+            if self.from_list
+            else f"CAST({column} AS {FIELD_TYPE_SQL[self.field_type]})"
+        )
+        return (
+            f"ALTER TABLE {table} ADD COLUMN {staging} {FIELD_TYPE_SQL[self.field_type]}",
+            f"UPDATE {table} SET {staging} = {value}",
+            f"ALTER TABLE {table} DROP COLUMN {column}",
+            f"ALTER TABLE {table} RENAME COLUMN {staging} TO {column}",
+        )
+
 
 @dataclass(frozen=True)
 class AppendPlan:

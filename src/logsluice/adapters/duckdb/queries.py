@@ -63,13 +63,17 @@ class QueryRunner:
         read_schema: Callable[[str, str], LogstoreSchema],
         sorting: Callable[[], AbstractContextManager[None]] = nullcontext,
         wide_fields: int | None = None,
+        *,
+        catalog: str | None = None,
     ) -> None:
         """``sorting`` gives a query the engine's whole memory limit: ``| SQL`` queries, sorted
-        export slices and, past ``wide_fields`` columns (None: never), any query of the table."""
+        export slices and, past ``wide_fields`` columns (None: never), any query of the table.
+        ``catalog`` names the attached database holding the tables (``None``: the default)."""
         self._connection = connection
         self._read_schema = read_schema
         self._sorting = sorting
         self._wide_fields = wide_fields
+        self._catalog = catalog
         self.language = DuckDBQueryLanguage()
         self._emitter = self.language.emitter
 
@@ -77,7 +81,7 @@ class QueryRunner:
         """Return the SELECT ``request`` runs, as shown to users (the select of ``fetch``)."""
         schema = self._read_schema(request.project, request.logstore)
         return self.language.compile_select(
-            request, schema, table_sql(request.project, request.logstore)
+            request, schema, table_sql(request.project, request.logstore, self._catalog)
         )
 
     def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
@@ -166,7 +170,7 @@ class QueryRunner:
     def _target(self, request: RecordsQuery) -> QueryTarget:
         schema = self._read_schema(request.project, request.logstore)
         return QueryTarget(
-            table_sql=table_sql(request.project, request.logstore),
+            table_sql=table_sql(request.project, request.logstore, self._catalog),
             time_column=schema.time_field,
             schema=schema,
             time_range=request.time_range,

@@ -43,11 +43,15 @@ def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def table_sql(project: str, logstore: str) -> str:
-    """Return the quoted, schema-qualified table of a logstore; names are checked first."""
+def table_sql(project: str, logstore: str, catalog: str | None = None) -> str:
+    """Return the quoted, schema-qualified table of a logstore; names are checked first.
+
+    ``catalog`` prefixes the name with an attached database (the DuckLake store's ``lake``).
+    """
     check_name("project", project)
     check_name("logstore", logstore)
-    return f"{quote_identifier(project)}.{quote_identifier(logstore)}"
+    prefix = f"{quote_identifier(catalog)}." if catalog else ""
+    return f"{prefix}{quote_identifier(project)}.{quote_identifier(logstore)}"
 
 
 def field_type_from_sql(type_sql: str) -> FieldType:

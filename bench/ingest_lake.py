@@ -1,0 +1,112 @@
+"""``bench/ingest.py --lake``: ingest into a DuckLake on PostgreSQL + S3 by two nodes against one.
+
+In one run, on the same file and the same servers (PostgreSQL, moto S3 from ``lake_servers``):
+
+(L1) one ``logsluice serve`` node: the whole file POSTed in JSON Lines chunks of
+     ``--chunk-records``, one request at a time (as ``send_with_httpx``);
+(L2) two ``serve`` nodes on one fresh lake and one shared task store, each sent one half of the
+     file at once by its own client thread.
+
+Each side gets a fresh lake (its own catalog database and data prefix) and task store database;
+only the sending is timed; afterwards the logstore must hold exactly the file's records. The result
+is records/s of each and the ratio L2 / L1 (the issue's target: at least 1.7×).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lake_servers
+import serving
+
+Send = Callable[[serving.RunningServer, Path, argparse.Namespace], int]
+
+
+def split_in_halves(source: Path) -> list[Path]:
+    """Write the first and second half of ``source``'s lines beside it (once); return them."""
+    halves = [source.with_suffix(f".half-{index}.jsonl") for index in (0, 1)]
+    if all(path.exists() for path in halves):
+        return halves
+    with source.open("rb") as file:
+        total = sum(1 for _ in file)
+    with source.open("rb") as file, halves[0].open("wb") as first, halves[1].open("wb") as second:
+        first.writelines(itertools.islice(file, total // 2))
+        second.writelines(file)
+    return halves
+
+
+def measure_nodes(
+    servers: lake_servers.LakeServers,
+    parts: list[Path],
+    workdir: Path,
+    settings: dict[str, str],
+    send: Send,
+    arguments: argparse.Namespace,
+) -> tuple[int, float]:
+    """Start one node per part on a fresh lake; send each its part at once; return (records
+    stored, seconds). Raises BenchError when the logstore holds other than what was accepted."""
+    shared = (
+        settings
+        | servers.environment()
+        | {
+            "LOGSLUICE_DATABASE_URL": servers.database_url(),
+            "LOGSLUICE_LOG_STORE_URL": servers.lake_url(workdir.name),
+        }
+    )
+    nodes = [
+        serving.start_server(workdir / f"node-{index}" / "data", shared)
+        for index in range(len(parts))
+    ]
+    try:
+        with nodes[0].client() as client:
+            serving.create_logstore(client, "bench", "web", "timestamp")
+        accepted = [0] * len(parts)
+        failures: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                accepted[index] = send(nodes[index], parts[index], arguments)
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(index,)) for index in range(len(parts))]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - started
+        if failures:
+            raise serving.BenchError(f"a node's ingest failed: {failures[0]}")
+        with nodes[0].client() as client:
+            path = "/api/v1/projects/bench/logstores/web/stats"
+            stored = int(serving.call(client, "GET", path)["records"])
+    finally:
+        for node in nodes:
+            node.stop()
+    if stored != sum(accepted):
+        raise serving.BenchError(f"{sum(accepted)} records accepted, the lake holds {stored}")
+    return stored, seconds
+
+
+def run_lake(
+    source: Path, arguments: argparse.Namespace, settings: dict[str, str], send: Send
+) -> bool:
+    """Measure L1 and L2; print both and the ratio; return whether the ratio met 1.7×."""
+    halves = split_in_halves(source)
+    workroot = source.parent / "ingest-lake-work"
+    with lake_servers.lake_servers(arguments.postgresql_url, workroot) as servers:
+        one = measure_nodes(servers, [source], workroot / "one", settings, send, arguments)
+        two = measure_nodes(servers, halves, workroot / "two", settings, send, arguments)
+    rates = {name: records / seconds for name, (records, seconds) in (("one", one), ("two", two))}
+    for name, (records, seconds) in (("(L1) one node", one), ("(L2) two nodes", two)):
+        rate = records / seconds
+        print(f"{name:34s} {records:>12,} records {seconds:8.2f} s {rate:>12,.0f} records/s")
+    ratio = rates["two"] / rates["one"]
+    print(f"two nodes / one node: {ratio:.2f}× the records per second (target ≥ 1.7×)")
+    return ratio >= 1.7

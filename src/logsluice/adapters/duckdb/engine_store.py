@@ -1,0 +1,348 @@
+"""The log-store methods shared by every store whose engine is DuckDB: the file and the lake.
+
+A logstore is a table ``[catalog.]"<project>"."<logstore>"``: the time field first
+(``TIMESTAMPTZ``, the session time zone pinned to UTC), then ``logstream``, then the fields as they
+arrive. :class:`DuckDBEngineStore` appends (schema growth and widening under per-logstore locks),
+reads the schema, lists logstreams, counts, deletes by time and runs the queries of the port
+through :class:`~.queries.QueryRunner`. The stores add how their tables are created, dropped and
+compacted, and wrap each write in :meth:`DuckDBEngineStore._writing` (the lake retries commit
+conflicts there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logsluice.adapters.duckdb.append_plan import AppendPlan, ColumnChange, plan_append
+from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.extensions import NO_DOWNLOADS
+from logsluice.adapters.duckdb.locks import LogstoreLocks
+from logsluice.adapters.duckdb.memory import MemoryBudget
+from logsluice.adapters.duckdb.queries import QueryRunner
+from logsluice.adapters.duckdb.tables import (
+    field_type_from_sql,
+    quote_identifier,
+    quote_literal,
+    table_sql,
+)
+from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, LogstoreSchema
+from logsluice.domain.errors import LogstoreNotFoundError, TooManyFieldsError
+from logsluice.ports import LogstoreStats, LogstreamInfo
+
+if TYPE_CHECKING:
+    from logsluice.adapters.disk_space import DirectorySpace
+    from logsluice.domain.cdn_statistics import ExportParameters
+    from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
+    from logsluice.query import ParsedQuery
+
+_INCOMING_VIEW = "logsluice_incoming"
+WIDE_FIELDS = 64
+"""A table with more columns is wide: DuckDB needs about 128-256 KiB per column for each scan
+and insert (a vector per column and thread, one block per column being written), so work on it
+runs at the memory limit rather than the cache limit (``docs/reliability.md``, Bad inputs)."""
+_Result = TypeVar("_Result")
+EngineConfig = dict[str, str | bool | int | float | list[str]]
+
+
+def engine_config(
+    memory_limit_bytes: int | None, threads: int | None, base: EngineConfig | None = None
+) -> EngineConfig:
+    """Return DuckDB connection settings: ``base`` (no downloads by default) plus the limits."""
+    config: EngineConfig = dict(base if base is not None else NO_DOWNLOADS)
+    if memory_limit_bytes is not None:
+        config["memory_limit"] = f"{memory_limit_bytes}B"
+    if threads is not None:
+        config["threads"] = threads
+    return config
+
+
+class DuckDBEngineStore:
+    """Appends and queries over DuckDB tables; subclasses open the connection and own storage."""
+
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        *,
+        space: DirectorySpace | None,
+        memory_limit_bytes: int | None,
+        cache_limit_bytes: int | None,
+        catalog: str | None = None,
+        max_fields: int | None = None,
+    ) -> None:
+        """Serve the tables of ``connection`` (of the attached ``catalog`` if given).
+
+        ``space`` refuses writes that would fill its disk (``None``: nothing to watch, e.g. S3);
+        with both limits, DuckDB's memory is held to the cache limit except while sorting or
+        working on a wide table. An append that would give a logstore more than ``max_fields``
+        columns is refused with TooManyFieldsError (``None``: no limit).
+        """
+        self._connection = connection
+        self._catalog = catalog
+        self._space = space
+        self._connection.execute("SET GLOBAL TimeZone = 'UTC'")
+        self._memory = (
+            MemoryBudget(connection, cache_limit_bytes, memory_limit_bytes)
+            if memory_limit_bytes is not None and cache_limit_bytes is not None
+            else None
+        )
+        self._max_fields = max_fields
+        self._locks = LogstoreLocks()
+        self._queries = QueryRunner(
+            connection, self.schema, self._sorting, WIDE_FIELDS, catalog=catalog
+        )
+
+    def _sorting(self) -> AbstractContextManager[None]:
+        """Context for work that sorts a large input: DuckDB may use its whole memory limit."""
+        return self._memory.raised() if self._memory is not None else nullcontext()
+
+    def _table(self, project: str, logstore: str) -> str:
+        return table_sql(project, logstore, self._catalog)
+
+    def _writing(self, work: Callable[[], _Result]) -> _Result:
+        """Run one write (it opens its own cursors and transaction); the lake retries conflicts."""
+        return work()
+
+    def _change_statements(self, change: ColumnChange, table: str) -> tuple[str, ...]:
+        """Return the statements applying one schema change (DuckDB converts columns in place)."""
+        return (change.statement(table),)
+
+    def _ensure_room(self, incoming_bytes: int = 0) -> None:
+        if self._space is not None:
+            self._space.ensure_room(incoming_bytes)
+
+    # --- storage -------------------------------------------------------------------------------
+
+    def schema(self, project: str, logstore: str) -> LogstoreSchema:
+        """Return the logstore's fields, time field first. Raises LogstoreNotFoundError."""
+        table_sql(project, logstore)
+        with self._cursor() as cursor, store_errors(project, logstore):
+            return self._read_schema(cursor, project, logstore)
+
+    def append(self, project: str, logstore: str, records: pa.Table) -> int:
+        """Append ``records`` in one transaction and return how many were stored.
+
+        New columns extend the schema and clashing types widen it (under the logstore's exclusive
+        lock); appends that change no schema run concurrently. Raises LogstoreNotFoundError, or
+        InvalidRecordsError when the time field is missing or not a timestamp.
+        """
+        table_sql(project, logstore)
+        if records.num_rows == 0:
+            return 0
+        self._ensure_room(records.nbytes)
+        return self._writing(lambda: self._append_once(project, logstore, records))
+
+    def _append_once(self, project: str, logstore: str, records: pa.Table) -> int:
+        table = self._table(project, logstore)
+        lock = self._locks.get(project, logstore)
+        with lock.shared(), self._cursor() as cursor, store_errors(project, logstore):
+            stored = self._read_schema(cursor, project, logstore)
+            plan = self._plan(project, logstore, stored, records)
+            if not plan.changes:
+                with self._wide_work(len(stored.fields)):
+                    return _insert(cursor, table, plan, records, stored.time_field)
+        with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
+            stored = self._read_schema(cursor, project, logstore)
+            plan = self._plan(project, logstore, stored, records)
+
+            def change_and_insert() -> int:
+                for change in plan.changes:
+                    for statement in self._change_statements(change, table):
+                        cursor.execute(statement)
+                return _insert(cursor, table, plan, records, stored.time_field)
+
+            with self._wide_work(len(stored.fields) + plan.added_fields):
+                return _in_transaction(cursor, change_and_insert)
+
+    def _plan(
+        self, project: str, logstore: str, stored: LogstoreSchema, records: pa.Table
+    ) -> AppendPlan:
+        plan = plan_append(stored, records)
+        fields = len(stored.fields) + plan.added_fields
+        if self._max_fields is not None and fields > self._max_fields:
+            raise TooManyFieldsError(
+                f"logstore {project}/{logstore} has {len(stored.fields)} fields and these records "
+                f"would add {plan.added_fields}, past the limit of {self._max_fields} fields "
+                "(LOGSLUICE_INGEST_MAX_FIELDS); nothing was stored",
+                limit=self._max_fields,
+                setting="LOGSLUICE_INGEST_MAX_FIELDS",
+            )
+        return plan
+
+    def _wide_work(self, fields: int) -> AbstractContextManager[None]:
+        """Context for work on a table of ``fields`` columns: a wide one gets the memory limit."""
+        return self._sorting() if fields > WIDE_FIELDS else nullcontext()
+
+    def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
+        """Return the logstreams seen in a logstore with their record counts, ordered by name."""
+        table = self._table(project, logstore)
+        column = quote_identifier(LOGSTREAM_FIELD)
+        statement = f"SELECT {column}, count(*) FROM {table} GROUP BY ALL ORDER BY {column}"
+        with self._cursor() as cursor, store_errors(project, logstore):
+            rows = cursor.execute(statement).fetchall()
+        return [LogstreamInfo(name=str(name), records=int(records)) for name, records in rows]
+
+    def stats(self, project: str, logstore: str) -> LogstoreStats:
+        """Return the record count and the oldest and newest record time of a logstore."""
+        table = self._table(project, logstore)
+        with self._cursor() as cursor, store_errors(project, logstore):
+            time_field = quote_identifier(self._read_schema(cursor, project, logstore).time_field)
+            # epoch microseconds: DuckDB turns TIMESTAMPTZ into Python datetimes only with pytz
+            statement = (
+                f"SELECT count(*), epoch_us(min({time_field})), epoch_us(max({time_field})) "
+                f"FROM {table}"
+            )
+            row = cursor.execute(statement).fetchone()
+        records, first, last = row if row else (0, None, None)
+        return LogstoreStats(
+            records=int(records),
+            first_record_at=_from_epoch_us(first),
+            last_record_at=_from_epoch_us(last),
+        )
+
+    def delete_before(self, project: str, logstore: str, cutoff: datetime) -> int:
+        """Delete records whose time is before ``cutoff``; return how many were deleted."""
+        self._ensure_room()
+        return self._writing(lambda: self._delete_before_once(project, logstore, cutoff))
+
+    def _delete_before_once(self, project: str, logstore: str, cutoff: datetime) -> int:
+        table = self._table(project, logstore)
+        lock = self._locks.get(project, logstore)
+        with lock.shared(), self._cursor() as cursor, store_errors(project, logstore):
+            time_field = self._read_schema(cursor, project, logstore).time_field
+            cutoff_sql = f"CAST({quote_literal(cutoff.isoformat())} AS TIMESTAMPTZ)"
+            statement = f"DELETE FROM {table} WHERE {quote_identifier(time_field)} < {cutoff_sql}"
+            row = cursor.execute(statement).fetchone()
+        return int(row[0]) if row else 0
+
+    def _count_rows(self, project: str, logstore: str) -> int:
+        with self._cursor() as cursor, store_errors(project, logstore):
+            table = self._table(project, logstore)
+            row = cursor.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def parse_query(self, text: str) -> ParsedQuery:
+        """Return the query checked with DuckDB's SQL rules. Raises InvalidQueryError."""
+        return self._queries.language.parse_query(text)
+
+    def compile_query(self, request: RecordsQuery) -> str:
+        """Return the DuckDB SELECT ``request`` runs. Raises LogstoreNotFoundError,
+        InvalidQueryError."""
+        with store_errors(request.project, request.logstore):
+            return self._queries.compile(request)
+
+    def statistics_query(self, parameters: ExportParameters) -> str:
+        """Return the DuckDB ``* | SELECT …`` text of a Huawei CDN statistics export."""
+        return self._queries.language.statistics_query(parameters)
+
+    def fetch(self, request: RecordsQuery) -> tuple[list[ColumnInfo], pa.Table]:
+        """Run the query; return its columns and rows (at most ``request.limit``).
+
+        Raises QueryTimeoutError past ``request.timeout``, InvalidQueryError for a query the engine
+        rejects, LogstoreNotFoundError.
+        """
+        return self._queries.fetch(request)
+
+    def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
+        """Return a reader that streams the query's rows, about ``batch_rows`` per batch."""
+        return self._queries.stream(request, batch_rows)
+
+    def count(self, request: RecordsQuery) -> int:
+        """Return how many rows the query yields over its whole range, ignoring ``limit``."""
+        return self._queries.count(request)
+
+    def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
+        """Return the counts of records the query's search matches, per ``bucket`` of time."""
+        return self._queries.histogram(request, bucket)
+
+    def close(self) -> None:
+        """Close the DuckDB connection; the store is unusable afterwards."""
+        self._connection.close()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cursor = self._connection.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def _read_schema(
+        self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str
+    ) -> LogstoreSchema:
+        database = "?" if self._catalog else "current_database()"
+        rows = cursor.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            f"WHERE database_name = {database} AND schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [*([self._catalog] if self._catalog else []), project, logstore],
+        ).fetchall()
+        if not rows:
+            raise LogstoreNotFoundError(
+                f"logstore {project}/{logstore} has no storage", project=project, logstore=logstore
+            )
+        fields = tuple(
+            Field(name=str(name), type=field_type_from_sql(str(type_sql)))
+            for name, type_sql in rows
+        )
+        return LogstoreSchema(time_field=fields[0].name, fields=fields)
+
+
+def store_errors(project: str, logstore: str) -> AbstractContextManager[None]:
+    return translate_errors(project=project, logstore=logstore)
+
+
+def _in_transaction(cursor: duckdb.DuckDBPyConnection, work: Callable[[], _Result]) -> _Result:
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        result = work()
+        cursor.execute("COMMIT")
+    except BaseException:
+        cursor.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _insert(
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    plan: AppendPlan,
+    records: pa.Table,
+    time_field: str,
+) -> int:
+    incoming_time = _incoming_name(records, time_field)
+    sort_by = None if _is_sorted(records.column(incoming_time)) else incoming_time
+    cursor.register(_INCOMING_VIEW, records)
+    try:
+        cursor.execute(plan.insert_statement(table, _INCOMING_VIEW, sort_by))
+    finally:
+        cursor.unregister(_INCOMING_VIEW)
+    return int(records.num_rows)
+
+
+def _from_epoch_us(value: int | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
+
+
+def _is_sorted(times: pa.ChunkedArray) -> bool:
+    """Tell whether times never decrease; sorted batches are inserted as they are."""
+    if len(times) < 2:
+        return True
+    values = pc.cast(times, pa.int64())
+    return bool(pc.all(pc.less_equal(values.slice(0, len(values) - 1), values.slice(1))).as_py())
+
+
+def _incoming_name(records: pa.Table, time_field: str) -> str:
+    lowered = time_field.lower()
+    names: list[str] = records.column_names
+    return next(name for name in names if name.lower() == lowered)

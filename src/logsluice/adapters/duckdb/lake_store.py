@@ -1,0 +1,352 @@
+"""``DuckLakeLogStore``: the LogStore port on a DuckLake (a catalog database plus Parquet files).
+
+Each process opens an in-memory DuckDB, loads the DuckLake extensions from the installed packages
+(:mod:`.extensions`), creates its S3 secret (temporary, never visible to user SQL: the allow-list
+refuses secret and ``ducklake_*`` functions) and attaches the lake as ``lake``; the tables are
+``lake."<project>"."<logstore>"`` with the layout of :mod:`.engine_store`, partitioned by day of
+the time field, and every append is sorted by time, so each data file covers a narrow time span
+and a time-range query reads only the files whose min/max (kept in the catalog) meet its range.
+
+Any number of processes on any hosts append to one logstore at once: DuckLake commits
+optimistically; a commit that conflicts with another node's (a schema change, a concurrent create)
+is retried from the start, re-reading the schema (:meth:`DuckLakeLogStore._writing`), so nothing is
+lost or doubled. Compaction and retention use DuckLake's own maintenance: flush inlined data, merge
+adjacent files, rewrite files with deletions, expire snapshots, clean up old and orphaned files.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import duckdb
+import structlog
+
+from logsluice.adapters.disk_space import DirectorySpace
+from logsluice.adapters.duckdb.engine_store import DuckDBEngineStore, engine_config, store_errors
+from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.duckdb.extensions import (
+    DUCKLAKE,
+    HTTPFS,
+    POSTGRES,
+    SQLITE,
+    ExtensionDirectory,
+)
+from logsluice.adapters.duckdb.lake_location import LakeLocation, parse_lake_url
+from logsluice.adapters.duckdb.lake_scans import profile_lake_scan
+from logsluice.adapters.duckdb.tables import quote_identifier, quote_literal, table_sql
+from logsluice.domain.catalog import LOGSTREAM_FIELD
+from logsluice.domain.errors import LogsluiceError
+from logsluice.ports import CompactionReport
+
+if TYPE_CHECKING:
+    from logsluice.adapters.duckdb.append_plan import ColumnChange
+    from logsluice.adapters.duckdb.queries import ScanProfile
+    from logsluice.domain.catalog import Logstore
+    from logsluice.ports import RecordsQuery
+
+LAKE = "lake"
+"""The name the lake is attached under in each process's DuckDB."""
+_S3_CREDENTIALS = "logsluice_lake_s3"  # the name of a DuckDB secret, not a secret
+MAX_COMMIT_ATTEMPTS = 12
+"""Attempts at one write whose commit conflicts with other nodes' before it fails (retryable)."""
+_Result = TypeVar("_Result")
+LAKE_OPTIONS = {"parquet_row_group_size": 65_536}
+"""Options stored in the lake's catalog. Row groups of 64 Ki rows (DuckDB's default is 122,880)
+keep the buffers of one column chunk within a node's small cache limit and prune finer by time."""
+# DuckDB buffers each part of an S3 upload in memory; its default part size (max file size over
+# 10,000 parts, 80 MB) does not fit the cache limit of a node. 8 MB parts allow 80 GB files; a
+# few uploads at once keep the buffers to tens of MB.
+_S3_UPLOAD_SETTINGS = (
+    "SET GLOBAL s3_uploader_max_filesize = '80GB'",
+    "SET GLOBAL s3_uploader_thread_limit = 4",
+)
+
+
+class DuckLakeLogStore(DuckDBEngineStore):
+    """Records of every project in one DuckLake; see the module docstring."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        memory_limit_bytes: int | None = None,
+        cache_limit_bytes: int | None = None,
+        threads: int | None = None,
+        min_free_bytes: int = 0,
+        max_fields: int | None = None,
+        maintenance_grace: timedelta = timedelta(minutes=10),
+    ) -> None:
+        """Attach the lake a ``ducklake:`` URL names (see :mod:`.lake_location`).
+
+        ``environment`` supplies the ``AWS_*`` variables the URL does not set; the limits are
+        those of :class:`~.engine_store.DuckDBEngineStore`. Files replaced by
+        compaction or retention are deleted once ``maintenance_grace`` old, so queries still
+        reading the previous snapshot (on any node) finish. Raises MissingDriverError when the
+        ``lake`` extra is not installed, InvalidInputError for a bad URL,
+        BackendUnavailableError when the catalog or data path cannot be reached.
+        """
+        self.location = parse_lake_url(url, environment or {})
+        self.maintenance_grace = maintenance_grace
+        self._extensions = ExtensionDirectory([DUCKLAKE, HTTPFS, POSTGRES, SQLITE])
+        self._spill = Path(tempfile.mkdtemp(prefix="logsluice-lake-spill-"))
+        config = engine_config(memory_limit_bytes, threads, self._extensions.config())
+        config["temp_directory"] = str(self._spill)
+        try:
+            with translate_errors(project="", logstore=""):
+                connection = duckdb.connect(":memory:", config=config)
+                self._extensions.load_all(connection)
+                _attach(connection, self.location)
+        except BaseException:
+            self._remove_temporaries()
+            raise
+        local_data = None if self.location.data_on_s3 else Path(self.location.data_path)
+        super().__init__(
+            connection,
+            space=DirectorySpace(local_data, min_free_bytes) if local_data else None,
+            memory_limit_bytes=memory_limit_bytes,
+            cache_limit_bytes=cache_limit_bytes,
+            catalog=LAKE,
+            max_fields=max_fields,
+        )
+
+    def _writing(self, work: Callable[[], _Result]) -> _Result:
+        """Run ``work``, again from the start while its commit conflicts with another node's."""
+        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+            try:
+                return work()
+            except LogsluiceError as error:
+                if not _is_conflict(error) or attempt == MAX_COMMIT_ATTEMPTS:
+                    raise
+                structlog.get_logger().info("lake.commit_conflict_retried", attempt=attempt)
+                time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    def _change_statements(self, change: ColumnChange, table: str) -> tuple[str, ...]:
+        """DuckLake widens numbers in place; other widenings copy into a new column."""
+        return (
+            (change.statement(table),) if change.is_promotion else change.copying_statements(table)
+        )
+
+    # --- storage -------------------------------------------------------------------------------
+
+    def create_logstore(self, logstore: Logstore) -> None:
+        """Create the logstore's table, partitioned by day; a no-op if it exists."""
+        table = self._table(logstore.project, logstore.name)
+        time_field = quote_identifier(logstore.time_field)
+        statements = (
+            f"CREATE SCHEMA IF NOT EXISTS {LAKE}.{quote_identifier(logstore.project)}",
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            f"{time_field} TIMESTAMPTZ NOT NULL, "
+            f"{quote_identifier(LOGSTREAM_FIELD)} VARCHAR NOT NULL DEFAULT '')",
+            f"ALTER TABLE {table} SET PARTITIONED BY "
+            f"(year({time_field}), month({time_field}), day({time_field}))",
+        )
+
+        def create() -> None:
+            lock = self._locks.get(logstore.project, logstore.name)
+            errors = store_errors(logstore.project, logstore.name)
+            with lock.exclusive(), self._cursor() as cursor, errors:
+                if _has_table(cursor, logstore.project, logstore.name):
+                    return
+                cursor.execute("BEGIN TRANSACTION")
+                try:
+                    for statement in statements:
+                        cursor.execute(statement)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    cursor.execute("ROLLBACK")
+                    raise
+
+        self._writing(create)
+
+    def drop_logstore(self, project: str, logstore: str) -> None:
+        """Drop the logstore's table (and its project's schema once empty) and delete its files.
+
+        The drop expires every earlier snapshot and deletes the files no snapshot needs, so
+        nothing of the logstore stays behind. A no-op if absent.
+        """
+        table = table_sql(project, logstore, LAKE)
+
+        def drop() -> None:
+            lock = self._locks.get(project, logstore)
+            with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                if not _has_tables(cursor, project):
+                    with suppress(duckdb.Error):
+                        cursor.execute(f"DROP SCHEMA IF EXISTS {LAKE}.{quote_identifier(project)}")
+
+        self._writing(drop)
+        self._expire_and_clean(grace=timedelta(0), cleanup_all=True)
+
+    def compact(self, project: str, logstore: str) -> CompactionReport:
+        """Run DuckLake's maintenance on the logstore: flush inlined rows to files, merge
+        adjacent small files (within a day's partition), rewrite files with many deletions, then
+        expire snapshots and delete files older than the grace. Returns the data files before
+        and after (as row groups). Raises LogstoreNotFoundError."""
+        self.schema(project, logstore)
+        before = self._data_files(project, logstore)
+        self._ensure_room()
+        names = f"{quote_literal(logstore)}, schema => {quote_literal(project)}"
+        flush = (
+            f"CALL ducklake_flush_inlined_data({quote_literal(LAKE)}, "
+            f"schema_name => {quote_literal(project)}, table_name => {quote_literal(logstore)})"
+        )
+        for statement in (
+            flush,
+            f"CALL ducklake_merge_adjacent_files({quote_literal(LAKE)}, {names})",
+            f"CALL ducklake_rewrite_data_files({quote_literal(LAKE)}, {names})",
+        ):
+            self._writing(partial(self._call, project, logstore, statement))
+        self._expire_and_clean(grace=self.maintenance_grace)
+        after = self._data_files(project, logstore)
+        return CompactionReport(
+            rewritten=after != before,
+            rows=self._count_rows(project, logstore),
+            row_groups_before=len(before),
+            row_groups_after=len(after),
+        )
+
+    def data_files(self, project: str, logstore: str) -> list[str]:
+        """Return the paths of the logstore's current data files (a diagnostic for tests)."""
+        return sorted(self._data_files(project, logstore))
+
+    def scan_profile(self, request: RecordsQuery) -> ScanProfile:
+        """Run the query's select under DuckDB's profiler; return the rows and data files (as row
+        groups) its scans read, and the logstore's data files (:mod:`.lake_scans`). A diagnostic
+        for tests and benchmarks, not part of the port."""
+        statement = self.compile_query(request)
+        files = self.data_files(request.project, request.logstore)
+        with self._cursor() as cursor, store_errors(request.project, request.logstore):
+            return profile_lake_scan(cursor, statement, files)
+
+    def close(self) -> None:
+        """Detach the lake, close DuckDB and remove this process's temporary directories."""
+        try:
+            super().close()
+        finally:
+            self._remove_temporaries()
+
+    def _data_files(self, project: str, logstore: str) -> set[str]:
+        with self._cursor() as cursor, store_errors(project, logstore):
+            return _list_data_files(cursor, project, logstore)
+
+    def _call(self, project: str, logstore: str, statement: str) -> None:
+        with self._cursor() as cursor, store_errors(project, logstore):
+            cursor.execute(statement)
+
+    def _expire_and_clean(self, *, grace: timedelta, cleanup_all: bool = False) -> None:
+        """Expire snapshots older than ``grace``, then delete the files they alone needed and the
+        orphans of failed writes once ``grace`` old (each cut-off taken when its step starts)."""
+        lake = quote_literal(LAKE)
+        steps = (
+            ("ducklake_expire_snapshots", "older_than => {moment}"),
+            ("ducklake_cleanup_old_files", "cleanup_all => true" if cleanup_all else None),
+            ("ducklake_delete_orphaned_files", "older_than => {moment}"),
+        )
+        for function, option in steps:
+            moment = (
+                f"CAST({quote_literal((datetime.now(UTC) - grace).isoformat())} AS TIMESTAMPTZ)"
+            )
+            argument = (option or "older_than => {moment}").format(moment=moment)
+            statement = f"CALL {function}({lake}, {argument})"
+            self._writing(partial(self._call, "", "", statement))
+
+    def _remove_temporaries(self) -> None:
+        self._extensions.remove()
+        shutil.rmtree(self._spill, ignore_errors=True)
+
+
+def create_lake_log_store(
+    url: str,
+    environment: Mapping[str, str],
+    *,
+    memory_limit_bytes: int | None,
+    cache_limit_bytes: int | None,
+    threads: int | None,
+    min_free_bytes: int,
+    max_fields: int | None,
+) -> DuckLakeLogStore:
+    """Open the DuckLake store of ``url`` with the process's environment (for ``AWS_*``)."""
+    return DuckLakeLogStore(
+        url,
+        environment=environment,
+        memory_limit_bytes=memory_limit_bytes,
+        cache_limit_bytes=cache_limit_bytes,
+        threads=threads,
+        min_free_bytes=min_free_bytes,
+        max_fields=max_fields,
+    )
+
+
+def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> None:
+    if location.local_catalog:
+        catalog_file = Path(location.metadata.removeprefix("sqlite:"))
+        catalog_file.parent.mkdir(parents=True, exist_ok=True)
+    if not location.data_on_s3:
+        Path(location.data_path).mkdir(parents=True, exist_ok=True)
+    if location.s3 is not None:
+        bucket = location.data_path.split("/", 3)[2]
+        connection.execute(location.s3.secret_statement(_S3_CREDENTIALS, f"s3://{bucket}"))
+        for setting in _S3_UPLOAD_SETTINGS:
+            connection.execute(setting)
+    connection.execute(location.attach_statement(LAKE))
+    connection.execute("SET GLOBAL TimeZone = 'UTC'")
+    _set_lake_options(connection)
+
+
+def _set_lake_options(connection: duckdb.DuckDBPyConnection) -> None:
+    """Store the lake's write options in its catalog once (the first node to attach does)."""
+    current = dict(
+        connection.execute("SELECT option_name, value FROM ducklake_options(?)", [LAKE]).fetchall()
+    )
+    for name, value in LAKE_OPTIONS.items():
+        if current.get(name) == str(value):
+            continue
+        with suppress(duckdb.TransactionException):  # another node set them at the same moment
+            connection.execute("CALL ducklake_set_option(?, ?, ?)", [LAKE, name, value])
+
+
+def _is_conflict(error: LogsluiceError) -> bool:
+    """Tell whether a write failed for another node's concurrent commit: a commit conflict, or a
+    schema change planned on a schema another node changed meanwhile (a column it added)."""
+    cause = error.__cause__
+    if isinstance(cause, duckdb.TransactionException):
+        return True
+    text = str(cause).lower() if cause is not None else ""
+    return "conflict" in text or (
+        isinstance(cause, duckdb.CatalogException) and "already exists" in text
+    )
+
+
+def _has_table(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> bool:
+    row = cursor.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+        [LAKE, project, logstore],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _has_tables(cursor: duckdb.DuckDBPyConnection, project: str) -> bool:
+    row = cursor.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+        [LAKE, project],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _list_data_files(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> set[str]:
+    rows = cursor.execute(
+        "SELECT data_file FROM ducklake_list_files(?, ?, schema => ?)", [LAKE, logstore, project]
+    ).fetchall()
+    return {str(path) for (path,) in rows}

@@ -1,0 +1,248 @@
+"""What the DuckLake store adds to the log-store contract: files, maintenance, many writers.
+
+A dropped logstore leaves no data file (locally and in the bucket); compaction merges small files
+through DuckLake's own functions and keeps every record; retention plus compaction removes the
+files of deleted days; a time-range query opens only the files of its day; two lake stores (two
+DuckDB instances, as two nodes) appending to one logstore on PostgreSQL + S3 with racing schema
+changes lose and double nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pytest
+
+from logsluice.adapters.duckdb import engine_store
+from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
+from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
+from logsluice.adapters.duckdb.query_language import parse_duckdb_query
+from logsluice.domain.catalog import Logstore, LogstoreSchema
+from logsluice.domain.timerange import TimeRange
+from logsluice.ports import RecordsQuery
+from tests.contract.conftest_lake import (
+    local_lake_url,
+    new_s3_bucket,
+    open_lake,
+    postgresql_s3_lake_url,
+)
+from tests.s3_server import S3Server
+
+PROJECT = "shop"
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
+TIME_TYPE = pa.timestamp("us", "UTC")
+EVERYTHING = TimeRange(BASE - timedelta(days=1), BASE + timedelta(days=30))
+
+
+def _records(first_second: int, rows: int, step_seconds: int = 1, **extra: object) -> pa.Table:
+    seconds = range(first_second, first_second + rows * step_seconds, step_seconds)
+    times = pa.array([BASE + timedelta(seconds=second) for second in seconds], TIME_TYPE)
+    columns: dict[str, object] = {"timestamp": times, "number": list(seconds)}
+    columns.update({name: [value] * rows for name, value in extra.items()})
+    return pa.table(columns)
+
+
+def _query(logstore: str, time_range: TimeRange = EVERYTHING) -> RecordsQuery:
+    return RecordsQuery(PROJECT, logstore, parse_duckdb_query("*"), time_range, limit=10_000_000)
+
+
+def _numbers(store: DuckLakeLogStore, logstore: str) -> list[int]:
+    _, table = store.fetch(_query(logstore))
+    return sorted(table.column("number").to_pylist())
+
+
+@pytest.fixture
+def local_lake_dir(tmp_path: Path) -> Iterator[tuple[DuckLakeLogStore, Path]]:
+    store = open_lake(local_lake_url(tmp_path))
+    yield store, tmp_path / "data"
+    store.close()
+
+
+def _local_files(data: Path) -> list[Path]:
+    return [path for path in data.rglob("*") if path.is_file()]
+
+
+def _bucket_keys(server: S3Server, bucket: str) -> list[str]:
+    response = httpx.get(f"{server.endpoint}/{bucket}?list-type=2", timeout=10)
+    response.raise_for_status()
+    return re.findall(r"<Key>([^<]+)</Key>", response.text)
+
+
+def test_a_dropped_logstore_leaves_no_files_locally(
+    local_lake_dir: tuple[DuckLakeLogStore, Path],
+) -> None:
+    store, data = local_lake_dir
+    for name in ("kept", "dropped"):
+        store.create_logstore(Logstore(PROJECT, name, 7, "timestamp", BASE))
+        store.append(PROJECT, name, _records(0, 100, step_seconds=3600))  # five days
+    dropped_files = [path for path in _local_files(data) if "/dropped/" in str(path)]
+    assert len(dropped_files) >= 5
+
+    store.drop_logstore(PROJECT, "dropped")
+
+    assert [path for path in _local_files(data) if "/dropped/" in str(path)] == []
+    assert _numbers(store, "kept") == list(range(0, 100 * 3600, 3600))
+
+
+@pytest.mark.postgresql
+def test_a_dropped_logstore_leaves_no_objects_in_the_bucket(
+    postgresql_database_factory: Callable[[], str], s3_server: S3Server
+) -> None:
+    bucket = new_s3_bucket(s3_server)
+    store = open_lake(postgresql_s3_lake_url(postgresql_database_factory(), bucket, s3_server))
+    try:
+        store.create_logstore(Logstore(PROJECT, "dropped", 7, "timestamp", BASE))
+        store.append(PROJECT, "dropped", _records(0, 50, step_seconds=3600))
+        assert len(_bucket_keys(s3_server, bucket)) >= 3
+        store.drop_logstore(PROJECT, "dropped")
+        assert _bucket_keys(s3_server, bucket) == []
+    finally:
+        store.close()
+
+
+def test_compaction_merges_small_files_and_keeps_every_record(
+    local_lake_dir: tuple[DuckLakeLogStore, Path],
+) -> None:
+    store, data = local_lake_dir
+    store.create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+    for batch in range(8):  # eight appends over the same two days: 16 small files
+        store.append(PROJECT, "web", _records(batch, 48, step_seconds=3600))
+    before = store.data_files(PROJECT, "web")
+    numbers = _numbers(store, "web")
+
+    report = store.compact(PROJECT, "web")
+
+    assert report.rewritten
+    assert report.row_groups_before == len(before) == 16
+    assert report.row_groups_after == len(store.data_files(PROJECT, "web")) == 2  # one per day
+    assert report.rows == 8 * 48
+    assert _numbers(store, "web") == numbers
+    # the merged files are gone from the disk, not only from the catalog
+    assert sorted(str(path) for path in _local_files(data)) == store.data_files(PROJECT, "web")
+
+
+def test_retention_then_compaction_deletes_the_files_of_old_days(
+    local_lake_dir: tuple[DuckLakeLogStore, Path],
+) -> None:
+    store, data = local_lake_dir
+    store.create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+    store.append(PROJECT, "web", _records(0, 96, step_seconds=3600))  # four days, four files
+    assert store.delete_before(PROJECT, "web", BASE + timedelta(days=2)) == 48
+    store.compact(PROJECT, "web")
+    files = store.data_files(PROJECT, "web")
+    assert len(files) == 2
+    assert all(re.search(r"day=[34]/", path) for path in files)
+    assert sorted(str(path) for path in _local_files(data)) == files
+    assert _numbers(store, "web") == list(range(48 * 3600, 96 * 3600, 3600))
+
+
+def test_a_one_day_query_opens_only_that_days_files(
+    local_lake_dir: tuple[DuckLakeLogStore, Path],
+) -> None:
+    store, _ = local_lake_dir
+    store.create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+    for batch in range(3):
+        store.append(PROJECT, "web", _records(batch * 10, 240, step_seconds=1800))  # five days
+    day_two = TimeRange(BASE + timedelta(days=1), BASE + timedelta(days=2))
+    profile = store.scan_profile(_query("web", day_two))
+    assert profile.row_groups_total == 15
+    assert profile.row_groups_scanned == 3  # one file per append covers day two
+    assert store.count(_query("web", day_two)) == 3 * 48
+
+
+@pytest.mark.postgresql
+def test_a_node_adding_a_column_another_node_just_added_retries_and_stores(
+    postgresql_database_factory: Callable[[], str],
+    s3_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second node plans its new column on the schema before the first node's commit added
+    the same column; its ALTER then meets that column and the append is retried, not refused."""
+    url = postgresql_s3_lake_url(postgresql_database_factory(), new_s3_bucket(s3_server), s3_server)
+    nodes = [open_lake(url), open_lake(url)]
+    second_planned, first_stored = threading.Event(), threading.Event()
+    stale_plans = [0]
+
+    def plan_in_turn(stored: LogstoreSchema, records: pa.Table) -> AppendPlan:
+        plan = plan_append(stored, records)
+        if plan.changes and threading.current_thread().name == "second":
+            stale_plans[0] += 1
+            if stale_plans[0] == 2:  # the plan it makes holding the lock, just before the ALTER
+                second_planned.set()
+                assert first_stored.wait(timeout=60)  # the first node commits the column now
+        return plan
+
+    monkeypatch.setattr(engine_store, "plan_append", plan_in_turn)
+    failures: list[BaseException] = []
+    try:
+        nodes[0].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+
+        def first() -> None:
+            try:
+                assert second_planned.wait(timeout=60)
+                nodes[0].append(PROJECT, "web", _records(0, 100, region="eu"))
+                first_stored.set()
+            except BaseException as error:
+                failures.append(error)
+
+        def second() -> None:
+            try:
+                nodes[1].append(PROJECT, "web", _records(100, 100, region="us"))
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=first), threading.Thread(target=second, name="second")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert stale_plans[0] == 2  # its stale plan did meet the column
+        assert _numbers(nodes[1], "web") == list(range(200))
+    finally:
+        for node in nodes:
+            node.close()
+
+
+@pytest.mark.slow
+@pytest.mark.postgresql
+def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
+    postgresql_database_factory: Callable[[], str], s3_server: S3Server
+) -> None:
+    url = postgresql_s3_lake_url(postgresql_database_factory(), new_s3_bucket(s3_server), s3_server)
+    nodes = [open_lake(url), open_lake(url)]
+    failures: list[BaseException] = []
+    try:
+        nodes[0].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+        nodes[1].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))  # a no-op
+
+        def ingest(node: int) -> None:
+            try:
+                for batch in range(8):
+                    first = (node * 8 + batch) * 100
+                    # both nodes bring the same new columns, and widen `number` to text at once
+                    extra: dict[str, object] = {f"field_{batch % 3}": batch}
+                    if batch == 5:
+                        extra["kind"] = "text"
+                    nodes[node].append(PROJECT, "web", _records(first, 100, **extra))
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=ingest, args=(node,)) for node in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert failures == []
+        assert _numbers(nodes[1], "web") == list(range(1600))
+        names = {field.name for field in nodes[0].schema(PROJECT, "web").fields}
+        assert {"field_0", "field_1", "field_2", "kind"} <= names
+    finally:
+        for node in nodes:
+            node.close()
