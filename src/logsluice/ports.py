@@ -33,7 +33,7 @@ from logsluice.domain.tasks import (
 )
 from logsluice.domain.timerange import TimeRange
 from logsluice.domain.uploads import UnfinishedUpload
-from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery, WebhookUrl
+from logsluice.domain.webhooks import DeliveryOutcome, WebhookDelivery, WebhookUrl
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
 from logsluice.pipeline.protocols import (
     ArtifactStore,
@@ -665,19 +665,12 @@ class WebhookStore(Protocol):
         """
         ...
 
-    def settle(
-        self,
-        delivery: WebhookDelivery,
-        *,
-        status: DeliveryStatus,
-        now: datetime,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> bool:
-        """Record how the claimed attempt of ``delivery`` went: DELIVERED, PENDING again (retry at
-        ``next_attempt_at``) or FAILED (given up). Returns False, changing nothing, when the claim
-        was lost (another dispatcher took the delivery over after the hold ran out)."""
+    def settle(self, outcomes: Sequence[DeliveryOutcome]) -> set[str]:
+        """Record how claimed attempts went, in one transaction; return the ids recorded.
+
+        An outcome whose claim was lost (another dispatcher took the delivery over after the hold
+        ran out) changes nothing and is left out of the result.
+        """
         ...
 
     def list_deliveries(self, task_ids: Collection[str]) -> dict[str, list[WebhookDelivery]]:

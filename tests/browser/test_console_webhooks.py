@@ -82,12 +82,14 @@ def test_the_console_shows_the_webhook_state(
 
     sign_in_with_token(page, console.url, console.token)
     page.goto(f"{console.url}/console/#/p/web/tasks")
+    page.wait_for_selector(f"tr[data-task-id='{delivered}'] .webhook")  # a loaded machine is slow
     row = page.locator(f"tr[data-task-id='{delivered}'] .webhook")
     expect(row).to_have_attribute("data-webhook-state", "delivered")
     expect(row).to_contain_text("Webhook: delivered")
     expect(page.locator(f"tr[data-task-id='{failing}'] .webhook")).to_contain_text("retrying")
 
     page.goto(f"{console.url}/console/#/p/web/tasks/{failing}")
+    page.wait_for_selector("#task-live .webhook")
     shown = page.locator("#task-live .webhook")
     expect(shown).to_have_attribute("data-webhook-state", "retrying")
     expect(shown).to_contain_text("last answer 500")

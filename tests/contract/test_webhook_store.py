@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from logsluice.adapters.sql import SqlCatalogStore, SqlTaskStore, SqlWebhookStore, create_sql_engine
 from logsluice.domain.catalog import Project
 from logsluice.domain.tasks import Task, TaskStatus, WebhookTarget
-from logsluice.domain.webhooks import DeliveryStatus
+from logsluice.domain.webhooks import DeliveryOutcome, DeliveryStatus
 from tests.contract.task_samples import LEASE, NO_LIMIT, T0, WORKER, make_task
 
 pytestmark = pytest.mark.timeout(120)
@@ -141,14 +141,15 @@ def test_a_claim_holds_a_delivery_and_settling_records_the_outcome(
     assert (claimed.status, claimed.attempts) == (DeliveryStatus.DELIVERING, 1)
     assert webhook_store.claim_due(now=T0 + HOLD / 2, hold=HOLD, limit=10) == []
     retry_at = T0 + timedelta(seconds=5)
-    assert webhook_store.settle(
-        claimed,
+    retry = DeliveryOutcome(
+        delivery=claimed,
         status=DeliveryStatus.PENDING,
-        now=T0,
+        at=T0,
         status_code=500,
         error="the webhook answered 500",
         next_attempt_at=retry_at,
     )
+    assert webhook_store.settle([retry]) == {claimed.id}
     [pending] = webhook_store.list_deliveries([task.id])[task.id]
     assert (pending.status, pending.last_status_code, pending.next_attempt_at) == (
         DeliveryStatus.PENDING,
@@ -158,14 +159,10 @@ def test_a_claim_holds_a_delivery_and_settling_records_the_outcome(
     [again] = webhook_store.claim_due(now=retry_at, hold=HOLD, limit=10)
     assert again.id == claimed.id
     assert again.attempts == 2
-    assert webhook_store.settle(
-        again,
-        status=DeliveryStatus.DELIVERED,
-        now=retry_at,
-        status_code=204,
-        error=None,
-        next_attempt_at=None,
+    delivered = DeliveryOutcome(
+        delivery=again, status=DeliveryStatus.DELIVERED, at=retry_at, status_code=204
     )
+    assert webhook_store.settle([delivered]) == {again.id}
     [done] = webhook_store.list_deliveries([task.id])[task.id]
     assert (done.status, done.delivered_at, done.last_error) == (
         DeliveryStatus.DELIVERED,
@@ -185,14 +182,8 @@ def test_a_lapsed_claim_is_taken_over_and_the_old_holder_cannot_settle(
     [second] = webhook_store.claim_due(now=T0 + HOLD, hold=HOLD, limit=1)
     assert second.id == first.id
     assert second.attempts == 2
-    assert not webhook_store.settle(
-        first,
-        status=DeliveryStatus.DELIVERED,
-        now=T0,
-        status_code=200,
-        error=None,
-        next_attempt_at=None,
-    )
+    late = DeliveryOutcome(delivery=first, status=DeliveryStatus.DELIVERED, at=T0, status_code=200)
+    assert webhook_store.settle([late]) == set()
     [current] = webhook_store.list_deliveries([task.id])[task.id]
     assert current.status == DeliveryStatus.DELIVERING
 
@@ -223,3 +214,33 @@ def test_concurrent_claimers_never_share_a_delivery(task_store: SqlTaskStore, sq
         store.close()
     assert len(claimed) == len(ids)
     assert set(claimed.values()) == {1}
+
+
+def test_a_batch_of_outcomes_is_recorded_together(
+    task_store: SqlTaskStore, webhook_store: SqlWebhookStore
+) -> None:
+    for _ in range(3):
+        task = task_store.create_task(make_task(webhook=TARGET))
+        task_store.request_cancel("web", task.id, now=T0)
+    claimed = webhook_store.claim_due(now=T0, hold=HOLD, limit=10)
+    assert len(claimed) == 3
+    outcomes = [
+        DeliveryOutcome(delivery=claimed[0], status=DeliveryStatus.DELIVERED, at=T0),
+        DeliveryOutcome(delivery=claimed[1], status=DeliveryStatus.FAILED, at=T0, error="given up"),
+        DeliveryOutcome(
+            delivery=claimed[2],
+            status=DeliveryStatus.PENDING,
+            at=T0,
+            next_attempt_at=T0 + HOLD,
+        ),
+    ]
+    assert webhook_store.settle(outcomes) == {item.id for item in claimed}
+    assert webhook_store.settle([]) == set()
+    found = webhook_store.list_deliveries([item.task_id for item in claimed])
+    statuses = {items[0].id: items[0].status for items in found.values()}
+    assert statuses == {
+        claimed[0].id: DeliveryStatus.DELIVERED,
+        claimed[1].id: DeliveryStatus.FAILED,
+        claimed[2].id: DeliveryStatus.PENDING,
+    }
+    assert webhook_store.count_unsettled() == 1

@@ -76,6 +76,20 @@ class WebhookDelivery:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeliveryOutcome:
+    """How one claimed attempt of ``delivery`` went, to be recorded: its new ``status``
+    (DELIVERED, PENDING again until ``next_attempt_at``, or FAILED: given up), the receiver's
+    ``status_code`` (None without an answer) and the ``error``."""
+
+    delivery: WebhookDelivery
+    status: DeliveryStatus
+    at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+
+
 @dataclass(frozen=True)
 class WebhookUrl:
     """A checked webhook URL: its scheme, host (no brackets) and port."""

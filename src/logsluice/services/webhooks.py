@@ -16,7 +16,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 
@@ -30,6 +30,7 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.tasks import Task, TaskStatus, WebhookTarget
 from logsluice.domain.webhooks import (
+    DeliveryOutcome,
     DeliveryStatus,
     WebhookDelivery,
     completion_event,
@@ -153,7 +154,11 @@ class WebhookDispatcher:
         )
 
     def deliver_due(self) -> int:
-        """Claim the deliveries due now and attempt each once; return how many were attempted."""
+        """Claim the deliveries due now and attempt each once; return how many were attempted.
+
+        A batch is sent ``concurrency`` at a time and its outcomes are recorded together, in one
+        transaction of the task store.
+        """
         # an attempt ends within three timeouts (the sender's deadline); the hold outlasts it
         hold = self._settings.timeout * 3 + timedelta(seconds=30)
         attempted = 0
@@ -161,24 +166,39 @@ class WebhookDispatcher:
             claimed = self._store.claim_due(
                 now=self._clock.now(), hold=hold, limit=self._settings.batch_size
             )
-            list(self._pool.map(self.attempt, claimed))
+            self.record(list(self._pool.map(self.attempt, claimed)))
             attempted += len(claimed)
             if len(claimed) < self._settings.batch_size:
                 break
         return attempted
 
-    def attempt(self, delivery: WebhookDelivery) -> DeliveryStatus:
-        """Send one claimed delivery once and record the outcome; return the new status."""
+    def attempt(self, delivery: WebhookDelivery) -> DeliveryOutcome:
+        """Send one claimed delivery once; return its outcome (not yet recorded)."""
         try:
             response = self._send(delivery)
         except LogsluiceError as error:
-            return self._failed(delivery, None, error.message)
+            return self._failure(delivery, None, error.message)
         except Exception as error:  # a bug must not leave the delivery held, retried forever
             self._logger.exception("webhook.attempt_crashed", task_id=delivery.task_id)
-            return self._failed(delivery, None, f"internal error: {type(error).__name__}")
+            return self._failure(delivery, None, f"internal error: {type(error).__name__}")
         if 200 <= response.status_code < 300:
-            return self._delivered(delivery, response.status_code)
-        return self._failed(delivery, response.status_code, _answer_text(response))
+            return DeliveryOutcome(
+                delivery=delivery,
+                status=DeliveryStatus.DELIVERED,
+                at=self._clock.now(),
+                status_code=response.status_code,
+            )
+        return self._failure(delivery, response.status_code, _answer_text(response))
+
+    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Record ``outcomes`` in the store, then log and report each one that was recorded."""
+        settled = self._store.settle(outcomes)
+        for outcome in outcomes:
+            if outcome.delivery.id not in settled:
+                self._logger.warning("webhook.claim_lost", task_id=outcome.delivery.task_id)
+                continue
+            self._on_outcome(outcome.delivery, outcome.status, outcome.status_code)
+            self._log(outcome)
 
     def close(self) -> None:
         """Stop the sending threads (an attempt in progress finishes)."""
@@ -202,23 +222,9 @@ class WebhookDispatcher:
         headers = webhook_headers(key, delivery.id, int(now.timestamp()), body)
         return self._sender.send(delivery.url, headers, body)
 
-    def _delivered(self, delivery: WebhookDelivery, status_code: int) -> DeliveryStatus:
-        self._settle(delivery, DeliveryStatus.DELIVERED, status_code, None, None)
-        self._on_outcome(delivery, DeliveryStatus.DELIVERED, status_code)
-        self._logger.info(
-            "webhook.delivered",
-            task_id=delivery.task_id,
-            webhook_id=delivery.id,
-            project=delivery.project,
-            event_type=delivery.event_type,
-            attempts=delivery.attempts,
-            status_code=status_code,
-        )
-        return DeliveryStatus.DELIVERED
-
-    def _failed(
+    def _failure(
         self, delivery: WebhookDelivery, status_code: int | None, error: str
-    ) -> DeliveryStatus:
+    ) -> DeliveryOutcome:
         now = self._clock.now()
         wait = retry_delay(
             delivery.attempts,
@@ -228,41 +234,30 @@ class WebhookDispatcher:
         )
         next_attempt_at = now + wait
         gives_up = next_attempt_at > delivery.created_at + self._settings.retry_window
-        status = DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING
-        text = error[:MAX_ERROR_CHARS]
-        self._settle(delivery, status, status_code, text, None if gives_up else next_attempt_at)
-        self._on_outcome(delivery, status, status_code)
-        event = "webhook.failed" if gives_up else "webhook.retrying"
-        self._logger.warning(
-            event,
-            task_id=delivery.task_id,
-            webhook_id=delivery.id,
-            project=delivery.project,
-            event_type=delivery.event_type,
-            attempts=delivery.attempts,
+        return DeliveryOutcome(
+            delivery=delivery,
+            status=DeliveryStatus.FAILED if gives_up else DeliveryStatus.PENDING,
+            at=now,
             status_code=status_code,
-            error=text,
+            error=error[:MAX_ERROR_CHARS],
+            next_attempt_at=None if gives_up else next_attempt_at,
         )
-        return status
 
-    def _settle(
-        self,
-        delivery: WebhookDelivery,
-        status: DeliveryStatus,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> None:
-        settled = self._store.settle(
-            delivery,
-            status=status,
-            now=self._clock.now(),
-            status_code=status_code,
-            error=error,
-            next_attempt_at=next_attempt_at,
-        )
-        if not settled:
-            self._logger.warning("webhook.claim_lost", task_id=delivery.task_id)
+    def _log(self, outcome: DeliveryOutcome) -> None:
+        delivery = outcome.delivery
+        fields = {
+            "task_id": delivery.task_id,
+            "webhook_id": delivery.id,
+            "project": delivery.project,
+            "event_type": delivery.event_type,
+            "attempts": delivery.attempts,
+            "status_code": outcome.status_code,
+        }
+        if outcome.status == DeliveryStatus.DELIVERED:
+            self._logger.info("webhook.delivered", **fields)
+            return
+        event = "webhook.failed" if outcome.status == DeliveryStatus.FAILED else "webhook.retrying"
+        self._logger.warning(event, error=outcome.error, **fields)
 
     # --- what a success event links to -----------------------------------------------------------
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Update, delete, func, insert, select, update
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import projects, webhook_deliveries
@@ -23,6 +23,7 @@ from logsluice.adapters.sql.task_rows import webhook_target
 from logsluice.domain.tasks import Task, WebhookTarget
 from logsluice.domain.webhooks import (
     EVENT_TYPES,
+    DeliveryOutcome,
     DeliveryStatus,
     WebhookDelivery,
     completion_snapshot,
@@ -119,34 +120,16 @@ class SqlWebhookStore:
             ).all()
         return sorted((delivery_from_row(row) for row in rows), key=lambda item: item.id)
 
-    def settle(
-        self,
-        delivery: WebhookDelivery,
-        *,
-        status: DeliveryStatus,
-        now: datetime,
-        status_code: int | None,
-        error: str | None,
-        next_attempt_at: datetime | None,
-    ) -> bool:
-        """Record how a claimed attempt went; see the WebhookStore port."""
-        table = webhook_deliveries
-        values: dict[str, Any] = {
-            "status": status.value,
-            "last_status_code": status_code,
-            "last_error": error,
-            "next_attempt_at": next_attempt_at,
-            "claim_token": None,
-        }
-        if status == DeliveryStatus.DELIVERED:
-            values["delivered_at"] = now
-        statement = update(table).where(
-            table.c.id == delivery.id,
-            table.c.status == DeliveryStatus.DELIVERING.value,
-            table.c.attempts == delivery.attempts,
-        )
+    def settle(self, outcomes: Sequence[DeliveryOutcome]) -> set[str]:
+        """Record how claimed attempts went, in one transaction; see the WebhookStore port."""
+        settled: set[str] = set()
+        if not outcomes:
+            return settled
         with write_transaction(self._engine) as connection:
-            return connection.execute(statement.values(values)).rowcount == 1
+            for outcome in outcomes:
+                if connection.execute(_settle_statement(outcome)).rowcount == 1:
+                    settled.add(outcome.delivery.id)
+        return settled
 
     def list_deliveries(self, task_ids: Collection[str]) -> dict[str, list[WebhookDelivery]]:
         """Return the deliveries of each task among ``task_ids``; see the WebhookStore port."""
@@ -175,6 +158,29 @@ class SqlWebhookStore:
     def close(self) -> None:
         """Release the engine's connections."""
         self._engine.dispose()
+
+
+def _settle_statement(outcome: DeliveryOutcome) -> Update:
+    """Return the update recording ``outcome``, guarded by the claim (status and attempt count)."""
+    table, delivery = webhook_deliveries, outcome.delivery
+    values: dict[str, Any] = {
+        "status": outcome.status.value,
+        "last_status_code": outcome.status_code,
+        "last_error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at,
+        "claim_token": None,
+    }
+    if outcome.status == DeliveryStatus.DELIVERED:
+        values["delivered_at"] = outcome.at
+    return (
+        update(table)
+        .where(
+            table.c.id == delivery.id,
+            table.c.status == DeliveryStatus.DELIVERING.value,
+            table.c.attempts == delivery.attempts,
+        )
+        .values(values)
+    )
 
 
 def delivery_from_row(row: Row[Any]) -> WebhookDelivery:
