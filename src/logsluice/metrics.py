@@ -133,11 +133,11 @@ class Metrics:
         """Report ``logsluice_tasks`` (by project and status) from ``count_tasks`` on scrape."""
         self.registry.register(_TaskCollector(count_tasks))
 
-    def serve(self, host: str, port: int) -> None:
-        """Serve ``/metrics`` on ``host:port`` from a daemon thread (``logsluice worker``).
-
-        Raises OSError when the port cannot be bound."""
-        start_http_server(port, addr=host, registry=self.registry)
+    def serve(self, host: str, port: int) -> Callable[[], None]:
+        """Serve ``/metrics`` on ``host:port`` from a daemon thread (``logsluice worker``); return
+        what stops it. Raises OSError when the port cannot be bound."""
+        http_server, _ = start_http_server(port, addr=host, registry=self.registry)
+        return http_server.shutdown
 
     def render(self) -> bytes:
         """Return every metric in the Prometheus text format."""

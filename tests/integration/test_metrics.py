@@ -3,11 +3,13 @@ own parser must agree with what ran; reading them needs the admin or the metrics
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import structlog
@@ -177,3 +179,48 @@ def test_each_request_carries_a_request_id_in_and_out(metered: tuple[Server, Met
         assert made.headers["x-request-id"] != "bad id\twith spaces"
         assert len(made.headers["x-request-id"]) == 32
         assert client.get("/nowhere").headers["x-request-id"]
+
+
+def test_log_events_of_a_request_carry_its_request_id_and_the_task_id(
+    metered: tuple[Server, Metrics], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, metrics = metered
+    assert server.admin_token is not None
+    configure_logging("debug", metrics)
+    with _client(server, server.admin_token.value) as admin:
+        assert admin.post("/api/v1/projects", json={"name": "web"}).status_code == 201
+        assert admin.post("/api/v1/projects/web/logstores", json={"name": "app"}).status_code == 201
+        spec = {"logstore": "app", "from": 1772409600, "to": 1772409700}
+        created = admin.post(TASKS, json=spec, headers={"X-Request-Id": "req-42"})
+        assert created.headers["x-request-id"] == "req-42"
+        task_id = created.json()["id"]
+        _wait_succeeded(admin, task_id)
+    events = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    of_request = [event for event in events if event.get("request_id") == "req-42"]
+    assert {"task.created", "http.request"} <= {event["event"] for event in of_request}
+    created_event = next(event for event in of_request if event["event"] == "task.created")
+    assert created_event["task_id"] == task_id
+    assert created_event["project"] == "web"
+    ran = {event["event"] for event in events if event.get("task_id") == task_id}
+    assert {"task.created", "task.started", "task.succeeded"} <= ran
+
+
+def test_a_worker_process_serves_its_own_metrics_on_its_port() -> None:
+    """What `logsluice worker --metrics-port` starts."""
+    metrics = Metrics()
+    metrics.observe_event(None, "info", {"event": "task.lease_lapsed"})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    stop = metrics.serve("127.0.0.1", port)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        stop()
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert values["logsluice_task_lease_lapses_total"] == 1
+    assert "process_resident_memory_bytes" in values

@@ -116,6 +116,9 @@ class RequestMetricsMiddleware:
                     self._time(scope, started)
                 route = _route_of(scope)
                 self._metrics.http_requests.labels(scope["method"], route, str(status)).inc()
+                structlog.get_logger().debug(
+                    "http.request", method=scope["method"], route=route, status=status
+                )
 
     def _time(self, scope: Scope, started: float) -> None:
         elapsed = time.perf_counter() - started

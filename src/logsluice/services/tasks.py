@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
+
 from logsluice.domain.errors import (
     ArtifactGoneError,
     ArtifactNotFoundError,
@@ -191,6 +193,13 @@ class TaskService:
         self._undo_if_project_deleted(stored)
         created = stored.id == queued.id
         if created:
+            structlog.get_logger().info(
+                "task.created",
+                task_id=stored.id,
+                project=project,
+                dialect=str(stored.dialect),
+                logstore=spec.logstore,
+            )
             self._on_queued()
             if early is None:
                 LateEstimates.when_known(pending, lambda late: self._record_estimate(stored, late))

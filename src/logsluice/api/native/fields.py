@@ -90,12 +90,15 @@ EpochNumber = Annotated[int, Field(ge=0, le=MAX_EPOCH_NUMBER), WHOLE_NUMBER]
 # Below 2**63 as a float, so an integer past MAX_EPOCH_NUMBER is not taken as a fraction instead.
 MAX_EPOCH_FRACTION = 9.2e18
 EpochFraction = Annotated[float, Field(ge=0, le=MAX_EPOCH_FRACTION)]
+# RFC 3339 text, or an epoch number written as text (the server takes both).
 TimeText = Annotated[
     str,
     Field(
         min_length=1,
         max_length=MAX_TIME_TEXT_CHARACTERS,
-        json_schema_extra={"format": "date-time"},
+        json_schema_extra={
+            "anyOf": [{"format": "date-time"}, {"pattern": "^-?[0-9]+(\\.[0-9]+)?$"}]
+        },
     ),
 ]
 TimeValue = TimeText | EpochNumber | EpochFraction

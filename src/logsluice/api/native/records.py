@@ -71,8 +71,9 @@ _RECORDS_BODY = {
     "with Content-Encoding",
     "content": {
         "application/json": {"schema": {"type": ["array", "object"]}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
-        "text/csv": {"schema": {"type": "string"}},
+        # any text: a line or a row that is not a record is reported by its number
+        "application/x-ndjson": {"schema": {}},
+        "text/csv": {"schema": {}},
         "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
     },
 }
