@@ -308,11 +308,22 @@ def build_sinks(
 ) -> tuple[SinkService, SqlSinkStore]:
     """Return the sink service on the control-plane database, with the access-key cipher."""
     sink_store = SqlSinkStore(create_sql_engine(settings.database_url))
-    return SinkService(sink_store, catalog_store, build_secret_cipher(settings), clock), sink_store
+    cipher = build_secret_cipher(settings)
+    service = SinkService(sink_store, catalog_store, cipher, clock, check_sink_access)
+    return service, sink_store
 
 
 def open_sink_store(access: SinkAccess) -> ArtifactStore:
     """Return an S3 store on a sink's bucket and prefix, with the sink's own credentials."""
+    return _sink_s3_store(access)
+
+
+def check_sink_access(access: SinkAccess) -> None:
+    """Try a sink's bucket with its key (ArtifactStoreDeniedError, BackendUnavailableError)."""
+    _sink_s3_store(access).check_access()
+
+
+def _sink_s3_store(access: SinkAccess) -> S3ArtifactStore:
     location = S3Location(
         bucket=access.bucket,
         prefix=access.prefix,
