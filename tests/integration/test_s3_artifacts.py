@@ -211,6 +211,19 @@ def test_a_task_naming_an_unknown_sink_is_refused_before_it_runs(admin: TestClie
     assert admin.get(TASKS_URL).json()["total"] == 0
 
 
+def test_a_proxied_link_into_a_removed_sink_is_gone(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    assert register(admin, s3_bucket).status_code == 201
+    task = create(admin, query="*", sink="oss-main")
+    run_queued(app_server)
+    token = app_server.container.tasks.link("web", task["id"]).token
+    assert admin.get(f"/downloads/{token}", headers={"Authorization": ""}).status_code == 200
+    assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
+    gone = admin.get(f"/downloads/{token}", headers={"Authorization": ""})
+    assert_error(gone, 410, "artifact_gone")
+
+
 def test_a_task_whose_sink_was_removed_fails_with_sink_not_found(
     admin: TestClient, app_server: Server, s3_bucket: S3Bucket
 ) -> None:
