@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from logsluice.adapters.artifacts import S3ArtifactStore, build_artifact_store
@@ -308,11 +309,22 @@ def build_sinks(
 ) -> tuple[SinkService, SqlSinkStore]:
     """Return the sink service on the control-plane database, with the access-key cipher."""
     sink_store = SqlSinkStore(create_sql_engine(settings.database_url))
-    return SinkService(sink_store, catalog_store, build_secret_cipher(settings), clock), sink_store
+    cipher = build_secret_cipher(settings)
+    service = SinkService(sink_store, catalog_store, cipher, clock, check_sink_access)
+    return service, sink_store
 
 
 def open_sink_store(access: SinkAccess) -> ArtifactStore:
     """Return an S3 store on a sink's bucket and prefix, with the sink's own credentials."""
+    return _sink_s3_store(access)
+
+
+def check_sink_access(access: SinkAccess) -> None:
+    """Try a sink's bucket with its key (ArtifactStoreDeniedError, BackendUnavailableError)."""
+    _sink_s3_store(access).check_access()
+
+
+def _sink_s3_store(access: SinkAccess) -> S3ArtifactStore:
     location = S3Location(
         bucket=access.bucket,
         prefix=access.prefix,
@@ -349,9 +361,11 @@ def build_webhook_job(
     clock: Clock,
     base_url: str,
     on_outcome: OutcomeObserver | None = None,
+    artifact_store_of: Callable[[str, str], ArtifactStore] | None = None,
 ) -> WebhookJob:
     """Return the webhook dispatcher of a process, run every ``webhook_poll_interval``; its links
-    point at ``public_url`` when set, else at ``base_url``; ``on_outcome`` hears of each attempt."""
+    point at ``public_url`` when set, else at ``base_url``; ``on_outcome`` hears of each attempt;
+    ``artifact_store_of`` finds a task's store (its sink's)."""
     dispatcher = WebhookDispatcher(
         store=store,
         sender=build_webhook_sender(settings),
@@ -370,6 +384,7 @@ def build_webhook_job(
         ),
         base_url=settings.public_url or base_url,
         on_outcome=on_outcome or (lambda delivery, status, status_code: None),
+        artifact_store_of=artifact_store_of,
     )
     return WebhookJob(dispatcher, settings.webhook_poll_interval)
 
@@ -517,6 +532,7 @@ def build_worker_process(
         clock,
         server_url,
         on_outcome=webhook_outcome_counter(metrics) if metrics is not None else None,
+        artifact_store_of=partial(artifact_stores.artifact_store_of, task_store),
     )
     return WorkerProcess(
         pool=pool,
@@ -673,6 +689,9 @@ def build_server(
         container.clock,
         local_base_url(settings.host, settings.port),
         on_outcome=webhook_outcome_counter(metrics),
+        artifact_store_of=partial(
+            container.artifact_stores.artifact_store_of, container.task_store
+        ),
     )
     jobs: list[BackgroundJob] = [
         webhook_job,

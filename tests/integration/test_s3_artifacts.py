@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from logsluice.bootstrap import Server
+from logsluice.bootstrap import Server, build_secret_cipher
 from tests.integration.api_checks import assert_error, authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
@@ -28,7 +29,7 @@ from tests.integration.tasks_support import (
     read_rows,
     run_queued,
 )
-from tests.s3_server import S3Bucket
+from tests.s3_server import S3Bucket, S3Server
 
 SECRET = "sink-secret-value"
 
@@ -122,7 +123,8 @@ def test_proxy_links_serve_the_s3_file_through_logsluice(
 # --- sinks ---------------------------------------------------------------------------------------
 
 
-def register(client: TestClient, bucket: S3Bucket, name: str = "oss-main", **extra: str) -> Any:
+def register(client: TestClient, s3: S3Bucket, name: str = "oss-main", **extra: str) -> Any:
+    bucket = s3
     body = {
         "name": name,
         "endpoint": bucket.server.endpoint,
@@ -162,6 +164,8 @@ def test_sinks_are_registered_listed_and_removed_without_showing_secrets(
     assert_error(register(admin, s3_bucket), 409, "already_exists")
     assert_error(register(admin, s3_bucket, name="Bad Name"), 400, "invalid_name")
     assert_error(register(admin, s3_bucket, name="x2", endpoint="ftp://h"), 400, "invalid_input")
+    no_bucket = register(admin, s3_bucket, name="x3", bucket="no-such-bucket-here")
+    assert_error(no_bucket, 502, "artifact_store_denied")
     _, ciphertext = app_server.container.sinks._sink_store.get_sink("web", "oss-main")
     assert SECRET not in ciphertext
     assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
@@ -207,6 +211,19 @@ def test_a_task_naming_an_unknown_sink_is_refused_before_it_runs(admin: TestClie
     assert admin.get(TASKS_URL).json()["total"] == 0
 
 
+def test_a_proxied_link_into_a_removed_sink_is_gone(
+    admin: TestClient, app_server: Server, s3_bucket: S3Bucket
+) -> None:
+    assert register(admin, s3_bucket).status_code == 201
+    task = create(admin, query="*", sink="oss-main")
+    run_queued(app_server)
+    token = app_server.container.tasks.link("web", task["id"]).token
+    assert admin.get(f"/downloads/{token}", headers={"Authorization": ""}).status_code == 200
+    assert admin.delete("/api/v1/projects/web/sinks/oss-main").status_code == 204
+    gone = admin.get(f"/downloads/{token}", headers={"Authorization": ""})
+    assert_error(gone, 410, "artifact_gone")
+
+
 def test_a_task_whose_sink_was_removed_fails_with_sink_not_found(
     admin: TestClient, app_server: Server, s3_bucket: S3Bucket
 ) -> None:
@@ -236,3 +253,41 @@ def test_the_janitor_aborts_uploads_no_running_task_owns(
     assert janitor.abort_abandoned_uploads(datetime.now(UTC) + timedelta(days=1)) == 1
     (left,) = unfinished_uploads(s3_bucket)
     assert left["Key"] == f"artifacts/web/{running['id']}/f.csv"  # its task is running
+
+
+def test_a_sink_with_a_wrong_secret_fails_the_task_as_refused(
+    admin: TestClient, app_server: Server, sigv4_s3_server: S3Server
+) -> None:
+    """rclone checks SigV4: the sink's own key signs, and a wrong secret is refused, not retried."""
+    signed = boto3.client(
+        "s3",
+        endpoint_url=sigv4_s3_server.endpoint,
+        aws_access_key_id=sigv4_s3_server.access_key_id,
+        aws_secret_access_key=sigv4_s3_server.secret_access_key,
+        region_name=sigv4_s3_server.region,
+    )
+    signed.create_bucket(Bucket="customer-sink")
+    body = {
+        "endpoint": sigv4_s3_server.endpoint,
+        "bucket": "customer-sink",
+        "access_key_id": sigv4_s3_server.access_key_id,
+    }
+    wrong = {"name": "wrong", "secret_access_key": "not-it", **body}
+    refused_at_once = admin.post("/api/v1/projects/web/sinks", json=wrong)
+    assert_error(refused_at_once, 502, "artifact_store_denied")
+    right = {"name": "right", "secret_access_key": sigv4_s3_server.secret_access_key, **body}
+    assert admin.post("/api/v1/projects/web/sinks", json=right).status_code == 201
+    # the key was changed on the server since it was registered: the task is refused, not retried
+    sink = app_server.container.sinks.get("web", "right")
+    cipher = build_secret_cipher(app_server.container.settings)
+    app_server.container.sinks._sink_store.create_sink(
+        replace(sink, name="wrong"), cipher.encrypt("not-it")
+    )
+    good = create(admin, query="*", sink="right", name="good")
+    bad = create(admin, query="*", sink="wrong", name="bad")
+    assert run_queued(app_server) == 2
+    assert get(admin, good["id"])["status"] == "SUCCEEDED"
+    refused = get(admin, bad["id"])
+    assert refused["status"] == "FAILED"
+    assert refused["error"]["code"] == "artifact_store_denied"
+    assert "s3://customer-sink" in refused["error"]["message"]

@@ -43,6 +43,7 @@ from tests.integration.tasks_support import (
     local_path,
     run_queued,
 )
+from tests.s3_server import S3Bucket
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -287,6 +288,29 @@ def test_the_link_of_a_success_event_downloads_the_file(
     manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
     assert hashlib.sha256(response.content).hexdigest() == manifest["sha256"]
     assert _verified(received)["data"]["sha256"] == manifest["sha256"]
+
+
+def test_the_event_of_a_task_in_a_sink_has_its_sha256_and_a_working_link(
+    server: Server, client: TestClient, receiver: Receiver, s3_bucket: S3Bucket
+) -> None:
+    sink = {
+        "name": "oss-main",
+        "endpoint": s3_bucket.server.endpoint,
+        "bucket": s3_bucket.name,
+        "access_key_id": s3_bucket.server.access_key_id,
+        "secret_access_key": s3_bucket.server.secret_access_key,
+    }
+    assert client.post("/api/v1/projects/web/sinks", json=sink).status_code == 201
+    task = create(client, sink="oss-main", webhook={"url": receiver.url, "secret": SECRET})
+    run_queued(server)
+    _deliver(server)
+    [received] = receiver.received
+    event = _verified(received)["data"]
+    manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
+    assert event["sha256"] == manifest["sha256"]
+    path = "/downloads/" + event["link"]["url"].split("/downloads/", 1)[1]
+    response = client.get(local_path(path), headers={"Authorization": ""})
+    assert hashlib.sha256(response.content).hexdigest() == manifest["sha256"]
 
 
 def test_a_failing_receiver_is_retried_with_the_same_id_until_it_answers(

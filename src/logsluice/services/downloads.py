@@ -10,7 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from logsluice.domain.errors import ArtifactGoneError, ArtifactNotFoundError, TaskNotFoundError
+from logsluice.domain.errors import (
+    ArtifactGoneError,
+    ArtifactNotFoundError,
+    SinkNotFoundError,
+    TaskNotFoundError,
+)
 from logsluice.domain.tasks import TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import TaskStore
@@ -58,7 +63,10 @@ class DownloadService:
             raise ArtifactGoneError("the task of this link was deleted") from error
         if task.status != TaskStatus.SUCCEEDED or task.artifact_key != claims.artifact_key:
             raise ArtifactGoneError("the file of this link has expired or was removed")
-        store = self._artifact_stores.artifact_store_for(task)
+        try:
+            store = self._artifact_stores.artifact_store_for(task)
+        except SinkNotFoundError as error:
+            raise ArtifactGoneError("the sink holding the file of this link was removed") from error
         sha256 = str(read_manifest(store, task)["sha256"])
         try:
             size_bytes = store.size(claims.artifact_key)

@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from logsluice.domain.errors import InvalidInputError, SinkNotFoundError
+from logsluice.domain.errors import InvalidInputError, SinkNotFoundError, TaskNotFoundError
 from logsluice.domain.names import check_name
 from logsluice.domain.sinks import Sink, SinkTarget, joined_prefix, normalized_prefix
 from logsluice.domain.tasks import Task
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import CatalogStore, Clock, SecretCipher, SinkStore
+from logsluice.ports import CatalogStore, Clock, SecretCipher, SinkStore, TaskStore
 from logsluice.services.task_files import all_keys
 
 DEFAULT_REGION = "us-east-1"
@@ -93,17 +93,23 @@ class SinkService:
         catalog_store: CatalogStore,
         cipher: SecretCipher,
         clock: Clock,
+        check_access: Callable[[SinkAccess], None] = lambda access: None,
     ) -> None:
+        """``check_access`` tries a new sink's bucket with its key before it is registered."""
         self._sink_store = sink_store
         self._catalog_store = catalog_store
         self._cipher = cipher
         self._clock = clock
+        self._check_access = check_access
 
     def register(self, project: str, registration: SinkRegistration) -> Sink:
         """Register a sink of ``project`` and return it (without its secret).
 
-        Raises ProjectNotFoundError, InvalidInputError (a bad name, endpoint, bucket or prefix, a
-        missing key), AlreadyExistsError when the project has a sink of that name.
+        The bucket is tried with the key first (one listing under the prefix). Raises
+        ProjectNotFoundError, InvalidInputError (a bad name, endpoint, bucket or prefix, a missing
+        key), AlreadyExistsError when the project has a sink of that name,
+        ArtifactStoreDeniedError when the server refuses the key or has no such bucket,
+        BackendUnavailableError when it cannot be reached.
         """
         self._catalog_store.get_project(project)
         checked = _check_registration(registration)
@@ -116,6 +122,16 @@ class SinkService:
             region=checked.region or DEFAULT_REGION,
             access_key_id=checked.access_key_id,
             created_at=self._clock.now(),
+        )
+        self._check_access(
+            SinkAccess(
+                endpoint=sink.endpoint,
+                bucket=sink.bucket,
+                prefix=sink.prefix,
+                region=sink.region,
+                access_key_id=sink.access_key_id,
+                secret_access_key=checked.secret_access_key,
+            )
         )
         self._sink_store.create_sink(sink, self._cipher.encrypt(checked.secret_access_key))
         return sink
@@ -220,6 +236,14 @@ class ArtifactStores:
         with self._lock:
             self._opened[cache_key] = (sink, store)
         return store
+
+    def artifact_store_of(self, task_store: TaskStore, project: str, task_id: str) -> ArtifactStore:
+        """Return the store of the task ``task_id``; the default one when the task or its sink
+        is gone (nothing of it is found there either)."""
+        try:
+            return self.artifact_store_for(task_store.get_task(project, task_id))
+        except (TaskNotFoundError, SinkNotFoundError):
+            return self.default
 
     def sweepable_stores(self) -> list[ArtifactStore]:
         """Return the default store and one store per registered sink (whole bucket prefix), for

@@ -135,14 +135,17 @@ class WebhookDispatcher:
         base_url: str,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),  # noqa: S311 (not secret)
         on_outcome: OutcomeObserver = lambda delivery, status, status_code: None,
+        artifact_store_of: Callable[[str, str], ArtifactStore] | None = None,
     ) -> None:
         """``base_url`` is where download links of success events point (the server's URL);
-        ``on_outcome`` hears of every attempt's outcome (metrics count them)."""
+        ``on_outcome`` hears of every attempt's outcome (metrics count them);
+        ``artifact_store_of(project, task_id)`` finds the store of a task writing to a sink
+        (default: ``artifact_store`` for every task)."""
+        self._artifact_store_of = artifact_store_of or (lambda project, task_id: artifact_store)
         self._on_outcome = on_outcome
         self._store = store
         self._sender = sender
         self._cipher = cipher
-        self._artifact_store = artifact_store
         self._link_signer = link_signer
         self._clock = clock
         self._settings = settings
@@ -265,8 +268,9 @@ class WebhookDispatcher:
         if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value:
             return None
         key = f"{delivery.project}/{delivery.task_id}/{MANIFEST_FILE_NAME}"
+        store = self._artifact_store_of(delivery.project, delivery.task_id)
         try:
-            manifest = json.loads(b"".join(self._artifact_store.read(key)))
+            manifest = json.loads(b"".join(store.read(key)))
         except (ArtifactNotFoundError, ValueError):
             return None  # the file expired or was deleted before the event went out
         sha256 = manifest.get("sha256")
@@ -276,7 +280,8 @@ class WebhookDispatcher:
         artifact_key = delivery.payload.get("artifact_key")
         if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value or not artifact_key:
             return None
-        if not self._artifact_store.exists(str(artifact_key)):
+        store = self._artifact_store_of(delivery.project, delivery.task_id)
+        if not store.exists(str(artifact_key)):
             return None
         link = self._link_signer.sign(
             delivery.project, delivery.task_id, str(artifact_key), self._settings.link_ttl

@@ -322,6 +322,15 @@ class S3ArtifactStore:
     def _put(self, object_key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.location.bucket, Key=object_key, Body=data)
 
+    def check_access(self) -> None:
+        """List one key under the prefix, to learn now whether the bucket and credentials work.
+
+        Raises ArtifactStoreDeniedError (refused, no such bucket) or BackendUnavailableError.
+        """
+        prefix = self.location.object_key("")
+        with translated(self.location, prefix or "/"):
+            self._client.list_objects_v2(Bucket=self.location.bucket, Prefix=prefix, MaxKeys=1)
+
     # --- reading, links, removal -------------------------------------------------------------
 
     def read(self, key: str, start_bytes: int = 0, end_bytes: int | None = None) -> Iterator[bytes]:

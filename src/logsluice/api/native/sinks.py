@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from logsluice.api.context import ApiContext, Caller, Context
 from logsluice.domain.errors import BackendUnavailableError
+from logsluice.domain.names import NAME_PATTERN
 from logsluice.domain.sinks import Sink
 from logsluice.services.sinks import SinkRegistration, SinkService
 
@@ -22,13 +23,22 @@ router = APIRouter(prefix="/api/v1/projects/{project}/sinks", tags=["sinks"])
 class SinkCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    name: str = Field(description="2–64 characters a-z 0-9 _ -, unique in the project")
-    endpoint: str = Field(description="the S3-compatible server's URL, e.g. https://oss.example")
-    bucket: str = Field(description="an existing bucket")
-    prefix: str = Field(default="", description="key prefix the files go under")
-    region: str = Field(default="", description="signing region; default us-east-1")
-    access_key_id: str = Field(description="the bucket's access key id")
-    secret_access_key: str = Field(description="its secret; stored encrypted, never shown")
+    name: str = Field(
+        pattern=NAME_PATTERN.pattern,
+        description="2–64 characters a-z 0-9 _ -, unique in the project",
+    )
+    endpoint: str = Field(
+        pattern=r"^https?://[^/\s]+",
+        max_length=1024,
+        description="the S3-compatible server's URL, e.g. https://oss.example",
+    )
+    bucket: str = Field(pattern=r"^[a-z0-9._-]{3,63}$", description="an existing bucket")
+    prefix: str = Field(default="", max_length=512, description="key prefix the files go under")
+    region: str = Field(default="", max_length=64, description="signing region; default us-east-1")
+    access_key_id: str = Field(min_length=1, max_length=256, description="the bucket's key id")
+    secret_access_key: str = Field(
+        min_length=1, max_length=1024, description="its secret; stored encrypted, never shown"
+    )
 
 
 class SinkOut(BaseModel):
