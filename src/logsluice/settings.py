@@ -133,13 +133,14 @@ class Settings(BaseSettings):
         ),
     )
     ingest_max_fields: int = Field(
-        default=500,
+        default=256,
         ge=8,
         le=10_000,
         description=(
             "Most fields one logstore may have (its time field and `logstream` included; a nested"
             " object counts its leaves), and so one ingest request's records: an ingest that would"
-            " pass it is refused with 413 `too_many_fields` and stores nothing."
+            " pass it is refused with 413 `too_many_fields` and stores nothing. Wide logstores"
+            " need about 1 MiB of `duckdb_memory_limit_bytes` per field: raise both together."
         ),
     )
     ingest_max_errors_reported: int = Field(

@@ -86,7 +86,9 @@ class JsonLinesDecoder:
             errors.extend(piece_errors)
         if not tables:  # only blank lines
             tables.append(self._decode_lines(b"", first_line)[0])
-        table = concat_widened(tables) if len(tables) > 1 else tables[0]
+        # one Arrow chunk per column: DuckDB makes a vector of every column for each chunk it
+        # reads, so many small chunks of a wide table cost it far more memory than their bytes
+        table = concat_widened(tables).combine_chunks() if len(tables) > 1 else tables[0]
         return DecodedChunk(table, table.num_rows, errors)
 
     def _arrow_may_read(self, piece: bytes, line_count: int) -> bool:

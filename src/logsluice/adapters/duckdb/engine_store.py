@@ -145,7 +145,7 @@ class DuckDBEngineStore:
             stored = self._read_schema(cursor, project, logstore)
             plan = self._plan(project, logstore, stored, records)
             if not plan.changes:
-                with self._wide_work(len(stored.fields)):
+                with self._wide_work(cursor, len(stored.fields)):
                     return _insert(cursor, table, plan, records, stored.time_field)
         with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
@@ -157,7 +157,7 @@ class DuckDBEngineStore:
                         cursor.execute(statement)
                 return _insert(cursor, table, plan, records, stored.time_field)
 
-            with self._wide_work(len(stored.fields) + plan.added_fields):
+            with self._wide_work(cursor, len(stored.fields) + plan.added_fields):
                 return _in_transaction(cursor, change_and_insert)
 
     def _plan(
@@ -175,9 +175,19 @@ class DuckDBEngineStore:
             )
         return plan
 
-    def _wide_work(self, fields: int) -> AbstractContextManager[None]:
-        """Context for work on a table of ``fields`` columns: a wide one gets the memory limit."""
-        return self._sorting() if fields > WIDE_FIELDS else nullcontext()
+    @contextmanager
+    def _wide_work(self, cursor: duckdb.DuckDBPyConnection, fields: int) -> Iterator[None]:
+        """Context for an append to a table of ``fields`` columns: a wide one runs at the memory
+        limit, and what it wrote is settled (:meth:`_settle_wide_append`) before the limit drops."""
+        if fields <= WIDE_FIELDS:
+            yield
+            return
+        with self._sorting():
+            yield
+            self._settle_wide_append(cursor)
+
+    def _settle_wide_append(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Finish the work a wide append left to the engine while memory is raised (no-op)."""
 
     def logstreams(self, project: str, logstore: str) -> list[LogstreamInfo]:
         """Return the logstreams seen in a logstore with their record counts, ordered by name."""
