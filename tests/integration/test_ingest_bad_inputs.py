@@ -185,3 +185,25 @@ def test_a_wide_logstore_takes_batch_after_batch(client: TestClient) -> None:
     assert _count(client, url) == 8000
     narrow = _new_logstore(client, "narrow")
     assert client.post(f"{narrow}/records", json=[{"time": TIME, "m": "x"}]).status_code == 200
+
+
+def test_field_names_that_cannot_be_stored_and_extreme_times_are_refused_per_line(
+    client: TestClient,
+) -> None:
+    url = _new_logstore(client)
+    good = orjson.dumps({"time": TIME, "message": "kept"})
+    for line in (
+        b'{"time": "2026-11-05T12:00:00Z", "nul\\u0000name": 1}',  # used to be a 503
+        b'{"time": "2026-11-05T12:00:00Z", "": 1}',  # used to refuse the whole batch
+        b'{"time": 1e300}',  # used to be a 500
+        b'{"time": "2026-11-05T12:00:00Z", "x": 1e400}',
+    ):
+        response = client.post(f"{url}/records", content=good + b"\n" + line, headers=JSON_LINES)
+        assert response.status_code == 200, response.text
+        assert response.json()["accepted"] == 1
+        assert [error["line"] for error in response.json()["errors"]] == [2]
+        strict = client.post(
+            f"{url}/records?strict=true", content=good + b"\n" + line, headers=JSON_LINES
+        )
+        assert_error(strict, 400, "invalid_records")
+    assert _count(client, url) == 4

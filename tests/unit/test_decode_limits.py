@@ -187,3 +187,33 @@ def test_input_within_the_limit_decompresses_whole() -> None:
         max_input_bytes=2 * 1024 * 1024,
     )
     assert sum(chunk.accepted for chunk in chunks) == 1024 * 1024 // 248
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (b'{"time": "2026-11-05T12:00:00Z", "nul\\u0000name": 1}', "NUL"),
+        (b'{"time": "2026-11-05T12:00:00Z", "": 1}', "empty"),
+        (b'{"time": "2026-11-05T12:00:00Z", "http": {"": 1}}', None),
+    ],
+)
+def test_field_names_that_cannot_be_stored_are_refused_per_line(
+    line: bytes, reason: str | None
+) -> None:
+    """A valid UTF-8 block (Arrow's path) with one such line refuses that line alone."""
+    good = _lines([{"time": TIME, "m": "kept"}] * 3)
+    chunk = _decoder().decode_block(good + b"\n" + line, 1)
+    if reason is None:  # a nested empty key is the leaf "http.", a usable name
+        assert chunk.accepted == 4
+        return
+    assert chunk.accepted == 3
+    assert [error.line for error in chunk.errors] == [4]
+    assert reason in chunk.errors[0].message
+
+
+def test_an_epoch_past_any_timestamp_is_refused_per_line() -> None:
+    block = b'{"time": 1e300}\n' + _lines([{"time": 1_762_344_000}])
+    chunk = _decoder().decode_block(block, 1)
+    assert chunk.accepted == 1
+    assert [error.line for error in chunk.errors] == [1]
+    assert "years 1 to 9999" in chunk.errors[0].message

@@ -32,6 +32,7 @@ from logsluice.domain.errors import InvalidRecordsError, TooManyFieldsError
 from logsluice.pipeline.decode_columns import (
     concat_widened,
     finish_table,
+    flatten_objects,
     flatten_record,
     table_from_records,
 )
@@ -233,7 +234,15 @@ def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
 
 
 def _has_nested(table: pa.Table) -> bool:
+    """True when a column needs the per-line path: nesting Arrow cannot keep, or a field name
+    that cannot be stored (empty, or holding a NUL), which that path refuses line by line."""
+    if any(_bad_name(name) for name in flatten_objects(table.schema.empty_table()).column_names):
+        return True
     return any(_unsupported(column.type) for column in table.columns)
+
+
+def _bad_name(name: str) -> bool:
+    return not name or "\x00" in name
 
 
 def _unsupported(data_type: pa.DataType) -> bool:
@@ -283,8 +292,11 @@ def _record_problem(record: dict[str, Any], openers: int) -> str | None:
     """Return why a parsed record is refused (too deep, a NUL in a field name), else None."""
     if openers > MAX_NESTING_DEPTH and _depth(record) > MAX_NESTING_DEPTH:
         return _TOO_DEEP
-    if any("\x00" in name for name in flatten_record(record)):
+    names = flatten_record(record)
+    if any("\x00" in name for name in names):
         return "a field name contains a NUL character"
+    if "" in names:
+        return "a field name is empty"
     return None
 
 

@@ -57,7 +57,10 @@ def convert_times(
         return TimeColumn(pa.repeat(arrival, row_count))
     if _is_text(column.type):
         return _text_times(column, arrival_time, field_name, time_format)
-    converted = _vectorized(column)
+    try:
+        converted = _vectorized(column)
+    except (pa.ArrowInvalid, OverflowError):  # an epoch past any timestamp: value by value
+        converted = None
     if converted is not None:
         return TimeColumn(pc.fill_null(converted, arrival))
     return _per_value(column, arrival_time, field_name)
