@@ -12,6 +12,7 @@ import pytest
 import zstandard
 
 from logsluice.adapters.duckdb.errors import translate_errors
+from logsluice.adapters.http.wire import error_from_envelope
 from logsluice.domain.errors import (
     EngineOutOfMemoryError,
     PayloadTooLargeError,
@@ -217,3 +218,10 @@ def test_an_epoch_past_any_timestamp_is_refused_per_line() -> None:
     assert chunk.accepted == 1
     assert [error.line for error in chunk.errors] == [1]
     assert "years 1 to 9999" in chunk.errors[0].message
+
+
+def test_out_of_memory_from_a_serving_node_stays_not_retryable() -> None:
+    envelope = {"error": {"code": "out_of_memory", "message": "the log store ran out of memory"}}
+    error = error_from_envelope(503, envelope)
+    assert isinstance(error, EngineOutOfMemoryError)
+    assert error.retryable is False
