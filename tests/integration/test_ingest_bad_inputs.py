@@ -4,6 +4,8 @@ serving (issue 12, items 1, 2 and 7)."""
 
 from __future__ import annotations
 
+import gzip
+
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -207,3 +209,30 @@ def test_field_names_that_cannot_be_stored_and_extreme_times_are_refused_per_lin
         )
         assert_error(strict, 400, "invalid_records")
     assert _count(client, url) == 4
+
+
+def test_a_chunked_body_over_the_limit_is_413(make_server: ServerFactory) -> None:
+    with authorized_client(make_server(ingest_max_body_bytes=4096)) as client:
+        url = _new_logstore(client)
+        line = orjson.dumps({"time": TIME, "message": "x" * 100}) + b"\n"
+        parts = iter([line * 10] * 100)  # no Content-Length: sent chunked
+        error = assert_error(client.post(f"{url}/records", content=parts), 413, "payload_too_large")
+        assert error["details"]["limit_bytes"] == 4096
+        assert _count(client, url) == 0
+
+
+def test_a_gzip_bomb_is_refused_naming_the_setting(make_server: ServerFactory) -> None:
+    with authorized_client(make_server(ingest_max_decoded_bytes=1024 * 1024)) as client:
+        url = _new_logstore(client)
+        line = orjson.dumps({"time": TIME, "message": "a" * 200}) + b"\n"
+        bomb = gzip.compress(line * 100_000)  # 23 MB of records in about 70 KB
+        for content_type in ("application/x-ndjson", "application/json"):
+            response = client.post(
+                f"{url}/records",
+                content=bomb,
+                headers={"Content-Encoding": "gzip", "Content-Type": content_type},
+            )
+            error = assert_error(response, 413, "payload_too_large")
+            assert "decompresses to more than 1,048,576 bytes" in error["message"]
+            assert "LOGSLUICE_INGEST_MAX_DECODED_BYTES" in error["message"]
+        assert _count(client, url) == 0
