@@ -41,6 +41,7 @@ from logsluice.domain.timerange import TimeRange
 from logsluice.domain.webhooks import new_webhook_secret, parse_networks
 from logsluice.services.clock import SystemClock
 from logsluice.services.links import LinkSigner
+from logsluice.services.sinks import ArtifactStores
 from logsluice.services.webhooks import WebhookDispatcher, WebhookSettings
 
 OUT_DIR = Path(__file__).parent / "out" / "webhooks"
@@ -116,7 +117,8 @@ def main() -> int:
     cipher = FernetSecretCipher(Fernet.generate_key())
     url = f"http://127.0.0.1:{receiver.port}/hook"
     target = WebhookTarget(url=url, secret_ciphertext=cipher.encrypt(new_webhook_secret()))
-    _end_tasks(SqlTaskStore(engine), arguments.events, target)
+    task_store = SqlTaskStore(engine)
+    _end_tasks(task_store, arguments.events, target)
     store = SqlWebhookStore(engine)
     sample = store.claim_due(now=datetime.now(UTC) - timedelta(days=1), hold=timedelta(), limit=1)
     assert sample == []  # nothing is due before the endings
@@ -132,7 +134,8 @@ def main() -> int:
         store=store,
         sender=HttpWebhookSender(allowed_networks=parse_networks("127.0.0.1/32")),
         cipher=cipher,
-        artifact_store=build_artifact_store(f"file://{OUT_DIR / 'artifacts'}"),
+        task_store=task_store,
+        artifact_stores=ArtifactStores(build_artifact_store(f"file://{OUT_DIR / 'artifacts'}")),
         link_signer=LinkSigner(b"0" * 32, SystemClock()),
         clock=SystemClock(),
         settings=WebhookSettings(

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import TYPE_CHECKING
 
 from logsluice.adapters.artifacts import S3ArtifactStore, build_artifact_store
@@ -356,21 +355,22 @@ def build_webhook_sender(settings: Settings) -> HttpWebhookSender:
 def build_webhook_job(
     settings: Settings,
     store: SqlWebhookStore,
-    artifact_store: ArtifactStore,
+    task_store: TaskStore,
+    artifact_stores: ArtifactStores,
     link_signer: LinkSigner,
     clock: Clock,
     base_url: str,
     on_outcome: OutcomeObserver | None = None,
-    artifact_store_of: Callable[[str, str], ArtifactStore] | None = None,
 ) -> WebhookJob:
     """Return the webhook dispatcher of a process, run every ``webhook_poll_interval``; its links
-    point at ``public_url`` when set, else at ``base_url``; ``on_outcome`` hears of each attempt;
-    ``artifact_store_of`` finds a task's store (its sink's)."""
+    point at ``public_url`` when set, else at ``base_url`` (or at the task's object store, as the
+    link endpoint's do); ``on_outcome`` hears of each attempt."""
     dispatcher = WebhookDispatcher(
         store=store,
         sender=build_webhook_sender(settings),
         cipher=build_secret_cipher(settings),
-        artifact_store=artifact_store,
+        task_store=task_store,
+        artifact_stores=artifact_stores,
         link_signer=link_signer,
         clock=clock,
         settings=WebhookSettings(
@@ -384,7 +384,6 @@ def build_webhook_job(
         ),
         base_url=settings.public_url or base_url,
         on_outcome=on_outcome or (lambda delivery, status, status_code: None),
-        artifact_store_of=artifact_store_of,
     )
     return WebhookJob(dispatcher, settings.webhook_poll_interval)
 
@@ -527,12 +526,12 @@ def build_worker_process(
     webhooks = build_webhook_job(
         settings,
         webhook_store,
-        artifact_stores.default,
+        task_store,
+        artifact_stores,
         link_signer,
         clock,
         server_url,
         on_outcome=webhook_outcome_counter(metrics) if metrics is not None else None,
-        artifact_store_of=partial(artifact_stores.artifact_store_of, task_store),
     )
     return WorkerProcess(
         pool=pool,
@@ -684,14 +683,12 @@ def build_server(
     webhook_job = build_webhook_job(
         settings,
         container.webhook_store,
-        container.artifact_store,
+        container.task_store,
+        container.artifact_stores,
         container.link_signer,
         container.clock,
         local_base_url(settings.host, settings.port),
         on_outcome=webhook_outcome_counter(metrics),
-        artifact_store_of=partial(
-            container.artifact_stores.artifact_store_of, container.task_store
-        ),
     )
     jobs: list[BackgroundJob] = [
         webhook_job,

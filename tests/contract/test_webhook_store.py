@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from logsluice.adapters.sql import SqlCatalogStore, SqlTaskStore, SqlWebhookStore, create_sql_engine
 from logsluice.domain.catalog import Project
 from logsluice.domain.tasks import Task, TaskStatus, WebhookTarget
+from logsluice.domain.timerange import TimeRange
 from logsluice.domain.webhooks import DeliveryOutcome, DeliveryStatus
 from tests.contract.task_samples import LEASE, NO_LIMIT, T0, WORKER, make_task
 
@@ -244,3 +246,22 @@ def test_a_batch_of_outcomes_is_recorded_together(
         claimed[2].id: DeliveryStatus.PENDING,
     }
     assert webhook_store.count_unsettled() == 1
+
+
+def test_a_cancel_that_ends_with_the_last_released_slice_writes_a_delivery(
+    task_store: SqlTaskStore, webhook_store: SqlWebhookStore
+) -> None:
+    task = task_store.create_task(make_task(webhook=TARGET))
+    arguments: dict[str, Any] = {"lease": LEASE, "now": T0, "max_running_per_project": NO_LIMIT}
+    assert task_store.claim_next_work(WORKER, **arguments) is not None
+    ranges = [TimeRange(T0 + timedelta(minutes=index), T0 + timedelta(minutes=index + 1))
+              for index in range(2)]  # fmt: skip
+    task_store.plan_slices(task.id, ranges, worker_id=WORKER, now=T0)
+    assert task_store.claim_next_work("w1", **arguments) is not None
+    task_store.request_cancel("web", task.id, now=T0)
+    assert webhook_store.list_deliveries([task.id]) == {}  # CANCELLING: not ended yet
+    task_store.release_slice(task.id, 0, "w1", now=T0)
+    assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLED
+    [delivery] = webhook_store.list_deliveries([task.id])[task.id]
+    assert delivery.event_type == "download_task.cancelled"
+    assert delivery.payload["status"] == "CANCELLED"

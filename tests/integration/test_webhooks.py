@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
@@ -29,10 +30,12 @@ from logsluice.domain.tasks import Task, TaskDialect, TaskStatus, WebhookTarget
 from logsluice.domain.webhooks import DeliveryStatus
 from logsluice.services.clock import SystemClock
 from logsluice.services.links import LinkSigner
+from logsluice.services.sinks import ArtifactStores
 from logsluice.services.webhooks import WebhookDispatcher, WebhookSettings
 from logsluice.settings import load_settings
 from tests.contract.task_samples import make_spec
 from tests.integration.api_checks import assert_error, authorized_client
+from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
     RANGE,
     TASKS_URL,
@@ -540,7 +543,8 @@ def test_two_dispatchers_on_postgresql_deliver_each_event_once(
             store=store,
             sender=build_webhook_sender(settings),
             cipher=cipher,
-            artifact_store=build_artifact_store(settings.artifact_store_url),
+            task_store=task_store,
+            artifact_stores=ArtifactStores(build_artifact_store(settings.artifact_store_url)),
             link_signer=LinkSigner(b"0" * 32, SystemClock()),
             clock=SystemClock(),
             settings=WebhookSettings(batch_size=3, concurrency=2),
@@ -614,3 +618,53 @@ def test_a_secret_sealed_with_another_key_fails_the_attempt_with_the_reason(
     assert delivery["status"] == "pending"
     assert "LOGSLUICE_ACCESS_KEY_CIPHER_KEY" in delivery["last_error"]
     assert receiver.received == []
+
+
+def test_a_success_event_sent_after_the_file_expired_has_no_link(
+    server: Server, client: TestClient, receiver: Receiver, clock: ManualClock
+) -> None:
+    receiver.answers = [(503, {})]
+    task = create(client, webhook={"url": receiver.url, "secret": SECRET})
+    run_queued(server)
+    assert _deliver(server) == 1  # refused: the event waits for its retry
+    first = _verified(receiver.received[0])["data"]
+    assert first["link"] is not None
+    assert first["sha256"] is not None
+    clock.advance(timedelta(hours=2))
+    assert server.container.janitor.run_once().expired == 1
+    assert _deliver(server) == 2  # the retried success event and the expiry event
+    events = {_verified(item)["type"]: _verified(item)["data"] for item in receiver.received[1:]}
+    assert set(events) == {"download_task.succeeded", "download_task.expired"}
+    late = events["download_task.succeeded"]
+    assert late["status"] == "SUCCEEDED"
+    assert late["rows"] == first["rows"]
+    assert late["link"] is None
+    assert late["sha256"] is None
+    assert get(client, task["id"])["webhook"]["state"] == "delivered"
+
+
+def test_a_success_event_of_an_s3_artifact_links_to_the_object_store(
+    make_server: ServerFactory,
+    s3_bucket: S3Bucket,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+) -> None:
+    for name, value in s3_bucket.server.environment().items():
+        monkeypatch.setenv(name, value)
+    server = make_server(
+        workers=0,
+        artifact_store_url=s3_bucket.url("artifacts"),
+        webhook_allow_networks="127.0.0.1/32",
+        webhook_poll_interval=3600,
+    )
+    with authorized_client(server) as client:
+        load(client, RECORDS)
+        task = create(client, webhook={"url": receiver.url, "secret": SECRET})
+        assert run_queued(server) == 1
+        assert _deliver(server) == 1
+    [received] = receiver.received
+    data = _verified(received)["data"]
+    assert data["link"]["url"].startswith(f"{s3_bucket.server.endpoint}/{s3_bucket.name}/")
+    content = httpx.get(data["link"]["url"]).content
+    assert hashlib.sha256(content).hexdigest() == data["sha256"]
+    assert data["id"] == task["id"]

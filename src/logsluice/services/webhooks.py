@@ -22,9 +22,9 @@ import structlog
 
 from logsluice.domain.catalog import Project
 from logsluice.domain.errors import (
-    ArtifactNotFoundError,
     InvalidSettingsError,
     LogsluiceError,
+    NotFoundError,
     ProjectNotFoundError,
     WebhookDeliveryError,
 )
@@ -39,18 +39,19 @@ from logsluice.domain.webhooks import (
     webhook_headers,
     webhook_key,
 )
-from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import (
     CatalogStore,
     Clock,
     SecretCipher,
+    TaskStore,
     WebhookResponse,
     WebhookSender,
     WebhookStore,
 )
 from logsluice.services.links import LinkSigner
 from logsluice.services.periodic import PeriodicJob
-from logsluice.services.task_files import MANIFEST_FILE_NAME
+from logsluice.services.sinks import ArtifactStores
+from logsluice.services.task_files import manifest_key
 from logsluice.services.task_progress import TaskView, TaskWebhook
 
 # Longest error text kept on a delivery (the receiver's answer is cut to this).
@@ -128,24 +129,23 @@ class WebhookDispatcher:
         store: WebhookStore,
         sender: WebhookSender,
         cipher: SecretCipher,
-        artifact_store: ArtifactStore,
+        task_store: TaskStore,
+        artifact_stores: ArtifactStores,
         link_signer: LinkSigner,
         clock: Clock,
         settings: WebhookSettings,
         base_url: str,
         jitter: Callable[[], float] = lambda: random.uniform(0.5, 1.0),  # noqa: S311 (not secret)
         on_outcome: OutcomeObserver = lambda delivery, status, status_code: None,
-        artifact_store_of: Callable[[str, str], ArtifactStore] | None = None,
     ) -> None:
         """``base_url`` is where download links of success events point (the server's URL);
-        ``on_outcome`` hears of every attempt's outcome (metrics count them);
-        ``artifact_store_of(project, task_id)`` finds the store of a task writing to a sink
-        (default: ``artifact_store`` for every task)."""
-        self._artifact_store_of = artifact_store_of or (lambda project, task_id: artifact_store)
+        ``on_outcome`` hears of every attempt's outcome (metrics count them)."""
         self._on_outcome = on_outcome
         self._store = store
         self._sender = sender
         self._cipher = cipher
+        self._task_store = task_store
+        self._artifact_stores = artifact_stores
         self._link_signer = link_signer
         self._clock = clock
         self._settings = settings
@@ -218,9 +218,8 @@ class WebhookDispatcher:
                 "LOGSLUICE_ACCESS_KEY_CIPHER_KEY is not the one it was sealed with"
             ) from error
         now = self._clock.now().replace(microsecond=0)  # the body's time is the header's
-        event = completion_event(
-            delivery, sent_at=now, sha256=self._sha256(delivery), link=self._link(delivery)
-        )
+        sha256, link = self._file_of(delivery)
+        event = completion_event(delivery, sent_at=now, sha256=sha256, link=link)
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         headers = webhook_headers(key, delivery.id, int(now.timestamp()), body)
         return self._sender.send(delivery.url, headers, body)
@@ -264,32 +263,29 @@ class WebhookDispatcher:
 
     # --- what a success event links to -----------------------------------------------------------
 
-    def _sha256(self, delivery: WebhookDelivery) -> str | None:
+    def _file_of(self, delivery: WebhookDelivery) -> tuple[str | None, dict[str, str] | None]:
+        """Return the sha256 and a fresh link of a success event's file; None, None once the task
+        is no longer SUCCEEDED (expired, deleted) or its file is gone."""
         if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value:
-            return None
-        key = f"{delivery.project}/{delivery.task_id}/{MANIFEST_FILE_NAME}"
-        store = self._artifact_store_of(delivery.project, delivery.task_id)
+            return None, None
         try:
-            manifest = json.loads(b"".join(store.read(key)))
-        except (ArtifactNotFoundError, ValueError):
-            return None  # the file expired or was deleted before the event went out
-        sha256 = manifest.get("sha256")
-        return sha256 if isinstance(sha256, str) else None
-
-    def _link(self, delivery: WebhookDelivery) -> dict[str, str] | None:
-        artifact_key = delivery.payload.get("artifact_key")
-        if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value or not artifact_key:
-            return None
-        store = self._artifact_store_of(delivery.project, delivery.task_id)
-        if not store.exists(str(artifact_key)):
-            return None
-        link = self._link_signer.sign(
-            delivery.project, delivery.task_id, str(artifact_key), self._settings.link_ttl
+            task = self._task_store.get_task(delivery.project, delivery.task_id)
+            manifest_store = self._artifact_stores.artifact_store_for(task)
+            manifest = json.loads(b"".join(manifest_store.read(manifest_key(task))))
+        except (NotFoundError, ValueError):
+            return None, None
+        if task.status != TaskStatus.SUCCEEDED or task.artifact_key is None:
+            return None, None
+        signed = self._link_signer.sign(
+            task.project, task.id, task.artifact_key, self._settings.link_ttl
         )
-        return {
-            "url": f"{self._base_url}/downloads/{link.token}",
-            "expires_at": link.expires_at.isoformat(),
+        direct_url = self._artifact_stores.direct_link(task, signed.expires_at)
+        link = {
+            "url": replace(signed, direct_url=direct_url).url(self._base_url),
+            "expires_at": signed.expires_at.isoformat(),
         }
+        sha256 = manifest.get("sha256")
+        return (sha256 if isinstance(sha256, str) else None), link
 
 
 def _answer_text(response: WebhookResponse) -> str:

@@ -51,6 +51,7 @@ from logsluice.adapters.sql.task_rows import (
     task_from_row,
 )
 from logsluice.adapters.sql.task_updates import RUNNING_VALUES, lost_or_missing
+from logsluice.adapters.sql.webhook_outbox import record_endings
 from logsluice.domain.errors import ConflictError, LeaseLostError
 from logsluice.domain.tasks import (
     FINISHED_SLICE_STATUSES,
@@ -184,7 +185,7 @@ def _settle_stopped_task(
     if still_running is not None:
         return
     for source, target in outcomes.items():
-        connection.execute(
+        changed = connection.execute(
             update(tasks)
             .where(tasks.c.id == task_id, tasks.c.status == source.value)
             .values(
@@ -194,7 +195,10 @@ def _settle_stopped_task(
                 updated_at=now,
                 **({"finished_at": now} if target is TaskStatus.CANCELLED else {}),
             )
+            .returning(*tasks.c)
         )
+        # an ending queues its webhook in this same transaction (ADR 0020)
+        record_endings(connection, [task_from_row(row) for row in changed])
 
 
 class SqlSliceLeases:
