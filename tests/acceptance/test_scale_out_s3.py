@@ -12,6 +12,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -204,3 +205,86 @@ def test_a_worker_fleet_exports_into_the_bucket(
     key = f"customer/from-cli/shop/{to_sink['id']}/{done['file_name']}"
     data = s3.get_object(Bucket=s3_bucket.name, Key=key)["Body"].read()
     assert row_count(data, "csv", "none") == RECORDS
+
+
+def wait_mid_export(client: httpx.Client, task_id: str, least_rows: int, total: int) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        task = client.get(f"{TASKS}/{task_id}").json()
+        assert task["status"] in ("QUEUED", "RUNNING"), task
+        if task["status"] == "RUNNING" and task["rows_written"] >= least_rows:
+            assert task["rows_written"] < total, "the export finished before a worker was killed"
+            return
+        time.sleep(0.05)
+    raise AssertionError("the task never got going")
+
+
+def test_a_worker_killed_mid_export_leaves_every_row_once_in_the_bucket(
+    tmp_path: Path,
+    processes: Processes,
+    s3_bucket: S3Bucket,
+    postgresql_url: str,  # noqa: F811
+) -> None:
+    total = 200_000
+    (tmp_path / "cipher-key").write_text(Fernet.generate_key().decode())
+    serving = environment(tmp_path, "api", postgresql_url, s3_bucket) | {
+        "LOGSLUICE_TASK_LEASE": "3",
+        "LOGSLUICE_TASK_ROWS_PER_SLICE": "10000",
+    }
+    port = free_port()
+    processes.serve(serving, port, "--no-workers")
+    server_url = f"http://127.0.0.1:{port}"
+    client = httpx.Client(
+        base_url=server_url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=120
+    )
+    assert client.post("/api/v1/projects", json={"name": "shop"}).status_code == 201
+    assert client.post(f"{PROJECT}/logstores", json={"name": "orders"}).status_code == 201
+    lines = (
+        orjson.dumps({"timestamp": f"2026-03-01T00:00:00.{index:06d}Z", "n": index})
+        for index in range(total)
+    )
+    body = b"\n".join(lines) + b"\n"
+    assert client.post(f"{PROJECT}/logstores/orders/records", content=body).json()["accepted"] == (
+        total
+    )
+    workers = {
+        name: processes.start(
+            name,
+            environment(tmp_path, name, postgresql_url, s3_bucket) | serving_overrides(serving),
+            "worker",
+            "--server",
+            server_url,
+        )
+        for name in ("worker-a", "worker-b")
+    }
+    spec = {"logstore": "orders", "format": "csv", "compression": "zstd", **RANGE}
+    task = client.post(TASKS, json=spec).json()
+    wait_mid_export(client, task["id"], 20_000, total)
+    workers["worker-a"].send_signal(signal.SIGKILL)
+    workers["worker-a"].wait()
+    done = wait_succeeded(client, task["id"])
+    s3 = bucket_client(s3_bucket)
+    prefix = f"artifacts/shop/{task['id']}/"
+    data = s3.get_object(Bucket=s3_bucket.name, Key=prefix + done["file_name"])["Body"].read()
+    manifest = json.loads(
+        s3.get_object(Bucket=s3_bucket.name, Key=prefix + "manifest.json")["Body"].read()
+    )
+    assert manifest["sha256"] == hashlib.sha256(data).hexdigest()
+    rows = decompress(data, "zstd").decode().splitlines()[1:]
+    numbers = sorted(int(row.rsplit(",", 1)[-1]) for row in rows)
+    assert numbers == list(range(total))  # every row exactly once
+    assert client.delete(f"{TASKS}/{task['id']}").status_code == 204
+    deadline = time.monotonic() + 30
+    while s3.list_objects_v2(Bucket=s3_bucket.name).get("KeyCount", 0) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    assert s3.list_objects_v2(Bucket=s3_bucket.name).get("KeyCount", 0) == 0
+    assert not s3.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads")
+
+
+def serving_overrides(serving: dict[str, str]) -> dict[str, str]:
+    """The task settings every node of one deployment shares."""
+    return {
+        name: serving[name] for name in ("LOGSLUICE_TASK_LEASE", "LOGSLUICE_TASK_ROWS_PER_SLICE")
+    }

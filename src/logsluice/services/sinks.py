@@ -22,7 +22,12 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from logsluice.domain.errors import InvalidInputError, SinkNotFoundError, TaskNotFoundError
+from logsluice.domain.errors import (
+    InvalidInputError,
+    LogsluiceError,
+    SinkNotFoundError,
+    TaskNotFoundError,
+)
 from logsluice.domain.names import check_name
 from logsluice.domain.sinks import Sink, SinkTarget, joined_prefix, normalized_prefix
 from logsluice.domain.tasks import Task
@@ -252,7 +257,12 @@ class ArtifactStores:
         if self._sinks is None or self._open_sink_store is None:
             return stores
         for sink in self._sinks.all_sinks():
-            stores.append(self._sink_store(sink.project, SinkTarget(name=sink.name)))
+            try:
+                stores.append(self._sink_store(sink.project, SinkTarget(name=sink.name)))
+            except LogsluiceError as error:  # removed meanwhile, or its secret unreadable here
+                _LOGGER.warning(
+                    "sink.unusable", project=sink.project, sink=sink.name, error=str(error)
+                )
         return stores
 
     def direct_link(self, task: Task, expires_at: datetime) -> str | None:

@@ -15,10 +15,9 @@ the artifact, its parts and segments and aborts unfinished uploads of the key;
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 from logsluice.adapters.artifacts.s3_assembly import Assembly, ObjectPiece, Piece
 from logsluice.adapters.artifacts.s3_client import (
@@ -28,12 +27,12 @@ from logsluice.adapters.artifacts.s3_client import (
     translated,
 )
 from logsluice.adapters.artifacts.s3_objects import ObjectReader
+from logsluice.adapters.artifacts.s3_writers import S3PartWriter, S3StagingObject, Spool
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.domain.uploads import UnfinishedUpload
-from logsluice.pipeline.protocols import Chunk, PartInfo
+from logsluice.pipeline.protocols import PartInfo
 
 STAGING_DIRECTORY = ".staging"
-SPOOL_MEMORY_BYTES = 1024 * 1024
 MAXIMUM_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 
 
@@ -50,90 +49,6 @@ def _check_number(number: int) -> int:
     if number < 1:
         raise InvalidInputError(f"part numbers start at 1, not {number}", number=number)
     return number
-
-
-class _Spool:
-    """Bytes written locally before they go up as one object, with their checksums."""
-
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
-        self.size_bytes = 0
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5(usedforsecurity=False)
-
-    def write(self, data: Chunk) -> None:
-        self.file.write(data)
-        self.sha256.update(data)
-        self.md5.update(data)
-        self.size_bytes += len(data)
-
-    def rewind(self) -> IO[bytes]:
-        self.file.seek(0)
-        return self.file
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class S3PartWriter:
-    """One attempt at part ``N``: spooled locally, uploaded (replacing the old part) on commit."""
-
-    def __init__(self, store: S3ArtifactStore, key: str, number: int) -> None:
-        self._store = store
-        self._key = key
-        self._number = number
-        self._spool: _Spool | None = _Spool()
-
-    def write(self, data: Chunk) -> None:
-        if self._spool is None:
-            raise ArtifactStagingError("this part was already committed or aborted", key=self._key)
-        self._spool.write(data)
-
-    def commit(self) -> PartInfo:
-        if self._spool is None:
-            raise ArtifactStagingError("this part was already committed or aborted", key=self._key)
-        spool, self._spool = self._spool, None
-        try:
-            info = PartInfo(
-                self._number, spool.size_bytes, spool.sha256.hexdigest(), spool.md5.hexdigest()
-            )
-            metadata = {"sha256": info.sha256, "md5": info.md5}
-            self._store.upload(self._store.part_key(self._key, self._number), spool, metadata)
-            return info
-        finally:
-            spool.close()
-
-    def abort(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
-
-
-class S3StagingObject:
-    """The staged artifact of the single-writer path: each ``sync`` uploads one more segment."""
-
-    def __init__(self, store: S3ArtifactStore, key: str, next_index: int) -> None:
-        self._store = store
-        self._key = key
-        self._next_index = next_index
-        self._spool = _Spool()
-
-    def write(self, data: Chunk) -> None:
-        self._spool.write(data)
-
-    def sync(self) -> None:
-        if self._spool.size_bytes == 0:
-            return
-        spool, self._spool = self._spool, _Spool()
-        try:
-            self._store.upload(self._store.segment_key(self._key, self._next_index), spool, {})
-        finally:
-            spool.close()
-        self._next_index += 1
-
-    def close(self) -> None:
-        self.sync()
-        self._spool.close()
 
 
 class S3ArtifactStore:
@@ -168,7 +83,7 @@ class S3ArtifactStore:
     def _segments_prefix(self, key: str) -> str:
         return self.location.object_key(f"{STAGING_DIRECTORY}/file/{_check_key(key)}/")
 
-    def upload(self, object_key: str, spool: _Spool, metadata: dict[str, str]) -> None:
+    def upload(self, object_key: str, spool: Spool, metadata: dict[str, str]) -> None:
         """Upload a spool as ``object_key`` (one atomic replace), streaming from its file."""
         with translated(self.location, object_key):
             self._client.upload_fileobj(
@@ -275,7 +190,7 @@ class S3ArtifactStore:
         return last_index
 
     def _shorten(self, object_key: str, keep_bytes: int) -> None:
-        spool = _Spool()
+        spool = Spool()
         try:
             for chunk in self._reader.read_object(object_key, 0, keep_bytes):
                 spool.write(chunk)
