@@ -191,7 +191,7 @@ def test_a_project_scoped_user_sees_no_sinks_page_but_may_name_a_sink(
     page.click("#export-button")
     page.wait_for_selector("#estimate-rows")
     options = page.locator("#export-sink option").all_inner_texts()
-    assert options == ["logsluice (download from the console or a signed link)", "A sink, by name…"]
+    assert options == ["logsluice (download from the console)", "A sink, by name…"]
     assert not [url for url in requests if "/sinks" in url]
     page.select_option("#export-sink", label="A sink, by name…")
     console_errors.allowed.append("status of 404 (Not Found)")  # the unknown name's dry run

@@ -31,7 +31,7 @@ export function sinkLabel(sink) {
 
 export function sinkChoice(project) {
   const select = h("select", { id: "export-sink", name: "sink" },
-    h("option", { value: "" }, "logsluice (download from the console or a signed link)"));
+    h("option", { value: "" }, "logsluice (download from the console)"));
   const named = h("div", { class: "field", id: "export-sink-name-field", hidden: true },
     h("label", { for: "export-sink-name" }, "Sink name"),
     h("input", { id: "export-sink-name", spellcheck: "false", autocomplete: "off", placeholder: "as your administrator registered it" }));
@@ -48,7 +48,7 @@ export function sinkChoice(project) {
     const sink = sinks.find((item) => item.name === chosen);
     const folder = prefix.querySelector("input").value;
     if (chosen === "") {
-      hint.textContent = "The file stays in logsluice until it expires.";
+      hint.textContent = "The file stays in logsluice until it expires: download it from the console or a signed link.";
     } else if (sink) {
       hint.replaceChildren("The file goes to ", h("code", {}, `s3://${joinKey(sink.bucket, sink.prefix, folder, project, "<task id>", "<file>")}`), ` on ${sink.endpoint}, with its manifest.json beside it.`);
     } else {
