@@ -1,9 +1,9 @@
 """Regenerate the console screenshots of ``docs/console.md`` (``make console-screenshots``).
 
 Starts ``logsluice serve`` on a free loopback port with a fresh data directory, loads the demo logs
-(``logsluice demo-data``), runs one download task to the end, then drives Debian's Chromium with
-Playwright through the main pages and saves PNGs into ``docs/images/``. Exits non-zero (and saves
-nothing more) when a page logs an error in the browser console.
+(``logsluice demo-data``), runs one download task to the end, registers a sink, then drives
+Debian's Chromium with Playwright through the main pages and saves PNGs into ``docs/images/``.
+Exits non-zero (and saves nothing more) when a page logs an error in the browser console.
 """
 
 from __future__ import annotations
@@ -85,6 +85,11 @@ def _load_demo(url: str, token: str, end: datetime) -> None:
         "format": "parquet",
     }
     client.post(f"/api/v1/projects/{PROJECT}/download-tasks", json=queued)
+    # A sink for the Sinks page and the export form; registering does not connect to it.
+    sink = {"name": "oss-archive", "endpoint": "https://oss-eu-central-1.example.com",
+            "bucket": "acme-log-exports", "prefix": "logsluice/demo", "region": "eu-central-1",
+            "access_key_id": "LTAI5tDemoKeyId", "secret_access_key": "demo-secret"}  # fmt: skip
+    client.post(f"/api/v1/projects/{PROJECT}/sinks", json=sink).raise_for_status()
 
 
 def _shoot(page: Page, name: str) -> None:
@@ -114,6 +119,9 @@ def _tour(page: Page, url: str, token: str) -> None:
     page.click("tr.task-row[data-status=SUCCEEDED] .task-name a")
     page.wait_for_selector("#manifest")
     _shoot(page, "console-task")
+    page.goto(f"{url}/console/#/p/{PROJECT}/sinks")
+    page.wait_for_selector("tr[data-sink]")
+    _shoot(page, "console-sinks")
 
 
 def main() -> None:

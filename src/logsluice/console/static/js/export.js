@@ -43,7 +43,7 @@ function exportForm(prefill) {
       h("label", { class: "check" }, h("input", { type: "checkbox", id: "export-csv-header", checked: true }), " Header row"),
       h("label", { class: "check" }, h("input", { type: "checkbox", id: "export-csv-escape", checked: true }), " Escape formulas (= + - @) for spreadsheets"),
       h("label", { class: "inline" }, "Delimiter ", h("input", { id: "export-csv-delimiter", value: ",", maxlength: 1, size: 2 }))),
-    sinkChoice(),
+    sinkChoice(prefill.project),
     timeZones(),
     h("div", { class: "estimate", id: "export-estimate", "aria-live": "polite" }, "Estimating…"),
     h("div", { class: "notice error", id: "export-error", role: "alert", hidden: true }),

@@ -12,6 +12,8 @@ import { renderSearch } from "./pages/search.js";
 import { renderTasks } from "./pages/tasks.js";
 import { renderTask } from "./pages/task.js";
 import { renderAdmin } from "./pages/admin.js";
+import { renderSinks } from "./pages/sinks.js";
+import { maySeeSinks } from "./sinks.js";
 
 const main = document.getElementById("main");
 let leavePage = () => {};
@@ -40,13 +42,16 @@ function renderHeader(project) {
   document.getElementById("nav-search").href = current ? `${base}/search` : "#/";
   document.getElementById("nav-tasks").href = current ? `${base}/tasks` : "#/";
   document.getElementById("nav-admin").hidden = !(state.session.role === "admin" && !state.session.project);
+  const sinks = document.getElementById("nav-sinks");
+  sinks.hidden = !current || !maySeeSinks();
+  sinks.href = current ? `${base}/sinks` : "#/";
   const scope = state.session.project ? ` · ${state.session.project}` : "";
   document.getElementById("who-name").textContent = `${state.session.principal} (${state.session.role}${scope})`;
   document.getElementById("sign-out").hidden = state.session.authentication !== "session";
 }
 
 function markCurrentNav(route) {
-  for (const [id, name] of [["nav-logstores", "logstores"], ["nav-search", "search"], ["nav-tasks", "tasks"], ["nav-admin", "admin"]]) {
+  for (const [id, name] of [["nav-logstores", "logstores"], ["nav-search", "search"], ["nav-tasks", "tasks"], ["nav-sinks", "sinks"], ["nav-admin", "admin"]]) {
     const link = document.getElementById(id);
     if (route.page === name || (name === "tasks" && route.page === "task")) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -60,6 +65,7 @@ const PAGES = {
   tasks: renderTasks,
   task: renderTask,
   admin: renderAdmin,
+  sinks: renderSinks,
 };
 
 let showing = 0;
@@ -106,7 +112,7 @@ whenSignedOut(() => {
 
 document.getElementById("project-select").addEventListener("change", (event) => {
   const route = parseRoute(window.location.hash);
-  const page = ["search", "tasks"].includes(route.page) ? `/${route.page}` : "";
+  const page = ["search", "tasks", "sinks"].includes(route.page) ? `/${route.page}` : "";
   navigate(`#/p/${encodeURIComponent(event.target.value)}${page}`);
 });
 

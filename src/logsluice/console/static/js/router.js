@@ -4,7 +4,8 @@
 //   #/p/<project>/search?…      search (logstore, q, range, from, to)
 //   #/p/<project>/tasks?…       download tasks (status, page)
 //   #/p/<project>/tasks/<id>    one task
-//   #/admin                     access keys (and sinks, once the server has them)
+//   #/p/<project>/sinks         the project's sinks (admin)
+//   #/admin                     access keys, and the way to each project's sinks
 
 export function parseRoute(hash) {
   const text = (hash || "").replace(/^#/, "") || "/";
@@ -17,6 +18,7 @@ export function parseRoute(hash) {
   if (parts[2] === "search") return { page: "search", project, query };
   if (parts[2] === "tasks" && parts[3]) return { page: "task", project, taskId: parts[3], query };
   if (parts[2] === "tasks") return { page: "tasks", project, query };
+  if (parts[2] === "sinks") return { page: "sinks", project, query };
   return { page: "logstores", project, query };
 }
 

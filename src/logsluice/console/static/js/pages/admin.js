@@ -1,5 +1,5 @@
 // Administration (the unscoped admin only): access keys — create (the secret is shown once),
-// list, revoke — and the place where sinks will be managed.
+// list, revoke — and the way to each project's Sinks page.
 
 import { api } from "../api.js";
 import { confirmAction, modal } from "../dialogs.js";

@@ -5,13 +5,14 @@ import { api, projectPath } from "../api.js";
 import { formatBytes, formatCount, formatDuration, formatTime, h, replaceChildren } from "../dom.js";
 import { watchTasks } from "../live.js";
 import { navigate, routeHash } from "../router.js";
+import { sinkFacts, sinkOfTask } from "../sinks.js";
 import { notices, progressBar, progressFacts, statusBadge, taskActions, webhookState } from "../tasks-render.js";
 
 function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.filter(Boolean).map(([term, value]) => h("div", {}, h("dt", {}, term), h("dd", {}, value))));
 }
 
-function specFacts(task) {
+function specFacts(task, sink) {
   const spec = task.spec;
   return facts([
     ["Logstore", spec.logstore + (spec.logstream ? ` / ${spec.logstream}` : "")],
@@ -23,6 +24,7 @@ function specFacts(task) {
     spec.format === "csv" ? ["CSV", `header ${spec.csv.header ? "yes" : "no"}, delimiter “${spec.csv.delimiter}”, formulas ${spec.csv.escape_formulas ? "escaped" : "kept"}`] : null,
     ["Time zone", spec.timezone],
     ["Created through", h("span", { id: "task-dialect" }, task.dialect)],
+    ...sinkFacts(task, sink),
   ]);
 }
 
@@ -68,6 +70,7 @@ function manifestSection(manifest) {
 export async function renderTask(main, route) {
   const { project, taskId } = route;
   let task = await api.get(projectPath(project, "download-tasks", taskId));
+  const sink = await sinkOfTask(task);
   const live = h("div", { id: "task-live" });
   const manifestBox = h("div", { id: "manifest-box" });
   let manifestShown = false;
@@ -92,7 +95,7 @@ export async function renderTask(main, route) {
         else { task = changed; render(); }
       }),
       h("div", { class: "grid two" },
-        h("section", { class: "card", "aria-labelledby": "spec-title" }, h("h2", { id: "spec-title" }, "What it exports"), specFacts(task)),
+        h("section", { class: "card", "aria-labelledby": "spec-title" }, h("h2", { id: "spec-title" }, "What it exports"), specFacts(task, sink)),
         h("section", { class: "card", "aria-labelledby": "run-title" }, h("h2", { id: "run-title" }, "Run"), runFacts(task))));
     showManifest();
   }
