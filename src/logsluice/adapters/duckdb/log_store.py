@@ -75,13 +75,13 @@ class DuckDBLogStore(DuckDBEngineStore):
                 max_fields=max_fields,
             )
 
-
     def _settle_wide_append(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Checkpoint now, at the memory limit: checkpointing a wide table needs about 1 MiB per
         column, and an automatic checkpoint that a later, narrow append starts at the cache limit
         would fail, a fatal DuckDB error that closes the database."""
         with suppress(duckdb.TransactionException):  # a concurrent checkpoint: it settles this
             cursor.execute("CHECKPOINT")
+
     def create_logstore(self, logstore: Logstore) -> None:
         """Create the logstore's table (and its project's schema); a no-op if it exists."""
         table = table_sql(logstore.project, logstore.name)
