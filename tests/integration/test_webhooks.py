@@ -311,9 +311,12 @@ def test_the_event_of_a_task_in_a_sink_has_its_sha256_and_a_working_link(
     event = _verified(received)["data"]
     manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
     assert event["sha256"] == manifest["sha256"]
-    path = "/downloads/" + event["link"]["url"].split("/downloads/", 1)[1]
-    response = client.get(local_path(path), headers={"Authorization": ""})
-    assert hashlib.sha256(response.content).hexdigest() == manifest["sha256"]
+    # the same kind of link the link endpoint gives: the sink's own presigned URL
+    endpoint_link = client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"]
+    assert endpoint_link.startswith(f"{s3_bucket.server.endpoint}/{s3_bucket.name}/")
+    assert event["link"]["url"].startswith(f"{s3_bucket.server.endpoint}/{s3_bucket.name}/")
+    content = httpx.get(event["link"]["url"]).content
+    assert hashlib.sha256(content).hexdigest() == manifest["sha256"]
 
 
 def test_a_failing_receiver_is_retried_with_the_same_id_until_it_answers(
