@@ -340,3 +340,14 @@ def test_a_file_dir_in_an_unregistered_bucket_is_refused(go: GoClient, server: S
     assert_bls_error(response, 400, "InvalidParameter")
     assert "elsewhere" in response.json()["message"]
     assert server.container.tasks.list("web")[1] == 0
+
+
+@pytest.mark.parametrize("page_number", [10**18, 142081601698628601118720])
+def test_a_page_past_the_task_stores_integers_is_invalid_parameter(
+    go: GoClient, page_number: int
+) -> None:
+    """It used to overflow SQLite's 64-bit integers and answer 500."""
+    result_of(go.create(name="one"))
+    error = assert_bls_error(go.list(pageNo=page_number, pageSize=10), 400, "InvalidParameter")
+    assert "page" in error["message"]
+    assert result_of(go.list(pageNo=1000, pageSize=10))["tasks"] == []

@@ -59,8 +59,9 @@ def live_server(make_server: ServerFactory) -> Iterator[tuple[Server, str]]:
     thread.join(timeout=20)
 
 
-def _load_data(base_url: str, token: str) -> str:
-    """Create project web, logstore app with 200 records and two tasks; return a task's id."""
+def _load_data(base_url: str, token: str) -> tuple[str, str]:
+    """Create project web, logstore app with 200 records and two tasks; return the id of the
+    first once it succeeded, and the token of a download link to its file."""
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as admin:
         assert admin.post("/api/v1/projects", json={"name": "web"}).status_code == 201
@@ -78,7 +79,13 @@ def _load_data(base_url: str, token: str) -> str:
             response = admin.post("/api/v1/projects/web/download-tasks", json=spec)
             assert response.status_code == 201, response.text
             task_ids.append(response.json()["id"])
-    return str(task_ids[0])
+        task_url = f"/api/v1/projects/web/download-tasks/{task_ids[0]}"
+        deadline = time.monotonic() + 60
+        while admin.get(task_url).json()["status"] != "SUCCEEDED":
+            assert time.monotonic() < deadline, "the task did not finish"
+            time.sleep(0.1)
+        link = admin.get(f"{task_url}/link").json()["url"]
+    return task_ids[0], link.rsplit("/", 1)[1]
 
 
 def _run_schemathesis(
@@ -124,11 +131,13 @@ def test_schemathesis_finds_no_failure(
     server, base_url = live_server
     assert server.admin_token is not None
     token = server.admin_token.value
-    task_id = _load_data(base_url, token)
+    task_id, link_token = _load_data(base_url, token)
     config = (REPOSITORY / "schemathesis.toml").read_text()
     if with_known_names:
         config = (
-            f'[parameters]\nproject = "web"\nlogstore = "app"\ntask_id = "{task_id}"\n\n' + config
+            "[parameters]\n"
+            f'project = "web"\nlogstore = "app"\ntask_id = "{task_id}"\ntoken = "{link_token}"\n\n'
+            + config
         )
     config_file = tmp_path / "schemathesis.toml"
     config_file.write_text(config)

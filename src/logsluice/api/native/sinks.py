@@ -7,17 +7,21 @@ The secret goes in with the registration and never comes out: no answer carries 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from logsluice.api.context import ApiContext, Caller, Context
+from logsluice.api.native.fields import NAME_SCHEMA, ProjectName
+from logsluice.api.responses import error_responses
 from logsluice.domain.errors import BackendUnavailableError
-from logsluice.domain.names import NAME_PATTERN
+from logsluice.domain.names import NAME_PATTERN, NAME_RULE
 from logsluice.domain.sinks import Sink
 from logsluice.services.sinks import SinkRegistration, SinkService
 
 router = APIRouter(prefix="/api/v1/projects/{project}/sinks", tags=["sinks"])
+SinkName = Annotated[str, Path(description=f"the sink: {NAME_RULE}", json_schema_extra=NAME_SCHEMA)]
 
 
 class SinkCreate(BaseModel):
@@ -75,8 +79,10 @@ def _service(context: ApiContext) -> SinkService:
     return context.sinks
 
 
-@router.post("", status_code=201, response_model=SinkOut)
-def create_sink(project: str, body: SinkCreate, context: Context, caller: Caller) -> SinkOut:
+@router.post("", status_code=201, response_model=SinkOut, responses=error_responses(409))
+def create_sink(
+    project: ProjectName, body: SinkCreate, context: Context, caller: Caller
+) -> SinkOut:
     """Register a bucket the project's tasks may write their files to."""
     caller.require_admin()
     registration = SinkRegistration(
@@ -92,21 +98,21 @@ def create_sink(project: str, body: SinkCreate, context: Context, caller: Caller
 
 
 @router.get("", response_model=SinkList)
-def list_sinks(project: str, context: Context, caller: Caller) -> SinkList:
+def list_sinks(project: ProjectName, context: Context, caller: Caller) -> SinkList:
     """List the project's sinks (without secrets)."""
     caller.require_admin()
     return SinkList(sinks=[SinkOut.of(sink) for sink in _service(context).list_sinks(project)])
 
 
 @router.get("/{name}", response_model=SinkOut)
-def get_sink(project: str, name: str, context: Context, caller: Caller) -> SinkOut:
+def get_sink(project: ProjectName, name: SinkName, context: Context, caller: Caller) -> SinkOut:
     """Show one sink (without its secret)."""
     caller.require_admin()
     return SinkOut.of(_service(context).get(project, name))
 
 
 @router.delete("/{name}", status_code=204)
-def delete_sink(project: str, name: str, context: Context, caller: Caller) -> Response:
+def delete_sink(project: ProjectName, name: SinkName, context: Context, caller: Caller) -> Response:
     """Remove a sink; files tasks already wrote there stay."""
     caller.require_admin()
     _service(context).remove(project, name)
