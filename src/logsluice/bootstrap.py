@@ -331,6 +331,7 @@ def _sink_s3_store(access: SinkAccess) -> S3ArtifactStore:
         region=access.region,
         access_key_id=access.access_key_id,
         secret_access_key=access.secret_access_key,
+        addressing_style=access.addressing_style,
     )
     return S3ArtifactStore(location)
 

@@ -157,6 +157,7 @@ def test_sinks_are_registered_listed_and_removed_without_showing_secrets(
     assert SECRET not in created.text
     assert created.json()["prefix"] == "exports/logs"
     assert created.json()["region"] == "us-east-1"
+    assert created.json()["addressing_style"] == "path"
     listed = admin.get("/api/v1/projects/web/sinks")
     assert [sink["name"] for sink in listed.json()["sinks"]] == ["oss-main"]
     assert SECRET not in listed.text

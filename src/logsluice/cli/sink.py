@@ -39,6 +39,13 @@ def sink() -> None:
 @click.option("--region", default="", help="Signing region (default us-east-1).")
 @click.option("--access-key", "access_key_id", required=True, help="The bucket's access key id.")
 @click.option(
+    "--addressing-style",
+    type=click.Choice(["path", "virtual"]),
+    default="path",
+    show_default=True,
+    help="Bucket in the URL's path (MinIO, Ceph) or host name (virtual: Alibaba OSS).",
+)
+@click.option(
     "--secret",
     "secret_access_key",
     prompt=True,

@@ -30,6 +30,7 @@ class Sink:
     region: str
     access_key_id: str
     created_at: datetime
+    addressing_style: str = "path"
 
     def to_dict(self) -> dict[str, str]:
         """Return the sink as JSON-ready text, without any secret."""
@@ -41,6 +42,7 @@ class Sink:
             "prefix": self.prefix,
             "region": self.region,
             "access_key_id": self.access_key_id,
+            "addressing_style": self.addressing_style,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
         }
 

@@ -36,6 +36,9 @@ from logsluice.ports import CatalogStore, Clock, SecretCipher, SinkStore, TaskSt
 from logsluice.services.task_files import all_keys
 
 DEFAULT_REGION = "us-east-1"
+# path: bucket in the path (MinIO, Ceph, rclone, most on-premises servers); virtual: bucket in the
+# host name (Alibaba OSS accepts only this)
+ADDRESSING_STYLES = ("path", "virtual")
 _LOGGER = structlog.get_logger()
 _BUCKET_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
@@ -51,6 +54,7 @@ class SinkRegistration:
     secret_access_key: str
     prefix: str = ""
     region: str = ""
+    addressing_style: str = "path"
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class SinkAccess:
     region: str
     access_key_id: str
     secret_access_key: str
+    addressing_style: str = "path"
 
 
 def _check_registration(registration: SinkRegistration) -> SinkRegistration:
@@ -79,6 +84,11 @@ def _check_registration(registration: SinkRegistration) -> SinkRegistration:
             f"bucket {bucket!r} is not a bucket name (3 to 63 lowercase letters, digits, '.', "
             "'-' or '_')",
             field="bucket",
+        )
+    if registration.addressing_style not in ADDRESSING_STYLES:
+        raise InvalidInputError(
+            f"addressing_style must be one of {', '.join(ADDRESSING_STYLES)}",
+            field="addressing_style",
         )
     for field, value in (
         ("access_key", registration.access_key_id),
@@ -127,6 +137,7 @@ class SinkService:
             region=checked.region or DEFAULT_REGION,
             access_key_id=checked.access_key_id,
             created_at=self._clock.now(),
+            addressing_style=checked.addressing_style,
         )
         self._check_access(
             SinkAccess(
@@ -136,6 +147,7 @@ class SinkService:
                 region=sink.region,
                 access_key_id=sink.access_key_id,
                 secret_access_key=checked.secret_access_key,
+                addressing_style=sink.addressing_style,
             )
         )
         self._sink_store.create_sink(sink, self._cipher.encrypt(checked.secret_access_key))
@@ -187,6 +199,7 @@ class SinkService:
             region=sink.region,
             access_key_id=sink.access_key_id,
             secret_access_key=self._cipher.decrypt(ciphertext),
+            addressing_style=sink.addressing_style,
         )
         return sink, access
 

@@ -218,6 +218,7 @@ sinks = Table(
     Column("prefix", Text, nullable=False),
     Column("region", String(64), nullable=False),
     Column("access_key_id", Text, nullable=False),
+    Column("addressing_style", String(16), nullable=False),
     # encrypted by the service's cipher, like access-key secrets
     Column("secret_ciphertext", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),

@@ -34,6 +34,7 @@ class SqlSinkStore:
                         prefix=sink.prefix,
                         region=sink.region,
                         access_key_id=sink.access_key_id,
+                        addressing_style=sink.addressing_style,
                         secret_ciphertext=secret_ciphertext,
                         created_at=sink.created_at,
                     )
@@ -89,6 +90,7 @@ def _sink_from_row(row: Row[tuple[object, ...]]) -> Sink:
         region=str(values["region"]),
         access_key_id=str(values["access_key_id"]),
         created_at=values["created_at"],
+        addressing_style=str(values["addressing_style"]),
     )
 
 

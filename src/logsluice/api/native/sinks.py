@@ -7,7 +7,7 @@ The secret goes in with the registration and never comes out: no answer carries 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +43,10 @@ class SinkCreate(BaseModel):
     secret_access_key: str = Field(
         min_length=1, max_length=1024, description="its secret; stored encrypted, never shown"
     )
+    addressing_style: Literal["path", "virtual"] = Field(
+        default="path",
+        description="bucket in the URL's path (MinIO, Ceph) or host name (virtual: Alibaba OSS)",
+    )
 
 
 class SinkOut(BaseModel):
@@ -53,6 +57,7 @@ class SinkOut(BaseModel):
     prefix: str
     region: str
     access_key_id: str
+    addressing_style: str
     created_at: datetime
 
     @classmethod
@@ -65,6 +70,7 @@ class SinkOut(BaseModel):
             prefix=sink.prefix,
             region=sink.region,
             access_key_id=sink.access_key_id,
+            addressing_style=sink.addressing_style,
             created_at=sink.created_at,
         )
 
@@ -93,6 +99,7 @@ def create_sink(
         region=body.region,
         access_key_id=body.access_key_id,
         secret_access_key=body.secret_access_key,
+        addressing_style=body.addressing_style,
     )
     return SinkOut.of(_service(context).register(project, registration))
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("prefix", sa.Text(), nullable=False),
         sa.Column("region", sa.String(length=64), nullable=False),
         sa.Column("access_key_id", sa.Text(), nullable=False),
+        sa.Column("addressing_style", sa.String(length=16), nullable=False),
         sa.Column("secret_ciphertext", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("project", "name", name=op.f("pk_sinks")),
