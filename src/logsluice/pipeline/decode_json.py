@@ -32,7 +32,6 @@ from logsluice.domain.errors import InvalidRecordsError, TooManyFieldsError
 from logsluice.pipeline.decode_columns import (
     concat_widened,
     finish_table,
-    flatten_objects,
     flatten_record,
     table_from_records,
 )
@@ -53,9 +52,12 @@ _SMALLEST_PIECE_LINES = 1024
 # Arrow reads a block in pieces this large at most (a longer line is a piece of its own).
 _PIECE_BYTES = 64 * 1024
 # A piece goes to Arrow when (an upper bound of) its fields times its rows is below this.
-_MAX_ARROW_CELLS = 4_000_000
+_MAX_ARROW_CELLS = 8_000_000
 # Where a key may end: a quote, blanks, a colon (also inside strings, so an upper bound).
 _KEY_ENDS = re.compile(rb'"[ \t\r]*:')
+# Deleting every byte but brackets and newlines leaves what bounds each line's nesting.
+_ALL_BYTES = bytes(range(256))
+_NOT_BRACKETS = bytes(byte for byte in _ALL_BYTES if byte not in b"[{\n")
 _SETTING = "LOGSLUICE_INGEST_MAX_FIELDS"
 _TOO_DEEP = f"the record nests deeper than {MAX_NESTING_DEPTH} levels of objects and arrays"
 
@@ -94,7 +96,7 @@ class JsonLinesDecoder:
 
     def _arrow_may_read(self, piece: bytes, line_count: int) -> bool:
         """Tell whether Arrow may read ``piece``: bounded fields × rows, UTF-8, shallow."""
-        key_bound = len(_KEY_ENDS.findall(piece))
+        key_bound = piece.count(b":")  # every key ends with one (so do times, URLs: a bound)
         if key_bound * line_count > _MAX_ARROW_CELLS or key_bound > 4 * self._field_limit():
             return False
         try:
@@ -236,13 +238,18 @@ def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
 def _has_nested(table: pa.Table) -> bool:
     """True when a column needs the per-line path: nesting Arrow cannot keep, or a field name
     that cannot be stored (empty, or holding a NUL), which that path refuses line by line."""
-    if any(_bad_name(name) for name in flatten_objects(table.schema.empty_table()).column_names):
+    if any(_bad_name(arrow_field) for arrow_field in table.schema):
         return True
     return any(_unsupported(column.type) for column in table.columns)
 
 
-def _bad_name(name: str) -> bool:
-    return not name or "\x00" in name
+def _bad_name(arrow_field: pa.Field) -> bool:
+    """True when the field or one of its nested leaves has a name that cannot be stored."""
+    if not arrow_field.name or "\x00" in arrow_field.name:
+        return True
+    if pa.types.is_struct(arrow_field.type):
+        return any(_bad_name(child) for child in arrow_field.type)
+    return False
 
 
 def _unsupported(data_type: pa.DataType) -> bool:
@@ -329,6 +336,5 @@ def _bounded_pieces(block: bytes, first_line: int) -> Iterator[tuple[int, int, b
 
 def _most_openers_in_a_line(piece: bytes) -> int:
     """Return the most ``[`` and ``{`` of one line of ``piece``: a bound of its nesting depth."""
-    if piece.count(b"[") + piece.count(b"{") <= MAX_NESTING_DEPTH:
-        return 0
-    return max(line.count(b"[") + line.count(b"{") for line in piece.split(b"\n"))
+    brackets = piece.translate(None, _NOT_BRACKETS)
+    return max(map(len, brackets.split(b"\n")))
