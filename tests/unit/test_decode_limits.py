@@ -18,7 +18,7 @@ from logsluice.domain.errors import (
     PayloadTooLargeError,
     TooManyFieldsError,
 )
-from logsluice.pipeline.decode import decode_records
+from logsluice.pipeline.decode import MAX_JSON_ARRAY_BYTES, decode_records
 from logsluice.pipeline.decode_json import JsonLinesDecoder
 from logsluice.pipeline.decode_types import DecodeOptions
 
@@ -225,3 +225,24 @@ def test_out_of_memory_from_a_serving_node_stays_not_retryable() -> None:
     error = error_from_envelope(503, envelope)
     assert isinstance(error, EngineOutOfMemoryError)
     assert error.retryable is False
+
+
+def test_a_json_array_past_its_bound_is_refused_before_parsing() -> None:
+    record = orjson.dumps({"time": TIME, "message": "m" * 100})
+    body = b"[" + b",".join([record] * (MAX_JSON_ARRAY_BYTES // len(record) + 1)) + b"]"
+
+    def decode() -> None:
+        chunks = decode_records(
+            gzip.compress(body),
+            format="json",
+            content_encoding="gzip",
+            time_field="time",
+            logstream=None,
+            arrival_time=NOW,
+            strict=False,
+        )
+        list(chunks)
+
+    with pytest.raises(PayloadTooLargeError) as raised:
+        decode()
+    assert "send larger batches as JSON Lines" in raised.value.message

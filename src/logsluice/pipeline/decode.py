@@ -50,6 +50,9 @@ InputFormat = Literal["json", "jsonl", "csv", "parquet"]
 DEFAULT_CHUNK_RECORDS = 131_072
 # The most one read asks a decompressor for: a bomb is stopped within this of its limit.
 _READ_BYTES = 1024 * 1024
+MAX_JSON_ARRAY_BYTES = 8 * 1024 * 1024
+"""Largest JSON array body (decompressed): an array is parsed whole, at about 50 times its size
+in Python objects, where JSON Lines are read a block at a time."""
 _READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 _FILE_FORMATS: dict[str, InputFormat] = {
     ".json": "json",
@@ -62,6 +65,7 @@ _FILE_ENCODINGS = {".gz": "gzip", ".zst": "zstd"}
 
 __all__ = [
     "DEFAULT_CHUNK_RECORDS",
+    "MAX_JSON_ARRAY_BYTES",
     "DecodedChunk",
     "InputFormat",
     "LineError",
@@ -141,7 +145,7 @@ def _decode(
     if input_format == "jsonl":
         return _decode_json_lines(stream, options, chunk_records)
     if input_format == "json":
-        return decode_json_array(_read_all(stream), options, chunk_records)
+        return decode_json_array(_read_json_array(stream), options, chunk_records)
     if input_format == "csv":
         return decode_csv(stream, options, chunk_records)
     if input_format == "parquet":
@@ -231,5 +235,14 @@ class _CheckedReader(io.RawIOBase):
         return count
 
 
-def _read_all(stream: IO[bytes]) -> bytes:
-    return stream.read()
+def _read_json_array(stream: IO[bytes]) -> bytes:
+    """Return a JSON array body, at most MAX_JSON_ARRAY_BYTES of it (a 57 MiB array parsed whole
+    took ``serve`` to 1.7 GB). Raises PayloadTooLargeError past it."""
+    data = stream.read(MAX_JSON_ARRAY_BYTES + 1)
+    if len(data) > MAX_JSON_ARRAY_BYTES:
+        raise PayloadTooLargeError(
+            f"a JSON array body may hold at most {MAX_JSON_ARRAY_BYTES:,} bytes (after "
+            "decompression); send larger batches as JSON Lines, one record per line",
+            limit_bytes=MAX_JSON_ARRAY_BYTES,
+        )
+    return data
