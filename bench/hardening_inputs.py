@@ -16,8 +16,8 @@ resident memory it started the case with. Cases:
   a CSV download task on it;
 - ``bomb``: a gzip, a zstd and a deflate body each expanding to 1 GiB, then three zstd bombs at
   once;
-- ``body``: an uncompressed body just under the body limit, and one sent chunked (no
-  ``Content-Length``) past it;
+- ``body``: JSON array bodies of 7 and 57 MiB, an uncompressed JSON Lines body just under the
+  body limit, and one sent chunked (no ``Content-Length``) past it;
 - ``deep``: JSON arrays nested 100, 1,000 and 100,000 deep.
 
 The figures in ``docs/reliability.md`` ("Bad inputs") come from this script.
@@ -247,10 +247,27 @@ def at_once(server: RunningServer, body: bytes) -> list[str]:
     return answers
 
 
+def json_array(size_bytes: int) -> bytes:
+    record = orjson.dumps({"time": TIME, "message": "GET /api/v1/items HTTP/1.1", "status": 200})
+    return b"[" + b",".join([record] * (size_bytes // (len(record) + 1))) + b"]"
+
+
 def case_bodies(server: RunningServer, client: httpx.Client) -> list[Outcome]:
     logstore = new_logstore(client, "bodies")
     just_under = b"".join(bomb_plain(60 * MEBIBYTE))
+    small_array, large_array = json_array(7 * MEBIBYTE), json_array(57 * MEBIBYTE)
+    json_type = {"Content-Type": "application/json"}
     return [
+        measure(
+            server,
+            "JSON array body of 7 MiB",
+            lambda: [ingest(client, logstore, small_array, **json_type)],
+        ),
+        measure(
+            server,
+            "JSON array body of 57 MiB",
+            lambda: [ingest(client, logstore, large_array, **json_type)],
+        ),
         measure(
             server,
             f"plain body of {len(just_under) // MEBIBYTE} MiB",

@@ -51,7 +51,7 @@ DEFAULT_CHUNK_RECORDS = 131_072
 # The most one read asks a decompressor for: a bomb is stopped within this of its limit.
 _READ_BYTES = 1024 * 1024
 MAX_JSON_ARRAY_BYTES = 8 * 1024 * 1024
-"""Largest JSON array body (decompressed): an array is parsed whole, at about 50 times its size
+"""Largest JSON array body (decompressed): an array is parsed whole, at 50-65 times its size
 in Python objects, where JSON Lines are read a block at a time."""
 _READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 _FILE_FORMATS: dict[str, InputFormat] = {
