@@ -126,9 +126,9 @@ class JsonLinesDecoder:
         self, block: bytes, first_line: int, line_count: int
     ) -> tuple[pa.Table, list[LineError]]:
         raw = _arrow_read(block, self.text_columns)
-        if raw is not None and raw.num_rows == line_count and not _has_nested(raw):
+        if raw is not None and raw.num_rows == line_count and not _needs_line_path(raw):
             raw = self._with_text_columns(raw, block)
-        if raw is not None and raw.num_rows == line_count and not _has_nested(raw):
+        if raw is not None and raw.num_rows == line_count and not _needs_line_path(raw):
             return finish_table(raw, raw.num_rows, self.options, lambda row: first_line + row)
         if raw is not None or line_count <= _SMALLEST_PIECE_LINES:
             return self._decode_lines(block, first_line)
@@ -235,7 +235,7 @@ def _arrow_read(block: bytes, text_columns: set[str]) -> pa.Table | None:
         return None
 
 
-def _has_nested(table: pa.Table) -> bool:
+def _needs_line_path(table: pa.Table) -> bool:
     """True when a column needs the per-line path: nesting Arrow cannot keep, or a field name
     that cannot be stored (empty, or holding a NUL), which that path refuses line by line."""
     if any(_bad_name(arrow_field) for arrow_field in table.schema):
