@@ -58,6 +58,7 @@ _KEY_ENDS = re.compile(rb'"[ \t\r]*:')
 # Deleting every byte but brackets and newlines leaves what bounds each line's nesting.
 _ALL_BYTES = bytes(range(256))
 _NOT_BRACKETS = bytes(byte for byte in _ALL_BYTES if byte not in b"[{\n")
+_NOT_COLONS = bytes(byte for byte in _ALL_BYTES if byte not in b":\n")
 _SETTING = "LOGSLUICE_INGEST_MAX_FIELDS"
 _TOO_DEEP = f"the record nests deeper than {MAX_NESTING_DEPTH} levels of objects and arrays"
 
@@ -97,13 +98,15 @@ class JsonLinesDecoder:
     def _arrow_may_read(self, piece: bytes, line_count: int) -> bool:
         """Tell whether Arrow may read ``piece``: bounded fields × rows, UTF-8, shallow."""
         key_bound = piece.count(b":")  # every key ends with one (so do times, URLs: a bound)
-        if key_bound * line_count > _MAX_ARROW_CELLS or key_bound > 4 * self._field_limit():
+        if key_bound * line_count > _MAX_ARROW_CELLS:
             return False
+        if _most_in_a_line(piece, _NOT_COLONS) > 4 * self._field_limit():
+            return False  # one record of that many fields: Arrow would build them all
         try:
             piece.decode("utf-8")
         except UnicodeDecodeError:
             return False
-        return _most_openers_in_a_line(piece) <= MAX_NESTING_DEPTH
+        return _most_in_a_line(piece, _NOT_BRACKETS) <= MAX_NESTING_DEPTH
 
     def _field_limit(self) -> int:
         return self.options.max_fields or 1_000_000
@@ -334,7 +337,7 @@ def _bounded_pieces(block: bytes, first_line: int) -> Iterator[tuple[int, int, b
         start = end
 
 
-def _most_openers_in_a_line(piece: bytes) -> int:
-    """Return the most ``[`` and ``{`` of one line of ``piece``: a bound of its nesting depth."""
-    brackets = piece.translate(None, _NOT_BRACKETS)
-    return max(map(len, brackets.split(b"\n")))
+def _most_in_a_line(piece: bytes, others: bytes) -> int:
+    """Return the most bytes of one line of ``piece`` that are not in ``others`` (a line's
+    ``[`` and ``{`` bound its nesting depth, its ``:`` its fields)."""
+    return max(map(len, piece.translate(None, others).split(b"\n")))
