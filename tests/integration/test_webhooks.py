@@ -671,3 +671,27 @@ def test_a_success_event_of_an_s3_artifact_links_to_the_object_store(
     content = httpx.get(data["link"]["url"]).content
     assert hashlib.sha256(content).hexdigest() == data["sha256"]
     assert data["id"] == task["id"]
+
+
+def test_the_event_of_a_task_whose_sink_was_removed_goes_out_without_a_link(
+    server: Server, client: TestClient, receiver: Receiver, s3_bucket: S3Bucket
+) -> None:
+    sink = {
+        "name": "oss-gone",
+        "endpoint": s3_bucket.server.endpoint,
+        "bucket": s3_bucket.name,
+        "access_key_id": s3_bucket.server.access_key_id,
+        "secret_access_key": s3_bucket.server.secret_access_key,
+    }
+    assert client.post("/api/v1/projects/web/sinks", json=sink).status_code == 201
+    task = create(client, sink="oss-gone", webhook={"url": receiver.url, "secret": SECRET})
+    run_queued(server)
+    assert get(client, task["id"])["status"] == "SUCCEEDED"
+    assert client.delete("/api/v1/projects/web/sinks/oss-gone").status_code == 204
+    assert _deliver(server) == 1
+    [received] = receiver.received
+    event = _verified(received)
+    assert event["type"] == "download_task.succeeded"
+    assert event["data"]["link"] is None
+    assert event["data"]["sha256"] is None
+    assert get(client, task["id"])["webhook"]["state"] == "delivered"

@@ -26,13 +26,12 @@ from logsluice.domain.errors import (
     InvalidInputError,
     LogsluiceError,
     SinkNotFoundError,
-    TaskNotFoundError,
 )
 from logsluice.domain.names import check_name
 from logsluice.domain.sinks import Sink, SinkTarget, joined_prefix, normalized_prefix
 from logsluice.domain.tasks import Task
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import CatalogStore, Clock, SecretCipher, SinkStore, TaskStore
+from logsluice.ports import CatalogStore, Clock, SecretCipher, SinkStore
 from logsluice.services.task_files import all_keys
 
 DEFAULT_REGION = "us-east-1"
@@ -254,14 +253,6 @@ class ArtifactStores:
         with self._lock:
             self._opened[cache_key] = (sink, store)
         return store
-
-    def artifact_store_of(self, task_store: TaskStore, project: str, task_id: str) -> ArtifactStore:
-        """Return the store of the task ``task_id``; the default one when the task or its sink
-        is gone (nothing of it is found there either)."""
-        try:
-            return self.artifact_store_for(task_store.get_task(project, task_id))
-        except (TaskNotFoundError, SinkNotFoundError):
-            return self.default
 
     def sweepable_stores(self) -> list[ArtifactStore]:
         """Return the default store and one store per registered sink (whole bucket prefix), for

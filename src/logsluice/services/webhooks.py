@@ -24,7 +24,6 @@ from logsluice.domain.catalog import Project
 from logsluice.domain.errors import (
     InvalidSettingsError,
     LogsluiceError,
-    NotFoundError,
     ProjectNotFoundError,
     WebhookDeliveryError,
 )
@@ -265,14 +264,22 @@ class WebhookDispatcher:
 
     def _file_of(self, delivery: WebhookDelivery) -> tuple[str | None, dict[str, str] | None]:
         """Return the sha256 and a fresh link of a success event's file; None, None once the task
-        is no longer SUCCEEDED (expired, deleted) or its file is gone."""
+        is no longer SUCCEEDED (expired, deleted), its file is gone or its store refuses us.
+
+        A store that fails for the moment (a retryable error) fails the attempt instead, so the
+        retry carries the link.
+        """
         if delivery.payload.get("status") != TaskStatus.SUCCEEDED.value:
             return None, None
         try:
             task = self._task_store.get_task(delivery.project, delivery.task_id)
             manifest_store = self._artifact_stores.artifact_store_for(task)
             manifest = json.loads(b"".join(manifest_store.read(manifest_key(task))))
-        except (NotFoundError, ValueError):
+        except LogsluiceError as error:
+            if error.retryable:
+                raise
+            return None, None
+        except ValueError:
             return None, None
         if task.status != TaskStatus.SUCCEEDED or task.artifact_key is None:
             return None, None
