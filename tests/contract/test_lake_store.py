@@ -249,8 +249,8 @@ def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
 
 
 def test_appends_write_parquet_beyond_the_cache_limit(tmp_path: Path) -> None:
-    """A node's DuckDB runs at its small cache limit between sorts; a lake append writes a
-    Parquet row group per column, so it runs at the memory limit (it failed out_of_memory)."""
+    """The file store runs at its small cache limit between sorts; a lake append writes a Parquet
+    row group per column, so the lake runs at the memory limit (it failed out_of_memory)."""
     store = DuckLakeLogStore(
         local_lake_url(tmp_path),
         memory_limit_bytes=256 * 1024 * 1024,

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, suppress
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -95,11 +95,14 @@ class DuckLakeLogStore(DuckDBEngineStore):
         """Attach the lake a ``ducklake:`` URL names (see :mod:`.lake_location`).
 
         ``environment`` supplies the ``AWS_*`` variables the URL does not set; the limits are
-        those of :class:`~.engine_store.DuckDBEngineStore`. Files replaced by
-        compaction or retention are deleted once ``maintenance_grace`` old, so queries still
-        reading the previous snapshot (on any node) finish. Raises MissingDriverError when the
-        ``lake`` extra is not installed, InvalidInputError for a bad URL,
-        BackendUnavailableError when the catalog or data path cannot be reached.
+        those of :class:`~.engine_store.DuckDBEngineStore`, except ``cache_limit_bytes``: the
+        lake runs at ``memory_limit_bytes`` throughout, since its appends write Parquet (a row
+        group per column and S3 upload parts in memory) and the memory other parts of DuckDB
+        hold (catalog, metadata caches) made the lowered limit fail even small queries. Files
+        replaced by compaction or retention are deleted once ``maintenance_grace`` old, so
+        queries still reading the previous snapshot (on any node) finish. Raises
+        MissingDriverError when the ``lake`` extra is not installed, InvalidInputError for a bad
+        URL, BackendUnavailableError when the catalog or data path cannot be reached.
         """
         self.location = parse_lake_url(url, environment or {})
         self.maintenance_grace = maintenance_grace
@@ -121,7 +124,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
             connection,
             space=DirectorySpace(local_data, min_free_bytes) if local_data else None,
             memory_limit_bytes=memory_limit_bytes,
-            cache_limit_bytes=cache_limit_bytes,
+            cache_limit_bytes=None,  # see __init__'s docstring
             catalog=LAKE,
             max_fields=max_fields,
         )
@@ -137,11 +140,6 @@ class DuckLakeLogStore(DuckDBEngineStore):
                 structlog.get_logger().info("lake.commit_conflict_retried", attempt=attempt)
                 time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))  # noqa: S311
         raise AssertionError("unreachable")
-
-    def _wide_work(self, fields: int) -> AbstractContextManager[None]:
-        """An append to the lake writes Parquet (a row group per column in memory, S3 upload
-        parts): it runs at the memory limit, not the cache limit, whatever the table's width."""
-        return self._sorting()
 
     def _change_statements(self, change: ColumnChange, table: str) -> tuple[str, ...]:
         """DuckLake widens numbers in place; other widenings copy into a new column."""
