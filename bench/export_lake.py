@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,7 @@ def lake_location(
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Yield the lake URL of this size and the environment that reaches it."""
     if arguments.lake == "local":
-        root = export.OUT / f"lake-task-{records}"
+        root = export.OUT / f"lake-local-task-{records}"
         yield f"ducklake:{root}/catalog.ducklake?data_path={root}/lake-data", {}
         return
     with lake_servers.lake_servers(
@@ -53,15 +54,12 @@ def load_lake(
     """Create the logstore through serve on the lake, then fill its table in-process."""
     from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
 
-    data_dir = export.OUT / f"lake-task-{records}" / "data"
+    data_dir = export.OUT / f"lake-{arguments.lake}-task-{records}" / "data"
     marker = data_dir.parent / export.LOADED_MARKER
     if arguments.lake == "local" and marker.exists() and not arguments.rebuild:
         print(f"reusing {data_dir.parent} ({records:,} records)")
         return data_dir
-    if arguments.lake == "local":
-        import shutil
-
-        shutil.rmtree(data_dir.parent, ignore_errors=True)
+    shutil.rmtree(data_dir.parent, ignore_errors=True)  # an s3 lake is new each run
     settings = export.server_settings(arguments)
     with serving.running_server(data_dir, settings) as server, server.client() as client:
         serving.create_logstore(client, export.PROJECT, export.LOGSTORE, export.TIME_FIELD)

@@ -6,6 +6,7 @@ baseline (a):
 
 (a) DuckDB ``read_json`` into a table of a fresh DuckDB file (the baseline);
 (b) logsluice in-process: ``decode_file`` + ``DuckDBLogStore.append`` into a fresh DuckDB file;
+(b2) the same into a fresh local DuckLake (``DuckLakeLogStore``: DuckDB catalog, data directory);
 (c1) the file path a user takes: ``logsluice ingest --project bench --logstore web FILE`` (the
      real CLI, ``--json`` so its result can be read; zstd-compressed requests of
      ``--chunk-records`` records) against a real ``logsluice serve``;
@@ -47,6 +48,7 @@ import serving
 from logsluice.adapters.duckdb import DuckDBLogStore
 from logsluice.domain.catalog import Logstore
 from logsluice.pipeline.decode import decode_file
+from logsluice.ports import LogStore
 
 OUT_DIR = Path(__file__).parent / "out"
 PROJECT, LOGSTORE, TIME_FIELD = "bench", "web", "timestamp"
@@ -152,6 +154,24 @@ def measure_logsluice_file(source: Path, workdir: Path, arguments: argparse.Name
         memory_limit_bytes=arguments.memory_limit_bytes,
         threads=arguments.threads,
     )
+    return append_file(store, source, started)
+
+
+def measure_local_lake_file(source: Path, workdir: Path, arguments: argparse.Namespace) -> Measured:
+    """(b2) as (b), into a local DuckLake (DuckDB catalog file + data directory)."""
+    from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
+
+    started = time.perf_counter()
+    store = DuckLakeLogStore(
+        f"ducklake:{workdir}/catalog.ducklake?data_path={workdir}/lake-data",
+        memory_limit_bytes=arguments.memory_limit_bytes,
+        threads=arguments.threads,
+    )
+    return append_file(store, source, started)
+
+
+def append_file(store: LogStore, source: Path, started: float) -> Measured:
+    """Decode ``source`` and append each chunk to a new logstore of ``store``; close it."""
     now = datetime.now(UTC)
     store.create_logstore(Logstore(PROJECT, LOGSTORE, 30, TIME_FIELD, now))
     stored = 0
@@ -253,6 +273,7 @@ def measure_httpx(source: Path, workdir: Path, arguments: argparse.Namespace) ->
 MEASUREMENTS: list[tuple[str, Measurement]] = [
     ("(a) duckdb read_json (baseline)", measure_duckdb_read_json),
     ("(b) decode_file + append", measure_logsluice_file),
+    ("(b2) decode_file + append, local lake", measure_local_lake_file),
     ("(c1) logsluice ingest FILE (CLI)", measure_cli),
     ("(c2) POST chunks (httpx)", measure_httpx),
 ]
@@ -336,8 +357,8 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--paths",
-        default="a,b,c1,c2",
-        help="comma-separated paths to run, of a, b, c1, c2; a is the baseline the ratio is "
+        default="a,b,b2,c1,c2",
+        help="comma-separated paths to run, of a, b, b2, c1, c2; a is the baseline the ratio is "
         "taken to (default all)",
     )
     return parser.parse_args()

@@ -246,3 +246,27 @@ def test_two_nodes_appending_with_racing_schema_changes_lose_and_double_nothing(
     finally:
         for node in nodes:
             node.close()
+
+
+def test_appends_write_parquet_beyond_the_cache_limit(tmp_path: Path) -> None:
+    """The file store runs at its small cache limit between sorts; a lake append writes a Parquet
+    row group per column, so the lake runs at the memory limit (it failed out_of_memory)."""
+    store = DuckLakeLogStore(
+        local_lake_url(tmp_path),
+        memory_limit_bytes=256 * 1024 * 1024,
+        cache_limit_bytes=16 * 1024 * 1024,
+        threads=2,
+    )
+    try:
+        store.create_logstore(Logstore(PROJECT, "wide", 7, "timestamp", BASE))
+        rows = 60_000
+        text = {
+            f"text_{n}": [f"value {n} of record {i} " * 3 for i in range(rows)] for n in range(8)
+        }
+        records = _records(0, rows).append_column("payload", pa.array(["x" * 200] * rows))
+        for name, values in text.items():
+            records = records.append_column(name, pa.array(values))
+        assert store.append(PROJECT, "wide", records) == rows
+        assert store.count(_query("wide")) == rows
+    finally:
+        store.close()

@@ -41,8 +41,14 @@ from logsluice.adapters.duckdb.extensions import (
     ExtensionDirectory,
 )
 from logsluice.adapters.duckdb.lake_location import LakeLocation, parse_lake_url
+from logsluice.adapters.duckdb.lake_maintenance import (
+    cleanup_statements,
+    compaction_statements,
+    logstore_files,
+    needs_compaction,
+)
 from logsluice.adapters.duckdb.lake_scans import profile_lake_scan
-from logsluice.adapters.duckdb.tables import quote_identifier, quote_literal, table_sql
+from logsluice.adapters.duckdb.tables import quote_identifier, table_sql
 from logsluice.domain.catalog import LOGSTREAM_FIELD
 from logsluice.domain.errors import LogsluiceError
 from logsluice.ports import CompactionReport
@@ -89,14 +95,18 @@ class DuckLakeLogStore(DuckDBEngineStore):
         """Attach the lake a ``ducklake:`` URL names (see :mod:`.lake_location`).
 
         ``environment`` supplies the ``AWS_*`` variables the URL does not set; the limits are
-        those of :class:`~.engine_store.DuckDBEngineStore`. Files replaced by
-        compaction or retention are deleted once ``maintenance_grace`` old, so queries still
-        reading the previous snapshot (on any node) finish. Raises MissingDriverError when the
-        ``lake`` extra is not installed, InvalidInputError for a bad URL,
-        BackendUnavailableError when the catalog or data path cannot be reached.
+        those of :class:`~.engine_store.DuckDBEngineStore`, except ``cache_limit_bytes``: the
+        lake runs at ``memory_limit_bytes`` throughout, since its appends write Parquet (a row
+        group per column and S3 upload parts in memory) and the memory other parts of DuckDB
+        hold (catalog, metadata caches) made the lowered limit fail even small queries. Files
+        replaced by compaction or retention are deleted once ``maintenance_grace`` old, so
+        queries still reading the previous snapshot (on any node) finish. Raises
+        MissingDriverError when the ``lake`` extra is not installed, InvalidInputError for a bad
+        URL, BackendUnavailableError when the catalog or data path cannot be reached.
         """
         self.location = parse_lake_url(url, environment or {})
         self.maintenance_grace = maintenance_grace
+        self._last_cleanup = datetime.min.replace(tzinfo=UTC)
         self._extensions = ExtensionDirectory([DUCKLAKE, HTTPFS, POSTGRES, SQLITE])
         self._spill = Path(tempfile.mkdtemp(prefix="logsluice-lake-spill-"))
         config = engine_config(memory_limit_bytes, threads, self._extensions.config())
@@ -114,7 +124,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
             connection,
             space=DirectorySpace(local_data, min_free_bytes) if local_data else None,
             memory_limit_bytes=memory_limit_bytes,
-            cache_limit_bytes=cache_limit_bytes,
+            cache_limit_bytes=None,  # see __init__'s docstring
             catalog=LAKE,
             max_fields=max_fields,
         )
@@ -189,26 +199,19 @@ class DuckLakeLogStore(DuckDBEngineStore):
         self._expire_and_clean(grace=timedelta(0), cleanup_all=True)
 
     def compact(self, project: str, logstore: str) -> CompactionReport:
-        """Run DuckLake's maintenance on the logstore: flush inlined rows to files, merge
-        adjacent small files (within a day's partition), rewrite files with many deletions, then
-        expire snapshots and delete files older than the grace. Returns the data files before
-        and after (as row groups). Raises LogstoreNotFoundError."""
+        """Run DuckLake's maintenance on the logstore when it has anything to merge or rewrite
+        (:mod:`.lake_maintenance`), then expire snapshots and delete files older than the grace
+        (at most once per grace period). Returns the data files before and after (as row
+        groups). Raises LogstoreNotFoundError."""
         self.schema(project, logstore)
-        before = self._data_files(project, logstore)
-        self._ensure_room()
-        names = f"{quote_literal(logstore)}, schema => {quote_literal(project)}"
-        flush = (
-            f"CALL ducklake_flush_inlined_data({quote_literal(LAKE)}, "
-            f"schema_name => {quote_literal(project)}, table_name => {quote_literal(logstore)})"
-        )
-        for statement in (
-            flush,
-            f"CALL ducklake_merge_adjacent_files({quote_literal(LAKE)}, {names})",
-            f"CALL ducklake_rewrite_data_files({quote_literal(LAKE)}, {names})",
-        ):
-            self._writing(partial(self._call, project, logstore, statement))
-        self._expire_and_clean(grace=self.maintenance_grace)
-        after = self._data_files(project, logstore)
+        before = self._files(project, logstore)
+        if needs_compaction(before, inlining=self.location.inline_rows > 0):
+            self._ensure_room()
+            for statement in compaction_statements(LAKE, project, logstore):
+                self._writing(partial(self._call, project, logstore, statement))
+        if datetime.now(UTC) - self._last_cleanup >= self.maintenance_grace:
+            self._expire_and_clean(grace=self.maintenance_grace)
+        after = self._files(project, logstore)
         return CompactionReport(
             rewritten=after != before,
             rows=self._count_rows(project, logstore),
@@ -218,7 +221,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
 
     def data_files(self, project: str, logstore: str) -> list[str]:
         """Return the paths of the logstore's current data files (a diagnostic for tests)."""
-        return sorted(self._data_files(project, logstore))
+        return [data for data, _ in self._files(project, logstore)]
 
     def scan_profile(self, request: RecordsQuery) -> ScanProfile:
         """Run the query's select under DuckDB's profiler; return the rows and data files (as row
@@ -236,29 +239,18 @@ class DuckLakeLogStore(DuckDBEngineStore):
         finally:
             self._remove_temporaries()
 
-    def _data_files(self, project: str, logstore: str) -> set[str]:
+    def _files(self, project: str, logstore: str) -> list[tuple[str, str | None]]:
         with self._cursor() as cursor, store_errors(project, logstore):
-            return _list_data_files(cursor, project, logstore)
+            return sorted(logstore_files(cursor, LAKE, project, logstore))
 
     def _call(self, project: str, logstore: str, statement: str) -> None:
         with self._cursor() as cursor, store_errors(project, logstore):
             cursor.execute(statement)
 
     def _expire_and_clean(self, *, grace: timedelta, cleanup_all: bool = False) -> None:
-        """Expire snapshots older than ``grace``, then delete the files they alone needed and the
-        orphans of failed writes once ``grace`` old (each cut-off taken when its step starts)."""
-        lake = quote_literal(LAKE)
-        steps = (
-            ("ducklake_expire_snapshots", "older_than => {moment}"),
-            ("ducklake_cleanup_old_files", "cleanup_all => true" if cleanup_all else None),
-            ("ducklake_delete_orphaned_files", "older_than => {moment}"),
-        )
-        for function, option in steps:
-            moment = (
-                f"CAST({quote_literal((datetime.now(UTC) - grace).isoformat())} AS TIMESTAMPTZ)"
-            )
-            argument = (option or "older_than => {moment}").format(moment=moment)
-            statement = f"CALL {function}({lake}, {argument})"
+        self._last_cleanup = datetime.now(UTC)
+        for step in range(3):  # each step's cut-off is taken when it starts
+            statement = cleanup_statements(LAKE, grace, cleanup_all=cleanup_all)[step]
             self._writing(partial(self._call, "", "", statement))
 
     def _remove_temporaries(self) -> None:
@@ -343,10 +335,3 @@ def _has_tables(cursor: duckdb.DuckDBPyConnection, project: str) -> bool:
         [LAKE, project],
     ).fetchone()
     return bool(row and row[0])
-
-
-def _list_data_files(cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> set[str]:
-    rows = cursor.execute(
-        "SELECT data_file FROM ducklake_list_files(?, ?, schema => ?)", [LAKE, logstore, project]
-    ).fetchall()
-    return {str(path) for (path,) in rows}
