@@ -203,7 +203,8 @@ class _TaskStart:
         """Run ``work``; end the task as its errors or a stop request say. Return its answer."""
         try:
             answer = work()
-            heartbeat.beat()  # hear a cancel that came while it worked
+            if not answer:
+                heartbeat.beat()  # hear a cancel that came while it planned
         except LeaseLostError:
             self.logger.warning("task.lease_lost")
             return False

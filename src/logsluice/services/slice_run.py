@@ -12,6 +12,7 @@ slices before it (the store sees to that) with the rows still left, so the limit
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -147,15 +148,18 @@ class SliceRun:
         )
         self.logger.info("task.slice_started", attempt=self.item.attempts)
         with heartbeat:
-            last = self._execute(heartbeat)
+            ending = self._execute(heartbeat)
+        # recorded once the heartbeat stopped, so no beat races the slice's end
+        last = ending() if ending is not None else None
         if last is not None:
             self.on_last(last)
 
-    def _execute(self, heartbeat: SliceHeartbeat) -> Task | None:
-        """Run the slice; return the task when this worker must now complete the artifact."""
+    def _execute(self, heartbeat: SliceHeartbeat) -> Callable[[], Task | None] | None:
+        """Run the slice; return how it ends (None: it ended already), which returns the task
+        when this worker must then complete the artifact."""
         if self.item.attempts > self.runner.settings.slice_attempts:
             message = self.item.error_message or "the workers running it kept stopping"
-            return self._give_up(message)
+            return functools.partial(self._give_up, message)
         try:
             result = self._export(heartbeat)
         except LeaseLostError:
@@ -169,11 +173,12 @@ class SliceRun:
                 self.logger.info("task.slice_interrupted", error=str(error))
                 self._release(heartbeat)
                 return None
-            return self._retry_or_give_up(error)
+            return functools.partial(self._retry_or_give_up, error)
         if result is None:
             self._release(heartbeat)
             return None
-        return self._finish(self._outcome(result))
+        outcome = self._outcome(result)
+        return functools.partial(self._finish, outcome)
 
     # --- exporting -------------------------------------------------------------------------------
 

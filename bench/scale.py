@@ -1,0 +1,289 @@
+"""Scale-out benchmark: one download task's slices run by 1 and by 2 worker processes.
+
+For ``--records`` (default 10 M) synthetic records (the dataset of ``bench/export.py``, loaded once
+into ``bench/out/task-<records>/data``), in one run:
+
+1. *Today's single-worker path*: the whole export as one file, ``pipeline.export.export_slices``
+   (slices in order into one staging file, one running hash), in one process pinned to core 0,
+   reading the logstore through ``DuckDBLogStore`` opened read-only.
+2. *Slices as leasable units*, for each ``--workers`` count (default ``1,2``): a task is created in
+   the data directory's SQLite task store; N ``Worker`` processes, each pinned to its own core
+   (``os.sched_setaffinity``) with its own read-only ``DuckDBLogStore`` (``--threads`` DuckDB
+   threads) and the local artifact store, claim its slices until it SUCCEEDED. The time is from
+   the moment the processes may start to the task's SUCCEEDED; each process's CPU seconds
+   (user + system, all threads) are summed.
+
+Reported per run: wall seconds, rows per second, the speed-up over one worker, and CPU seconds per
+million rows (against the single-worker path's). Every output's rows are counted from the file
+and must equal the records loaded; any failure exits with status 1.
+
+    .venv/bin/python bench/scale.py --records 10000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import export
+import zstandard
+
+PROJECT, LOGSTORE = export.PROJECT, export.LOGSTORE
+POLL_SECONDS = 0.05
+
+
+@dataclass
+class Measurement:
+    """One run: its label, wall seconds, summed CPU seconds, rows in the file."""
+
+    label: str
+    seconds: float
+    cpu_seconds: float
+    rows: int
+
+
+def cpu_seconds() -> float:
+    """Return this process's CPU time (user + system, every thread) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def pin(core: int) -> None:
+    """Run this process on one core only (core numbers wrap around the machine's)."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[core % len(cores)]})
+
+
+def count_csv_rows(path: Path) -> int:
+    """Return the records of a zstd CSV file (lines less the header)."""
+    lines = 0
+    with path.open("rb") as file:
+        reader = zstandard.ZstdDecompressor().stream_reader(file, read_across_frames=True)
+        while chunk := reader.read(1 << 24):
+            lines += chunk.count(b"\n")
+    return lines - 1
+
+
+def task_spec(arguments: argparse.Namespace) -> Any:
+    """Return the spec of the benchmark's task: everything as CSV + zstd."""
+    from logsluice.domain.export import Compression, ExportFormat
+    from logsluice.domain.tasks import TaskSpec
+    from logsluice.domain.timerange import TimeRange
+
+    return TaskSpec(
+        name=f"scale-{time.time_ns()}",
+        logstore=LOGSTORE,
+        query="*",
+        time_range=TimeRange(export.BASE_TIME, export.BASE_TIME + 2 * export.SPAN),
+        format=ExportFormat.CSV,
+        compression=Compression.ZSTD,
+    )
+
+
+def open_log_store(data_dir: Path, arguments: argparse.Namespace) -> Any:
+    from logsluice.adapters.duckdb import DuckDBLogStore
+
+    return DuckDBLogStore(
+        data_dir / "logs.duckdb",
+        read_only=True,
+        threads=arguments.threads,
+        memory_limit_bytes=arguments.memory_limit_bytes,
+    )
+
+
+# --- today's single-worker path: one staging file, slices in order ------------------------------
+
+
+def single_file_child(data_dir: Path, arguments: argparse.Namespace, results: Any) -> None:
+    from logsluice.adapters.artifacts import LocalArtifactStore
+    from logsluice.adapters.artifacts.encoders import build_encoder
+    from logsluice.domain.export import Compression
+    from logsluice.domain.tasks import Task
+    from logsluice.pipeline.compressors import build_compressor
+    from logsluice.pipeline.export import export_slices
+    from logsluice.services.task_plan import plan_task
+    from logsluice.services.task_queries import records_query_for
+
+    pin(0)
+    source = open_log_store(data_dir, arguments)
+    task = Task.queued(project=PROJECT, spec=task_spec(arguments), now=datetime.now(UTC))
+    started, cpu_started = time.perf_counter(), cpu_seconds()
+    plan = plan_task(task, source, [], rows_per_slice=arguments.rows_per_slice)
+
+    def open_reader(item: Any) -> Any:
+        request = records_query_for(source, PROJECT, task.spec, time_range=item.time_range)
+        return source.stream(request, arguments.batch_rows)
+
+    store = LocalArtifactStore(data_dir / "scale-artifacts")
+    result = export_slices(
+        plan.slices,
+        open_reader,
+        build_encoder(task.spec.format),
+        build_compressor(Compression.ZSTD),
+        store,
+        f"{PROJECT}/single/export.csv.zst",
+    )
+    results.put((time.perf_counter() - started, cpu_seconds() - cpu_started, result.rows))
+    source.close()
+
+
+def measure_single_file(data_dir: Path, arguments: argparse.Namespace) -> Measurement:
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=single_file_child, args=(data_dir, arguments, results))
+    process.start()
+    seconds, cpu, rows = results.get(timeout=3600)
+    process.join()
+    path = data_dir / "scale-artifacts" / PROJECT / "single" / "export.csv.zst"
+    counted = count_csv_rows(path)
+    path.unlink()
+    if counted != rows:
+        raise SystemExit(f"the single-file export holds {counted} rows, it said {rows}")
+    return Measurement("today: one file, in order", seconds, cpu, rows)
+
+
+# --- slices as leasable units: N worker processes ------------------------------------------------
+
+
+def worker_child(
+    data_dir: Path,
+    arguments: argparse.Namespace,
+    core: int,
+    task_id: str,
+    go: Any,
+    results: Any,
+) -> None:
+    import threading
+
+    from logsluice.adapters.artifacts import LocalArtifactStore
+    from logsluice.adapters.artifacts.encoders import build_encoder
+    from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
+    from logsluice.services.clock import SystemClock
+    from logsluice.services.runner import RunnerSettings, TaskRunner
+    from logsluice.services.worker import Worker, WorkerSettings
+
+    pin(core)
+    task_store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))
+    source = open_log_store(data_dir, arguments)
+    runner = TaskRunner(
+        task_store=task_store,
+        source=source,
+        artifact_store=LocalArtifactStore(data_dir / "scale-artifacts"),
+        encoder_factory=build_encoder,
+        clock=SystemClock(),
+        settings=RunnerSettings(
+            rows_per_slice=arguments.rows_per_slice, batch_rows=arguments.batch_rows
+        ),
+    )
+    worker = Worker(
+        task_store,
+        runner,
+        SystemClock(),
+        WorkerSettings(poll_interval=timedelta(milliseconds=20)),
+        worker_id=f"scale-{core}",
+        shutdown=threading.Event(),
+    )
+    go.wait()
+    cpu_started = cpu_seconds()
+    while task_store.get_task(PROJECT, task_id).status.value in ("QUEUED", "RUNNING"):
+        if worker.run_once() is None:
+            time.sleep(POLL_SECONDS)
+    results.put(cpu_seconds() - cpu_started)
+    source.close()
+    task_store.close()
+
+
+def measure_workers(data_dir: Path, arguments: argparse.Namespace, count: int) -> Measurement:
+    from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
+    from logsluice.domain.tasks import Task, TaskStatus
+
+    store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))
+    task = store.create_task(
+        Task.queued(project=PROJECT, spec=task_spec(arguments), now=datetime.now(UTC))
+    )
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=worker_child, args=(data_dir, arguments, core, task.id, go, results))
+        for core in range(count)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(arguments.startup_seconds)  # imports and opening the stores are not measured
+    started = time.perf_counter()
+    go.set()
+    while (current := store.get_task(PROJECT, task.id)).status in (
+        TaskStatus.QUEUED,
+        TaskStatus.RUNNING,
+    ):
+        time.sleep(POLL_SECONDS)
+    seconds = time.perf_counter() - started
+    cpu = sum(results.get(timeout=600) for _ in processes)
+    for process in processes:
+        process.join()
+    if current.status is not TaskStatus.SUCCEEDED:
+        raise SystemExit(f"the task ended {current.status}: {current.error_message}")
+    path = data_dir / "scale-artifacts" / PROJECT / task.id / f"{task.spec.name}.csv.zst"
+    rows = count_csv_rows(path)
+    if rows != current.rows_written:
+        raise SystemExit(f"{path} holds {rows} rows, the task says {current.rows_written}")
+    path.unlink()
+    store.close()
+    return Measurement(f"{count} worker process(es)", seconds, cpu, rows)
+
+
+def report(measurements: list[Measurement], records: int) -> None:
+    baseline, one_worker = measurements[0], measurements[1]
+    print(f"\n{records:,} records, CSV + zstd\n")
+    print(f"{'run':<28} {'wall s':>8} {'rows/s':>12} {'speed-up':>9} {'CPU s/M rows':>13}")
+    for item in measurements:
+        speed_up = one_worker.seconds / item.seconds
+        cpu_per_million = item.cpu_seconds / (item.rows / 1e6)
+        print(
+            f"{item.label:<28} {item.seconds:>8.2f} {item.rows / item.seconds:>12,.0f} "
+            f"{speed_up:>8.2f}x {cpu_per_million:>13.2f}"
+        )
+    base_cpu = baseline.cpu_seconds / (baseline.rows / 1e6)
+    for item in measurements[1:]:
+        ratio = item.cpu_seconds / (item.rows / 1e6) / base_cpu
+        print(f"{item.label}: CPU per row = {ratio:.2f} x today's single-worker path")
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000_000)
+    parser.add_argument("--workers", default="1,2", help="worker process counts, e.g. 1,2")
+    parser.add_argument("--rows-per-slice", type=int, default=500_000)
+    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument("--threads", type=int, default=1, help="DuckDB threads per process")
+    parser.add_argument("--memory-limit-bytes", type=int, default=1 << 30)
+    parser.add_argument("--cache-limit-bytes", type=int, default=256 << 20)
+    parser.add_argument("--startup-seconds", type=float, default=3.0)
+    parser.add_argument("--rebuild", action="store_true", help="load the records again")
+    arguments = parser.parse_args()
+    arguments.workers_counts = [int(item) for item in arguments.workers.split(",")]
+    arguments.workers = 1  # the serve that loads the data runs one worker (export.py's setting)
+    return arguments
+
+
+def main() -> int:
+    arguments = parse_arguments()
+    data_dir = export.prepare_data_dir(arguments.records, arguments)
+    measurements = [measure_single_file(data_dir, arguments)]
+    for count in arguments.workers_counts:
+        measurements.append(measure_workers(data_dir, arguments, count))
+    report(measurements, arguments.records)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    sys.exit(main())
