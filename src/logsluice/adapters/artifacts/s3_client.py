@@ -41,6 +41,7 @@ _URL_PARAMETERS = frozenset(
     {"endpoint", "region", "access_key_id", "secret_access_key", "addressing_style"}
 )
 T = TypeVar("T")
+RETRY_ATTEMPTS = 10
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,9 @@ def build_s3_client(
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": addressing},
-        retries={"max_attempts": 5, "mode": "standard"},
+        # connection errors, 5xx and throttling are retried with backoff (up to 20 s apart), so an
+        # object store that restarts is waited for (about a minute) rather than failing the work
+        retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"},
         # checksum trailers only where S3 requires them: several compatible servers refuse them
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
