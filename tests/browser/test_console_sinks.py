@@ -144,11 +144,16 @@ def test_admin_adds_a_sink_exports_into_it_and_downloads_from_it(
     expect(page.locator("#task-object-key")).to_have_text(f"s3://{s3_bucket.name}/{key}")
 
     content = read_object(s3_bucket, key)
-    text = zstandard.ZstdDecompressor().decompressobj().decompress(content).decode()
+    reader = zstandard.ZstdDecompressor().stream_reader(content, read_across_frames=True)
+    text = reader.read().decode()
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == error_count(console) > 0
     assert {row["level"] for row in rows} == {"ERROR"}
     assert read_object(s3_bucket, f"exports/logs/daily/web/{task_id}/manifest.json")
+    page.goto(f"{console.url}/console/#/p/web/tasks")
+    expect(page.locator(f"tr[data-task-id='{task_id}'] .task-sink")).to_have_text(" → oss-main")
+    page.go_back()
+    page.wait_for_selector("#task-sink")
 
     # The link the API gives for a sink is the bucket's presigned URL; the page's Download uses it.
     link = console.admin.get(f"/api/v1/projects/web/download-tasks/{task_id}/link").json()
@@ -249,8 +254,7 @@ def test_a_bad_sink_is_refused_with_the_field_marked(
     page.click("#sink-add")
     expect(page.locator("#sink-error")).to_have_text("Name is required.")
     assert page.evaluate("document.activeElement.id") == "sink-name"
-    name = f"s-{uuid.uuid4().hex[:8]}"
-    page.fill("#sink-name", name)
+    page.fill("#sink-name", f"s-{uuid.uuid4().hex[:8]}")
     page.fill("#sink-endpoint", "ftp://files.example")
     page.fill("#sink-bucket", "logs")
     page.fill("#sink-access-key-id", "key")
@@ -259,6 +263,14 @@ def test_a_bad_sink_is_refused_with_the_field_marked(
     expect(page.locator("#sink-error")).to_contain_text("invalid_input")
     assert page.locator("#sink-endpoint").get_attribute("aria-invalid") == "true"
     assert page.locator("#sink-secret-access-key").input_value() == ""
+    page.fill("#sink-endpoint", "http://files.example")
+    page.fill("#sink-name", "Bad Name")
+    page.fill("#sink-secret-access-key", SECRET)
+    page.click("#sink-add")
+    expect(page.locator("#sink-error")).to_contain_text("invalid_name")
+    assert page.locator("#sink-name").get_attribute("aria-invalid") == "true"
+    assert page.locator("#sink-endpoint").get_attribute("aria-invalid") is None
+    assert page.evaluate("document.activeElement.id") == "sink-name"
     assert console.admin.get(SINKS_URL).json()["sinks"] == []
 
 

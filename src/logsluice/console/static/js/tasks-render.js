@@ -135,7 +135,7 @@ export function taskActions(project, task, onChanged) {
 export function taskRow(project, task, onChanged) {
   const href = `#/p/${encodeURIComponent(project)}/tasks/${encodeURIComponent(task.id)}`;
   return h("tr", { "data-task-id": task.id, class: "task-row" },
-    h("td", { class: "task-name" }, h("a", { href }, task.name), h("div", { class: "muted small" }, `${task.logstore} · ${task.spec.format}${task.spec.format !== "parquet" && task.spec.compression !== "none" ? `+${task.spec.compression}` : ""}`)),
+    h("td", { class: "task-name" }, h("a", { href }, task.name), h("div", { class: "muted small" }, `${task.logstore} · ${task.spec.format}${task.spec.format !== "parquet" && task.spec.compression !== "none" ? `+${task.spec.compression}` : ""}`, task.spec.sink ? h("span", { class: "task-sink", title: "written to this sink" }, ` → ${task.spec.sink.name}`) : null)),
     h("td", {}, statusBadge(task)),
     h("td", { class: "task-progress" }, progressBar(task), progressFacts(task), webhookState(task)),
     h("td", { class: "muted small created" }, formatTime(task.created_at)),

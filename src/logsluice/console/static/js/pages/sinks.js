@@ -19,6 +19,16 @@ const FIELDS = [
   ["secret_access_key", "Secret access key", { required: true, type: "password", autocomplete: "new-password" }, "Stored encrypted; never shown again, not even here"],
 ];
 
+// The form field a refusal is about: the service's details.field, the first "body.<field>" of a
+// request the schema refused, or the name for an invalid_name.
+function refusedField(error) {
+  const details = error.details || {};
+  if (typeof details.field === "string") return details.field;
+  const first = Array.isArray(details.errors) && details.errors.length ? String(details.errors[0].location || "") : "";
+  if (first.startsWith("body.")) return first.slice("body.".length).split(".")[0];
+  return error.code === "invalid_name" ? "name" : null;
+}
+
 function addForm(project, onAdded) {
   const errorBox = h("div", { class: "notice error", id: "sink-error", role: "alert", hidden: true });
   const inputs = Object.fromEntries(FIELDS.map(([key, , attributes]) => [key, h("input", { id: `sink-${key.replaceAll("_", "-")}`, name: key, spellcheck: "false", autocomplete: "off", ...attributes })]));
@@ -61,7 +71,7 @@ function addForm(project, onAdded) {
       await onAdded(sink);
     } catch (error) {
       inputs.secret_access_key.value = ""; // never left in the page after it was sent
-      fail(`${error.message}${error.code ? ` (${error.code})` : ""}`, error.details && error.details.field);
+      fail(`${error.message}${error.code ? ` (${error.code})` : ""}`, refusedField(error));
     } finally {
       submit.disabled = false;
     }
