@@ -3,7 +3,8 @@
 Requests are counted by the template of the route that answered (``/api/v1/projects/{project}``),
 never by the raw path, so the number of series stays bounded whatever clients send; a request no
 route took is ``unmatched``. Each request carries an ``X-Request-Id`` (the client's, when it sends
-a sane one, else a new one), answered back and bound to every log event of the request.
+a sane one, else a new one), answered back (unless a vendor dialect answers its own) and bound to
+every log event of the request.
 
 Who may read ``/metrics`` is the ``metrics`` setting: ``token`` (the admin's credentials, or the
 ``metrics_token`` that reads nothing else), ``open``, or ``off``.
@@ -100,10 +101,11 @@ class RequestMetricsMiddleware:
             nonlocal status, timed
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
-                ]
+                headers = list(message.get("headers", []))
+                # a vendor dialect that sets its own (Huawei's) keeps its wire format
+                if not any(name.lower() == REQUEST_ID_HEADER.encode() for name, _ in headers):
+                    headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
+                message["headers"] = headers
                 self._time(scope, started)
                 timed = True
             await send(message)
