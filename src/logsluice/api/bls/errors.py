@@ -21,14 +21,19 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from logsluice.domain.errors import (
+    AlreadyExistsError,
     ArtifactGoneError,
+    ArtifactStoreDeniedError,
     AuthenticationError,
     BackendUnavailableError,
     ConflictError,
     DiskFullError,
     InvalidInputError,
+    LinkExpiredError,
+    LinkInvalidError,
     LogsluiceError,
     LogstoreNotFoundError,
+    NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     ProjectNotFoundError,
@@ -58,9 +63,14 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     PermissionDeniedError: (403, "AccessDenied"),
     ConflictError: (409, "DownloadTaskNotReady"),
     ArtifactGoneError: (410, "DownloadTaskExpired"),
+    AlreadyExistsError: (400, "InvalidParameter"),
+    LinkExpiredError: (403, "AccessDenied"),
+    LinkInvalidError: (403, "AccessDenied"),
+    NotFoundError: (404, "ResourceNotFound"),
     BackendUnavailableError: (503, "ServiceUnavailable"),
     QueryTimeoutError: (503, "ServiceUnavailable"),
     QueryCancelledError: (503, "ServiceUnavailable"),
+    ArtifactStoreDeniedError: (502, "InternalError"),
     DiskFullError: (507, "InsufficientStorage"),
 }
 

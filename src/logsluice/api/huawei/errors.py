@@ -22,10 +22,16 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from logsluice.domain.errors import (
+    AlreadyExistsError,
+    ArtifactGoneError,
+    ArtifactStoreDeniedError,
     AuthenticationError,
     BackendUnavailableError,
+    ConflictError,
     DiskFullError,
     InvalidInputError,
+    LinkExpiredError,
+    LinkInvalidError,
     LogsluiceError,
     NotFoundError,
     PermissionDeniedError,
@@ -48,9 +54,15 @@ _STATUS_AND_CODE: dict[type[LogsluiceError], tuple[int, str]] = {
     AuthenticationError: (401, "CDN.0002"),
     PermissionDeniedError: (403, "CDN.0004"),
     NotFoundError: (404, "CDN.0003"),
+    AlreadyExistsError: (400, "CDN.0001"),
+    ArtifactGoneError: (404, "CDN.0003"),
+    ConflictError: (400, "CDN.0001"),
+    LinkExpiredError: (403, "CDN.0004"),
+    LinkInvalidError: (403, "CDN.0004"),
     BackendUnavailableError: (503, "CDN.0000"),
     QueryTimeoutError: (503, "CDN.0000"),
     QueryCancelledError: (503, "CDN.0000"),
+    ArtifactStoreDeniedError: (502, "CDN.0000"),
     DiskFullError: (507, "CDN.0000"),
 }
 
