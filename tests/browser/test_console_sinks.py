@@ -293,3 +293,25 @@ def test_the_sinks_page_in_a_400_px_window(
     finally:
         narrow.context.close()
     assert console_errors.unexpected() == []
+
+
+def test_a_page_still_loading_never_overwrites_the_next(page: Any, console: Console) -> None:
+    # The projects page (where signing in lands) waits for each project's logstores; hold those
+    # answers back, open the Sinks page meanwhile, then let them through: the projects page must
+    # not replace the Sinks page when it finally renders.
+    held: list[Any] = []
+    page.route("**/api/v1/projects/*/logstores", lambda route: held.append(route))
+    sign_in_with_token(page, console.url, console.token)
+    expect(page.locator("main .loading")).to_be_visible()
+    assert held
+    page.goto(f"{console.url}/console/#/p/web/sinks")
+    expect(page.locator("#sinks-table")).to_be_visible()
+    with page.expect_response(re.compile(r"/logstores$")):
+        for route in held:
+            route.continue_()
+    page.unroute("**/api/v1/projects/*/logstores")
+    page.wait_for_load_state("networkidle")
+    page.evaluate("new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))")
+    expect(page.locator("h1")).to_have_text("Sinks of web")
+    expect(page.locator("#sinks-table")).to_be_visible()
+    assert page.locator(".project-card").count() == 0

@@ -87,14 +87,17 @@ async function show() {
   renderHeader(route.project);
   markCurrentNav(route);
   const page = PAGES[route.page] || renderProjects;
-  replaceChildren(main, h("p", { class: "loading" }, "Loading…"));
+  // Each page renders into a view of its own: one still loading when the next is asked for
+  // renders into a view already taken out of <main>, never over the newer page.
+  const view = h("div", { class: "view" }, h("p", { class: "loading" }, "Loading…"));
+  replaceChildren(main, view);
   try {
-    const leave = await page(main, route);
+    const leave = await page(view, route);
     if (current === showing) leavePage = leave || leavePage;
     else if (leave) leave();
   } catch (error) {
     if (current !== showing || error.status === 401) return; // another page (or sign-in) took over
-    replaceChildren(main, h("div", { class: "notice error", role: "alert" }, h("strong", {}, "Could not load this page. "), error.message));
+    replaceChildren(view, h("div", { class: "notice error", role: "alert" }, h("strong", {}, "Could not load this page. "), error.message));
   }
 }
 

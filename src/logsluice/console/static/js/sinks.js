@@ -7,7 +7,7 @@ import { api, projectPath } from "./api.js";
 import { h } from "./dom.js";
 import { state } from "./state.js";
 
-const BY_NAME = "\u0000by-name"; // the select's "a sink by name" option: no sink name can hold NUL
+const BY_NAME = "*by-name"; // the select's "a sink, by name" option: no sink name holds "*"
 
 // Only the unscoped admin may read sinks (the API's rule); nobody else asks, so their console
 // shows no refused request.
