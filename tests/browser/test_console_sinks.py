@@ -107,12 +107,13 @@ def test_admin_adds_a_sink_exports_into_it_and_downloads_from_it(
     row = page.locator("tr[data-sink=oss-main]")
     expect(row).to_be_visible()
     cells = row.locator("td").all_inner_texts()
-    assert cells[:6] == [
+    assert cells[:7] == [
         "oss-main",
         s3_bucket.server.endpoint,
         s3_bucket.name,
         "exports/logs",
         "us-east-1",
+        "path",
         s3_bucket.server.access_key_id,
     ]
     # Sent once, never shown back: not in the form, not in the page, not in the API's answer.
@@ -244,9 +245,10 @@ def test_removing_a_sink_asks_first_and_keeps_its_files(
 
 
 def test_a_bad_sink_is_refused_with_the_field_marked(
-    page: Any, console: Console, console_errors: ConsoleErrors
+    page: Any, console: Console, console_errors: ConsoleErrors, s3_bucket: S3Bucket
 ) -> None:
-    console_errors.allowed.append("status of 400 (Bad Request)")  # the refusal tested here
+    console_errors.allowed.append("status of 400 (Bad Request)")  # the refusals tested here
+    console_errors.allowed.append("status of 502 (Bad Gateway)")
     remove_all_sinks(console)
     sign_in_with_token(page, console.url, console.token)
     page.goto(f"{console.url}/console/#/p/web/sinks")
@@ -271,6 +273,14 @@ def test_a_bad_sink_is_refused_with_the_field_marked(
     assert page.locator("#sink-name").get_attribute("aria-invalid") == "true"
     assert page.locator("#sink-endpoint").get_attribute("aria-invalid") is None
     assert page.evaluate("document.activeElement.id") == "sink-name"
+    # The bucket is tried with the key before the sink is stored: a bucket the server lacks.
+    page.fill("#sink-name", "no-bucket")
+    page.fill("#sink-endpoint", s3_bucket.server.endpoint)
+    page.fill("#sink-bucket", f"{s3_bucket.name}-missing")
+    page.fill("#sink-secret-access-key", SECRET)
+    page.click("#sink-add")
+    expect(page.locator("#sink-error")).to_contain_text("artifact_store_denied")
+    assert page.locator("#sink-secret-access-key").input_value() == ""
     assert console.admin.get(SINKS_URL).json()["sinks"] == []
 
 

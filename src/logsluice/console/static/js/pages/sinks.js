@@ -36,6 +36,12 @@ function addForm(project, onAdded) {
     h("label", { for: inputs[key].id }, label, inputs[key].required ? null : h("span", { class: "muted" }, " (optional)")),
     inputs[key],
     hint ? h("p", { class: "hint" }, hint) : null));
+  const addressing = h("select", { id: "sink-addressing-style", name: "addressing_style" },
+    h("option", { value: "path" }, "path (https://host/bucket/key)"),
+    h("option", { value: "virtual" }, "virtual-hosted (https://bucket.host/key; Alibaba OSS)"));
+  fields.splice(5, 0, h("div", { class: "field" }, h("label", { for: "sink-addressing-style" }, "Addressing"), addressing,
+    h("p", { class: "hint" }, "How requests name the bucket")));
+  inputs.addressing_style = addressing;
   const submit = h("button", { type: "submit", class: "button primary", id: "sink-add" }, "Add sink");
   const form = h("form", { class: "sink-form", id: "sink-form", "aria-labelledby": "sink-add-title", novalidate: true },
     h("h2", { id: "sink-add-title" }, "Add a sink"),
@@ -61,6 +67,7 @@ function addForm(project, onAdded) {
       return;
     }
     const body = Object.fromEntries(FIELDS.map(([key]) => [key, key === "secret_access_key" ? inputs[key].value : inputs[key].value.trim()]));
+    body.addressing_style = addressing.value;
     submit.disabled = true;
     try {
       const sink = await api.post(projectPath(project, "sinks"), body);
@@ -86,12 +93,13 @@ function sinksTable(project, sinks, onRemove) {
     h("td", { class: "mono" }, sink.bucket),
     h("td", { class: "mono" }, sink.prefix || "—"),
     h("td", {}, sink.region),
+    h("td", {}, sink.addressing_style),
     h("td", { class: "mono small" }, sink.access_key_id),
     h("td", { class: "small" }, formatTime(sink.created_at)),
     h("td", {}, h("button", { type: "button", class: "button small danger-quiet", "data-action": "remove-sink", "aria-label": `Remove sink ${sink.name}`, onclick: () => onRemove(sink) }, "Remove"))));
   return h("table", { class: "keys sinks", "aria-label": `Sinks of ${project}` },
-    h("thead", {}, h("tr", {}, ["Name", "Endpoint", "Bucket", "Prefix", "Region", "Access key id", "Created", ""].map((name) => h("th", { scope: "col" }, name)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 8, class: "muted", id: "no-sinks" }, "No sinks yet: this project's tasks write their files to logsluice's own store."))));
+    h("thead", {}, h("tr", {}, ["Name", "Endpoint", "Bucket", "Prefix", "Region", "Addressing", "Access key id", "Created", ""].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 9, class: "muted", id: "no-sinks" }, "No sinks yet: this project's tasks write their files to logsluice's own store."))));
 }
 
 function refused(main, project, error) {
@@ -132,7 +140,7 @@ export async function renderSinks(main, route) {
     h("div", { class: "page-head" },
       h("h1", {}, "Sinks ", h("span", { class: "muted" }, `of ${project}`)),
       h("a", { class: "button", href: routeHash(project, "tasks") }, "Download tasks")),
-    h("p", { class: "muted" }, "Buckets on S3-compatible servers where this project's tasks may write their files: a task names one (the console's export form, the API's ", h("code", {}, "sink"), ", SLS ", h("code", {}, "sink.bucket"), ", BLS ", h("code", {}, "fileDir"), ") and its file and manifest.json land under the sink's prefix, at ", h("code", {}, "<prefix>/<project>/<task id>/<file>"), ". Downloads are presigned links to the bucket."),
+    h("p", { class: "muted" }, "Buckets on S3-compatible servers where this project's tasks may write their files: a task names one (the console's export form, the API's ", h("code", {}, "sink"), ", SLS ", h("code", {}, "sink.bucket"), ", BLS ", h("code", {}, "fileDir"), ") and its file and manifest.json land under the sink's prefix, at ", h("code", {}, "<prefix>/<project>/<task id>/<file>"), ". The bucket is tried with the key when you add a sink. Downloads are presigned links to the bucket."),
     h("section", { class: "card", "aria-labelledby": "sinks-list-title" },
       h("h2", { id: "sinks-list-title" }, "Registered"),
       tableBox),
