@@ -1,9 +1,10 @@
 """Regenerate the console screenshots of ``docs/console.md`` (``make console-screenshots``).
 
 Starts ``logsluice serve`` on a free loopback port with a fresh data directory, loads the demo logs
-(``logsluice demo-data``), runs one download task to the end, registers a sink, then drives
-Debian's Chromium with Playwright through the main pages and saves PNGs into ``docs/images/``.
-Exits non-zero (and saves nothing more) when a page logs an error in the browser console.
+(``logsluice demo-data``), runs one download task to the end, registers a sink on a moto S3
+server, then drives Debian's Chromium with Playwright through the main pages and saves PNGs into
+``docs/images/``. Exits non-zero (and saves nothing more) when a page logs an error in the browser
+console.
 """
 
 from __future__ import annotations
@@ -59,13 +60,31 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("logsluice serve did not start")
 
 
-def _load_demo(url: str, token: str, end: datetime) -> None:
+def _start_s3() -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``moto_server`` (dev extra) on a free loopback port with the demo sink's bucket."""
+    port = _free_port()
+    moto = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(endpoint, timeout=1)
+            break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    httpx.put(f"{endpoint}/acme-log-exports", timeout=10).raise_for_status()
+    return moto, endpoint
+
+
+def _load_demo(url: str, token: str, end: datetime, s3_endpoint: str) -> None:
     subprocess.run(
         [LOGSLUICE, "demo-data", "--project", PROJECT, "--days", "2", "--records", "50000",
          "--end", end.isoformat(), "--server", url, "--token", token],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"})
+    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
     spec = {"name": "cdn-errors", "logstore": "cdn", "query": "status>=500",
             "from": (end - timedelta(days=2)).isoformat(), "to": end.isoformat(),
             "format": "csv", "compression": "zstd"}  # fmt: skip
@@ -85,8 +104,8 @@ def _load_demo(url: str, token: str, end: datetime) -> None:
         "format": "parquet",
     }
     client.post(f"/api/v1/projects/{PROJECT}/download-tasks", json=queued)
-    # A sink for the Sinks page and the export form; registering does not connect to it.
-    sink = {"name": "oss-archive", "endpoint": "https://oss-eu-central-1.example.com",
+    # A sink for the Sinks page and the export form (registering tries its bucket).
+    sink = {"name": "oss-archive", "endpoint": s3_endpoint,
             "bucket": "acme-log-exports", "prefix": "logsluice/demo", "region": "eu-central-1",
             "access_key_id": "LTAI5tDemoKeyId", "secret_access_key": "demo-secret"}  # fmt: skip
     client.post(f"/api/v1/projects/{PROJECT}/sinks", json=sink).raise_for_status()
@@ -131,10 +150,11 @@ def main() -> None:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = _start(data_dir, port)
+    moto, s3_endpoint = _start_s3()
     errors: list[str] = []
     try:
         token = (data_dir / "admin-token").read_text().strip()
-        _load_demo(url, token, datetime.now(UTC).replace(second=0, microsecond=0))
+        _load_demo(url, token, datetime.now(UTC).replace(second=0, microsecond=0), s3_endpoint)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -147,6 +167,8 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
+        moto.terminate()
+        moto.wait(timeout=30)
         shutil.rmtree(data_dir.parent, ignore_errors=True)
     if errors:
         raise SystemExit(f"the browser console showed errors: {errors}")
