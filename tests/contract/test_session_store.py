@@ -12,6 +12,7 @@ from logsluice.adapters.sql import SqlSessionStore
 from logsluice.domain.errors import AlreadyExistsError, AuthenticationError, CsrfTokenError
 from logsluice.domain.sessions import ConsoleSession, SessionIdentity
 from logsluice.services.sessions import SessionService
+from tests.token_changes import one_character_changes
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -105,6 +106,22 @@ def test_a_tampered_cookie_is_refused(service: SessionService, tamper: str) -> N
 
     with pytest.raises(AuthenticationError, match="not valid"):
         service.verify(tampered)
+
+
+def test_every_one_character_change_of_a_cookie_is_refused(service: SessionService) -> None:
+    """The last character's unused bits used to decode to the same bytes (issue 12, item 8)."""
+    value = service.open(READER).cookie_value
+    accepted = [changed for changed in one_character_changes(value) if _accepts(service, changed)]
+    assert accepted == []
+    assert service.verify(value).identity == READER
+
+
+def _accepts(service: SessionService, cookie_value: str) -> bool:
+    try:
+        service.verify(cookie_value)
+    except AuthenticationError:
+        return False
+    return True
 
 
 def test_another_installation_secret_refuses_the_cookie(

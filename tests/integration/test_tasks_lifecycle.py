@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pyarrow as pa
 import pytest
@@ -35,6 +36,7 @@ from tests.integration.tasks_support import (
     read_rows,
     run_queued,
 )
+from tests.token_changes import BASE64URL_ALPHABET
 
 RECORDS = generate_records(600, seed=5)
 
@@ -419,6 +421,23 @@ def test_links_tampered_expired_and_deleted(
     assert client.get(fresh).status_code == 200
     client.delete(f"{TASKS_URL}/{task['id']}")
     assert_error(client.get(fresh), 410, "artifact_gone")
+
+
+def test_a_link_with_any_other_last_character_is_refused(
+    client: TestClient, server: Server
+) -> None:
+    """The last character's unused bits used to decode to the same bytes (issue 12, item 8)."""
+    task = create(client, query="*")
+    run_queued(server)
+    url = local_path(client.get(f"{TASKS_URL}/{task['id']}/link").json()["url"])
+    prefix, token = url.rsplit("/", 1)
+    for position in (0, len(token) // 2, len(token) - 2, len(token) - 1):
+        for replacement in BASE64URL_ALPHABET + "+=.~":  # "/" would change the path
+            if replacement != token[position]:
+                changed = token[:position] + replacement + token[position + 1 :]
+                response = client.get(f"{prefix}/{quote(changed, safe='')}")
+                assert_error(response, 403, "link_invalid")
+    assert client.get(url).status_code == 200
 
 
 def test_downloads_honour_http_range(client: TestClient, server: Server) -> None:

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.token_changes import one_character_changes
 
 from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
 from logsluice.services.links import LinkSigner, load_or_create_link_secret
+from logsluice.services.token_text import decode_token, encode_token
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -114,3 +116,35 @@ def test_a_flipped_ciphertext_bit_is_refused(signer: LinkSigner) -> None:
     tampered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
     with pytest.raises(LinkInvalidError):
         signer.verify(tampered)
+
+
+def test_every_one_character_change_of_a_token_is_refused(signer: LinkSigner) -> None:
+    """The last character's unused bits used to decode to the same bytes (issue 12, item 8)."""
+    token = signer.sign("shop", "task-1", "shop/task-1/export.csv").token
+    accepted = [changed for changed in one_character_changes(token) if _verifies(signer, changed)]
+    assert accepted == []
+    assert signer.verify(token).task_id == "task-1"
+
+
+def _verifies(signer: LinkSigner, token: str) -> bool:
+    try:
+        signer.verify(token)
+    except LinkInvalidError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("length", range(1, 12))
+def test_a_token_text_decodes_only_in_its_canonical_form(length: int) -> None:
+    raw = bytes(range(250, 250 - length, -1))
+    text = encode_token(raw)
+    assert decode_token(text) == raw
+    others = [changed for changed in one_character_changes(text) if decode_token(changed) == raw]
+    assert others == []
+    if len(text) % 4:
+        assert decode_token(text + "=" * (-len(text) % 4)) is None
+
+
+@pytest.mark.parametrize("text", ["A", "AAAAA", "ab+/", "ab cd", "YQ==", "YR", "\u00e9t\u00e9"])
+def test_texts_outside_the_canonical_alphabet_decode_to_nothing(text: str) -> None:
+    assert decode_token(text) is None

@@ -11,8 +11,6 @@ settings supply one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from logsluice.domain.errors import InvalidInputError, LinkExpiredError, LinkInvalidError
 from logsluice.domain.links import DEFAULT_LINK_TTL, MAXIMUM_LINK_TTL, MINIMUM_LINK_TTL
 from logsluice.ports import Clock
+from logsluice.services.token_text import decode_token, encode_token
 
 TOKEN_VERSION = 2
 NONCE_BYTES = 16
@@ -92,7 +91,7 @@ class LinkSigner:
         payload = [TOKEN_VERSION, project, task_id, artifact_key, int(expires_at.timestamp())]
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = nonce + self._crypt(nonce, json.dumps(payload, separators=(",", ":")).encode())
-        return SignedLink(token=_encode(sealed + self._mac(sealed)), expires_at=expires_at)
+        return SignedLink(token=encode_token(sealed + self._mac(sealed)), expires_at=expires_at)
 
     def verify(self, token: str) -> LinkClaims:
         """Return the token's claims.
@@ -156,15 +155,11 @@ def _invalid() -> LinkInvalidError:
     return LinkInvalidError("this download link is not valid")
 
 
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _decode(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as error:
-        raise _invalid() from error
+    raw = decode_token(text)
+    if raw is None:
+        raise _invalid()
+    return raw
 
 
 def load_or_create_link_secret(path: Path) -> bytes:

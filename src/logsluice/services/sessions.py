@@ -11,8 +11,6 @@ compared in constant time. Nothing secret is stored: the database holds ids, ide
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import secrets
@@ -23,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from logsluice.domain.errors import AuthenticationError, CsrfTokenError
 from logsluice.domain.sessions import ConsoleSession, SessionIdentity
 from logsluice.ports import Clock, SessionStore
+from logsluice.services.token_text import decode_token, encode_token
 
 COOKIE_VERSION = 1
 SESSION_ID_BYTES = 16
@@ -71,7 +70,7 @@ class SessionService:
         )
         self._store.create_session(session)
         payload = _PAYLOAD.pack(COOKIE_VERSION, raw_id, int(expires_at.timestamp()))
-        cookie_value = _encode(payload + self._mac(payload))
+        cookie_value = encode_token(payload + self._mac(payload))
         return OpenedSession(session, cookie_value, self.csrf_token(session.id))
 
     def verify(self, cookie_value: str) -> ConsoleSession:
@@ -96,7 +95,7 @@ class SessionService:
 
     def csrf_token(self, session_id: str) -> str:
         """Return the CSRF token of the session (the same on every call and every node)."""
-        return _encode(hmac.new(self._csrf_key, session_id.encode(), hashlib.sha256).digest())
+        return encode_token(hmac.new(self._csrf_key, session_id.encode(), hashlib.sha256).digest())
 
     def check_csrf(self, session_id: str, presented: str | None) -> None:
         """Raise CsrfTokenError unless ``presented`` is the session's CSRF token."""
@@ -138,12 +137,8 @@ def _expired() -> AuthenticationError:
     return AuthenticationError("this console session has expired; sign in again")
 
 
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
 def _decode(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as error:
-        raise _invalid() from error
+    raw = decode_token(text)
+    if raw is None:
+        raise _invalid()
+    return raw
