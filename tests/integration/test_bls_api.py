@@ -226,6 +226,8 @@ def test_match_queries_csv_limit_and_ascending_order(
         ({"queryStartTime": "yesterday"}, "InvalidParameter"),
         ({"queryEndTime": "2026-02-01T00:00:00Z"}, "InvalidParameter"),
         ({"query": "match level:("}, "InvalidParameter"),
+        ({"query": "match " + "NOT " * 87 + "level:INFO"}, "InvalidParameter"),
+        ({"query": "match * | SELECT " + "(" * 500 + "1" + ")" * 500}, "InvalidParameter"),
     ],
 )
 def test_bad_create_requests_are_invalid_parameter_and_store_nothing(

@@ -217,3 +217,36 @@ def test_other_engine_errors_do_not_echo_the_internal_sql(client: TestClient, lo
     assert "lower(BIGINT)" in error["message"]
     assert "LINE 1" not in error["message"]
     assert "SELECT" not in error["message"]
+
+
+DEEP_QUERIES = [
+    "NOT " * 87 + "status:200",
+    "NOT (" * 5_000 + "status:200" + ")" * 5_000,
+    "* | SELECT count(*) AS n WHERE " + "NOT " * 500 + "true",
+    "* | SELECT " + "abs(" * 87 + "1" + ")" * 87 + " AS n",
+    "* | SELECT " + "(" * 10_000 + "1" + ")" * 10_000 + " AS n",
+]
+
+
+@pytest.mark.parametrize("query", DEEP_QUERIES)
+def test_a_deeply_nested_query_is_too_complex_and_the_server_answers_after(
+    client: TestClient, loaded: str, query: str
+) -> None:
+    tasks_url = loaded.replace("/logstores/app/query", "/download-tasks")
+    task = {"name": "deep", "logstore": "app", "query": query, "from": 1772323200, "to": 1772344800}
+    for response in (
+        client.post(loaded, json={"query": query, "from": "2026-03-01T00:00:00Z"}),
+        client.post(tasks_url, json=task),
+        client.post(tasks_url, json=task, params={"dry_run": "true"}),
+    ):
+        error = assert_error(response, 400, "invalid_query")
+        assert error["details"]["reason"] == "too_complex"
+        assert "too complex" in error["message"]
+    assert _run(client, loaded, "status:500 OR status:503")["count"] == _expected(
+        lambda record: record["status"] >= 500
+    )
+
+
+def test_a_chain_of_two_thousand_terms_runs(client: TestClient, loaded: str) -> None:
+    statuses = " OR ".join(f"status:{status}" for status in range(500, 2_500))
+    assert _run(client, loaded, statuses)["count"] == _expected(lambda r: r["status"] >= 500)

@@ -462,6 +462,8 @@ def test_a_duplicate_name_is_job_already_exist(live: LiveServer) -> None:
         ({"compression_type": "snappy"}, "ParameterInvalid"),
         ({"content_type": "parquet"}, "ParameterInvalid"),
         ({"query": "status:>>"}, "ParameterInvalid"),
+        ({"query": "NOT " * 87 + "status:200"}, "ParameterInvalid"),
+        ({"query": "* | SELECT " + "abs(" * 300 + "1" + ")" * 300}, "ParameterInvalid"),
         ({"logstore": "missing"}, "LogStoreNotExist"),
     ],
 )

@@ -53,7 +53,7 @@ def parse_query(text: str, rules: SqlFunctionRules) -> ParsedQuery:
     Returns the ParsedQuery. Raises InvalidQueryError with ``position`` (0-based offset into
     ``text``) and ``reason`` (``syntax``, ``forbidden_function``, ``forbidden_table``,
     ``multiple_statements``, ``forbidden_statement``, ``forbidden_syntax``, ``forbidden_comment``,
-    ``reserved_name``).
+    ``reserved_name``, ``too_complex`` for a query nesting deeper than the limit).
     """
     search_start = _search_start(text)
     pipe = find_pipe(text, search_start)

@@ -33,6 +33,7 @@ from logsluice.domain.query_ast import (
     Value,
     Wildcard,
 )
+from logsluice.query.complexity import check_search_depth, too_deep_as_invalid_query
 
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_@][A-Za-z0-9_.\-@]*")
 _WILDCARDS = {"*": Wildcard.ANY_RUN, "?": Wildcard.ANY_CHARACTER}
@@ -65,13 +66,16 @@ def parse_search(text: str, offset: int = 0) -> SearchNode:
     """Parse SEARCH ``text`` that starts at ``offset`` in the full query.
 
     Returns the search tree (``MatchAll`` for an empty search). Raises InvalidQueryError with
-    reason ``syntax`` and the offset in the full query where the text stops making sense.
+    reason ``syntax`` and the offset in the full query where the text stops making sense, or
+    reason ``too_complex`` for a search nesting NOT/AND/OR deeper than the limit.
     """
     try:
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedInput as error:
         raise _syntax_error(error, text, offset) from None
-    return _SearchBuilder(offset).build(tree)
+    check_search_depth(tree, offset)
+    with too_deep_as_invalid_query():
+        return _SearchBuilder(offset).build(tree)
 
 
 def _syntax_error(

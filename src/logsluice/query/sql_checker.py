@@ -27,6 +27,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from logsluice.domain.errors import InvalidQueryError
+from logsluice.query.complexity import check_sql_depth, too_deep_as_invalid_query
 from logsluice.query.sql_syntax import ALLOWED_SYNTAX, RECORDS_TABLE_NAMES, SqlFunctionRules
 
 _QUERY_STARTS = frozenset({TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN})
@@ -41,13 +42,15 @@ def check_sql(sql: str, offset: int, rules: SqlFunctionRules) -> exp.Query:
 
     Raises InvalidQueryError (reasons ``syntax``, ``forbidden_comment``, ``multiple_statements``,
     ``forbidden_statement``, ``forbidden_function``, ``forbidden_table``, ``forbidden_syntax``,
-    ``reserved_name``) pointing at the offending place.
+    ``reserved_name``, ``too_complex``) pointing at the offending place.
     """
     tokens = _tokenize(sql, offset, rules.dialect)
     _refuse_comments(sql, tokens, offset)
     _refuse_more_statements(tokens, offset)
     _require_query_start(sql, tokens, offset)
-    return _parse_and_check(sql, offset, tokens, rules)
+    check_sql_depth(tokens, offset)
+    with too_deep_as_invalid_query():
+        return _parse_and_check(sql, offset, tokens, rules)
 
 
 def _tokenize(sql: str, offset: int, dialect: str) -> list[Token]:

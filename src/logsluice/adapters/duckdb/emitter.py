@@ -22,6 +22,7 @@ from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidInputError, InvalidQueryError
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
+from logsluice.query.complexity import too_deep_as_invalid_query
 from logsluice.query.parsed_query import ParsedQuery
 from logsluice.query.sql_syntax import RECORDS_TABLE, RECORDS_TABLE_NAMES
 
@@ -127,7 +128,8 @@ class DuckDBQueryEmitter:
             exp.GTE(this=time_column, expression=timestamp_literal(target.time_range.start)),
             exp.LT(this=time_column.copy(), expression=timestamp_literal(target.time_range.end)),
         )
-        search = SearchCompiler(target.schema, target.time_column).compile(parsed.search)
+        with too_deep_as_invalid_query():
+            search = SearchCompiler(target.schema, target.time_column).compile(parsed.search)
         condition = in_range if search == exp.true() else exp.and_(in_range, exp.Paren(this=search))
         table = exp.to_table(target.table_sql, dialect=self.dialect)
         return exp.select(exp.Star()).from_(table).where(condition)
@@ -145,7 +147,8 @@ class DuckDBQueryEmitter:
         return query
 
     def _render(self, query: exp.Expr) -> str:
-        return query.transform(_spell_nul_characters).sql(dialect=self.dialect, comments=False)
+        with too_deep_as_invalid_query():
+            return query.transform(_spell_nul_characters).sql(dialect=self.dialect, comments=False)
 
 
 def _spell_nul_characters(node: exp.Expr) -> exp.Expr:
