@@ -113,3 +113,39 @@ def test_the_estimate_at_create_is_bounded_by_the_query_timeout(
     estimate = task["estimate"]
     assert (estimate["rows"], estimate["bytes"]) == (None, None)
     assert estimate["status"] in ("pending", "unknown")
+
+
+@pytest.fixture
+def patient_client(make_server: ServerFactory) -> tuple[Server, TestClient]:
+    """A server whose estimates may run ten minutes: only an interrupt ends one sooner."""
+    server = make_server(query_timeout=timedelta(minutes=10), workers=0)
+    with authorized_client(server) as client:
+        load(client, generate_records(RECORDS))
+        yield server, client
+
+
+def _wait_estimates_end(server: Server) -> None:
+    deadline = time.monotonic() + STOP_SECONDS
+    while server.container.tasks.running_estimates and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not server.container.tasks.running_estimates, "the estimate was not interrupted"
+
+
+@pytest.mark.parametrize("action", ["cancel", "delete"])
+def test_cancel_or_delete_interrupts_the_estimate_count(
+    patient_client: tuple[Server, TestClient], action: str
+) -> None:
+    server, client = patient_client
+    task = create(client, query=SLOW_SQL)
+    assert task["estimate"]["status"] == "pending"
+    assert len(server.container.tasks.running_estimates) == 1
+    time.sleep(1.0)  # the count is busy in the engine
+
+    if action == "cancel":
+        assert client.post(f"{TASKS_URL}/{task['id']}/cancel").json()["status"] == "CANCELLED"
+    else:
+        assert client.delete(f"{TASKS_URL}/{task['id']}").status_code == 204
+
+    _wait_estimates_end(server)
+    if action == "cancel":
+        assert get(client, task["id"])["estimate"]["rows"] is None

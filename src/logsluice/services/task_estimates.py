@@ -7,10 +7,15 @@ logstore's schema at no cost, so an unknown field fails before the task is store
 that runs past its time budget is unknown instead of failing. :class:`LateEstimates` runs
 estimates on a small thread pool, so creating a task waits only a moment for its estimate (a
 ``| SQL`` count may run as long as the query itself) and the rest is stored when it is known.
+Each estimate's queries carry a :class:`~logsluice.domain.cancellation.Cancellation` (through an
+``InterruptibleSource``, as a task run's do), so cancelling or deleting the task interrupts its
+count in the engine at once; an interrupted estimate is unknown. :class:`RunningEstimates` keeps
+the cancellations of the estimates still running, by task.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -21,13 +26,15 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from logsluice.domain.errors import QueryTimeoutError
+from logsluice.domain.cancellation import Cancellation
+from logsluice.domain.errors import QueryCancelledError, QueryTimeoutError
 from logsluice.domain.export import CsvOptions, ExportFormat
 from logsluice.domain.tasks import TaskSpec
 from logsluice.pipeline.compressors import build_compressor
 from logsluice.pipeline.protocols import Encoder
 from logsluice.ports import Clock, RecordReader, RecordsQuery
 from logsluice.services.task_files import outer_compression
+from logsluice.services.task_interrupt import InterruptibleSource
 from logsluice.services.task_queries import records_query_for
 
 if TYPE_CHECKING:
@@ -89,17 +96,21 @@ class TaskEstimator:
         request = records_query_for(self._log_store, project, spec, timeout=self._timeout)
         self._log_store.fetch(replace(request, limit=0))
 
-    def estimate(self, project: str, spec: TaskSpec) -> TaskEstimate:
+    def estimate(
+        self, project: str, spec: TaskSpec, cancellation: Cancellation | None = None
+    ) -> TaskEstimate:
         """Return the estimate of ``spec`` in ``project``, within the time budget.
 
+        Cancelling ``cancellation`` interrupts the estimate's queries (the estimate is unknown).
         Raises InvalidQueryError when the query does not fit the logstore's schema,
         LogstoreNotFoundError.
         """
+        source = InterruptibleSource(self._log_store, cancellation or Cancellation())
         started = self._clock.now() if self._clock else None
-        request = records_query_for(self._log_store, project, spec, timeout=self._timeout)
+        request = records_query_for(source, project, spec, timeout=self._timeout)
         try:
-            counted = self._log_store.count(request)
-        except QueryTimeoutError:
+            counted = source.count(request)
+        except (QueryTimeoutError, QueryCancelledError):
             return TaskEstimate(rows=None, bytes=None)
         rows = counted if spec.limit is None else min(counted, spec.limit)
         if rows == 0:
@@ -108,8 +119,8 @@ class TaskEstimator:
         if left <= timedelta(0):
             return TaskEstimate(rows=rows, bytes=None)
         try:
-            bytes_per_row = self._bytes_per_row(replace(request, timeout=left), spec)
-        except QueryTimeoutError:
+            bytes_per_row = self._bytes_per_row(source, replace(request, timeout=left), spec)
+        except (QueryTimeoutError, QueryCancelledError):
             return TaskEstimate(rows=rows, bytes=None)
         return TaskEstimate(rows=rows, bytes=round(rows * bytes_per_row))
 
@@ -119,8 +130,8 @@ class TaskEstimator:
             return self._timeout
         return self._timeout - (self._clock.now() - started)
 
-    def _bytes_per_row(self, request: RecordsQuery, spec: TaskSpec) -> float:
-        _, sample = self._log_store.fetch(replace(request, limit=self._sample_rows))
+    def _bytes_per_row(self, source: RecordReader, request: RecordsQuery, spec: TaskSpec) -> float:
+        _, sample = source.fetch(replace(request, limit=self._sample_rows))
         if sample.num_rows == 0:
             return 0.0
         rows: int = sample.num_rows
@@ -134,16 +145,19 @@ class LateEstimates:
         self._estimator = estimator
         self._executor = executor
 
-    def start(self, project: str, spec: TaskSpec) -> Future[TaskEstimate]:
+    def start(
+        self, project: str, spec: TaskSpec, cancellation: Cancellation
+    ) -> Future[TaskEstimate]:
         """Start estimating ``spec``; an estimate still waiting for a thread when its time budget
-        has passed is not run (it is unknown)."""
+        has passed, or already cancelled, is not run (it is unknown). Cancelling
+        ``cancellation`` interrupts it."""
         submitted = time.monotonic()
         budget = self._estimator.timeout.total_seconds()
 
         def run() -> TaskEstimate:
-            if time.monotonic() - submitted >= budget:
+            if time.monotonic() - submitted >= budget or cancellation.cancelled:
                 return TaskEstimate(rows=None, bytes=None)
-            return self._estimator.estimate(project, spec)
+            return self._estimator.estimate(project, spec, cancellation)
 
         return self._executor.submit(run)
 
@@ -176,6 +190,37 @@ class LateEstimates:
                 structlog.get_logger().exception("task.estimate_not_stored")
 
         future.add_done_callback(done)
+
+
+class RunningEstimates:
+    """The cancellations of the late estimates still running in this process, by task id."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, Cancellation] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def track(self, task_id: str, future: Future[TaskEstimate], cancellation: Cancellation) -> None:
+        """Keep ``cancellation`` for ``task_id`` until ``future`` is done."""
+        with self._lock:
+            self._running[task_id] = cancellation
+
+        def forget(_: Future[TaskEstimate]) -> None:
+            with self._lock:
+                if self._running.get(task_id) is cancellation:
+                    del self._running[task_id]
+
+        future.add_done_callback(forget)
+
+    def cancel(self, task_id: str) -> None:
+        """Interrupt the estimate of ``task_id`` if it is still running here."""
+        with self._lock:
+            cancellation = self._running.get(task_id)
+        if cancellation is not None:
+            cancellation.cancel()
 
 
 def encoded_size(table: pa.Table, spec: TaskSpec, encoder_factory: EncoderFactory) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import (
     ArtifactGoneError,
     ArtifactNotFoundError,
@@ -48,6 +49,7 @@ from logsluice.services.task_checks import check_spec, spec_warnings
 from logsluice.services.task_estimates import (
     EncoderFactory,
     LateEstimates,
+    RunningEstimates,
     TaskEstimate,
     TaskEstimator,
 )
@@ -147,6 +149,7 @@ class TaskService:
             clock=clock,
         )
         self._late_estimates = LateEstimates(self._estimator, estimate_executor)
+        self.running_estimates = RunningEstimates()
 
     def create(
         self,
@@ -177,7 +180,8 @@ class TaskService:
             estimate = self._estimator.estimate(project, spec)
             return TaskCreation(view=None, estimate=estimate, warnings=spec_warnings(spec))
         self._estimator.check(project, spec)
-        pending = self._late_estimates.start(project, spec)
+        cancellation = Cancellation()
+        pending = self._late_estimates.start(project, spec, cancellation)
         early = LateEstimates.result_within(pending, self._limits.estimate_wait)
         queued = Task.queued(
             project=project,
@@ -190,8 +194,17 @@ class TaskService:
         if early is not None:
             queued = replace(queued, estimate_rows=early.rows, estimate_bytes=early.bytes)
         stored = self._task_store.create_task(queued)
-        self._undo_if_project_deleted(stored)
+        try:
+            self._undo_if_project_deleted(stored)
+        except ProjectNotFoundError:
+            cancellation.cancel()
+            raise
         created = stored.id == queued.id
+        if not created:
+            cancellation.cancel()  # the first task of this idempotency key has its own estimate
+        elif early is None:
+            self.running_estimates.track(stored.id, pending, cancellation)
+            LateEstimates.when_known(pending, lambda late: self._record_estimate(stored, late))
         if created:
             structlog.get_logger().info(
                 "task.created",
@@ -201,8 +214,6 @@ class TaskService:
                 logstore=spec.logstore,
             )
             self._on_queued()
-            if early is None:
-                LateEstimates.when_known(pending, lambda late: self._record_estimate(stored, late))
         view = self._view(stored)
         return TaskCreation(
             view=view,
@@ -298,7 +309,9 @@ class TaskService:
         Cancelling a task already CANCELLING or CANCELLED changes nothing. Raises
         TaskNotFoundError, ConflictError for a task that finished otherwise.
         """
-        return self._view(self._task_store.request_cancel(project, task_id, now=self._clock.now()))
+        cancelled = self._task_store.request_cancel(project, task_id, now=self._clock.now())
+        self.running_estimates.cancel(cancelled.id)
+        return self._view(cancelled)
 
     def retry(self, project: str, task_id: str) -> TaskView:
         """Queue a FAILED or CANCELLED task again; it resumes after its last checkpoint.
@@ -329,6 +342,7 @@ class TaskService:
         finishes the job). Raises TaskNotFoundError.
         """
         deleted = self._task_store.delete_task(project, task_id, now=self._clock.now())
+        self.running_estimates.cancel(deleted.id)
         if deleted.status not in RUNNING_STATUSES:
             self.purge(deleted)
 
