@@ -583,6 +583,7 @@ def _ingest_limits(settings: Settings) -> IngestLimits:
         max_decoded_bytes=settings.ingest_max_decoded_bytes,
         max_errors_reported=settings.ingest_max_errors_reported,
         max_fields=settings.ingest_max_fields,
+        key_retention=settings.ingest_key_retention,
     )
 
 
@@ -670,6 +671,9 @@ def build_server(
     retention_job = PeriodicJob(
         "retention", settings.retention_check_interval, container.retention.delete_expired_records
     )
+    ingest_keys_job = PeriodicJob(
+        "ingest_keys", settings.retention_check_interval, container.ingest.forget_expired_keys
+    )
     janitor_job = PeriodicJob("janitor", settings.janitor_interval, container.janitor.run_once)
     compaction_job = PeriodicJob(
         "compaction", settings.compaction_interval, container.compaction.compact_all
@@ -695,6 +699,7 @@ def build_server(
         webhook_job,
         space_job,
         retention_job,
+        ingest_keys_job,
         janitor_job,
         compaction_job,
         sessions_job,

@@ -227,11 +227,37 @@ class RecordReader(QueryCompiler, Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class AppendReceipt:
+    """What an idempotent append records in the same transaction as its rows (ADR 0022).
+
+    ``key`` is the client's idempotency key (unique per logstore), ``fingerprint`` identifies the
+    request it came with (body and options), ``response`` is the answer given to that request (text
+    the caller chose, given back unchanged) and ``recorded_at`` when it was stored.
+    """
+
+    key: str
+    fingerprint: str
+    response: str
+    recorded_at: datetime
+
+
 class RecordAppender(Protocol):
     """The write side of a log store: what ingest needs."""
 
-    def append(self, project: str, logstore: str, records: pa.Table) -> int:
+    def append(
+        self,
+        project: str,
+        logstore: str,
+        records: pa.Table,
+        *,
+        receipt: AppendReceipt | None = None,
+    ) -> int:
         """Append records atomically and return how many were stored.
+
+        With a ``receipt``, the receipt is recorded in the same transaction as the records: both
+        are stored or neither is. If the logstore already holds a receipt with that key, nothing is
+        stored and AppendKeyTakenError is raised.
 
         ``records`` has the time field as ``timestamp[us, UTC]`` and other columns of boolean,
         int32, int64, float64 or string type, or lists of those; a nested record comes as its
@@ -239,8 +265,18 @@ class RecordAppender(Protocol):
         lists where it can (reads give them back as such). New columns extend the schema; a
         column whose type clashes with the stored one widens it (``domain.catalog.widen``:
         numbers to the wider, lists element-wise, anything else to VARCHAR, a list as its JSON
-        text), so no value is dropped. Raises LogstoreNotFoundError, InvalidRecordsError.
+        text), so no value is dropped. Raises LogstoreNotFoundError, InvalidRecordsError,
+        AppendKeyTakenError.
         """
+        ...
+
+    def append_receipt(self, project: str, logstore: str, key: str) -> AppendReceipt | None:
+        """Return the receipt recorded with ``key`` in the logstore, or None."""
+        ...
+
+    def forget_receipts(self, recorded_before: datetime) -> int:
+        """Delete the receipts of every logstore recorded before ``recorded_before``; return how
+        many were deleted."""
         ...
 
 

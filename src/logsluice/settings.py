@@ -148,6 +148,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Most line errors an ingest response lists; `rejected` still counts them all.",
     )
+    ingest_key_retention: timedelta = Field(
+        default=timedelta(days=7),
+        gt=timedelta(0),
+        description=(
+            "How long an ingest `Idempotency-Key` is remembered (at least; forgotten at the next "
+            "retention check after): a retry within it is stored once."
+        ),
+    )
     retention_check_interval: timedelta = Field(
         default=timedelta(hours=1),
         gt=timedelta(0),

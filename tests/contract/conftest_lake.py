@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,11 +54,14 @@ def open_lake(url: str) -> DuckLakeLogStore:
 
 
 def reset_lake(store: DuckLakeLogStore) -> None:
-    """Drop every schema (project) of the lake, with its tables, in the catalog."""
+    """Drop every schema (project) of the lake, with its tables, in the catalog, and forget every
+    append receipt (the store keeps its receipts table)."""
+    store.forget_receipts(datetime.max.replace(tzinfo=UTC))
     with store._cursor() as cursor:
         schemas = cursor.execute(
             "SELECT schema_name FROM duckdb_schemas() "
-            "WHERE database_name = ? AND schema_name <> 'main' AND NOT internal",
+            "WHERE database_name = ? AND schema_name NOT IN ('main', '_logsluice') "
+            "AND NOT internal",
             [LAKE],
         ).fetchall()
         for (schema,) in schemas:

@@ -15,6 +15,7 @@ import pytest
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import FieldType, Logstore
 from logsluice.domain.errors import (
+    AppendKeyTakenError,
     InvalidQueryError,
     InvalidRecordsError,
     LogsluiceError,
@@ -23,7 +24,7 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import LogStore, LogstoreStats, RecordsQuery
+from logsluice.ports import AppendReceipt, LogStore, LogstoreStats, RecordsQuery
 
 PROJECT = "shop"
 LOGSTORE = "web-logs"
@@ -416,3 +417,81 @@ def test_stats_count_the_records_and_their_time_span(store: LogStore) -> None:
     )
     with pytest.raises(LogstoreNotFoundError):
         store.stats(PROJECT, "missing")
+
+
+# --- idempotent appends (ADR 0022) -----------------------------------------------------------
+
+
+def _receipt(key: str = "chunk-1", fingerprint: str = "f1", at: datetime = BASE) -> AppendReceipt:
+    return AppendReceipt(
+        key=key, fingerprint=fingerprint, response='{"accepted":2}', recorded_at=at
+    )
+
+
+def test_an_append_with_a_receipt_stores_both(store: LogStore) -> None:
+    receipt = _receipt()
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-1") is None
+    assert store.append(PROJECT, LOGSTORE, _records([1, 2], n=[1, 2]), receipt=receipt) == 2
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-1") == receipt
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-2") is None
+
+
+def test_a_key_recorded_already_stores_nothing(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([1], n=[1]), receipt=_receipt())
+    for records in (_records([2], n=[2]), _records([3], n=[3], new_field=["x"])):
+        with pytest.raises(AppendKeyTakenError):
+            store.append(PROJECT, LOGSTORE, records, receipt=_receipt(fingerprint="other"))
+    assert [row["n"] for row in _all_rows(store)] == [1]
+    assert "new_field" not in _types(store)
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-1") == _receipt()
+
+
+def test_a_failing_append_records_no_receipt(store: LogStore) -> None:
+    without_time = pa.table({"n": [1]})
+    with pytest.raises(InvalidRecordsError):
+        store.append(PROJECT, LOGSTORE, without_time, receipt=_receipt())
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-1") is None
+    assert store.append(PROJECT, LOGSTORE, _records([1], n=[1]), receipt=_receipt()) == 1
+
+
+def test_keys_belong_to_one_logstore_and_go_with_it(store: LogStore) -> None:
+    store.create_logstore(_logstore("other"))
+    store.append(PROJECT, LOGSTORE, _records([1], n=[1]), receipt=_receipt())
+    assert store.append(PROJECT, "other", _records([1], n=[1]), receipt=_receipt()) == 1
+    store.drop_logstore(PROJECT, LOGSTORE)
+    store.create_logstore(_logstore())
+    assert store.append_receipt(PROJECT, LOGSTORE, "chunk-1") is None
+    assert store.append_receipt(PROJECT, "other", "chunk-1") == _receipt()
+
+
+def test_receipts_older_than_a_moment_are_forgotten(store: LogStore) -> None:
+    for index in range(4):
+        moment = BASE + timedelta(hours=index)
+        records = _records([index], n=[index])
+        store.append(PROJECT, LOGSTORE, records, receipt=_receipt(f"k{index}", at=moment))
+    assert store.forget_receipts(BASE + timedelta(hours=2)) == 2
+    kept = [store.append_receipt(PROJECT, LOGSTORE, f"k{index}") for index in range(4)]
+    assert [receipt.key if receipt else None for receipt in kept] == [None, None, "k2", "k3"]
+    assert len(_all_rows(store)) == 4  # forgetting keys never touches records
+
+
+def test_concurrent_appends_of_one_key_store_it_once(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([0], n=[0]))  # the schema exists: appends run at once
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def append(index: int) -> None:
+        barrier.wait()
+        try:
+            store.append(PROJECT, LOGSTORE, _records([1, 2], n=[index, index]), receipt=_receipt())
+            outcomes.append("stored")
+        except AppendKeyTakenError:
+            outcomes.append("taken")
+
+    threads = [threading.Thread(target=append, args=(index,)) for index in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["stored", "taken", "taken", "taken"]
+    assert len(_all_rows(store)) == 3

@@ -45,6 +45,7 @@ def test_json_lines_and_json_array(client: TestClient, logstore_url: str) -> Non
         "errors_truncated": False,
         "past_retention": 5,  # March 2026 is older than 30 days (the clock is the system's)
         "retention_days": 30,
+        "replayed": False,
     }
     array = client.post(url, json=_records(3))
     assert array.json()["accepted"] == 3

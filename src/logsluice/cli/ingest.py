@@ -2,10 +2,18 @@
 
 Each chunk (131,072 records by default) is one zstd-compressed JSON Lines request, so it is stored
 atomically on its own; rejected lines are reported with their line numbers in the file.
+
+Each chunk carries an ``Idempotency-Key`` derived from what it holds and where: the SHA-256 of its
+first line number, its media type and its records. The chunks of a file are cut the same way
+every time, so running the same command again after a crash or a kill (of the CLI or the server)
+sends the same keys: chunks stored before are answered from their receipts and stored once
+(ADR 0022). A file renamed or read from stdin keeps its keys; a file with lines added at its end
+keeps the keys of its unchanged chunks.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,20 +55,25 @@ def send_records(
     strict: bool = False,
     time_format: str | None = None,
     content_type: str = JSON_LINES_TYPE,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Send records (JSON Lines unless ``content_type`` says Parquet; zstd-compressed) to a
-    logstore and return the server's ingest result."""
+    logstore and return the server's ingest result. With ``idempotency_key``, sending the same
+    records again with the same key stores them once."""
     params: dict[str, str] = {"strict": "true" if strict else "false"}
     if logstream:
         params["logstream"] = logstream
     if time_format:
         params["time_format"] = time_format
+    headers = {"Content-Type": content_type, "Content-Encoding": "zstd"}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     response: dict[str, Any] = client.request(
         "POST",
         path_of("projects", project, "logstores", logstore, "records"),
         params=params,
         content=zstandard.ZstdCompressor(level=3).compress(jsonl),
-        headers={"Content-Type": content_type, "Content-Encoding": "zstd"},
+        headers=headers,
     )
     return response
 
@@ -96,6 +109,13 @@ class FileSummary:
         }
 
 
+def chunk_key(chunk: RecordChunk) -> str:
+    """The idempotency key of a chunk: a hash of its first line number, media type and records."""
+    digest = hashlib.sha256(f"{chunk.first_line}\0{chunk.content_type}\0".encode())
+    digest.update(chunk.body)
+    return f"chunk-{digest.hexdigest()}"
+
+
 def _ingest_file(
     client: ApiClient,
     record_file: RecordFile,
@@ -114,6 +134,7 @@ def _ingest_file(
             strict=options["strict"],
             time_format=options["time_format"],
             content_type=chunk.content_type,
+            idempotency_key=chunk_key(chunk),
         )
         summary.add(chunk, result)
         progress.update(task, completed=record_file.position)

@@ -127,6 +127,19 @@ class ConflictError(LogsluiceError):
     code = "conflict"
 
 
+class IdempotencyKeyReusedError(ConflictError):
+    """An idempotency key already used for a request with another body or other options."""
+
+    code = "idempotency_key_reused"
+
+
+class AppendKeyTakenError(ConflictError):
+    """An append's idempotency key was recorded by another append that committed first."""
+
+    code = "idempotency_key_in_use"
+    retryable = True
+
+
 class LeaseLostError(ConflictError):
     """A worker no longer holds the lease of a task (it lapsed and was requeued or taken over)."""
 

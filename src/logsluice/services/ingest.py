@@ -4,14 +4,22 @@ A batch is atomic. Without ``strict`` every valid record is stored and each bad 
 by its number; with ``strict`` one bad line refuses the whole batch and nothing is stored. Records
 are decoded in chunks, up to a bound on their decoded size, and appended together in one log-store
 call, so a failure leaves the logstore as it was.
+
+A request may carry an idempotency key (ADR 0022): its receipt (the key, a fingerprint of the body
+and options, and the answer) is stored by the log store in the transaction that stores the records,
+so a request retried with the same key after any failure is stored exactly once and answered as the
+first was; the same key with another body is a conflict. Receipts are kept for the key retention.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
+import json
+import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pyarrow as pa
@@ -20,6 +28,9 @@ import zstandard
 
 from logsluice.domain.catalog import FieldType, widen
 from logsluice.domain.errors import (
+    AppendKeyTakenError,
+    IdempotencyKeyReusedError,
+    InvalidInputError,
     InvalidRecordsError,
     PayloadTooLargeError,
     TooManyFieldsError,
@@ -27,9 +38,12 @@ from logsluice.domain.errors import (
 from logsluice.pipeline.decode import InputFormat, LineError, decode_records
 from logsluice.pipeline.decode_columns import as_text
 from logsluice.pipeline.decode_types import DecodeOptions
-from logsluice.ports import CatalogStore, Clock, RecordAppender
+from logsluice.ports import AppendReceipt, CatalogStore, Clock, RecordAppender
 
 _SNIFF_BYTES = 256
+# An idempotency key: 1 to 255 visible ASCII characters (a UUID, a hash, a file offset…).
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+DEFAULT_KEY_RETENTION = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -53,10 +67,30 @@ class IngestResult:
     errors: list[RejectedLine]
     past_retention: int = 0
     retention_days: int = 0
+    replayed: bool = False  # the answer recorded for an idempotency key already used
 
     @property
     def errors_truncated(self) -> bool:
         return len(self.errors) < self.rejected
+
+    def as_receipt_text(self) -> str:
+        """The result as the JSON text an append receipt keeps."""
+        errors = [[error.line, error.message] for error in self.errors]
+        fields = (self.accepted, self.rejected, errors, self.past_retention, self.retention_days)
+        return json.dumps(fields, separators=(",", ":"))
+
+    @classmethod
+    def from_receipt_text(cls, text: str) -> IngestResult:
+        """The result kept by :meth:`as_receipt_text`, marked as replayed."""
+        accepted, rejected, errors, past_retention, retention_days = json.loads(text)
+        return cls(
+            accepted=int(accepted),
+            rejected=int(rejected),
+            errors=[RejectedLine(int(line), str(message)) for line, message in errors],
+            past_retention=int(past_retention),
+            retention_days=int(retention_days),
+            replayed=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +101,7 @@ class IngestLimits:
     max_decoded_bytes: int
     max_errors_reported: int
     max_fields: int | None = None
+    key_retention: timedelta = DEFAULT_KEY_RETENTION
 
 
 class IngestService:
@@ -95,6 +130,7 @@ class IngestService:
         logstream: str | None = None,
         strict: bool = False,
         time_format: str | None = None,
+        idempotency_key: str | None = None,
     ) -> IngestResult:
         """Decode ``data`` (JSON array or JSON Lines, optionally gzip/zstd) and store its records.
 
@@ -102,10 +138,21 @@ class IngestService:
         (strptime) reads text times instead of the known formats. Returns the counts, the first
         rejected lines and how many stored records are already past retention. Raises
         ProjectNotFoundError, LogstoreNotFoundError, PayloadTooLargeError (decoded batch too
-        large), InvalidInputError (undecodable body, bad ``time_format``) and, with ``strict``,
-        InvalidRecordsError listing the bad lines.
+        large), InvalidInputError (undecodable body, bad ``time_format``, malformed key), with
+        ``strict`` InvalidRecordsError listing the bad lines, and IdempotencyKeyReusedError for an
+        ``idempotency_key`` already used with another body or options. A key already used with
+        the same request returns the first answer (``replayed``) and stores nothing.
         """
         target = self._catalog_store.get_logstore(project, logstore)
+        key = None
+        if idempotency_key is not None:
+            fingerprint = request_fingerprint(
+                data, record_format, content_encoding, logstream, strict, time_format
+            )
+            key = _check_key(idempotency_key), fingerprint
+            replayed = self._replay(project, logstore, *key)
+            if replayed is not None:
+                return replayed
         options = DecodeOptions(target.time_field, logstream, self._clock.now(), time_format)
         tables, errors = self._decode(data, options, record_format, content_encoding)
         if strict and errors:
@@ -115,10 +162,9 @@ class IngestService:
                 refused=len(errors),
             )
         records = combine_tables(tables) if tables else None
-        accepted = self._log_store.append(project, logstore, records) if records else 0
         cutoff = options.arrival_time - timedelta(days=target.retention_days)
-        return IngestResult(
-            accepted=accepted,
+        result = IngestResult(
+            accepted=records.num_rows if records else 0,
             rejected=len(errors),
             errors=[
                 RejectedLine(error.line, error.message)
@@ -127,6 +173,48 @@ class IngestService:
             past_retention=_older_than(records, target.time_field, cutoff),
             retention_days=target.retention_days,
         )
+        if records:
+            return self._append(project, logstore, records, result, key)
+        return result
+
+    def forget_expired_keys(self) -> int:
+        """Forget the idempotency keys older than the key retention; return how many."""
+        return self._log_store.forget_receipts(self._clock.now() - self._limits.key_retention)
+
+    def _replay(
+        self, project: str, logstore: str, key: str, fingerprint: str
+    ) -> IngestResult | None:
+        receipt = self._log_store.append_receipt(project, logstore, key)
+        if receipt is None:
+            return None
+        if receipt.fingerprint != fingerprint:
+            raise IdempotencyKeyReusedError(
+                f"idempotency key {key!r} was used at {receipt.recorded_at.isoformat()} for "
+                "another request (another body or options); use a new key for new records",
+                key=key,
+            )
+        return IngestResult.from_receipt_text(receipt.response)
+
+    def _append(
+        self,
+        project: str,
+        logstore: str,
+        records: pa.Table,
+        result: IngestResult,
+        key: tuple[str, str] | None,
+    ) -> IngestResult:
+        if key is None:
+            accepted = self._log_store.append(project, logstore, records)
+            return replace(result, accepted=accepted)
+        receipt = AppendReceipt(*key, result.as_receipt_text(), self._clock.now())
+        try:
+            self._log_store.append(project, logstore, records, receipt=receipt)
+        except AppendKeyTakenError:
+            replayed = self._replay(project, logstore, *key)  # a twin request committed first
+            if replayed is None:
+                raise
+            return replayed
+        return result
 
     def _decode(
         self,
@@ -178,6 +266,31 @@ class IngestService:
                 limit=limit,
                 setting="LOGSLUICE_INGEST_MAX_FIELDS",
             )
+
+
+def request_fingerprint(
+    data: bytes,
+    record_format: InputFormat | None,
+    content_encoding: str | None,
+    logstream: str | None,
+    strict: bool,
+    time_format: str | None,
+) -> str:
+    """Return the SHA-256 of a request's body and of every option that changes what it stores."""
+    options = [record_format, (content_encoding or "").strip().lower(), logstream, strict]
+    digest = hashlib.sha256(json.dumps([*options, time_format]).encode())
+    digest.update(b"\0")
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def _check_key(key: str) -> str:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInputError(
+            "the Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces)",
+            field="Idempotency-Key",
+        )
+    return key
 
 
 def _older_than(records: pa.Table | None, time_field: str, cutoff: datetime) -> int:

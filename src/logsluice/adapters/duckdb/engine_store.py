@@ -11,8 +11,9 @@ conflicts there).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,6 +27,14 @@ from logsluice.adapters.duckdb.extensions import NO_DOWNLOADS
 from logsluice.adapters.duckdb.locks import LogstoreLocks
 from logsluice.adapters.duckdb.memory import MemoryBudget
 from logsluice.adapters.duckdb.queries import QueryRunner
+from logsluice.adapters.duckdb.receipts import (
+    create_receipts_table,
+    delete_receipts,
+    key_taken,
+    read_receipt,
+    receipts_table,
+    record_receipt,
+)
 from logsluice.adapters.duckdb.tables import (
     field_type_from_sql,
     quote_identifier,
@@ -34,7 +43,7 @@ from logsluice.adapters.duckdb.tables import (
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, LogstoreSchema
 from logsluice.domain.errors import LogstoreNotFoundError, TooManyFieldsError
-from logsluice.ports import LogstoreStats, LogstreamInfo
+from logsluice.ports import AppendReceipt, LogstoreStats, LogstreamInfo
 
 if TYPE_CHECKING:
     from logsluice.adapters.disk_space import DirectorySpace
@@ -48,6 +57,8 @@ WIDE_FIELDS = 64
 and insert (a vector per column and thread, one block per column being written), so work on it
 runs at the memory limit rather than the cache limit (``docs/reliability.md``, Bad inputs)."""
 _Result = TypeVar("_Result")
+_RECEIPT_LOCKS = 64
+Target = tuple[str, str]  # (project, logstore)
 EngineConfig = dict[str, str | bool | int | float | list[str]]
 
 
@@ -94,6 +105,10 @@ class DuckDBEngineStore:
         )
         self._max_fields = max_fields
         self._locks = LogstoreLocks()
+        self._receipts = receipts_table(catalog)
+        self._receipts_ready = False
+        # appends of one key run one at a time here (DuckLake has no unique keys to race on)
+        self._receipt_locks = tuple(threading.Lock() for _ in range(_RECEIPT_LOCKS))
         self._queries = QueryRunner(
             connection, self.schema, self._sorting, WIDE_FIELDS, catalog=catalog
         )
@@ -125,40 +140,89 @@ class DuckDBEngineStore:
         with self._cursor() as cursor, store_errors(project, logstore):
             return self._read_schema(cursor, project, logstore)
 
-    def append(self, project: str, logstore: str, records: pa.Table) -> int:
+    def append(
+        self,
+        project: str,
+        logstore: str,
+        records: pa.Table,
+        *,
+        receipt: AppendReceipt | None = None,
+    ) -> int:
         """Append ``records`` in one transaction and return how many were stored.
 
         New columns extend the schema and clashing types widen it (under the logstore's exclusive
-        lock); appends that change no schema run concurrently. Raises LogstoreNotFoundError, or
-        InvalidRecordsError when the time field is missing or not a timestamp.
+        lock); appends that change no schema run concurrently. A ``receipt`` is inserted in the
+        same transaction (ADR 0022). Raises LogstoreNotFoundError, InvalidRecordsError when the
+        time field is missing or not a timestamp, AppendKeyTakenError when the receipt's key is
+        recorded already.
         """
         table_sql(project, logstore)
         if records.num_rows == 0:
             return 0
         self._ensure_room(records.nbytes)
-        return self._writing(lambda: self._append_once(project, logstore, records))
+        if receipt is None:
+            return self._writing(lambda: self._append_once(project, logstore, records, None))
+        self._ensure_receipts()
+        with self._receipt_locks[hash(receipt.key) % len(self._receipt_locks)]:
+            return self._writing(lambda: self._append_once(project, logstore, records, receipt))
 
-    def _append_once(self, project: str, logstore: str, records: pa.Table) -> int:
+    def append_receipt(self, project: str, logstore: str, key: str) -> AppendReceipt | None:
+        """Return the receipt recorded with ``key`` in the logstore, or None."""
+        table_sql(project, logstore)
+        self._ensure_receipts()
+        with self._cursor() as cursor, store_errors(project, logstore):
+            return read_receipt(cursor, self._receipts, project, logstore, key)
+
+    def forget_receipts(self, recorded_before: datetime) -> int:
+        """Delete the receipts recorded before ``recorded_before``; return how many."""
+        self._ensure_receipts()
+        with self._cursor() as cursor, store_errors("", ""):
+            return delete_receipts(cursor, self._receipts, before=recorded_before)
+
+    def _ensure_receipts(self) -> None:
+        """Create the receipts table on first use (a store opened read-only never writes one)."""
+        if self._receipts_ready:
+            return
+        with self._cursor() as cursor, store_errors("", ""):
+            create_receipts_table(cursor, self._catalog)
+        self._receipts_ready = True
+
+    def _forget_logstore_receipts(self, cursor: duckdb.DuckDBPyConnection, target: Target) -> None:
+        """Delete the receipts of a dropped logstore (its keys must not outlive it)."""
+        if self._receipts_ready or _has_receipts_table(cursor, self._catalog):
+            delete_receipts(cursor, self._receipts, logstore=target)
+
+    def _append_once(
+        self, project: str, logstore: str, records: pa.Table, receipt: AppendReceipt | None
+    ) -> int:
         table = self._table(project, logstore)
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
             plan = self._plan(project, logstore, stored, records)
             if not plan.changes:
-                with self._wide_work(cursor, len(stored.fields)):
+
+                def insert() -> int:
+                    if receipt is not None:
+                        record_receipt(cursor, self._receipts, project, logstore, receipt)
                     return _insert(cursor, table, plan, records, stored.time_field)
+
+                with self._wide_work(cursor, len(stored.fields)):
+                    return _in_transaction(cursor, insert, receipt)
         with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
             plan = self._plan(project, logstore, stored, records)
 
             def change_and_insert() -> int:
+                if receipt is not None:
+                    record_receipt(cursor, self._receipts, project, logstore, receipt)
                 for change in plan.changes:
                     for statement in self._change_statements(change, table):
                         cursor.execute(statement)
                 return _insert(cursor, table, plan, records, stored.time_field)
 
             with self._wide_work(cursor, len(stored.fields) + plan.added_fields):
-                return _in_transaction(cursor, change_and_insert)
+                return _in_transaction(cursor, change_and_insert, receipt)
 
     def _plan(
         self, project: str, logstore: str, stored: LogstoreSchema, records: pa.Table
@@ -310,15 +374,39 @@ def store_errors(project: str, logstore: str) -> AbstractContextManager[None]:
     return translate_errors(project=project, logstore=logstore)
 
 
-def _in_transaction(cursor: duckdb.DuckDBPyConnection, work: Callable[[], _Result]) -> _Result:
+def _in_transaction(
+    cursor: duckdb.DuckDBPyConnection,
+    work: Callable[[], _Result],
+    receipt: AppendReceipt | None = None,
+) -> _Result:
     cursor.execute("BEGIN TRANSACTION")
     try:
         result = work()
-        cursor.execute("COMMIT")
+        _commit(cursor, receipt)
     except BaseException:
-        cursor.execute("ROLLBACK")
+        with suppress(duckdb.Error):  # a failed COMMIT has rolled back already
+            cursor.execute("ROLLBACK")
         raise
     return result
+
+
+def _commit(cursor: duckdb.DuckDBPyConnection, receipt: AppendReceipt | None) -> None:
+    try:
+        cursor.execute("COMMIT")
+    except duckdb.ConstraintException as error:
+        if receipt is None:
+            raise
+        raise key_taken(receipt.key) from error  # another append committed the key first
+
+
+def _has_receipts_table(cursor: duckdb.DuckDBPyConnection, catalog: str | None) -> bool:
+    row = cursor.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = coalesce(?, current_database()) "
+        "AND schema_name = '_logsluice' AND table_name = 'append_receipts'",
+        [catalog],
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _insert(

@@ -156,6 +156,11 @@ class IngestOut(BaseModel):
         "retention pass deletes them",
     )
     retention_days: int = Field(default=0, description="the logstore's retention")
+    replayed: bool = Field(
+        default=False,
+        description="true when the `Idempotency-Key` was used before for this very request: the "
+        "first answer, and nothing stored again",
+    )
 
 
 class QueryIn(RequestBody):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from logsluice.api.context import Caller, Context, get_context
 from logsluice.api.native.fields import LogstoreName, ProjectName
@@ -91,6 +91,7 @@ def ingest_records(
     context: Context,
     caller: Caller,
     body: Annotated[bytes, Depends(read_limited_body)],
+    response: Response,
     logstream: Annotated[str | None, Query(description="logstream label of every record")] = None,
     strict: Annotated[bool, Query(description="refuse the whole batch on one bad line")] = False,
     content_type: Annotated[str | None, Header()] = None,
@@ -103,8 +104,20 @@ def ingest_records(
             max_length=200,
         ),
     ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1-255 visible ASCII characters: a retry with the same key and body is "
+            "stored once and answered as the first request was (`Idempotent-Replayed: true`); "
+            "the same key with another body is 409 `idempotency_key_reused`",
+        ),
+    ] = None,
 ) -> IngestOut:
-    """Append records. Without `strict`, good records are stored and bad lines reported."""
+    """Append records. Without `strict`, good records are stored and bad lines reported.
+
+    A 200 means the records are durable. With an `Idempotency-Key`, retrying is exactly once.
+    """
     caller.require_project(project, write=True)
     result = context.ingest.ingest(
         project,
@@ -115,8 +128,11 @@ def ingest_records(
         logstream=logstream,
         strict=strict,
         time_format=time_format,
+        idempotency_key=idempotency_key,
     )
-    if context.metrics is not None:
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    elif context.metrics is not None:
         context.metrics.ingested(result.accepted, result.rejected)
     return IngestOut(
         accepted=result.accepted,
@@ -125,4 +141,5 @@ def ingest_records(
         errors_truncated=result.errors_truncated,
         past_retention=result.past_retention,
         retention_days=result.retention_days,
+        replayed=result.replayed,
     )
