@@ -163,7 +163,7 @@ class DuckDBEngineStore:
         if receipt is None:
             return self._writing(lambda: self._append_once(project, logstore, records, None))
         self._ensure_receipts()
-        with self._receipt_locks[hash(receipt.key) % len(self._receipt_locks)]:
+        with self._receipt_locks[1 + hash(receipt.key) % (len(self._receipt_locks) - 1)]:
             return self._writing(lambda: self._append_once(project, logstore, records, receipt))
 
     def append_receipt(self, project: str, logstore: str, key: str) -> AppendReceipt | None:
@@ -183,9 +183,9 @@ class DuckDBEngineStore:
         """Create the receipts table on first use (a store opened read-only never writes one)."""
         if self._receipts_ready:
             return
-        with self._cursor() as cursor, store_errors("", ""):
-            create_receipts_table(cursor, self._catalog)
-        self._receipts_ready = True
+        with self._receipt_locks[0], self._cursor() as cursor, store_errors("", ""):
+            create_receipts_table(cursor, self._catalog)  # once: concurrent DDL would conflict
+            self._receipts_ready = True
 
     def _forget_logstore_receipts(self, cursor: duckdb.DuckDBPyConnection, target: Target) -> None:
         """Delete the receipts of a dropped logstore (its keys must not outlive it)."""
