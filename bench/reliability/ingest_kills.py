@@ -69,6 +69,15 @@ def _counts(server: RunningServer) -> tuple[int, int]:
     return int(rows), int(distinct)
 
 
+STARTED: list[RunningServer] = []
+
+
+def _start(data_dir: Path) -> RunningServer:
+    server = start_server(data_dir)
+    STARTED.append(server)
+    return server
+
+
 def _stored(server: RunningServer) -> int:
     """Rows stored so far (0 before the first chunk has given the logstore its fields)."""
     try:
@@ -113,7 +122,7 @@ def cli_part(work: Path, rows: int, chunk_records: int, kills: int, rng: random.
         for index in range(rows):
             output.write(_record(index) + b"\n")
     data_dir = work / "cli-data"
-    server = start_server(data_dir)
+    server = _start(data_dir)
     with server.client() as client:
         create_logstore(client, PROJECT, LOGSTORE, "timestamp")
     command = _ingest_command(records, chunk_records)
@@ -134,7 +143,7 @@ def cli_part(work: Path, rows: int, chunk_records: int, kills: int, rng: random.
                 killed += 1
                 ingest.wait()
                 print(f"  kill {killed}: serve killed with {stored:,} rows stored; restarting")
-                server = start_server(data_dir)
+                server = _start(data_dir)
                 continue
         ingest.wait()
         if ingest.returncode == 0:
@@ -166,7 +175,7 @@ def _send(client: httpx.Client, index: int) -> httpx.Response:
 
 def http_part(work: Path, requests: int, rng: random.Random) -> None:
     data_dir = work / "http-data"
-    server = start_server(data_dir)
+    server = _start(data_dir)
     with server.client() as client:
         create_logstore(client, PROJECT, LOGSTORE, "timestamp")
     kill_after = rng.randrange(requests // 4, requests)
@@ -178,7 +187,7 @@ def http_part(work: Path, requests: int, rng: random.Random) -> None:
             if index == kill_after:
                 _kill(server)
                 break
-    server = start_server(data_dir)
+    server = _start(data_dir)
     durable = _counts(server)[0] == len(answered) * BATCH_RECORDS
     replayed = 0
     with server.client() as client:
@@ -208,8 +217,12 @@ def main() -> None:
     rng = random.Random(arguments.seed)
     work = arguments.work_dir or Path(tempfile.mkdtemp(prefix="logsluice-kills-"))
     work.mkdir(parents=True, exist_ok=True)
-    http_part(work, arguments.requests, rng)
-    cli_part(work, arguments.rows, arguments.chunk_records, arguments.kills, rng)
+    try:
+        http_part(work, arguments.requests, rng)
+        cli_part(work, arguments.rows, arguments.chunk_records, arguments.kills, rng)
+    finally:
+        for server in STARTED:  # a failed run must not leave a server behind
+            server.stop()
 
 
 if __name__ == "__main__":
