@@ -24,7 +24,6 @@ from logsluice.domain.sessions import ConsoleSession
 from logsluice.domain.sinks import Sink
 from logsluice.domain.tasks import (
     ClaimedWork,
-    SliceCheckpoint,
     SliceOutcome,
     Task,
     TaskSlice,
@@ -441,22 +440,12 @@ class TaskStore(Protocol):
         ...
 
     def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
-        """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (worker ends it).
+        """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (the workers
+        running its slices end it), or CANCELLED at once when it has slices and none runs.
 
-        Returns the task; a task already CANCELLING or CANCELLED is returned unchanged. Raises
+        Returns the task; a task already CANCELLED is returned unchanged, a CANCELLING one too
+        unless none of its slices runs any more (then it is CANCELLED). Raises
         TaskNotFoundError, ConflictError for a task that already finished otherwise.
-        """
-        ...
-
-    def record_slice(self, checkpoint: SliceCheckpoint, *, worker_id: str) -> Task:
-        """Store a slice checkpoint and, in the same transaction, the task's cumulative counters.
-
-        ``rows_written`` becomes the sum of the slices' rows, ``bytes_written`` the checkpoint's
-        offset, ``slices_done`` their count and ``progress`` their share of ``slices_total`` (or
-        stays where a heartbeat put it, if that is further: progress never goes back); a
-        ``failed_incomplete`` slice is added to ``missing_ranges`` and marks the task incomplete.
-        Raises LeaseLostError unless ``worker_id`` owns the running task, ConflictError when the
-        slice index is already recorded.
         """
         ...
 
@@ -466,10 +455,6 @@ class TaskStore(Protocol):
 
         Raises LeaseLostError when ``worker_id`` no longer holds the running task.
         """
-        ...
-
-    def list_slices(self, task_id: str) -> list[SliceCheckpoint]:
-        """Return the task's checkpoints ordered by slice index (empty for an unknown task)."""
         ...
 
     def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
@@ -602,7 +587,8 @@ class TaskStore(Protocol):
     def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
         """Mark the task deleted (invisible from now on) and return it.
 
-        A QUEUED task is also CANCELLED, a RUNNING one CANCELLING. The janitor later removes its
+        A QUEUED task is also CANCELLED, a RUNNING one CANCELLING (CANCELLED at once when none
+        of its slices runs, as :meth:`request_cancel`). The janitor later removes its
         artifact and purges it. Raises TaskNotFoundError.
         """
         ...

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -21,8 +21,6 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.tasks import (
     ALLOWED_TRANSITIONS,
-    SliceCheckpoint,
-    SliceStatus,
     Task,
     TaskDialect,
     TaskStatus,
@@ -380,89 +378,6 @@ def test_a_lapsed_cancelling_task_ends_cancelled(task_store: SqlTaskStore) -> No
     )
 
 
-# --- checkpoints ----------------------------------------------------------------------------------
-
-
-def _checkpoint(
-    task: Task, index: int, rows: int, offset_bytes: int, status: SliceStatus = SliceStatus.DONE
-) -> SliceCheckpoint:
-    start = datetime(2026, 2, 1, index, tzinfo=UTC)
-    return SliceCheckpoint(
-        task_id=task.id,
-        slice_index=index,
-        time_range=TimeRange(start, start + timedelta(hours=1)),
-        rows=rows,
-        offset_bytes=offset_bytes,
-        status=status,
-        written_at=T1 + timedelta(seconds=index),
-    )
-
-
-def test_checkpoints_update_the_tasks_totals(task_store: SqlTaskStore) -> None:
-    running = task_in(task_store, TaskStatus.RUNNING)
-    task_store.heartbeat(running.id, WORKER, lease=LEASE, now=T1, slices_total=4)
-
-    task_store.record_slice(_checkpoint(running, 0, rows=10, offset_bytes=100), worker_id=WORKER)
-    after = task_store.record_slice(
-        _checkpoint(running, 1, rows=5, offset_bytes=160), worker_id=WORKER
-    )
-
-    assert (after.rows_written, after.bytes_written, after.slices_done, after.progress) == (
-        15,
-        160,
-        2,
-        50.0,
-    )
-    assert not after.incomplete
-    assert task_store.list_slices(running.id) == [
-        _checkpoint(running, 0, rows=10, offset_bytes=100),
-        _checkpoint(running, 1, rows=5, offset_bytes=160),
-    ]
-
-
-def test_a_checkpoint_never_lowers_the_progress_a_heartbeat_stored(
-    task_store: SqlTaskStore,
-) -> None:
-    running = task_in(task_store, TaskStatus.RUNNING)
-    task_store.heartbeat(running.id, WORKER, lease=LEASE, now=T1, progress=40.0, slices_total=3)
-
-    after = task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=WORKER)
-
-    assert after.progress == 40.0  # not the slices' share, 33.3: progress only goes forward
-
-
-def test_a_failed_incomplete_slice_is_a_missing_range(task_store: SqlTaskStore) -> None:
-    running = task_in(task_store, TaskStatus.RUNNING)
-    skipped = _checkpoint(running, 3, 0, 0, SliceStatus.FAILED_INCOMPLETE)
-
-    after = task_store.record_slice(skipped, worker_id=WORKER)
-
-    assert after.incomplete
-    assert after.missing_ranges == (skipped.time_range,)
-
-
-def test_only_the_lease_owner_writes_checkpoints(task_store: SqlTaskStore) -> None:
-    running = task_in(task_store, TaskStatus.RUNNING)
-
-    with pytest.raises(LeaseLostError):
-        task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=OTHER_WORKER)
-    task_store.requeue_lapsed(now=T0 + LEASE * 2, max_attempts=3)
-    with pytest.raises(LeaseLostError):
-        task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=WORKER)
-
-    assert task_store.list_slices(running.id) == []
-    assert task_store.get_task("web", running.id).rows_written == 0
-
-
-def test_a_slice_is_recorded_once(task_store: SqlTaskStore) -> None:
-    running = task_in(task_store, TaskStatus.RUNNING)
-    task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=WORKER)
-
-    with pytest.raises(ConflictError):
-        task_store.record_slice(_checkpoint(running, 0, 99, 999), worker_id=WORKER)
-    assert task_store.get_task("web", running.id).rows_written == 10
-
-
 # --- listing --------------------------------------------------------------------------------------
 
 
@@ -668,23 +583,13 @@ def test_deleting_a_projects_tasks_hides_and_stops_each_of_them(task_store: SqlT
 def test_clearing_a_tasks_checkpoints_needs_its_lease(task_store: SqlTaskStore) -> None:
     task = task_store.create_task(make_task())
     _claimed(task_store)
-    window = TimeRange(T0, T1)
-    checkpoint = SliceCheckpoint(
-        task_id=task.id,
-        slice_index=0,
-        time_range=window,
-        rows=10,
-        offset_bytes=100,
-        status=SliceStatus.DONE,
-        written_at=T1,
-    )
-    task_store.record_slice(checkpoint, worker_id=WORKER)
+    task_store.plan_slices(task.id, [TimeRange(T0, T1)], worker_id=WORKER, now=T1)
 
     with pytest.raises(LeaseLostError):
         task_store.clear_slices(task.id, worker_id=OTHER_WORKER)
     task_store.clear_slices(task.id, worker_id=WORKER)
 
-    assert task_store.list_slices(task.id) == []
+    assert task_store.list_task_slices(task.id) == []
 
 
 def test_a_task_keeps_its_project_generation(task_store: SqlTaskStore) -> None:
@@ -716,7 +621,6 @@ def test_a_deleted_running_task_is_purgeable_once_its_worker_stops(
     task_store: SqlTaskStore,
 ) -> None:
     running = task_in(task_store, TaskStatus.RUNNING)
-    task_store.record_slice(_checkpoint(running, 0, 10, 100), worker_id=WORKER)
 
     deleted = task_store.delete_task("web", running.id, now=T1)
     beat = task_store.heartbeat(running.id, WORKER, lease=LEASE, now=T1)
@@ -726,7 +630,7 @@ def test_a_deleted_running_task_is_purgeable_once_its_worker_stops(
     task_store.transition(running.id, TaskStatus.CANCELLED, now=T1, worker_id=WORKER)
     assert [task.id for task in task_store.list_purgeable_tasks()] == [running.id]
     task_store.purge_task(running.id)
-    assert task_store.list_slices(running.id) == []
+    assert task_store.list_task_slices(running.id) == []
 
 
 def test_queue_positions_of_many_tasks_match_one_by_one(task_store: SqlTaskStore) -> None:

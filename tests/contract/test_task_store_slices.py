@@ -11,13 +11,21 @@ from typing import Any
 
 import pytest
 
-from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
+from logsluice.adapters.sql import SqlTaskStore, SqlWebhookStore, create_sql_engine
 from logsluice.domain.errors import LeaseLostError
-from logsluice.domain.tasks import ClaimedWork, SliceOutcome, SliceStatus, Task, TaskStatus
+from logsluice.domain.tasks import (
+    ClaimedWork,
+    SliceOutcome,
+    SliceStatus,
+    Task,
+    TaskStatus,
+    WebhookTarget,
+)
 from logsluice.domain.timerange import TimeRange
 from tests.contract.task_samples import LEASE, NO_LIMIT, OTHER_WORKER, T0, WORKER, make_task
 
 PROCESSES = 4
+HOOK = WebhookTarget(url="https://hooks.example/task", secret_ciphertext="sealed")
 
 
 def _ranges(count: int) -> list[TimeRange]:
@@ -32,9 +40,17 @@ def _claim(store: SqlTaskStore, worker_id: str = WORKER, **changes: Any) -> Clai
     return store.claim_next_work(worker_id, **(arguments | changes))
 
 
-def _started(store: SqlTaskStore, project: str = "web", slices: int = 3, **spec: Any) -> Task:
-    """A task created, claimed and planned into ``slices`` slices by WORKER."""
-    task = store.create_task(make_task(project))
+def _started(
+    store: SqlTaskStore,
+    project: str = "web",
+    slices: int = 3,
+    *,
+    webhook: bool = False,
+    **spec: Any,
+) -> Task:
+    """A task created (with a webhook if asked), claimed and planned into ``slices`` slices by
+    WORKER."""
+    task = store.create_task(make_task(project, **({"webhook": HOOK} if webhook else {})))
     work = _claim(store)
     assert work is not None
     assert work.task.id == task.id
@@ -183,6 +199,87 @@ def test_released_slices_are_not_counted_and_a_cancel_ends_with_the_last(
     assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLING
     task_store.release_slice(task.id, 1, "w2", now=T0)
     assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLED
+
+
+def _cancelled_with_one_delivery(store: SqlTaskStore, task: Task) -> None:
+    """The cancel ended the task at once, and queued its webhook in the same step."""
+    ended = store.request_cancel("web", task.id, now=T0)
+    assert ended.status is TaskStatus.CANCELLED
+    assert ended.finished_at == T0
+    assert store.get_task("web", task.id).status is TaskStatus.CANCELLED
+    [delivery] = SqlWebhookStore(store._engine).list_deliveries([task.id])[task.id]
+    assert delivery.event_type == "download_task.cancelled"
+    assert _claim(store, "w9") is None  # nothing of it is handed out any more
+
+
+def test_a_cancel_ends_a_task_none_of_whose_slices_runs_at_once(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=3, webhook=True)
+    _cancelled_with_one_delivery(task_store, task)
+    slices = task_store.list_task_slices(task.id)
+    assert [item.status for item in slices] == [SliceStatus.QUEUED] * 3  # kept for a retry
+
+
+def test_a_cancel_ends_at_once_a_task_whose_slices_wait_for_a_retry_or_are_done(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=2, webhook=True)
+    assert _claim(task_store, "w1") is not None
+    task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=T0)
+    assert _claim(task_store, "w2") is not None
+    retry_at = T0 + timedelta(seconds=5)
+    task_store.fail_slice(task.id, 1, "w2", now=T0, retry_at=retry_at, error_message="boom")
+    _cancelled_with_one_delivery(task_store, task)
+
+
+def test_a_cancel_ends_at_once_a_task_whose_slices_are_done_but_not_completed(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=1, webhook=True)
+    assert _claim(task_store, "w1") is not None
+    _, last = task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=T0)
+    assert last  # w1 holds the task's lease to complete it, and may have died doing so
+    _cancelled_with_one_delivery(task_store, task)
+    with pytest.raises(LeaseLostError):  # a completer still alive finds its ending refused
+        task_store.transition(task.id, TaskStatus.SUCCEEDED, now=T0, worker_id="w1")
+
+
+def test_a_cancel_ends_at_once_a_task_whose_only_running_slice_lapsed(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=1, webhook=True)
+    assert _claim(task_store, "w1", now=T0 - LEASE * 2) is not None  # its lease is over
+    _cancelled_with_one_delivery(task_store, task)
+
+
+def test_a_cancel_waits_for_a_running_slice_and_a_second_cancel_changes_nothing(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    assert task_store.request_cancel("web", task.id, now=T0).status is TaskStatus.CANCELLING
+    assert task_store.request_cancel("web", task.id, now=T0).status is TaskStatus.CANCELLING
+    task_store.release_slice(task.id, 0, "w1", now=T0)
+    assert task_store.get_task("web", task.id).status is TaskStatus.CANCELLED
+
+
+def test_a_delete_ends_a_task_with_queued_slices_only_at_once(task_store: SqlTaskStore) -> None:
+    idle = _started(task_store, slices=2)
+    deleted = task_store.delete_task("web", idle.id, now=T0)
+    assert (deleted.status, deleted.deleted) == (TaskStatus.CANCELLED, True)
+    assert [task.id for task in task_store.list_purgeable_tasks()] == [idle.id]
+
+
+def test_a_delete_leaves_a_task_being_completed_to_its_completer(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=1)
+    assert _claim(task_store, "w1") is not None
+    task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=T0)
+    # the completer may be publishing the file: its files go once it stopped (or its lease lapsed)
+    assert task_store.delete_task("web", task.id, now=T0).status is TaskStatus.CANCELLING
+    assert task_store.list_purgeable_tasks() == []
+    task_store.requeue_lapsed(now=T0 + LEASE * 2, max_attempts=3)
+    assert [item.id for item in task_store.list_purgeable_tasks()] == [task.id]
 
 
 def test_the_last_released_slice_queues_its_task_again(task_store: SqlTaskStore) -> None:

@@ -92,7 +92,7 @@ def test_a_deleted_project_leaves_nothing_usable_and_its_name_starts_afresh(
     store = server.container.task_store
     _wait(lambda: store.list_purgeable_tasks() == [])
     for task in [finished, running, *queued]:
-        assert store.list_slices(task["id"]) == []
+        assert store.list_task_slices(task["id"]) == []
 
     assert client.post("/api/v1/projects", json={"name": "web"}).status_code == 201
     tasks = client.get(TASKS_URL)

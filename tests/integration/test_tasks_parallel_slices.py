@@ -10,6 +10,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import duckdb
@@ -148,6 +149,56 @@ def test_a_cancel_stops_the_slices_of_every_worker(client: TestClient, server: S
     assert stopped_after < 5  # both slices heard it at a heartbeat, not at their end
     assert {item.status for item in slices} <= {"queued", "done"}
     assert "queued" in {slices[0].status, slices[1].status}  # stopped mid-slice, given back
+
+
+def _cancelled_within(client: TestClient, task_id: str, seconds: float) -> dict[str, Any]:
+    """Poll the task until it is CANCELLED (a generous bound, not a timing assertion)."""
+    deadline = time.monotonic() + seconds
+    task = get(client, task_id)
+    while task["status"] != "CANCELLED" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        task = get(client, task_id)
+    return task
+
+
+@pytest.mark.parametrize("one_done", [False, True])
+def test_a_cancel_ends_at_once_a_task_none_of_whose_slices_runs(
+    client: TestClient, server: Server, one_done: bool
+) -> None:
+    """Its slices wait for a worker (every one is busy elsewhere) or for a retry: no slice
+    heartbeat would hear the cancel, so the cancel itself ends the task."""
+    task = create(client, query="*")
+    worker = make_worker(server)
+    assert worker.run_once() is not None  # the task started: its slices are planned, queued
+    store = server.container.task_store
+    if one_done:
+        assert worker.run_once() is not None  # one slice ran to its end
+        work = store.claim_next_work(
+            "flaky",
+            lease=server.container.runner.settings.lease,
+            now=server.container.clock.now(),
+            max_running_per_project=1 << 30,
+        )
+        assert work is not None
+        assert work.slice is not None
+        later = server.container.clock.now() + timedelta(minutes=5)
+        store.fail_slice(
+            task["id"],
+            work.slice.slice_index,
+            "flaky",
+            now=later,
+            retry_at=later,
+            error_message="boom",
+        )  # it waits minutes for its retry
+    assert get(client, task["id"])["status"] == "RUNNING"
+    response = client.post(f"{TASKS_URL}/{task['id']}/cancel")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "CANCELLED"
+    assert _cancelled_within(client, task["id"], 5)["status"] == "CANCELLED"
+    slices = store.list_task_slices(task["id"])
+    assert not any(item.status == "running" for item in slices)
+    assert ("done" in {item.status for item in slices}) is one_done
+    assert worker.run_once() is None  # a cancelled task hands out no slices
 
 
 @pytest.mark.parametrize("limit", [1, 149, 150, 151, 700])

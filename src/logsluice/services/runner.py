@@ -22,7 +22,12 @@ from typing import Any
 import structlog
 
 from logsluice.domain.cancellation import Cancellation
-from logsluice.domain.errors import DiskFullError, LeaseLostError, LogsluiceError
+from logsluice.domain.errors import (
+    DiskFullError,
+    LeaseLostError,
+    LogsluiceError,
+    TaskNotFoundError,
+)
 from logsluice.domain.tasks import ClaimedWork, Task, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import Clock, RecordReader, TaskStore
@@ -127,7 +132,10 @@ class TaskRunner:
             if work is not None:
                 self.run_work(work, worker_id, shutdown)
                 continue
-            current = self.task_store.get_task(task.project, task.id)
+            try:
+                current = self.task_store.get_task(task.project, task.id)
+            except TaskNotFoundError:  # deleted meanwhile
+                return
             if current.status is not TaskStatus.RUNNING:
                 return
             time.sleep(_WAIT_FOR_SLICES_SECONDS)  # a slice waits for its retry, or another runs

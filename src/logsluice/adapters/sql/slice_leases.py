@@ -173,8 +173,11 @@ def _lost_slice(task_id: str, slice_index: int, worker_id: str) -> LeaseLostErro
 
 def _settle_stopped_task(
     connection: Connection, task_id: str, now: datetime, outcomes: dict[TaskStatus, TaskStatus]
-) -> None:
-    """When no slice of the task runs any more, move it as ``outcomes`` say (status → status)."""
+) -> list[Task]:
+    """When no slice of the task runs any more, move it as ``outcomes`` say (status → status).
+
+    Returns the task as it changed (empty when a slice still runs under a live lease, or the
+    task's status is none of ``outcomes``)."""
     still_running = connection.execute(
         select(task_slices.c.slice_index).where(
             task_slices.c.task_id == task_id,
@@ -183,7 +186,8 @@ def _settle_stopped_task(
         )
     ).first()
     if still_running is not None:
-        return
+        return []
+    settled: list[Task] = []
     for source, target in outcomes.items():
         changed = connection.execute(
             update(tasks)
@@ -197,8 +201,35 @@ def _settle_stopped_task(
             )
             .returning(*tasks.c)
         )
+        ended = [task_from_row(row) for row in changed]
         # an ending queues its webhook in this same transaction (ADR 0020)
-        record_endings(connection, [task_from_row(row) for row in changed])
+        record_endings(connection, ended)
+        settled.extend(ended)
+    return settled
+
+
+def cancel_if_idle(
+    connection: Connection, task: Task, now: datetime, *, while_completing: bool = True
+) -> Task:
+    """End a CANCELLING task CANCELLED at once when it has slices and none of them runs.
+
+    Its slices are all queued, waiting for a retry or finished (also: all finished, with the
+    completion not run yet): no worker would hear the cancel at a slice heartbeat, so waiting
+    would only leave it CANCELLING until its lease lapsed. A worker completing it finds its own
+    ending refused (ADR 0018). A task not planned yet stays CANCELLING: the worker planning it
+    hears the cancel at its task heartbeat. With ``while_completing`` false (a delete, whose
+    files go as soon as it is CANCELLED) a task whose slices are all finished stays CANCELLING
+    too: a completer may still be publishing its file, and its lease lapsing ends it.
+    """
+    if task.status is not TaskStatus.CANCELLING:
+        return task
+    wanted = task_slices.c.task_id == task.id
+    if not while_completing:
+        wanted = and_(wanted, task_slices.c.status.not_in(FINISHED_VALUES))
+    if connection.execute(select(task_slices.c.slice_index).where(wanted)).first() is None:
+        return task
+    settled = _settle_stopped_task(connection, task.id, now, _AFTER_LAST_CANCEL)
+    return settled[0] if settled else task
 
 
 class SqlSliceLeases:

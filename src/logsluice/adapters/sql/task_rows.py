@@ -15,7 +15,6 @@ from sqlalchemy import Row
 
 from logsluice.domain.errors import InvalidInputError
 from logsluice.domain.tasks import (
-    SliceCheckpoint,
     SliceStatus,
     Task,
     TaskDialect,
@@ -116,34 +115,6 @@ def webhook_target(url: str | None, secret_ciphertext: str | None) -> WebhookTar
     if url is None:
         return None
     return WebhookTarget(url=url, secret_ciphertext=secret_ciphertext or "")
-
-
-def checkpoint_to_row(checkpoint: SliceCheckpoint) -> dict[str, Any]:
-    """Return the column values of a ``task_slices`` row."""
-    return {
-        "task_id": checkpoint.task_id,
-        "slice_index": checkpoint.slice_index,
-        "start_at": checkpoint.time_range.start,
-        "end_at": checkpoint.time_range.end,
-        "rows": checkpoint.rows,
-        "offset_bytes": checkpoint.offset_bytes,
-        "status": checkpoint.status.value,
-        "written_at": checkpoint.written_at,
-    }
-
-
-def checkpoint_from_row(row: Row[Any]) -> SliceCheckpoint:
-    """Return the SliceCheckpoint stored in ``row``."""
-    values = row._mapping
-    return SliceCheckpoint(
-        task_id=values["task_id"],
-        slice_index=values["slice_index"],
-        time_range=TimeRange(values["start_at"], values["end_at"]),
-        rows=values["rows"],
-        offset_bytes=values["offset_bytes"],
-        status=SliceStatus(values["status"]),
-        written_at=values["written_at"],
-    )
 
 
 _SLICE_FIELDS = (

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
-from logsluice.adapters.sql.slice_leases import SqlSliceLeases
+from logsluice.adapters.sql.slice_leases import SqlSliceLeases, cancel_if_idle
 from logsluice.adapters.sql.task_queue import (
     ahead_of,
     claim_statement,
@@ -38,7 +38,6 @@ from logsluice.adapters.sql.task_queue import (
     ranked_queue,
 )
 from logsluice.adapters.sql.task_rows import (
-    checkpoint_from_row,
     field_values,
     task_from_row,
     task_to_row,
@@ -49,12 +48,10 @@ from logsluice.adapters.sql.task_updates import (
     changed_task,
     exhausted_fields,
     guarded_update,
-    insert_checkpoint,
     lost_or_missing,
     not_found,
     owned_by,
     refusal,
-    slice_totals,
     status_after_delete,
 )
 from logsluice.adapters.sql.webhook_outbox import forget_deliveries, record_endings
@@ -64,7 +61,6 @@ from logsluice.domain.errors import (
     InvalidInputError,
 )
 from logsluice.domain.tasks import (
-    SliceCheckpoint,
     Task,
     TaskStatus,
     check_transition,
@@ -258,7 +254,7 @@ class SqlTaskStore(SqlSliceLeases):
         with write_transaction(self._engine) as connection:
             current = task_from_row(_visible_row(connection, project, task_id, lock=True))
             if current.status in (TaskStatus.CANCELLING, TaskStatus.CANCELLED):
-                return current
+                return cancel_if_idle(connection, current, now)
             target = (
                 TaskStatus.CANCELLED
                 if current.status == TaskStatus.QUEUED
@@ -268,7 +264,7 @@ class SqlTaskStore(SqlSliceLeases):
             row = apply_transition(connection, task_id, target, now, {current.status}, {})
             changed = changed_task(row, task_id)
             record_endings(connection, [changed])
-        return changed
+            return cancel_if_idle(connection, changed, now)
 
     def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
         """Requeue, fail or finish cancelling tasks whose lease lapsed; see the TaskStore port."""
@@ -305,21 +301,6 @@ class SqlTaskStore(SqlSliceLeases):
 
     # --- checkpoints -----------------------------------------------------------------------------
 
-    def record_slice(self, checkpoint: SliceCheckpoint, *, worker_id: str) -> Task:
-        """Store a checkpoint and the task's cumulative counters; see the TaskStore port."""
-        task_id = checkpoint.task_id
-        with write_transaction(self._engine) as connection:
-            owned = select(tasks).where(*owned_by(task_id, worker_id)).with_for_update()
-            current = connection.execute(owned).first()
-            if current is None:
-                raise lost_or_missing(connection, task_id, worker_id)
-            insert_checkpoint(connection, checkpoint)
-            values = slice_totals(connection, task_from_row(current), checkpoint)
-            row = connection.execute(
-                update(tasks).where(tasks.c.id == task_id).values(values).returning(*tasks.c)
-            ).one()
-        return task_from_row(row)
-
     def clear_slices(self, task_id: str, *, worker_id: str) -> None:
         """Delete the task's checkpoints under the worker's lease; see the TaskStore port."""
         failed = tasks.c.status == TaskStatus.FAILED.value
@@ -330,16 +311,6 @@ class SqlTaskStore(SqlSliceLeases):
             if connection.execute(owned.with_for_update()).first() is None:
                 raise lost_or_missing(connection, task_id, worker_id)
             connection.execute(delete(task_slices).where(task_slices.c.task_id == task_id))
-
-    def list_slices(self, task_id: str) -> list[SliceCheckpoint]:
-        """Return the task's checkpoints ordered by slice index."""
-        query = (
-            select(task_slices)
-            .where(task_slices.c.task_id == task_id)
-            .order_by(task_slices.c.slice_index)
-        )
-        with read_transaction(self._engine) as connection:
-            return [checkpoint_from_row(row) for row in connection.execute(query)]
 
     # --- queue and janitor -----------------------------------------------------------------------
 
@@ -435,7 +406,7 @@ def _hide(connection: Connection, current: Task, now: datetime) -> Task:
         row = connection.execute(statement.returning(*tasks.c)).first()
     else:
         row = apply_transition(connection, current.id, target, now, {current.status}, hidden)
-    return changed_task(row, current.id)
+    return cancel_if_idle(connection, changed_task(row, current.id), now, while_completing=False)
 
 
 def _visible_row(

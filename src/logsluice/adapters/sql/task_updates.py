@@ -11,16 +11,14 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Row, exists, or_, select, update
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from logsluice.adapters.sql.metadata import task_slices, tasks
-from logsluice.adapters.sql.task_rows import checkpoint_to_row, encode_missing_ranges, task_from_row
+from logsluice.adapters.sql.task_rows import task_from_row
 from logsluice.domain.errors import ConflictError, LeaseLostError, TaskNotFoundError
 from logsluice.domain.tasks import (
     RUNNING_STATUSES,
-    SliceCheckpoint,
     SliceStatus,
     Task,
     TaskStatus,
@@ -150,41 +148,3 @@ def status_after_delete(status: TaskStatus) -> TaskStatus | None:
     if status == TaskStatus.RUNNING:
         return TaskStatus.CANCELLING
     return None
-
-
-def insert_checkpoint(connection: Connection, checkpoint: SliceCheckpoint) -> None:
-    """Insert a slice checkpoint. Raises ConflictError when the slice is already recorded."""
-    try:
-        connection.execute(insert(task_slices).values(checkpoint_to_row(checkpoint)))
-    except IntegrityError as error:
-        raise ConflictError(
-            f"slice {checkpoint.slice_index} of task {checkpoint.task_id!r} is already recorded",
-            task_id=checkpoint.task_id,
-            slice_index=checkpoint.slice_index,
-        ) from error
-
-
-def slice_totals(
-    connection: Connection, task: Task, checkpoint: SliceCheckpoint
-) -> dict[str, object]:
-    """Return the task's new cumulative counters after ``checkpoint`` was inserted."""
-    rows_sum, slices_done = connection.execute(
-        select(func.coalesce(func.sum(task_slices.c.rows), 0), func.count()).where(
-            task_slices.c.task_id == task.id
-        )
-    ).one()
-    values: dict[str, object] = {
-        "rows_written": int(rows_sum),
-        "bytes_written": checkpoint.offset_bytes,
-        "slices_done": int(slices_done),
-        "updated_at": checkpoint.written_at,
-    }
-    if task.slices_total > 0:
-        share = min(100.0, 100.0 * int(slices_done) / task.slices_total)
-        values["progress"] = max(task.progress, share)  # the heartbeat's finer figure may be ahead
-    if checkpoint.status == SliceStatus.FAILED_INCOMPLETE:
-        values["incomplete"] = True
-        values["missing_ranges"] = encode_missing_ranges(
-            (*task.missing_ranges, checkpoint.time_range)
-        )
-    return values
