@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from restarts import ServerPool, kill
 from serving import (
     LOGSLUICE,
     BenchError,
@@ -43,7 +43,6 @@ from serving import (
     create_logstore,
     describe_run,
     server_environment,
-    start_server,
 )
 
 PROJECT = "kills"
@@ -69,13 +68,11 @@ def _counts(server: RunningServer) -> tuple[int, int]:
     return int(rows), int(distinct)
 
 
-STARTED: list[RunningServer] = []
+POOL = ServerPool()
 
 
 def _start(data_dir: Path) -> RunningServer:
-    server = start_server(data_dir)
-    STARTED.append(server)
-    return server
+    return POOL.start(data_dir)
 
 
 def _stored(server: RunningServer) -> int:
@@ -84,11 +81,6 @@ def _stored(server: RunningServer) -> int:
         return _counts(server)[0]
     except BenchError:
         return 0
-
-
-def _kill(server: RunningServer) -> None:
-    server.process.send_signal(signal.SIGKILL)
-    server.process.wait()
 
 
 def _ingest_command(path: Path, chunk_records: int) -> list[str]:
@@ -139,7 +131,7 @@ def cli_part(work: Path, rows: int, chunk_records: int, kills: int, rng: random.
                 time.sleep(0.2)
                 stored = _stored(server)
             if ingest.poll() is None:
-                _kill(server)
+                kill(server)
                 killed += 1
                 ingest.wait()
                 print(f"  kill {killed}: serve killed with {stored:,} rows stored; restarting")
@@ -185,7 +177,7 @@ def http_part(work: Path, requests: int, rng: random.Random) -> None:
             if _send(client, index).status_code == 200:
                 answered.append(index)
             if index == kill_after:
-                _kill(server)
+                kill(server)
                 break
     server = _start(data_dir)
     durable = _counts(server)[0] == len(answered) * BATCH_RECORDS
@@ -221,8 +213,7 @@ def main() -> None:
         http_part(work, arguments.requests, rng)
         cli_part(work, arguments.rows, arguments.chunk_records, arguments.kills, rng)
     finally:
-        for server in STARTED:  # a failed run must not leave a server behind
-            server.stop()
+        POOL.stop_all()  # a failed run must not leave a server behind
 
 
 if __name__ == "__main__":
