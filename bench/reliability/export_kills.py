@@ -3,19 +3,20 @@
 Usage::
 
     .venv/bin/python bench/reliability/export_kills.py [--records 5000000] [--kills 20]
-        [--formats csv] [--rows-per-slice 100000] [--max-delay 1.5] [--seed 1] [--work-dir DIR]
+        [--formats csv] [--rows-per-slice 100000] [--seed 1] [--work-dir DIR]
 
 ``serve`` runs embedded (SQLite task store, DuckDB log store, local artifacts). The logstore is
 filled with ``--records`` synthetic records (``bench/export.py``'s dataset, each with a distinct
 ``trace_id``) written straight into its DuckDB table. For each of ``--formats`` (compressed with
 zstd) one download task exporting every record is created; ``serve`` is then killed with SIGKILL
-``--kills`` times, each at a random moment (0 to ``--max-delay`` s after the restarted server
-took the task's work up again — 4.5 s after it came up: lease 3 s plus a janitor round —
-whatever it was doing then: planning, a slice's query, writing a part, assembling the file) and
-restarted over the same data directory. Once the kills are done the task must reach SUCCEEDED;
-its file is decompressed and read by DuckDB: its rows, its distinct ``trace_id`` values and the
-synchronous query's count must all equal ``--records``, and the file's sha256 must equal the
-manifest's. Any disagreement exits with status 1.
+``--kills`` times, each at a random moment, and restarted over the same data directory. The
+moments are drawn as rows written, uniformly over the export and 5 % past its end (then the
+kill lands once every row is written, while the file is assembled and published); the task's
+``rows_written`` (the running slices included) is polled every 50 ms and the server killed when
+it reaches the next moment, whatever the task is doing then. Once the kills are done the task
+must reach SUCCEEDED; its file is decompressed and read by DuckDB: its rows, its distinct
+``trace_id`` values and the synchronous query's count must all equal ``--records``, and the
+file's sha256 must equal the manifest's. Any disagreement exits with status 1.
 
 The lease is 3 s and the janitor runs every second so that a killed run is claimed again soon;
 ``LOGSLUICE_TASK_MAX_ATTEMPTS`` is raised above ``--kills``: a kill costs the task an attempt
@@ -45,7 +46,7 @@ from serving import BenchError, RunningServer, call, create_logstore, describe_r
 TASKS_URL = f"/api/v1/projects/{export.PROJECT}/download-tasks"
 LEASE_SECONDS = 3
 JANITOR_SECONDS = 1
-RECLAIM_SECONDS = LEASE_SECONDS + JANITOR_SECONDS + 0.5
+POLL_SECONDS = 0.05
 READERS = {"csv": "read_csv", "jsonl": "read_json", "parquet": "read_parquet"}
 
 
@@ -79,15 +80,32 @@ def _task(server: RunningServer, task_id: str) -> dict[str, Any]:
     return task
 
 
+def _kill_moments(arguments: argparse.Namespace) -> list[int]:
+    """Rows written at which to kill: uniform over the export and a little past its end.
+
+    A moment past the end is met once every row is written and the task still runs: while
+    the file is assembled, hashed and published.
+    """
+    rng = random.Random(arguments.seed)
+    last = arguments.records + arguments.records // 20
+    return sorted(min(rng.randrange(last), arguments.records) for _ in range(arguments.kills))
+
+
+def _wait_for_rows(server: RunningServer, task_id: str, rows: int) -> dict[str, Any]:
+    """Poll until the task has written ``rows`` rows or is no longer RUNNING or QUEUED."""
+    while True:
+        task = _task(server, task_id)
+        if task["rows_written"] >= rows or task["status"] not in ("RUNNING", "QUEUED"):
+            return task
+        time.sleep(POLL_SECONDS)
+
+
 def _storm(
     pool: ServerPool, server: RunningServer, task_id: str, arguments: argparse.Namespace
 ) -> tuple[RunningServer, list[str]]:
-    rng = random.Random(arguments.seed)
     kills: list[str] = []
-    while len(kills) < arguments.kills:
-        # the dead server's leases lapse and its work is claimed again within RECLAIM_SECONDS
-        time.sleep((RECLAIM_SECONDS if kills else 0.0) + rng.uniform(0.0, arguments.max_delay))
-        task = _task(server, task_id)
+    for rows in _kill_moments(arguments):
+        task = _wait_for_rows(server, task_id, rows)
         if task["status"] == "SUCCEEDED":
             print(f"  the task SUCCEEDED before kill {len(kills) + 1}")
             break
@@ -179,7 +197,6 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--formats", default="csv", help="comma-separated: csv, jsonl, parquet")
     parser.add_argument("--rows-per-slice", type=int, default=100_000)
-    parser.add_argument("--max-delay", type=float, default=1.5, help="seconds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work-dir", type=Path)
     return parser.parse_args()
