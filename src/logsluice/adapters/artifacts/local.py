@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import shutil
 import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -199,6 +201,48 @@ def _copy_into(target: BinaryIO, path: Path, size_bytes: int) -> None:
                 remaining -= len(chunk)
 
 
+ASSEMBLY_JOURNAL = "assembly.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Journal:
+    """How far a completion got: the parts it publishes, how many are appended to the staging
+    file (and removed), and the staging file's size after them."""
+
+    numbers: list[int]
+    appended: int
+    size_bytes: int
+
+
+def _read_journal(path: Path) -> _Journal | None:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    return _Journal(
+        [int(n) for n in data["numbers"]], int(data["appended"]), int(data["size_bytes"])
+    )
+
+
+def _write_journal(path: Path, journal: _Journal) -> None:
+    """Replace the journal atomically and durably."""
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("wb") as file:
+        file.write(
+            json.dumps(
+                {
+                    "numbers": journal.numbers,
+                    "appended": journal.appended,
+                    "size_bytes": journal.size_bytes,
+                }
+            ).encode()
+        )
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(temporary, path)
+    _sync_directory(path.parent)
+
+
 _NO_COPY_RANGE_ERRNOS = frozenset({18, 22, 38, 95})  # EXDEV, EINVAL, ENOSYS, EOPNOTSUPP
 
 
@@ -316,26 +360,56 @@ class LocalArtifactStore:
     def complete(
         self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
     ) -> int:
-        """Publish head + parts + tail as ``key`` atomically; see :meth:`ArtifactStore.complete`."""
+        """Publish head + parts + tail as ``key`` atomically; see :meth:`ArtifactStore.complete`.
+
+        The parts are moved into the staging file one after another, each removed once a journal
+        (``assembly.json`` beside the parts) records it, so publishing needs room for one part
+        more than the parts already take, not for a second copy of the whole file. A completion
+        that died part-way resumes from the journal: the staging file is cut back to the last
+        recorded part and the rest appended.
+        """
         directory = self._parts_directory(key)
-        if self.exists(key) and not any(directory.glob("*.part")):
-            return self.size(key)  # completed before (maybe by a run that died just after)
-        paths = [directory / _part_name(number) for number in numbers]
-        missing = [
-            number for number, path in zip(numbers, paths, strict=True) if not path.is_file()
-        ]
-        if missing:
-            raise ArtifactNotFoundError(
-                f"parts {missing} of {key!r} are not committed", key=key, parts=missing
-            )
-        sizes = [_read_trailer(path)[0] for path in paths]
-        self._space.ensure_room(len(head) + sum(sizes) + len(tail))
-        staging = self.open_staging(key)
+        journal_path = directory / ASSEMBLY_JOURNAL
+        journal = _read_journal(journal_path)
+        if journal is not None and journal.numbers != list(numbers):
+            journal = None  # another completion's journal: its parts are gone, start afresh
+        if journal is None:
+            if self.exists(key) and not any(directory.glob("*.part")):
+                return self.size(key)  # completed before (maybe by a run that died just after)
+            self._check_parts(key, directory, numbers)
+            self._space.ensure_room(len(head))
+            staging = self.open_staging(key)
+            journal = _Journal(list(numbers), appended=0, size_bytes=len(head))
+            try:
+                staging.write(head)
+                staging.sync()
+            finally:
+                staging.close()
+            directory.mkdir(parents=True, exist_ok=True)
+            _write_journal(journal_path, journal)
+        elif (
+            journal.appended == len(numbers)
+            and self.exists(key)
+            and not self._staging_path(key).exists()
+        ):  # published; only the clean-up was left
+            self.abort_parts(key)
+            return self.size(key)
+        self._check_parts(key, directory, numbers[journal.appended :])
+        staging = self.open_staging(key, journal.size_bytes)
         try:
-            staging.write(head)
-            for path, size_bytes in zip(paths, sizes, strict=True):
+            for number in numbers[journal.appended :]:
+                path = directory / _part_name(number)
+                size_bytes = _read_trailer(path)[0]
+                self._space.ensure_room(size_bytes)
                 with self._space.translated():
                     _copy_into(staging.file, path, size_bytes)
+                staging.sync()
+                journal = _Journal(
+                    journal.numbers, journal.appended + 1, journal.size_bytes + size_bytes
+                )
+                _write_journal(journal_path, journal)
+                path.unlink()
+            self._space.ensure_room(len(tail))
             staging.write(tail)
             staging.sync()
         finally:
@@ -343,6 +417,13 @@ class LocalArtifactStore:
         size_bytes = self.publish(key)
         self.abort_parts(key)
         return size_bytes
+
+    def _check_parts(self, key: str, directory: Path, numbers: Sequence[int]) -> None:
+        missing = [number for number in numbers if not (directory / _part_name(number)).is_file()]
+        if missing:
+            raise ArtifactNotFoundError(
+                f"parts {missing} of {key!r} are not committed", key=key, parts=missing
+            )
 
     def abort_parts(self, key: str) -> None:
         """Remove every part of ``key`` (committed or being written)."""
