@@ -12,6 +12,7 @@ conflicts there).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
@@ -42,7 +43,7 @@ from logsluice.adapters.duckdb.tables import (
     table_sql,
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, LogstoreSchema
-from logsluice.domain.errors import LogstoreNotFoundError, TooManyFieldsError
+from logsluice.domain.errors import LogsluiceError, LogstoreNotFoundError, TooManyFieldsError
 from logsluice.ports import AppendReceipt, LogstoreStats, LogstreamInfo
 
 if TYPE_CHECKING:
@@ -58,6 +59,8 @@ and insert (a vector per column and thread, one block per column being written),
 runs at the memory limit rather than the cache limit (``docs/reliability.md``, Bad inputs)."""
 _Result = TypeVar("_Result")
 _RECEIPT_LOCKS = 64
+RECEIPTS_CREATE_ATTEMPTS = 5
+"""Attempts at creating the receipts table while other nodes of a shared lake may be creating it."""
 Target = tuple[str, str]  # (project, logstore)
 EngineConfig = dict[str, str | bool | int | float | list[str]]
 
@@ -183,8 +186,22 @@ class DuckDBEngineStore:
         """Create the receipts table on first use (a store opened read-only never writes one)."""
         if self._receipts_ready:
             return
-        with self._receipt_locks[0], self._cursor() as cursor, store_errors("", ""):
-            create_receipts_table(cursor, self._catalog)  # once: concurrent DDL would conflict
+        with self._receipt_locks[0]:
+            for attempt in range(1, RECEIPTS_CREATE_ATTEMPTS + 1):
+                try:
+                    with self._cursor() as cursor, store_errors("", ""):
+                        create_receipts_table(cursor, self._catalog)  # once: DDL would conflict
+                except LogsluiceError:
+                    # another node of a shared lake created it in the same moment: its commit
+                    # won, ours conflicts; the table is there now (else try again, then fail)
+                    with self._cursor() as cursor, store_errors("", ""):
+                        if _has_receipts_table(cursor, self._catalog):
+                            break
+                    if attempt == RECEIPTS_CREATE_ATTEMPTS:
+                        raise
+                    time.sleep(0.05 * attempt)
+                else:
+                    break
             self._receipts_ready = True
 
     def _forget_logstore_receipts(self, cursor: duckdb.DuckDBPyConnection, target: Target) -> None:
