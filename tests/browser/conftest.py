@@ -123,6 +123,15 @@ def page(browser: Any, console_errors: ConsoleErrors) -> Iterator[Any]:
     assert console_errors.unexpected() == [], "errors in the browser console"
 
 
+def assert_fits_width(page: Any, selectors: tuple[str, ...], width: int = 400) -> None:
+    """The page scrolls no wider than ``width`` and each of ``selectors`` lies within it."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for selector in selectors:
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= width
+
+
 def sign_in_with_token(page: Any, url: str, token: str) -> None:
     """Sign in through the form with the keyboard only: type the token, press Enter."""
     page.goto(f"{url}/console/")

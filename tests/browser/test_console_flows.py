@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Console, ConsoleErrors, open_page, sign_in_with_token
+from tests.browser.conftest import (
+    Console,
+    ConsoleErrors,
+    assert_fits_width,
+    open_page,
+    sign_in_with_token,
+)
 
 FROM = "2026-03-01T00:00:00.000Z"
 TO = "2026-03-01T06:00:00.000Z"
@@ -186,11 +192,7 @@ def test_a_400_px_window_works(
         sign_in_with_token(narrow, console.url, console.token)
         narrow.goto(f"{console.url}/console/{SEARCH}&q=level%3AERROR")
         narrow.wait_for_selector("#histogram svg")
-        assert narrow.evaluate("document.documentElement.scrollWidth") <= 400
-        for selector in ("#query", "#search-button", "#export-button", "#range-select"):
-            box = narrow.locator(selector).bounding_box()
-            assert box["x"] >= 0
-            assert box["x"] + box["width"] <= 400
+        assert_fits_width(narrow, ("#query", "#search-button", "#export-button", "#range-select"))
         narrow.click("#export-button")
         narrow.wait_for_selector("#estimate-rows")
         dialog = narrow.locator("dialog.modal").bounding_box()
