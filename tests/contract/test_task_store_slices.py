@@ -149,6 +149,25 @@ def test_heartbeats_keep_the_task_alive_and_report_progress(task_store: SqlTaskS
         task_store.heartbeat_slice(task.id, 0, "w2", lease=LEASE, now=later, rows=0, size_bytes=0)
 
 
+def test_progress_counts_the_rows_of_running_slices_against_the_estimate(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=4)
+    task_store.record_estimate(task.id, estimate_rows=1000, estimate_bytes=None, now=T0)
+    assert _claim(task_store, "w1") is not None
+    assert _claim(task_store, "w2") is not None
+    task_store.heartbeat_slice(task.id, 0, "w1", lease=LEASE, now=T0, rows=150, size_bytes=1)
+    after = task_store.heartbeat_slice(
+        task.id, 1, "w2", lease=LEASE, now=T0, rows=200, size_bytes=1
+    )
+    # no slice finished yet: the share of finished slices alone would say 0 %
+    assert (after.rows_written, after.progress) == (350, 35.0)
+    more = task_store.heartbeat_slice(
+        task.id, 1, "w2", lease=LEASE, now=T0, rows=2000, size_bytes=1
+    )
+    assert more.progress == 99.9  # more rows than estimated: never 100 % before the end
+
+
 def test_a_failed_slice_waits_then_retries_and_its_holder_may_fail_the_task(
     task_store: SqlTaskStore,
 ) -> None:

@@ -153,6 +153,17 @@ def _slice_sums(connection: Connection, task_id: str) -> Row[Any]:
     ).one()
 
 
+def _rows_percent(task: Task, rows: int) -> float:
+    """The rows written by every slice (running ones too) as a share of the rows the task will
+    write (its estimate, capped by its limit); 0 while no estimate is known."""
+    expected = task.estimate_rows
+    if task.spec.limit is not None and expected is not None:
+        expected = min(expected, task.spec.limit)
+    if not expected:
+        return 0.0
+    return 100.0 * rows / expected
+
+
 def _running_task(connection: Connection, task_id: str, worker_id: str) -> Task:
     row = connection.execute(
         select(tasks).where(tasks.c.id == task_id, tasks.c.status.in_(RUNNING_VALUES))
@@ -532,7 +543,10 @@ class SqlSliceLeases:
     def _counters(connection: Connection, task: Task, progress: float | None) -> dict[str, Any]:
         sums = _slice_sums(connection, task.id)
         share = 100.0 * int(sums.finished) / max(int(sums.total), 1)
-        percent = min(max(share, progress or 0.0), RUNNING_PERCENT_CEILING)
+        percent = min(
+            max(share, progress or 0.0, _rows_percent(task, int(sums.rows))),
+            RUNNING_PERCENT_CEILING,
+        )
         return {
             "rows_written": int(sums.rows),
             "bytes_written": int(sums.size_bytes),
