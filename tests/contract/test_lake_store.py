@@ -4,7 +4,8 @@ A dropped logstore leaves no data file (locally and in the bucket); compaction m
 through DuckLake's own functions and keeps every record; retention plus compaction removes the
 files of deleted days; a time-range query opens only the files of its day; two lake stores (two
 DuckDB instances, as two nodes) appending to one logstore on PostgreSQL + S3 with racing schema
-changes lose and double nothing.
+changes lose and double nothing, and two appending one idempotency key at the same instant
+store it once and answer alike.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query
 from logsluice.domain.catalog import Logstore, LogstoreSchema
+from logsluice.domain.errors import AppendKeyTakenError
 from logsluice.domain.timerange import TimeRange
-from logsluice.ports import RecordsQuery
+from logsluice.ports import AppendReceipt, RecordsQuery
 from tests.contract.conftest_lake import (
     local_lake_url,
     new_s3_bucket,
@@ -270,3 +272,62 @@ def test_appends_write_parquet_beyond_the_cache_limit(tmp_path: Path) -> None:
         assert store.count(_query("wide")) == rows
     finally:
         store.close()
+
+
+def test_two_nodes_appending_one_key_at_the_same_instant_store_it_once(
+    postgresql_database_factory: Callable[[], str],
+    s3_server: S3Server,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each round, two nodes append the same records with the same idempotency key, and both
+    have looked for the key and written their rows before either commits (they meet at COMMIT):
+    one stores them, the other's commit conflicts on the key's guard table, its retry finds the
+    receipt, and it answers with the first one's response. Exactly one copy per round."""
+    url = postgresql_s3_lake_url(postgresql_database_factory(), new_s3_bucket(s3_server), s3_server)
+    nodes = [open_lake(url), open_lake(url)]
+    rounds = 8
+    at_commit = threading.Barrier(2, timeout=60)
+    first_commit_of_round: dict[tuple[str, int], bool] = {}
+    commit = engine_store._commit
+
+    def meet_at_commit(cursor: object, receipt: AppendReceipt | None) -> None:
+        attempt = (threading.current_thread().name, current_round[0])
+        if receipt is not None and attempt not in first_commit_of_round:
+            first_commit_of_round[attempt] = True
+            at_commit.wait()  # only each node's first try of a round: a retry commits alone
+        commit(cursor, receipt)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_store, "_commit", meet_at_commit)
+    current_round = [0]
+    answers: dict[int, list[str]] = {0: [], 1: []}
+    failures: list[BaseException] = []
+    try:
+        nodes[0].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
+        for round_number in range(rounds):
+            current_round[0] = round_number
+            records = _records(round_number * 10, 10)
+            key = f"chunk-{round_number}"
+
+            def send(node: int, records: pa.Table = records, key: str = key) -> None:
+                receipt = AppendReceipt(key, "same-body", f"answer of node {node}", BASE)
+                try:
+                    nodes[node].append(PROJECT, "web", records, receipt=receipt)
+                    answers[node].append(receipt.response)
+                except AppendKeyTakenError:
+                    replayed = nodes[node].append_receipt(PROJECT, "web", key)
+                    answers[node].append(replayed.response if replayed else "no receipt")
+                except BaseException as error:
+                    failures.append(error)
+
+            threads = [threading.Thread(target=send, args=(n,), name=f"node-{n}") for n in (0, 1)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=120)
+        assert failures == []
+        assert _numbers(nodes[1], "web") == list(range(rounds * 10))  # one copy of each round
+        assert answers[0] == answers[1]  # the loser answers as the winner did
+        assert all(answer.startswith("answer of node ") for answer in answers[0])
+    finally:
+        for node in nodes:
+            node.close()

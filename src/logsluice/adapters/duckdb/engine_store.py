@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -31,8 +32,10 @@ from logsluice.adapters.duckdb.queries import QueryRunner
 from logsluice.adapters.duckdb.receipts import (
     create_receipts_table,
     delete_receipts,
+    guard_table,
     key_taken,
     read_receipt,
+    receipt_tables_exist,
     receipts_table,
     record_receipt,
 )
@@ -110,7 +113,7 @@ class DuckDBEngineStore:
         self._locks = LogstoreLocks()
         self._receipts = receipts_table(catalog)
         self._receipts_ready = False
-        # appends of one key run one at a time here (DuckLake has no unique keys to race on)
+        # appends of one key run one at a time here (other nodes of a lake meet in a guard table)
         self._receipt_locks = tuple(threading.Lock() for _ in range(_RECEIPT_LOCKS))
         self._queries = QueryRunner(
             connection, self.schema, self._sorting, WIDE_FIELDS, catalog=catalog
@@ -190,12 +193,13 @@ class DuckDBEngineStore:
             for attempt in range(1, RECEIPTS_CREATE_ATTEMPTS + 1):
                 try:
                     with self._cursor() as cursor, store_errors("", ""):
-                        create_receipts_table(cursor, self._catalog)  # once: DDL would conflict
+                        create = partial(create_receipts_table, cursor, self._catalog)
+                        _in_transaction(cursor, create)  # all or none: DDL would conflict
                 except LogsluiceError:
-                    # another node of a shared lake created it in the same moment: its commit
-                    # won, ours conflicts; the table is there now (else try again, then fail)
+                    # another node of a shared lake created them in the same moment: its commit
+                    # won, ours conflicts; the tables are there now (else try again, then fail)
                     with self._cursor() as cursor, store_errors("", ""):
-                        if _has_receipts_table(cursor, self._catalog):
+                        if receipt_tables_exist(cursor, self._catalog):
                             break
                     if attempt == RECEIPTS_CREATE_ATTEMPTS:
                         raise
@@ -209,6 +213,15 @@ class DuckDBEngineStore:
         if self._receipts_ready or _has_receipts_table(cursor, self._catalog):
             delete_receipts(cursor, self._receipts, logstore=target)
 
+    def _record_receipt(
+        self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str, receipt: AppendReceipt
+    ) -> None:
+        """Record ``receipt`` in the append's transaction; in a catalog without keys (a lake),
+        through the key's guard table, so two nodes cannot both record one key (ADR 0027)."""
+        catalog = self._catalog
+        guard = guard_table(catalog, project, logstore, receipt.key) if catalog else None
+        record_receipt(cursor, self._receipts, project, logstore, receipt, guard=guard)
+
     def _append_once(
         self, project: str, logstore: str, records: pa.Table, receipt: AppendReceipt | None
     ) -> int:
@@ -221,7 +234,7 @@ class DuckDBEngineStore:
 
                 def insert() -> int:
                     if receipt is not None:
-                        record_receipt(cursor, self._receipts, project, logstore, receipt)
+                        self._record_receipt(cursor, project, logstore, receipt)
                     return _insert(cursor, table, plan, records, stored.time_field)
 
                 with self._wide_work(cursor, len(stored.fields)):
@@ -232,7 +245,7 @@ class DuckDBEngineStore:
 
             def change_and_insert() -> int:
                 if receipt is not None:
-                    record_receipt(cursor, self._receipts, project, logstore, receipt)
+                    self._record_receipt(cursor, project, logstore, receipt)
                 for change in plan.changes:
                     for statement in self._change_statements(change, table):
                         cursor.execute(statement)
