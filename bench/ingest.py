@@ -14,7 +14,9 @@ baseline (a):
      Lines chunks of ``--chunk-records`` records, against a real ``logsluice serve``.
 
 ``--lake`` measures instead two ``serve`` nodes ingesting into one DuckLake on PostgreSQL + S3
-against one node (``bench/ingest_lake.py``).
+against one node (``bench/ingest_lake.py``), each sent its records by ``logsluice ingest`` (or
+``--lake-client httpx``), with the CPU seconds of every process (``--s3-server`` picks moto or
+rclone).
 
 For (c1) and (c2) serve is started on a free port with a fresh data directory, the project and
 logstore are created through the native API, and only the ingest itself is timed; the records the
@@ -341,7 +343,8 @@ def parse_arguments() -> argparse.Namespace:
         "--chunk-records",
         type=int,
         default=50_000,
-        help="records per request for (c1) and (c2), the CLI's default (default 50000)",
+        help="records per request for (c1), (c2) and --lake (logsluice ingest --chunk-records; "
+        "the CLI's own default is 131072) (default 50000)",
     )
     parser.add_argument(
         "--lake",
@@ -354,6 +357,20 @@ def parse_arguments() -> argparse.Namespace:
         default="postgresql://postgres@127.0.0.1:5432",
         help="--lake: the PostgreSQL server whose fresh databases catalog the lakes "
         "(default postgresql://postgres@127.0.0.1:5432)",
+    )
+    parser.add_argument(
+        "--s3-server",
+        choices=("moto", "rclone"),
+        default="moto",
+        help="--lake: the S3-compatible server of the data path: moto (one Python process) or "
+        "rclone serve s3 (Go, multi-threaded, checks SigV4) (default moto)",
+    )
+    parser.add_argument(
+        "--lake-client",
+        choices=("cli", "httpx"),
+        default="cli",
+        help="--lake: how each node is sent its records: the real CLI (logsluice ingest: zstd, "
+        "an Idempotency-Key per chunk) or uncompressed httpx POSTs without keys (default cli)",
     )
     parser.add_argument(
         "--paths",
@@ -380,7 +397,8 @@ def main() -> int:
     if arguments.lake:
         import ingest_lake
 
-        met = ingest_lake.run_lake(source, arguments, server_settings(arguments), send_with_httpx)
+        send = send_with_cli if arguments.lake_client == "cli" else send_with_httpx
+        met = ingest_lake.run_lake(source, arguments, server_settings(arguments), send)
         return 0 if met else 1
     chosen = {part.strip() for part in arguments.paths.split(",")}
     baseline: Measured | None = None

@@ -1,30 +1,48 @@
 """``bench/ingest.py --lake``: ingest into a DuckLake on PostgreSQL + S3 by two nodes against one.
 
-In one run, on the same file and the same servers (PostgreSQL, moto S3 from ``lake_servers``):
+In one run, on the same file and the same servers (PostgreSQL, and moto or ``rclone serve s3``
+from ``lake_servers``, ``--s3-server``):
 
-(L1) one ``logsluice serve`` node: the whole file POSTed in JSON Lines chunks of
-     ``--chunk-records``, one request at a time (as ``send_with_httpx``);
+(L1) one ``logsluice serve`` node: the whole file sent by ``logsluice ingest`` in chunks of
+     ``--chunk-records`` (zstd, an ``Idempotency-Key`` per chunk, one request at a time);
 (L2) two ``serve`` nodes on one fresh lake and one shared task store, each sent one half of the
-     file at once by its own client thread.
+     file at once by its own ``logsluice ingest``.
 
-Each side gets a fresh lake (its own catalog database and data prefix) and task store database;
-only the sending is timed; afterwards the logstore must hold exactly the file's records. The result
-is records/s of each and the ratio L2 / L1 (the issue's target: at least 1.7×).
+(``--lake-client httpx`` sends uncompressed JSON Lines POSTs without keys from threads of this
+process instead, as ``send_with_httpx``.) Each side gets a fresh lake (its own catalog database
+and data prefix) and task store database; only the sending is timed; afterwards the logstore must
+hold exactly the file's records. The result is records/s of each and the ratio L2 / L1 (the
+issue's target: at least 1.7×), and for each side the CPU seconds (user + system) each process
+spent while it was timed: every node, PostgreSQL (all its processes, whoever they serve), the S3
+server and the clients (the CLI processes, or this process's threads) — on a small machine they
+all share the cores, so these say which of them the ratio waits for.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import resource
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import lake_servers
 import serving
+from process_cpu import CpuMeter, format_cpu, postgresql_pids
 
 Send = Callable[[serving.RunningServer, Path, argparse.Namespace], int]
+
+
+@dataclass
+class NodesRun:
+    """One side's result: records stored, seconds, and the CPU seconds of each process group."""
+
+    records: int
+    seconds: float
+    cpu: dict[str, float]
 
 
 def split_in_halves(source: Path) -> list[Path]:
@@ -47,9 +65,11 @@ def measure_nodes(
     settings: dict[str, str],
     send: Send,
     arguments: argparse.Namespace,
-) -> tuple[int, float]:
-    """Start one node per part on a fresh lake; send each its part at once; return (records
-    stored, seconds). Raises BenchError when the logstore holds other than what was accepted."""
+) -> NodesRun:
+    """Start one node per part on a fresh lake; send each its part at once; return the records
+    stored, the seconds and the CPU seconds of the nodes, the clients (the sending processes
+    this bench waited for, and its own threads), PostgreSQL and the S3 server. Raises
+    BenchError when the logstore holds other than what was accepted."""
     shared = (
         settings
         | servers.environment()
@@ -75,12 +95,16 @@ def measure_nodes(
                 failures.append(error)
 
         threads = [threading.Thread(target=run, args=(index,)) for index in range(len(parts))]
+        meter = _meter(servers, nodes)
+        clients = _client_cpu_seconds()
+        meter.start()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         seconds = time.perf_counter() - started
+        cpu = meter.stop() | {"clients": _client_cpu_seconds() - clients}
         if failures:
             raise serving.BenchError(f"a node's ingest failed: {failures[0]}")
         with nodes[0].client() as client:
@@ -91,7 +115,25 @@ def measure_nodes(
             node.stop()
     if stored != sum(accepted):
         raise serving.BenchError(f"{sum(accepted)} records accepted, the lake holds {stored}")
-    return stored, seconds
+    return NodesRun(stored, seconds, cpu)
+
+
+def _meter(servers: lake_servers.LakeServers, nodes: list[serving.RunningServer]) -> CpuMeter:
+    meter = CpuMeter()
+    for index, node in enumerate(nodes):
+        meter.add(f"node {index + 1}", lambda pid=node.process.pid: [pid])
+    meter.add("PostgreSQL", postgresql_pids)
+    meter.add(servers.s3_name, lambda: [servers.s3_pid])
+    return meter
+
+
+def _client_cpu_seconds() -> float:
+    """CPU seconds of this process (the sending threads) and its waited-for children (CLIs)."""
+    seconds = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        seconds += usage.ru_utime + usage.ru_stime
+    return seconds
 
 
 def run_lake(
@@ -100,13 +142,17 @@ def run_lake(
     """Measure L1 and L2; print both and the ratio; return whether the ratio met 1.7×."""
     halves = split_in_halves(source)
     workroot = source.parent / "ingest-lake-work"
-    with lake_servers.lake_servers(arguments.postgresql_url, workroot) as servers:
+    with lake_servers.lake_servers(
+        arguments.postgresql_url, workroot, s3_server=arguments.s3_server
+    ) as servers:
         one = measure_nodes(servers, [source], workroot / "one", settings, send, arguments)
         two = measure_nodes(servers, halves, workroot / "two", settings, send, arguments)
-    rates = {name: records / seconds for name, (records, seconds) in (("one", one), ("two", two))}
-    for name, (records, seconds) in (("(L1) one node", one), ("(L2) two nodes", two)):
-        rate = records / seconds
-        print(f"{name:34s} {records:>12,} records {seconds:8.2f} s {rate:>12,.0f} records/s")
-    ratio = rates["two"] / rates["one"]
+    for name, run in (("(L1) one node", one), ("(L2) two nodes", two)):
+        rate = run.records / run.seconds
+        print(
+            f"{name:34s} {run.records:>12,} records {run.seconds:8.2f} s {rate:>12,.0f} records/s"
+        )
+        print(format_cpu(run.cpu, run.seconds))
+    ratio = (two.records / two.seconds) / (one.records / one.seconds)
     print(f"two nodes / one node: {ratio:.2f}× the records per second (target ≥ 1.7×)")
     return ratio >= 1.7

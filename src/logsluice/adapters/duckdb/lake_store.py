@@ -137,7 +137,9 @@ class DuckLakeLogStore(DuckDBEngineStore):
             except LogsluiceError as error:
                 if not _is_conflict(error) or attempt == MAX_COMMIT_ATTEMPTS:
                     raise
-                structlog.get_logger().info("lake.commit_conflict_retried", attempt=attempt)
+                structlog.get_logger().info(
+                    "lake.commit_conflict_retried", attempt=attempt, cause=str(error.__cause__)
+                )
                 time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))  # noqa: S311
         raise AssertionError("unreachable")
 
