@@ -5,7 +5,8 @@ The two nodes ingest the two halves of one file at once; every search, ``| SQL``
 the export the worker runs (it reads the lake directly, not through a node) are compared with the
 same computation done independently over the file with pyarrow; forbidden constructs are refused.
 A node killed with SIGKILL in the middle of an ingest loses no record it acknowledged and doubles
-none. The S3 endpoint and keys reach the nodes through the standard ``AWS_*`` variables only.
+none. One keyed request sent to both nodes at once is stored once and answered alike. The S3
+endpoint and keys reach the nodes through the standard ``AWS_*`` variables only.
 """
 
 from __future__ import annotations
@@ -291,3 +292,52 @@ def test_a_node_killed_mid_ingest_loses_nothing_acknowledged_and_doubles_nothing
     _post_chunks(survivor_url, chunks[len(acknowledged) + 1 :], rest)
     assert len(rest) == len(chunks) - len(acknowledged) - 1
     assert stored + len(rest) * 2_000 == _query(survivor_url, "*")["count"]
+
+
+def test_one_keyed_request_sent_to_two_nodes_at_once_is_stored_once(
+    cluster: Cluster, dataset: pa.Table
+) -> None:
+    """A client's request with an Idempotency-Key reaches both nodes at the same instant (a retry
+    through a load balancer), round after round: each round's records are stored once, and both
+    nodes answer with the same counts (one of them as a replay, ADR 0027)."""
+    _, first_url = cluster.serve("serve-first")
+    _, second_url = cluster.serve("serve-second")
+    _create_logstore(first_url)
+    rounds, size = 8, 500
+    rows = dataset.slice(0, rounds * size).to_pylist()
+    both_sent = threading.Barrier(2, timeout=60)
+    for round_number in range(rounds):
+        body = b"\n".join(
+            orjson.dumps({**row, "timestamp": row["timestamp"].isoformat()})
+            for row in rows[round_number * size : (round_number + 1) * size]
+        )
+        answers: dict[str, httpx.Response] = {}
+
+        def send(
+            url: str,
+            body: bytes = body,
+            round_number: int = round_number,
+            answers: dict[str, httpx.Response] = answers,
+        ) -> None:
+            headers = {
+                "Content-Type": "application/x-ndjson",
+                "Idempotency-Key": f"round-{round_number}",
+            }
+            with _client(url) as client:
+                both_sent.wait()
+                answers[url] = client.post(f"{LOGSTORE_URL}/records", content=body, headers=headers)
+
+        threads = [threading.Thread(target=send, args=(url,)) for url in (first_url, second_url)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        results = [answers[url] for url in (first_url, second_url)]
+        assert [result.status_code for result in results] == [200, 200], results[0].text
+        first, second = (result.json() for result in results)
+        # one stored the records, the other was answered from its receipt, with the same counts
+        assert sorted([first.pop("replayed"), second.pop("replayed")]) == [False, True]
+        assert first == second
+        assert first["accepted"] == size
+    answer = _query(first_url, "* | select count(*) as n, count(distinct number) as d")
+    assert answer["rows"][0] == [rounds * size, rounds * size]  # each round stored once
