@@ -133,9 +133,11 @@ class S3ArtifactStore:
     ) -> int:
         prefix = self._parts_prefix(key)  # sizes from the listing: no HEAD per part
         sizes = {int(name[len(prefix) :]): size for name, size in self._reader.list_objects(prefix)}
-        if not sizes and self.exists(key):
-            return self.size(key)  # completed before
         missing = [number for number in numbers if number not in sizes]
+        if (missing or not sizes) and self.exists(key):
+            # completed before, its parts removed (some only, when the store failed half-way)
+            self._reader.delete_prefix(prefix)
+            return self.size(key)
         if missing:
             raise ArtifactNotFoundError(
                 f"part {missing[0]} of {key!r} is not committed", key=key, part=missing[0]
@@ -145,6 +147,7 @@ class S3ArtifactStore:
         pieces += [tail] if tail else []
         size_bytes = self._publish(key, pieces)
         self._reader.delete_prefix(self._parts_prefix(key))
+        self._abort_uploads_of(key)  # an upload an outage cut off before it could be aborted
         return size_bytes
 
     def abort_parts(self, key: str) -> None:
