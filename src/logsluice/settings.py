@@ -443,6 +443,8 @@ class Settings(BaseSettings):
         "task_lease",
         "task_heartbeat_interval",
         "task_estimate_wait",
+        "outage_retry_window",
+        "outage_retry_max_delay",
         "artifact_retention",
         "janitor_interval",
         "link_ttl_default",
