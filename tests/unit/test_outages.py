@@ -34,6 +34,7 @@ from logsluice.domain.errors import (
     StorageUnavailableError,
 )
 from logsluice.domain.outages import OutagePolicy, is_transient, store_of
+from logsluice.metrics import Metrics
 
 LOCATION = S3Location(bucket="exports", prefix="artifacts", endpoint="http://127.0.0.1:9")
 START = datetime(2026, 12, 7, tzinfo=UTC)
@@ -120,3 +121,11 @@ def test_the_clients_attempts_follow_aws_max_attempts() -> None:
     assert default.meta.config.retries["total_max_attempts"] == 10
     with pytest.raises(InvalidInputError, match="AWS_MAX_ATTEMPTS"):
         build_s3_client(LOCATION, {"AWS_MAX_ATTEMPTS": "many"})
+
+
+def test_waits_for_a_store_are_counted_by_store() -> None:
+    metrics = Metrics()
+    for event in ("task.slice_waits_for_store", "task.waits_for_store", "task.slice_done"):
+        metrics.observe_event(None, "warning", {"event": event, "store": "s3://exports/a"})
+    rendered = metrics.render().decode()
+    assert 'logsluice_store_outage_waits_total{store="s3://exports/a"} 2.0' in rendered
