@@ -206,3 +206,25 @@ def test_an_outage_longer_than_the_window_fails_the_task_naming_the_store(
     assert current["status"] == "FAILED"
     assert current["error"]["code"] == "backend_unavailable"
     assert "s3://exports/a stayed unavailable" in current["error"]["message"]
+
+
+def test_a_worker_stopping_while_it_waits_gives_the_task_back(
+    outage_server: Callable[..., Server], restartable_s3_server: RestartableS3Server
+) -> None:
+    s3 = restartable_s3_server
+    server = outage_server()
+    client = authorized_client(server)
+    load(client, generate_records(RECORDS))
+    task = create(client, query="*", format="csv", compression="gzip")
+    s3.kill()
+    shutdown = threading.Event()
+    planner = run_in_thread(make_worker(server, shutdown).run_once)
+    wait_until(lambda: shown_waiting(client, task["id"]), "the task to show the outage")
+    shutdown.set()
+    planner.join(timeout=30)
+    assert not planner.is_alive()
+    given_back = get(client, task["id"])
+    assert (given_back["status"], given_back["error"]) == ("QUEUED", None)
+    s3.start()
+    run_until_ended(server, client, task["id"])
+    assert_whole_file(s3, client, task)

@@ -249,9 +249,10 @@ class _TaskStart:
             try:
                 answer = work()
             except Exception as error:
-                if not is_transient(error) or heartbeat.should_stop():
+                if not is_transient(error):
                     raise
-                outage.wait_after(error)  # raises once the outage lasted the window
+                if not heartbeat.should_stop():  # stopping: given back or cancelled, not failed
+                    outage.wait_after(error)  # raises once the outage lasted the window
                 if heartbeat.should_stop():
                     return False
                 continue
