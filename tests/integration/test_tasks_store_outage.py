@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -34,6 +35,7 @@ from tests.integration.tasks_support import (
     read_rows,
 )
 from tests.s3_server import RestartableS3Server
+from tests.tcp_relay import CuttableRelay
 
 pytestmark = pytest.mark.timeout(180)
 RECORDS = 3000
@@ -228,3 +230,57 @@ def test_a_worker_stopping_while_it_waits_gives_the_task_back(
     s3.start()
     run_until_ended(server, client, task["id"])
     assert_whole_file(s3, client, task)
+
+
+@pytest.mark.postgresql
+def test_a_partition_from_the_postgresql_task_store_delays_the_task(
+    make_server: ServerFactory,
+    postgresql_database_factory: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL is cut off (every connection closed, new ones refused) for 3 s just as a slice
+    starts writing its part: the slice waits to be recorded instead of being lost, claims fail
+    meanwhile, and the task finishes with every row at its first attempt."""
+    database = urlsplit(postgresql_database_factory())
+    relay = CuttableRelay(database.port or 5432)
+    try:
+        url = database._replace(netloc=f"postgres@127.0.0.1:{relay.port}").geturl()
+        server = make_server(
+            workers=0,
+            database_url=url,
+            task_rows_per_slice=500,
+            outage_retry_max_delay=timedelta(seconds=1),
+        )
+        client = authorized_client(server)
+        load(client, generate_records(RECORDS))
+        task = create(client, query="*", format="csv", compression="gzip")
+        worker = make_worker(server)
+        while get(client, task["id"])["slices_done"] < 1:
+            assert worker.run_once() is not None
+        store = server.container.artifact_store
+        open_part, restored = store.open_part, threading.Timer(3, relay.restore)
+
+        def cut_then_open(key: str, number: int) -> Any:
+            if restored.ident is None:  # the first part opened: cut, and restore in 3 s
+                relay.cut()
+                restored.start()
+            return open_part(key, number)
+
+        monkeypatch.setattr(store, "open_part", cut_then_open)
+        work = worker.run_once()  # its slice is recorded once the store is back
+        restored.join()
+        assert work is not None
+        assert work.slice is not None
+        slices = server.container.task_store.list_task_slices(task["id"])
+        recorded = slices[work.slice.slice_index]
+        assert (recorded.status.value, recorded.attempts) == ("done", 1)
+        done = run_until_ended(server, client, task["id"])
+        assert done["status"] == "SUCCEEDED", done
+        assert done["attempts"] == 1
+        folder = server.container.settings.data_dir / "artifacts" / "web" / task["id"]
+        content = (folder / done["file_name"]).read_bytes()
+        header, rows = read_rows(decompress(content, "gzip"), "csv")
+        messages = sorted(row[header.index("message")].split()[1] for row in rows)
+        assert messages == sorted(str(index) for index in range(RECORDS))
+    finally:
+        relay.close()
