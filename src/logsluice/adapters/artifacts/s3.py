@@ -147,7 +147,8 @@ class S3ArtifactStore:
         pieces += [tail] if tail else []
         size_bytes = self._publish(key, pieces)
         self._reader.delete_prefix(self._parts_prefix(key))
-        self._abort_uploads_of(key)  # an upload an outage cut off before it could be aborted
+        # uploads an outage cut off before they could be aborted: of the file, or of a big part
+        self._abort_uploads_of(key)
         return size_bytes
 
     def abort_parts(self, key: str) -> None:
@@ -302,7 +303,11 @@ class S3ArtifactStore:
         self._reader.abort_upload(self.location.object_key(upload.key), upload.upload_id)
 
     def _abort_uploads_of(self, key: str) -> None:
+        """Abort the unfinished uploads of ``key``'s file and of its parts (a part over 8 MiB
+        goes up as a multipart upload, which an outage may leave behind)."""
         object_key = self._object_key(key)
         for found_key, upload_id, _ in self._reader.list_uploads(object_key):
             if found_key == object_key:
                 self._reader.abort_upload(found_key, upload_id)
+        for found_key, upload_id, _ in self._reader.list_uploads(self._parts_prefix(key)):
+            self._reader.abort_upload(found_key, upload_id)
