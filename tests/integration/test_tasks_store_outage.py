@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -22,7 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
+from logsluice.adapters.http import HttpLogStore
 from logsluice.bootstrap import Server
+from logsluice.domain.errors import StorageUnavailableError
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
@@ -284,3 +287,14 @@ def test_a_partition_from_the_postgresql_task_store_delays_the_task(
         assert messages == sorted(str(index) for index in range(RECORDS))
     finally:
         relay.close()
+
+
+def test_a_serving_node_that_cannot_be_reached_is_an_outage() -> None:
+    """A worker reading the log store through ``serve`` waits for it when it restarts."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reader = HttpLogStore(f"http://127.0.0.1:{port}", None)
+    with pytest.raises(StorageUnavailableError) as raised:
+        reader.schema("web", "app")
+    assert raised.value.details["store"] == f"the serving node http://127.0.0.1:{port}"
