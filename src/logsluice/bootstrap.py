@@ -53,6 +53,7 @@ from logsluice.api.metrics_endpoint import MetricsEndpoint
 from logsluice.api.sessions import SessionCookieAuthenticator
 from logsluice.console import mount_console
 from logsluice.domain.errors import InvalidInputError, InvalidSettingsError
+from logsluice.domain.outages import OutagePolicy
 from logsluice.domain.webhooks import DeliveryStatus, WebhookDelivery
 from logsluice.metrics import Metrics
 from logsluice.pipeline.protocols import ArtifactStore
@@ -454,6 +455,10 @@ def build_runner(
             rows_per_slice=settings.task_rows_per_slice,
             batch_rows=settings.task_batch_rows,
             slice_attempts=settings.task_slice_attempts,
+            outage=OutagePolicy(
+                window=settings.outage_retry_window,
+                longest_delay=settings.outage_retry_max_delay,
+            ),
             artifact_retention=settings.artifact_retention,
         ),
         on_disk_full=on_disk_full,

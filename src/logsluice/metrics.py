@@ -93,6 +93,12 @@ class Metrics:
             "Slice attempts that failed (retried, or skipped/failing the task after the last)",
             registry=registry,
         )
+        self.store_outage_waits = Counter(
+            "logsluice_store_outage_waits",
+            "Tries of a task's work put off because a store was down (ADR 0024), by store",
+            ["store"],
+            registry=registry,
+        )
         self.slices_skipped = Counter(
             "logsluice_slices_skipped",
             "Slices given up under allow_incomplete (the file misses their range)",
@@ -167,6 +173,8 @@ class Metrics:
             self.slices_exported.inc()
         elif event == "task.slice_failed":
             self.slice_retries.inc()
+        elif event in ("task.slice_waits_for_store", "task.waits_for_store"):
+            self.store_outage_waits.labels(str(event_dict.get("store", ""))).inc()
         elif event == "task.slice_skipped":
             self.slices_skipped.inc()
         elif event == "task.lease_lapsed":

@@ -549,9 +549,20 @@ class TaskStore(Protocol):
         now: datetime,
         retry_at: datetime,
         error_message: str,
+        outage_since: datetime | None = None,
     ) -> TaskSlice:
         """Queue a failed slice again, claimable from ``retry_at`` (the attempt stays counted).
-        Raises LeaseLostError when the slice is not the worker's."""
+
+        With ``outage_since`` the slice waits for a store that is down since then: the attempt
+        is not counted, the slice keeps ``outage_since``, and the task shows ``error_message``
+        as :meth:`record_outage` does. Raises LeaseLostError when the slice is not the worker's.
+        """
+        ...
+
+    def record_outage(self, task_id: str, *, now: datetime, message: str | None) -> None:
+        """Show on a RUNNING (or CANCELLING) task that its work waits for a store that is down:
+        error ``backend_unavailable`` with ``message``; None clears it. Other tasks are left
+        alone. A finished slice clears it too."""
         ...
 
     def release_slice(

@@ -267,6 +267,22 @@ class Settings(BaseSettings):
         ge=1,
         description="Tries a failing slice gets before it fails the task (or is skipped).",
     )
+    outage_retry_window: timedelta = Field(
+        default=timedelta(minutes=30),
+        gt=timedelta(0),
+        description=(
+            "How long a download task waits out an outage of a store (the object store or the "
+            "task store unreachable, timing out, answering 5xx or throttling): its work is tried "
+            "again with growing delays, without using up attempts, while the task stays RUNNING "
+            "and shows the error; after this long it fails `backend_unavailable`."
+        ),
+    )
+    outage_retry_max_delay: timedelta = Field(
+        default=timedelta(seconds=60),
+        gt=timedelta(0),
+        description="Longest wait between two tries of a task's work during a store's outage "
+        "(the waits grow from 1 s, doubling).",
+    )
     task_estimate_wait: timedelta = Field(
         default=timedelta(seconds=2),
         ge=timedelta(0),
@@ -427,6 +443,8 @@ class Settings(BaseSettings):
         "task_lease",
         "task_heartbeat_interval",
         "task_estimate_wait",
+        "outage_retry_window",
+        "outage_retry_max_delay",
         "artifact_retention",
         "janitor_interval",
         "link_ttl_default",

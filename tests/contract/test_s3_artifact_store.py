@@ -137,6 +137,36 @@ def test_delete_aborts_the_unfinished_uploads_of_the_key(s3_bucket: S3Bucket) ->
     assert listing.get("Contents", []) == []
 
 
+def test_delete_and_complete_abort_a_parts_upload_an_outage_left(s3_bucket: S3Bucket) -> None:
+    store = s3_store(s3_bucket.server, s3_bucket.name)
+    client = raw_client(s3_bucket.server)
+    for number in (1, 2):  # a big part's upload whose abort the outage kept from arriving
+        part_key = store.part_key(KEY, number)
+        client.create_multipart_upload(Bucket=s3_bucket.name, Key=part_key)
+    write_part(store, 1, b"one")
+    store.complete(KEY, [1])
+    assert client.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads", []) == []
+    client.create_multipart_upload(Bucket=s3_bucket.name, Key=store.part_key(KEY, 1))
+    store.delete(KEY)
+    assert client.list_multipart_uploads(Bucket=s3_bucket.name).get("Uploads", []) == []
+
+
+def test_completing_again_after_a_publish_whose_parts_were_partly_removed(
+    s3_bucket: S3Bucket,
+) -> None:
+    """The store failed between publishing and removing the parts: the file is published."""
+    store = s3_store(s3_bucket.server, s3_bucket.name)
+    for number in (1, 2, 3):
+        write_part(store, number, f"part {number};".encode())
+    size = store.complete(KEY, [1, 2, 3], head=b"H;")
+    published = b"".join(store.read(KEY))
+    for number in (2, 3):  # left over from a removal cut short
+        write_part(store, number, f"part {number};".encode())
+    assert store.complete(KEY, [1, 2, 3], head=b"H;") == size
+    assert b"".join(store.read(KEY)) == published == b"H;part 1;part 2;part 3;"
+    assert store.list_parts(KEY) == []
+
+
 def test_the_url_and_the_standard_variables_configure_the_client(
     s3_bucket: S3Bucket, monkeypatch: pytest.MonkeyPatch
 ) -> None:

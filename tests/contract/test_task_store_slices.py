@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from logsluice.adapters.sql import SqlTaskStore, SqlWebhookStore, create_sql_engine
-from logsluice.domain.errors import LeaseLostError
+from logsluice.domain.errors import LeaseLostError, StorageUnavailableError
+from logsluice.domain.outages import is_transient
 from logsluice.domain.tasks import (
     ClaimedWork,
     SliceOutcome,
@@ -191,6 +192,49 @@ def test_a_failed_slice_waits_then_retries_and_its_holder_may_fail_the_task(
         task.id, TaskStatus.FAILED, now=retry_at, worker_id="w2", error_code="x"
     )
     assert ended.status is TaskStatus.FAILED
+
+
+def test_a_slice_waiting_for_a_store_keeps_its_attempts_and_the_task_shows_it(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    retry_at = T0 + timedelta(seconds=1)
+    waiting = task_store.fail_slice(
+        task.id, 0, "w1", now=T0, retry_at=retry_at, error_message="s3 down", outage_since=T0
+    )
+    assert (waiting.status, waiting.attempts, waiting.outage_since) == (SliceStatus.QUEUED, 0, T0)
+    shown = task_store.get_task("web", task.id)
+    assert (shown.status, shown.error_code, shown.error_message) == (
+        TaskStatus.RUNNING,
+        "backend_unavailable",
+        "s3 down",
+    )
+    again = _claim(task_store, "w2", now=retry_at)
+    assert again is not None
+    assert again.slice is not None
+    assert (again.slice.slice_index, again.slice.attempts) == (0, 1)
+    assert again.slice.outage_since == T0  # the outage's start stays for its window
+    task_store.finish_slice(task.id, 0, "w2", _done(), lease=LEASE, now=retry_at)
+    assert task_store.get_task("web", task.id).error_code is None  # a slice got through
+    task_store.record_outage(task.id, now=retry_at, message="planning waits")
+    assert task_store.get_task("web", task.id).error_message == "planning waits"
+    task_store.record_outage(task.id, now=retry_at, message=None)
+    assert task_store.get_task("web", task.id).error_code is None
+    assert _claim(task_store, "w2", now=retry_at) is not None  # slice 1
+    counted = task_store.fail_slice(  # any other failure counts, and is no outage
+        task.id, 1, "w2", now=retry_at, retry_at=retry_at, error_message="boom"
+    )
+    assert (counted.attempts, counted.outage_since) == (1, None)
+
+
+def test_an_unreachable_database_is_an_outage() -> None:
+    pytest.importorskip("psycopg")
+    store = SqlTaskStore(create_sql_engine("postgresql://postgres@127.0.0.1:1/nowhere"))
+    with pytest.raises(StorageUnavailableError) as raised:
+        store.list_task_slices("any")
+    assert is_transient(raised.value)
+    assert raised.value.details["store"] == "the task store"
 
 
 def test_a_missing_slice_is_recorded_as_such(task_store: SqlTaskStore) -> None:

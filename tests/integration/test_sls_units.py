@@ -322,3 +322,18 @@ def test_errors_map_to_sls_status_and_code(error: Exception, status: int, code: 
     mapped_status, mapped_code, message = status_code_message(error)
     assert (mapped_status, mapped_code) == (status, code)
     assert "secret detail" not in message
+
+
+@pytest.mark.parametrize("status", [TaskStatus.RUNNING, TaskStatus.FAILED])
+def test_only_a_failed_task_shows_an_error_in_the_vendor_dialects(status: TaskStatus) -> None:
+    """A running task waiting for a store shows it natively; BLS and SLS keep to failures."""
+    from logsluice.api.bls.models import task_out
+
+    item = task(status, error_code="backend_unavailable", error_message="waiting for s3://b")
+    failed = status is TaskStatus.FAILED
+    bls = task_out(_view(item))
+    assert (bls["failedCode"], bls["failedMessage"]) == (
+        ("backend_unavailable", "waiting for s3://b") if failed else ("", "")
+    )
+    sls = rendered(status, error_code="backend_unavailable", error_message="waiting for s3://b")
+    assert sls["executionDetails"]["errorMessage"] == ("waiting for s3://b" if failed else "")

@@ -219,6 +219,18 @@ class BackendUnavailableError(LogsluiceError):
     retryable = True
 
 
+class StorageUnavailableError(BackendUnavailableError):
+    """A store that holds a task's state or files could not be reached, or answered "try again":
+    connection refused or reset, a timeout, an object store's 5xx or throttling (``SlowDown``),
+    the task store's database gone away.
+
+    The outage is expected to end by itself, so a download task waits for it (its work is queued
+    again with growing delays, without using up its attempts) instead of failing; only a longer
+    outage than ``LOGSLUICE_OUTAGE_RETRY_WINDOW`` fails it. Its code stays ``backend_unavailable``
+    (an API caller sees what it saw before). ``details['store']`` names the store.
+    """
+
+
 class EngineOutOfMemoryError(BackendUnavailableError):
     """The log store's engine ran out of its memory limit on this work.
 

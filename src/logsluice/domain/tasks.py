@@ -87,12 +87,15 @@ def entry_changes(target: TaskStatus) -> dict[str, object]:
     """Return the field values entering ``target`` implies, besides ``status`` and ``updated_at``.
 
     Entering QUEUED or a terminal status drops the lease; QUEUED also clears a previous error and a
-    cancel request so a retried task starts clean; CANCELLING records the cancel request. Times such
-    as ``finished_at`` are set by the store from the caller's clock.
+    cancel request so a retried task starts clean; SUCCEEDED and CANCELLED clear the error a
+    running task showed while it waited for a store (ADR 0024); CANCELLING records the cancel
+    request. Times such as ``finished_at`` are set by the store from the caller's clock.
     """
     changes: dict[str, object] = {}
     if target == TaskStatus.QUEUED or target in TERMINAL_STATUSES:
         changes.update(lease_owner=None, lease_expires_at=None)
+    if target in (TaskStatus.SUCCEEDED, TaskStatus.CANCELLED):
+        changes.update(error_code=None, error_message=None)
     if target == TaskStatus.QUEUED:
         changes.update(
             cancel_requested=False, error_code=None, error_message=None, finished_at=None
@@ -317,7 +320,8 @@ class TaskSlice:
     ``rows`` and ``size_bytes`` are the written (or, while running, so far written) rows and part
     bytes; ``sha256``/``md5`` the finished part's checksums; ``cut`` says the task's row limit cut
     rows off in this slice; ``part_footers`` are a Parquet part's row-group footers, for the
-    artifact's merged footer; ``offset_bytes`` is where the part ends in the published artifact.
+    artifact's merged footer; ``offset_bytes`` is where the part ends in the published artifact;
+    ``outage_since`` is when the slice began to wait for a store that is down (None: no outage).
     """
 
     task_id: str
@@ -337,6 +341,7 @@ class TaskSlice:
     cut: bool = False
     part_footers: bytes | None = None
     error_message: str | None = None
+    outage_since: datetime | None = None
     written_at: datetime
 
     @property

@@ -6,7 +6,8 @@ and pins its columns; or, when every slice is finished already (the completer di
 artifact. Slices are then claimed one at a time by any worker of any process
 (:mod:`logsluice.services.slice_run`), each writing its own artifact part; the worker that finishes
 the last slice completes the artifact from the parts (:mod:`logsluice.services.task_complete`),
-writes the manifest and marks the task SUCCEEDED.
+writes the manifest and marks the task SUCCEEDED. Planning and completing wait out an outage of
+a store in place, holding the task's lease (:mod:`logsluice.services.outage_wait`, ADR 0024).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -28,10 +30,12 @@ from logsluice.domain.errors import (
     LogsluiceError,
     TaskNotFoundError,
 )
+from logsluice.domain.outages import OutagePolicy, is_transient
 from logsluice.domain.tasks import ClaimedWork, Task, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.ports import Clock, RecordReader, TaskStore
 from logsluice.services.heartbeat import TaskHeartbeat
+from logsluice.services.outage_wait import OutageWait
 from logsluice.services.slice_run import SliceRun
 from logsluice.services.task_complete import (
     complete_artifact,
@@ -49,7 +53,8 @@ _WAIT_FOR_SLICES_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class RunnerSettings:
-    """How a runner works: lease and heartbeat, slice size, batch size, retries, retention."""
+    """How a runner works: lease and heartbeat, slice size, batch size, retries, retention, and
+    how long an outage of a store is waited out (``outage``)."""
 
     lease: timedelta = timedelta(seconds=30)
     heartbeat_interval: timedelta = timedelta(milliseconds=500)
@@ -58,6 +63,7 @@ class RunnerSettings:
     slice_attempts: int = 3
     slice_retry_delay: timedelta = timedelta(seconds=1)
     artifact_retention: timedelta = timedelta(days=7)
+    outage: OutagePolicy = field(default_factory=OutagePolicy)
 
 
 class TaskRunner:
@@ -210,9 +216,7 @@ class _TaskStart:
     def _guarded(self, heartbeat: TaskHeartbeat, work: Callable[[], bool]) -> bool:
         """Run ``work``; end the task as its errors or a stop request say. Return its answer."""
         try:
-            answer = work()
-            if not answer:
-                heartbeat.beat()  # hear a cancel that came while it planned
+            answer = self._attempt(heartbeat, work)
         except LeaseLostError:
             self.logger.warning("task.lease_lost")
             return False
@@ -229,6 +233,41 @@ class _TaskStart:
         elif self.shutdown.is_set() and not answer:
             self.finisher.requeue()
         return answer
+
+    def _attempt(self, heartbeat: TaskHeartbeat, work: Callable[[], bool]) -> bool:
+        """Run ``work``, again after each outage of a store (waited out holding the lease);
+        return its answer (False when it had to stop while waiting)."""
+        outage = OutageWait(
+            self.runner.settings.outage,
+            self.runner.clock,
+            should_stop=heartbeat.should_stop,
+            stopping=self.shutdown,
+            logger=self.logger,
+            on_wait=self._show_outage,
+        )
+        while True:
+            try:
+                answer = work()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if not heartbeat.should_stop():  # stopping: given back or cancelled, not failed
+                    outage.wait_after(error)  # raises once the outage lasted the window
+                if heartbeat.should_stop():
+                    return False
+                continue
+            if outage.since is not None and not answer:
+                self._show_outage(None)  # planned after an outage: it is over
+            if not answer:
+                heartbeat.beat()  # hear a cancel that came while it planned
+            return answer
+
+    def _show_outage(self, message: str | None) -> None:
+        """Show on the task what it waits for (None: nothing); skipped if the store is down."""
+        with suppress(LogsluiceError):
+            self.runner.task_store.record_outage(
+                self.task.id, now=self.runner.clock.now(), message=message
+            )
 
     def _plan(self) -> bool:
         """Store the slices unless stored; return True when every slice is finished already."""

@@ -6,8 +6,11 @@ lease (:class:`~logsluice.services.heartbeat.SliceHeartbeat`, which also hears a
 interrupts the engine's query). A finished slice is recorded with its rows, size and checksums;
 the worker that finishes the last one completes the artifact. A failing slice is queued again
 after a delay until its attempts are used up; then it fails the task or, with
-``allow_incomplete``, is recorded as missing. A slice of a task with a row limit runs after the
-slices before it (the store sees to that) with the rows still left, so the limit stays exact.
+``allow_incomplete``, is recorded as missing. A slice that fails because a store is down (an
+outage: :func:`~logsluice.domain.outages.is_transient`) is queued again with a growing delay
+without using up an attempt, until the outage has lasted the runner's outage window (ADR 0024).
+A slice of a task with a row limit runs after the slices before it (the store sees to that) with
+the rows still left, so the limit stays exact.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ from logsluice.domain.errors import (
     InvalidInputError,
     LeaseLostError,
     LogsluiceError,
+    StorageUnavailableError,
 )
 from logsluice.domain.export import ExportFormat, Order
+from logsluice.domain.outages import is_transient, store_of
 from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.tasks import SliceOutcome, SliceStatus, Task, TaskSlice
 from logsluice.pipeline.compressors import build_compressor
@@ -42,6 +47,7 @@ from logsluice.pipeline.slices import Slice
 from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
 from logsluice.ports import RecordsQuery
 from logsluice.services.heartbeat import SliceHeartbeat, SliceProgress
+from logsluice.services.outage_wait import OutageWait
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_interrupt import InterruptibleSource
 from logsluice.services.task_plan import conformed, pinned_schema
@@ -173,6 +179,8 @@ class SliceRun:
                 self.logger.info("task.slice_interrupted", error=str(error))
                 self._release(heartbeat)
                 return None
+            if is_transient(error):
+                return functools.partial(self._wait_for_store, error)
             return functools.partial(self._retry_or_give_up, error)
         if result is None:
             self._release(heartbeat)
@@ -273,16 +281,8 @@ class SliceRun:
     # --- endings ---------------------------------------------------------------------------------
 
     def _finish(self, outcome: SliceOutcome) -> Task | None:
-        store, settings = self.runner.task_store, self.runner.settings
         try:
-            task, last = store.finish_slice(
-                self.task.id,
-                self.item.slice_index,
-                self.worker_id,
-                outcome,
-                lease=settings.lease,
-                now=self.runner.clock.now(),
-            )
+            task, last = self._record_finish(outcome)
         except LeaseLostError:
             self.logger.warning("task.slice_lease_lost")
             return None
@@ -293,6 +293,32 @@ class SliceRun:
             status=str(outcome.status),
         )
         return task if last else None
+
+    def _record_finish(self, outcome: SliceOutcome) -> tuple[Task, bool]:
+        """Record the finished slice; while the task store is down, wait for it in place (the
+        part is written: only its record is missing)."""
+        store, settings = self.runner.task_store, self.runner.settings
+        outage = OutageWait(
+            settings.outage,
+            self.runner.clock,
+            should_stop=self.shutdown.is_set,
+            stopping=self.shutdown,
+            logger=self.logger,
+        )
+        while True:
+            try:
+                return store.finish_slice(
+                    self.task.id,
+                    self.item.slice_index,
+                    self.worker_id,
+                    outcome,
+                    lease=settings.lease,
+                    now=self.runner.clock.now(),
+                )
+            except StorageUnavailableError as error:
+                if self.shutdown.is_set():
+                    raise
+                outage.wait_after(error)
 
     def _release(self, heartbeat: SliceHeartbeat) -> None:
         if heartbeat.lease_lost:
@@ -324,6 +350,40 @@ class SliceRun:
             )
         except LeaseLostError:
             self.logger.warning("task.slice_lease_lost")
+        return None
+
+    def _wait_for_store(self, error: Exception) -> Task | None:
+        """A store is down: queue the slice again after a delay that grows with the outage,
+        without counting the attempt; fail the task once the outage lasted the window."""
+        policy, now = self.runner.settings.outage, self.runner.clock.now()
+        since = self.item.outage_since or now
+        store = store_of(error)
+        if policy.is_over(since, now):
+            message = policy.give_up_message(error, since, now)
+            self._fail_task(StorageUnavailableError(message, store=store))
+            return None
+        delay = policy.delay(since, now)
+        self.logger.warning(
+            "task.slice_waits_for_store",
+            store=store,
+            outage_seconds=round((now - since).total_seconds(), 1),
+            retry_in_seconds=delay.total_seconds(),
+            error=str(error),
+        )
+        try:
+            self.runner.task_store.fail_slice(
+                self.task.id,
+                self.item.slice_index,
+                self.worker_id,
+                now=now,
+                retry_at=now + delay,
+                error_message=f"waiting for {store} (since {since:%H:%M:%S} UTC): {error}",
+                outage_since=since,
+            )
+        except LeaseLostError:
+            self.logger.warning("task.slice_lease_lost")
+        except LogsluiceError as problem:  # the task store too: the slice's lease lapses
+            self.logger.warning("task.slice_release_failed", error=problem.message)
         return None
 
     def _give_up(self, message: str, error: Exception | None = None) -> Task | None:

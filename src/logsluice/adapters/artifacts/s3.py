@@ -133,9 +133,11 @@ class S3ArtifactStore:
     ) -> int:
         prefix = self._parts_prefix(key)  # sizes from the listing: no HEAD per part
         sizes = {int(name[len(prefix) :]): size for name, size in self._reader.list_objects(prefix)}
-        if not sizes and self.exists(key):
-            return self.size(key)  # completed before
         missing = [number for number in numbers if number not in sizes]
+        if (missing or not sizes) and self.exists(key):
+            # completed before, its parts removed (some only, when the store failed half-way)
+            self._reader.delete_prefix(prefix)
+            return self.size(key)
         if missing:
             raise ArtifactNotFoundError(
                 f"part {missing[0]} of {key!r} is not committed", key=key, part=missing[0]
@@ -145,6 +147,8 @@ class S3ArtifactStore:
         pieces += [tail] if tail else []
         size_bytes = self._publish(key, pieces)
         self._reader.delete_prefix(self._parts_prefix(key))
+        # uploads an outage cut off before they could be aborted: of the file, or of a big part
+        self._abort_uploads_of(key)
         return size_bytes
 
     def abort_parts(self, key: str) -> None:
@@ -299,7 +303,11 @@ class S3ArtifactStore:
         self._reader.abort_upload(self.location.object_key(upload.key), upload.upload_id)
 
     def _abort_uploads_of(self, key: str) -> None:
+        """Abort the unfinished uploads of ``key``'s file and of its parts (a part over 8 MiB
+        goes up as a multipart upload, which an outage may leave behind)."""
         object_key = self._object_key(key)
         for found_key, upload_id, _ in self._reader.list_uploads(object_key):
             if found_key == object_key:
                 self._reader.abort_upload(found_key, upload_id)
+        for found_key, upload_id, _ in self._reader.list_uploads(self._parts_prefix(key)):
+            self._reader.abort_upload(found_key, upload_id)

@@ -24,6 +24,7 @@ from logsluice.domain.errors import (
     BackendUnavailableError,
     InvalidInputError,
     MissingDriverError,
+    StorageUnavailableError,
 )
 
 _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchUpload"})
@@ -35,6 +36,21 @@ _DENIED_CODES = frozenset(
         "InvalidAccessKeyId",
         "NoSuchBucket",
         "AllAccessDisabled",
+    }
+)
+# answers that say "the server is busy or failing now, try again" (besides every 5xx and 429)
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "BandwidthLimitExceeded",
+        "RequestTimeout",
+        "InternalError",
+        "ServiceUnavailable",
+        "OperationAborted",
     }
 )
 _URL_PARAMETERS = frozenset(
@@ -131,9 +147,9 @@ def build_s3_client(
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": addressing},
-        # connection errors, 5xx and throttling are retried with backoff (up to 20 s apart), so an
-        # object store that restarts is waited for (about a minute) rather than failing the work
-        retries={"max_attempts": RETRY_ATTEMPTS, "mode": "standard"},
+        # connection errors, 5xx and throttling are retried with backoff (up to 20 s apart): a
+        # blip is absorbed here; a longer outage is waited out by the task runner (ADR 0024)
+        retries={"total_max_attempts": _retry_attempts(variables), "mode": "standard"},
         # checksum trailers only where S3 requires them: several compatible servers refuse them
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -146,6 +162,17 @@ def build_s3_client(
         region_name=region or "us-east-1",
     )
     return session.client("s3", endpoint_url=endpoint, config=config)
+
+
+def _retry_attempts(variables: Mapping[str, str]) -> int:
+    """The client's attempts per request: the standard ``AWS_MAX_ATTEMPTS``, else 10."""
+    given = variables.get("AWS_MAX_ATTEMPTS", "")
+    try:
+        return max(int(given), 1) if given else RETRY_ATTEMPTS
+    except ValueError as error:
+        raise InvalidInputError(
+            f"AWS_MAX_ATTEMPTS must be a whole number, not {given!r}", variable="AWS_MAX_ATTEMPTS"
+        ) from error
 
 
 def error_code(error: Exception) -> str:
@@ -173,20 +200,62 @@ def translated(location: S3Location, key: str) -> Iterator[None]:
 
 
 def translate(error: Exception, location: S3Location, key: str) -> Exception:
-    """Return the logsluice error for a botocore exception raised on ``key``."""
+    """Return the logsluice error for a botocore exception raised on ``key``.
+
+    Not found: ArtifactNotFoundError; refused (credentials, permissions, no such bucket):
+    ArtifactStoreDeniedError; unreachable, timed out, 5xx or throttled: StorageUnavailableError
+    (an outage the task runner waits out); any other answer: BackendUnavailableError.
+    """
     code = error_code(error)
+    store = location.describe()
     if code in _NOT_FOUND_CODES:
         return ArtifactNotFoundError(f"no artifact {key!r}", key=key)
-    if code in _DENIED_CODES:
+    if code in _DENIED_CODES or _is_credentials_error(error):
         return ArtifactStoreDeniedError(
-            f"{location.describe()} refused the request ({code}): check the bucket and the "
-            "credentials",
-            store=location.describe(),
+            f"{store} refused the request ({code or type(error).__name__}): check the bucket "
+            "and the credentials",
+            store=store,
             s3_code=code,
         )
-    return BackendUnavailableError(
-        f"{location.describe()} failed: {error}", store=location.describe(), s3_code=code
+    if is_transient_s3_error(error):
+        return StorageUnavailableError(
+            f"{store} is unavailable: {error}", store=store, s3_code=code
+        )
+    return BackendUnavailableError(f"{store} failed: {error}", store=store, s3_code=code)
+
+
+def is_transient_s3_error(error: Exception) -> bool:
+    """Tell whether a botocore exception says the server is down, unreachable or busy for now:
+    a connection refused, reset or timed out (not a TLS failure), a 5xx, 429 or throttling code."""
+    from botocore.exceptions import (
+        ConnectionError as ClientConnectionError,
     )
+    from botocore.exceptions import (
+        HTTPClientError,
+        IncompleteReadError,
+        SSLError,
+    )
+
+    if isinstance(error, SSLError):
+        return False
+    if isinstance(error, ClientConnectionError | HTTPClientError | IncompleteReadError):
+        return True
+    status = http_status(error)
+    return status >= 500 or status == 429 or error_code(error) in _TRANSIENT_CODES
+
+
+def http_status(error: Exception) -> int:
+    """Return the HTTP status of a botocore ClientError (0 for any other exception)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return 0
+
+
+def _is_credentials_error(error: Exception) -> bool:
+    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
+
+    return isinstance(error, NoCredentialsError | PartialCredentialsError)
 
 
 def call(location: S3Location, key: str, operation: Callable[[], T]) -> T:

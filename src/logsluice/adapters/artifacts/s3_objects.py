@@ -145,10 +145,14 @@ class ObjectReader:
         found = []
         paginator = self._client.get_paginator("list_multipart_uploads")
         with translated(self._location, prefix):
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
-                for upload in page.get("Uploads", []):
-                    initiated = upload["Initiated"]
-                    found.append((upload["Key"], upload["UploadId"], initiated.astimezone(UTC)))
+            try:
+                for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                    for upload in page.get("Uploads", []):
+                        initiated = upload["Initiated"]
+                        found.append((upload["Key"], upload["UploadId"], initiated.astimezone(UTC)))
+            except Exception as error:
+                if error_code(error) != "NoSuchUpload":  # rclone's answer when there are none
+                    raise
         return found
 
     def abort_upload(self, object_key: str, upload_id: str) -> None:

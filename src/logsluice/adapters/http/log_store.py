@@ -4,8 +4,9 @@ Worker processes use it to read records they cannot open themselves (an embedded
 held by the ``serve`` process; a lake is opened by every worker directly). Queries are read and
 compiled with DuckDB's rules, the engine of the file it reads through. It authenticates with the
 admin bearer token, sends each query as JSON and reads rows back as an Arrow IPC stream, batch by
-batch, so memory stays bounded by a few batches as in the embedded case. Transport failures
-become BackendUnavailableError (retryable).
+batch, so memory stays bounded by a few batches as in the embedded case. A node that cannot be
+reached or times out is StorageUnavailableError (an outage a task waits out, ADR 0024); other
+transport failures become BackendUnavailableError (retryable).
 A query's cancellation shuts its socket, which wakes the reading thread and makes the node
 interrupt its own query (``SocketInterrupt``).
 """
@@ -32,7 +33,12 @@ from logsluice.adapters.http.wire import (
 from logsluice.domain.cancellation import Cancellation, interrupting
 from logsluice.domain.catalog import Field, FieldType, LogstoreSchema
 from logsluice.domain.cdn_statistics import ExportParameters
-from logsluice.domain.errors import BackendUnavailableError, LogsluiceError, QueryCancelledError
+from logsluice.domain.errors import (
+    BackendUnavailableError,
+    LogsluiceError,
+    QueryCancelledError,
+    StorageUnavailableError,
+)
 from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
 from logsluice.query import ParsedQuery
 
@@ -171,7 +177,9 @@ class HttpLogStore:
             response = self._http.send(http_request, stream=stream)
         except httpx.HTTPError as error:
             message = f"cannot reach the serving node at {self.server_url}: {error}"
-            raise (of or SocketInterrupt(None)).failure(message) from error
+            # unreachable or timed out: an outage a task waits out (ADR 0024)
+            store = self.server_url if isinstance(error, httpx.TransportError) else None
+            raise (of or SocketInterrupt(None)).failure(message, store=store) from error
         if response.status_code >= 400:
             response.read()
             response.close()
@@ -218,10 +226,13 @@ class SocketInterrupt:
         """While the ``with`` block runs, a cancel shuts the socket."""
         return interrupting(self._cancellation, self._shut)
 
-    def failure(self, message: str) -> LogsluiceError:
-        """Return the error for a broken request: cancelled, or the node unavailable."""
+    def failure(self, message: str, *, store: str | None = None) -> LogsluiceError:
+        """Return the error for a broken request: cancelled, the node unreachable (``store``
+        names it: StorageUnavailableError), or the node unavailable."""
         if self._cancellation is not None and self._cancellation.cancelled:
             return QueryCancelledError(f"query cancelled: {message}")
+        if store is not None:
+            return StorageUnavailableError(message, store=f"the serving node {store}")
         return BackendUnavailableError(message)
 
     def _trace(self, event_name: str, info: dict[str, Any]) -> None:

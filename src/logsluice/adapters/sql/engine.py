@@ -4,7 +4,8 @@
 accepted; a small dict maps the URL's backend to a factory. SQLite runs in WAL mode with a busy
 timeout and foreign keys on, and every write transaction starts with ``BEGIN IMMEDIATE`` so writers
 from many threads or processes queue for the lock instead of failing half-way. Driver errors that
-mean "the database is not there or is busy" become :class:`BackendUnavailableError` here.
+mean "the database is not there or is busy" become :class:`StorageUnavailableError` here (an
+outage a running task waits out).
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from logsluice.domain.errors import (
-    BackendUnavailableError,
     DiskFullError,
     InvalidInputError,
     MissingDriverError,
+    StorageUnavailableError,
 )
 
 SQLITE_BUSY_TIMEOUT = timedelta(seconds=30)
@@ -120,7 +121,7 @@ _FACTORIES: dict[str, Callable[[URL], Engine]] = {
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """Turn driver errors meaning "unreachable, locked or busy" into BackendUnavailableError.
+    """Turn driver errors meaning "unreachable, locked or busy" into StorageUnavailableError.
 
     A value a column type refuses to bind (a naive datetime) becomes InvalidInputError.
     """
@@ -131,12 +132,16 @@ def translated_errors() -> Iterator[None]:
             raise DiskFullError(
                 "the task store's disk is full", reason=str(error).splitlines()[0]
             ) from error
-        raise BackendUnavailableError(
-            "the task store database is unavailable", reason=str(error).splitlines()[0]
+        raise StorageUnavailableError(
+            "the task store database is unavailable",
+            reason=str(error).splitlines()[0],
+            store="the task store",
         ) from error
     except (InterfaceError, PoolTimeoutError) as error:
-        raise BackendUnavailableError(
-            "the task store database is unavailable", reason=str(error).splitlines()[0]
+        raise StorageUnavailableError(
+            "the task store database is unavailable",
+            reason=str(error).splitlines()[0],
+            store="the task store",
         ) from error
     except StatementError as error:
         # A value our column types refuse to bind (a naive datetime) is the caller's mistake.

@@ -164,6 +164,8 @@ task_slices = Table(
     Column("cut", Boolean, nullable=False, server_default=false()),  # the limit cut rows off
     Column("part_footers", LargeBinary, nullable=True),  # a Parquet part's row-group footers
     Column("error_message", Text, nullable=True),
+    # since when the slice waits for a store that is down (ADR 0024); NULL: no outage
+    Column("outage_since", UtcDateTime, nullable=True),
     Index(None, "status", "task_id"),
 )
 

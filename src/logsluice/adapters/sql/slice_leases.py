@@ -208,6 +208,9 @@ def _settle_stopped_task(
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=now,
+                # the error shown while waiting for a store goes (entry_changes says the same)
+                error_code=None,
+                error_message=None,
                 **({"finished_at": now} if target is TaskStatus.CANCELLED else {}),
             )
             .returning(*tasks.c)
@@ -286,6 +289,7 @@ class SqlSliceLeases:
                         not_before=None,
                         rows=0,
                         size_bytes=0,
+                        outage_since=None,
                     )
                 )
             else:
@@ -429,6 +433,8 @@ class SqlSliceLeases:
             if done is None:
                 raise _lost_slice(task_id, slice_index, worker_id)
             changes = self._counters(connection, task, None)
+            if task.error_code is not None:  # a slice got through: the outage it showed is over
+                changes |= {"error_code": None, "error_message": None}
             if outcome.status is SliceStatus.FAILED_INCOMPLETE:
                 missing = (*task.missing_ranges, slice_from_row(done).time_range)
                 changes |= {"incomplete": True, "missing_ranges": encode_missing_ranges(missing)}
@@ -454,19 +460,47 @@ class SqlSliceLeases:
         now: datetime,
         retry_at: datetime,
         error_message: str,
+        outage_since: datetime | None = None,
     ) -> TaskSlice:
         """Queue a failed slice again, claimable from ``retry_at``; return it.
 
-        Its attempts stay counted. Raises LeaseLostError when it is not this worker's.
+        Its attempts stay counted, unless ``outage_since`` says the slice waits for a store that
+        is down since then (ADR 0024): that attempt is not counted, and the task shows the error
+        (``backend_unavailable``) while it runs. Raises LeaseLostError when it is not this
+        worker's.
         """
-        return self._requeue_slice(
+        uncounted = {} if outage_since is None else {"attempts": task_slices.c.attempts - 1}
+        requeued = self._requeue_slice(
             task_id,
             slice_index,
             worker_id,
             not_before=retry_at,
             error_message=error_message,
+            outage_since=outage_since,
             updated_at=now,
+            **uncounted,
         )
+        if outage_since is not None:
+            self.record_outage(task_id, now=now, message=error_message)
+        return requeued
+
+    def record_outage(self, task_id: str, *, now: datetime, message: str | None) -> None:
+        """Show on a running task that its work waits for a store (``message``; None: no more).
+
+        The task keeps running; its error is ``backend_unavailable`` with ``message`` until the
+        outage ends or the task ends. A task that is not running is left alone.
+        """
+        values = (
+            {"error_code": None, "error_message": None}
+            if message is None
+            else {"error_code": "backend_unavailable", "error_message": message}
+        )
+        with write_transaction(self._engine) as connection:
+            connection.execute(
+                update(tasks)
+                .where(tasks.c.id == task_id, tasks.c.status.in_(RUNNING_VALUES))
+                .values(updated_at=now, **values)
+            )
 
     def release_slice(
         self, task_id: str, slice_index: int, worker_id: str, *, now: datetime

@@ -134,6 +134,7 @@ _SLICE_FIELDS = (
     "part_footers",
     "error_message",
     "written_at",
+    "outage_since",
 )
 
 

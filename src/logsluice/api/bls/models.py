@@ -243,6 +243,7 @@ def file_name(view: TaskView) -> str:
 def task_out(view: TaskView) -> dict[str, Any]:
     """Return the Go ``api.DownloadTask`` of a task, every key present with its Go type."""
     task, spec = view.task, view.task.spec
+    failed = task.status is TaskStatus.FAILED
     return {
         "uuid": bls_uuid(task.id),
         "name": spec.display_name or spec.name,
@@ -257,8 +258,9 @@ def task_out(view: TaskView) -> dict[str, Any]:
         "orderBy": "timestamp",
         "order": spec.order.value,
         "state": STATES[task.status],
-        "failedCode": task.error_code or "",
-        "failedMessage": task.error_message or "",
+        # only a FAILED task has failed: a running one may show what it waits for (ADR 0024)
+        "failedCode": (task.error_code or "") if failed else "",
+        "failedMessage": (task.error_message or "") if failed else "",
         "retry": max(task.attempts - 1, 0),
         "writtenRows": task.rows_written,
         "fileDir": file_dir(spec),
