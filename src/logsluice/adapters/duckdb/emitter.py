@@ -111,12 +111,18 @@ class DuckDBQueryEmitter:
         bucket_microseconds = bucket // timedelta(microseconds=1)
         if bucket_microseconds <= 0:
             raise InvalidInputError(f"histogram bucket must be positive, got {bucket}")
+        origin = _aligned_microseconds(target.time_range.start, bucket_microseconds)
         time_column = exp.column(target.time_column, quoted=True)
-        bucket_start = _bucket_start(time_column, bucket_microseconds).as_("bucket_start")
-        query = (
+        index = _bucket_index(time_column, origin, bucket_microseconds).as_("bucket_index")
+        counted = (
             self._matching_records(parsed, target)
-            .select(bucket_start, exp.Count(this=exp.Star()).as_("count"), append=False)
+            .select(index, exp.Count(this=exp.Star()).as_("count"), append=False)
             .group_by(exp.Literal.number(1))
+        )
+        bucket_start = _bucket_start(exp.column("bucket_index"), origin, bucket_microseconds)
+        query = (
+            exp.select(bucket_start.as_("bucket_start"), exp.column("count"))
+            .from_(counted.subquery("buckets"))
             .order_by(exp.Literal.number(1))
         )
         return self._render(query)
@@ -203,15 +209,28 @@ def _bind_table(table: exp.Table) -> None:
     table.set("alias", alias)
 
 
-def _bucket_start(time_column: exp.Expr, bucket_microseconds: int) -> exp.Expr:
-    """``epoch + to_microseconds(floor(epoch_us(t) / bucket) * bucket)``, exact in UTC."""
-    bucket = exp.Literal.number(bucket_microseconds)
+def _aligned_microseconds(moment: datetime, bucket_microseconds: int) -> int:
+    """Microseconds since the epoch of the bucket boundary at or before ``moment`` (exact)."""
+    microseconds = (moment - _EPOCH) // timedelta(microseconds=1)
+    return microseconds // bucket_microseconds * bucket_microseconds
+
+
+def _bucket_index(time_column: exp.Expr, origin: int, bucket_microseconds: int) -> exp.Expr:
+    """``(epoch_us(t) - origin) // bucket``: integer division, exact, and a floor because every
+    record in the range is at or after ``origin`` (also before 1970)."""
     epoch_microseconds = exp.Anonymous(this="epoch_us", expressions=[time_column])
-    index = exp.cast(
-        exp.Floor(this=exp.Div(this=epoch_microseconds, expression=bucket)),
-        exp.DataType.build("BIGINT"),
+    since_origin = exp.Paren(
+        this=exp.Sub(this=epoch_microseconds, expression=exp.Literal.number(origin))
     )
-    offset = exp.Anonymous(
-        this="to_microseconds", expressions=[exp.Mul(this=index, expression=bucket.copy())]
+    return exp.IntDiv(this=since_origin, expression=exp.Literal.number(bucket_microseconds))
+
+
+def _bucket_start(index: exp.Expr, origin: int, bucket_microseconds: int) -> exp.Expr:
+    """``epoch + to_microseconds(origin + index * bucket)``, exact in UTC; evaluated per bucket,
+    not per record."""
+    offset = exp.Add(
+        this=exp.Literal.number(origin),
+        expression=exp.Mul(this=index, expression=exp.Literal.number(bucket_microseconds)),
     )
-    return exp.Add(this=timestamp_literal(_EPOCH), expression=offset)
+    to_microseconds = exp.Anonymous(this="to_microseconds", expressions=[offset])
+    return exp.Add(this=timestamp_literal(_EPOCH), expression=to_microseconds)
