@@ -490,6 +490,17 @@ class TaskStore(Protocol):
         """Return the task's stored slices ordered by index (empty before planning)."""
         ...
 
+    def record_file_hash(
+        self, task_id: str, slice_index: int, *, written_at: datetime, state: bytes
+    ) -> bool:
+        """Store the artifact's running hash through the finished slice's part (ADR 0018).
+
+        Stored only while the slice is finished, was finished at ``written_at`` (the same
+        finishing the caller read) and has no state yet; return whether it was stored. Any
+        worker may call it; two callers store the same bytes, so the first one wins.
+        """
+        ...
+
     def claim_next_work(
         self,
         worker_id: str,

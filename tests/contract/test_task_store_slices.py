@@ -431,3 +431,24 @@ def test_processes_claim_every_slice_exactly_once(task_store: SqlTaskStore, sql_
     assert all(outcomes.values())  # every process ran slices of its own
     for task in tasks:
         assert task_store.get_task(task.project, task.id).slices_done == 15
+
+
+def test_a_file_hash_is_stored_once_and_only_on_the_finishing_it_was_computed_from(
+    task_store: SqlTaskStore,
+) -> None:
+    task = _started(task_store, slices=2)
+    assert _claim(task_store, "w1") is not None
+    assert _claim(task_store, "w2") is not None
+    running = task_store.list_task_slices(task.id)[1]
+    assert not task_store.record_file_hash(
+        task.id, 1, written_at=running.written_at, state=b"early"
+    )  # not finished: its part may still be rewritten
+    finished_at = T0 + timedelta(seconds=5)
+    task_store.finish_slice(task.id, 0, "w1", _done(), lease=LEASE, now=finished_at)
+    first = task_store.list_task_slices(task.id)[0]
+    assert first.written_at == finished_at
+    assert not task_store.record_file_hash(task.id, 0, written_at=T0, state=b"stale")
+    assert task_store.record_file_hash(task.id, 0, written_at=finished_at, state=b"state-0")
+    assert not task_store.record_file_hash(task.id, 0, written_at=finished_at, state=b"again")
+    stored = task_store.list_task_slices(task.id)
+    assert [item.file_hash_state for item in stored] == [b"state-0", None]

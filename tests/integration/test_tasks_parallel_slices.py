@@ -118,9 +118,28 @@ def test_three_workers_share_one_task_and_the_file_holds_every_row_once(
     data = download(client, task["id"])
     manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
     assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
+    assert hashlib.md5(data, usedforsecurity=False).hexdigest() == manifest["md5"]
     columns, rows = read_rows(decompress(data, compression), export_format)
     assert (columns, rows) == read_rows(decompress(expected, "none"), export_format)
     assert len(rows) == len(RECORDS)
+
+
+@pytest.mark.parametrize(("export_format", "compression"), [("csv", "gzip"), ("parquet", "none")])
+def test_the_parts_are_hashed_as_their_slices_finish_and_the_checksums_are_the_files(
+    client: TestClient, server: Server, export_format: str, compression: str
+) -> None:
+    task = create(client, query="*", format=export_format, compression=compression)
+    run_queued(server)  # one worker, slices in order: each finisher hashes its own part
+    slices = server.container.task_store.list_task_slices(task["id"])
+    assert len(slices) >= 8
+    # every slice but the last carries the running hash; the completer hashed the last part
+    assert [item.file_hash_state is not None for item in slices] == [True] * (len(slices) - 1) + [
+        False
+    ]
+    data = download(client, task["id"])
+    manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
+    assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
+    assert hashlib.md5(data, usedforsecurity=False).hexdigest() == manifest["md5"]
 
 
 def test_a_cancel_stops_the_slices_of_every_worker(client: TestClient, server: Server) -> None:

@@ -322,6 +322,8 @@ class TaskSlice:
     rows off in this slice; ``part_footers`` are a Parquet part's row-group footers, for the
     artifact's merged footer; ``offset_bytes`` is where the part ends in the published artifact;
     ``outage_since`` is when the slice began to wait for a store that is down (None: no outage).
+    ``file_hash_state`` is the saved running sha256/md5 of the artifact's head and every part up to
+    and including this slice's (ADR 0018), once some worker hashed that far.
     """
 
     task_id: str
@@ -342,6 +344,7 @@ class TaskSlice:
     part_footers: bytes | None = None
     error_message: str | None = None
     outage_since: datetime | None = None
+    file_hash_state: bytes | None = None
     written_at: datetime
 
     @property

@@ -48,6 +48,8 @@ from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
 from logsluice.ports import RecordsQuery
 from logsluice.services.heartbeat import SliceHeartbeat, SliceProgress
 from logsluice.services.outage_wait import OutageWait
+from logsluice.services.task_complete import task_head
+from logsluice.services.task_file_hash import FileHasher
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_interrupt import InterruptibleSource
 from logsluice.services.task_plan import conformed, pinned_schema
@@ -292,6 +294,8 @@ class SliceRun:
             bytes=outcome.size_bytes,
             status=str(outcome.status),
         )
+        if not last:  # hash the finished parts in order now, so the completer has little left
+            self._file_hasher().after_finishing(self.item.slice_index)
         return task if last else None
 
     def _record_finish(self, outcome: SliceOutcome) -> tuple[Task, bool]:
@@ -319,6 +323,19 @@ class SliceRun:
                 if self.shutdown.is_set():
                     raise
                 outage.wait_after(error)
+
+    def _file_hasher(self) -> FileHasher:
+        runner = self.runner
+        return FileHasher(
+            runner.task_store,
+            runner.artifact_store,
+            self.task,
+            lambda: task_head(
+                self.task, self.source, runner.artifact_store, runner.encoder_factory
+            ),
+            shutdown=self.shutdown,
+            logger=self.logger,
+        )
 
     def _release(self, heartbeat: SliceHeartbeat) -> None:
         if heartbeat.lease_lost:

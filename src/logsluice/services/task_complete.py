@@ -6,8 +6,11 @@ head, the committed parts in slice order and the tail, published atomically by t
 ``complete``: the head is the CSV header (its own compressed frame), once; Parquet needs no head
 (every part starts with the magic) and gets one footer merged from every part's row groups as its
 tail (their offsets shifted by where each part lands); an empty Parquet export is one empty file.
-Slices without rows have no part. The whole file's sha256 and md5 are computed by reading the
-published file once (ADR 0018), and the manifest lists every slice's byte range.
+Slices without rows have no part. The whole file's sha256 and md5 continue the running hash the
+workers stored with the finished slices (:mod:`logsluice.services.task_file_hash`): only the parts
+not hashed yet are read, before the parts are published, then the tail; when the chain cannot be
+used the published file is read once instead (ADR 0018). The manifest lists every slice's byte
+range.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from logsluice.pipeline.export import ExportOutcome, ExportResult
 from logsluice.pipeline.parquet_footer import merge_footers, unpack_footers
 from logsluice.pipeline.protocols import ArtifactStore, Chunk, Encoder
 from logsluice.ports import RecordReader
+from logsluice.services.task_estimates import EncoderFactory
+from logsluice.services.task_file_hash import hashes_of_parts
 from logsluice.services.task_files import artifact_key, outer_compression
+from logsluice.services.task_plan import pinned_schema
 from logsluice.services.task_queries import records_query_for
 
 
@@ -41,6 +47,21 @@ def artifact_head(task: Task, encoder: Encoder, schema: pa.Schema) -> bytes:
         return b""
     compressor = build_compressor(outer_compression(task.spec))
     return bytes(compressor.compress(start)) + bytes(compressor.end_frame())
+
+
+def task_head(
+    task: Task, source: RecordReader, store: ArtifactStore, encoder_factory: EncoderFactory
+) -> bytes:
+    """Return the artifact's head (see :func:`artifact_head`) from the task's pinned columns."""
+    spec = task.spec
+    schema = pinned_schema(task, source, store)
+    encoder = encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
+    try:
+        return artifact_head(task, encoder, schema)
+    finally:
+        close = getattr(encoder, "close", None)
+        if close is not None:
+            close()
 
 
 def artifact_tail(
@@ -73,13 +94,26 @@ def complete_artifact(
     encoder: Encoder,
     schema: pa.Schema,
 ) -> tuple[ArtifactSummary, int]:
-    """Publish the artifact from its parts and return its summary and the head's size."""
+    """Publish the artifact from its parts and return its summary and the head's size.
+
+    The checksums continue the slices' stored running hash (the parts after it are hashed before
+    they are published), else come from reading the published file."""
     key = artifact_key(task)
     parts = written_parts(slices)
     head = artifact_head(task, encoder, schema)
     tail = artifact_tail(task, encoder, len(head), parts)
+    hashes = hashes_of_parts(task, slices, store, head)
     size_bytes = store.complete(key, [item.part_number for item in parts], head, tail)
-    return published_summary(store, key, sum(item.rows for item in slices), size_bytes), len(head)
+    rows = sum(item.rows for item in slices)
+    if hashes is not None:
+        hashes.update(tail)
+        if hashes.size_bytes == size_bytes:
+            sha256, md5 = hashes.hexdigests()
+            summary = ArtifactSummary(
+                key=key, size_bytes=size_bytes, rows=rows, sha256=sha256, md5=md5
+            )
+            return summary, len(head)
+    return published_summary(store, key, rows, size_bytes), len(head)
 
 
 def published_summary(

@@ -166,6 +166,8 @@ task_slices = Table(
     Column("error_message", Text, nullable=True),
     # since when the slice waits for a store that is down (ADR 0024); NULL: no outage
     Column("outage_since", UtcDateTime, nullable=True),
+    # the artifact's running sha256/md5 through this slice's part (ADR 0018)
+    Column("file_hash_state", LargeBinary, nullable=True),
     Index(None, "status", "task_id"),
 )
 

@@ -318,6 +318,24 @@ class SqlSliceLeases:
         with read_transaction(self._engine) as connection:
             return [slice_from_row(row) for row in self._slice_rows(connection, task_id)]
 
+    def record_file_hash(
+        self, task_id: str, slice_index: int, *, written_at: datetime, state: bytes
+    ) -> bool:
+        """Store the running hash through a finished slice's part; see the TaskStore port."""
+        with write_transaction(self._engine) as connection:
+            stored = connection.execute(
+                update(task_slices)
+                .where(
+                    task_slices.c.task_id == task_id,
+                    task_slices.c.slice_index == slice_index,
+                    task_slices.c.status.in_([status.value for status in FINISHED_SLICE_STATUSES]),
+                    task_slices.c.written_at == written_at,
+                    task_slices.c.file_hash_state.is_(None),
+                )
+                .values(file_hash_state=state)
+            )
+            return stored.rowcount == 1
+
     def claim_next_work(
         self,
         worker_id: str,

@@ -133,6 +133,7 @@ _SLICE_FIELDS = (
     "cut",
     "part_footers",
     "error_message",
+    "file_hash_state",
     "written_at",
     "outage_since",
 )

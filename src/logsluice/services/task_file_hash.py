@@ -1,0 +1,159 @@
+"""The artifact's whole-file sha256 and md5, hashed part by part as the slices finish (ADR 0018).
+
+sha256 cannot be combined from the parts' digests: the file's hash runs over the head and the parts
+in slice order. So the running hash is kept as a chain in the task store: each finished slice may
+carry the saved state through its part (``TaskSlice.file_hash_state``). A worker that finishes a
+slice which is the first one not hashed yet reads its part back (finished parts are never written
+again), continues the state of the slice before (or starts with the head), stores the state, and
+goes on with the next finished slices; it stops at the first unfinished one, whose worker takes
+over when it finishes (it stores before it looks for more, and the finisher finishes before it
+looks, so one of them always sees the other). The completer hashes whatever is left before it
+completes, then the tail: at the end only the last parts are read, not the whole file.
+
+Each saved state begins with the sha256 of the head it started from; a completer whose head
+differs, a chain with a hole (a part gone), or no libcrypto falls back to reading the published
+file once, so the checksums are always those of the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from logsluice.domain.errors import ArtifactNotFoundError, LogsluiceError
+from logsluice.domain.tasks import SliceStatus, Task, TaskSlice
+from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.pipeline.resumable_hash import ResumableHashes, resumable_hashes_available
+from logsluice.ports import TaskStore
+from logsluice.services.task_files import artifact_key
+
+_HEAD_DIGEST_BYTES = 32
+
+
+def saved_state(head: bytes, hashes: ResumableHashes) -> bytes:
+    """Return the stored form of ``hashes``: the head's sha256, then the running state."""
+    return hashlib.sha256(head).digest() + hashes.state()
+
+
+def continued(
+    slices: Sequence[TaskSlice], start: int, head: Callable[[], bytes]
+) -> ResumableHashes | None:
+    """Return the running hash before slice ``start``: the head's, or the state slice
+    ``start - 1`` carries (None when that state was made from another head or is unreadable)."""
+    if start == 0:
+        hashes = ResumableHashes()
+        hashes.update(head())
+        return hashes
+    state = slices[start - 1].file_hash_state
+    if state is None or state[:_HEAD_DIGEST_BYTES] != hashlib.sha256(head()).digest():
+        return None
+    try:
+        return ResumableHashes.from_state(state[_HEAD_DIGEST_BYTES:])
+    except ValueError:
+        return None
+
+
+def first_unhashed(slices: Sequence[TaskSlice]) -> int | None:
+    """Return the index of the first slice carrying no state (None: every slice does)."""
+    return next((index for index, item in enumerate(slices) if item.file_hash_state is None), None)
+
+
+def hash_part(store: ArtifactStore, task: Task, item: TaskSlice, hashes: ResumableHashes) -> None:
+    """Feed the slice's committed part (none when it wrote no rows) into ``hashes``.
+
+    Raises ArtifactNotFoundError when the part is gone, ValueError when its size is not the
+    slice's."""
+    if item.status is not SliceStatus.DONE or item.size_bytes == 0:
+        return  # no part: a slice without rows, or one given up as missing
+    before = hashes.size_bytes
+    for chunk in store.read_part(artifact_key(task), item.part_number):
+        hashes.update(chunk)
+    if hashes.size_bytes - before != item.size_bytes:
+        raise ValueError(f"part {item.part_number} does not hold the slice's {item.size_bytes} B")
+
+
+class FileHasher:
+    """Extends a task's chain of saved hashes after one of its slices finished."""
+
+    def __init__(
+        self,
+        task_store: TaskStore,
+        artifact_store: ArtifactStore,
+        task: Task,
+        head: Callable[[], bytes],
+        *,
+        shutdown: threading.Event,
+        logger: Any,
+    ) -> None:
+        """``head`` returns the artifact's head bytes (called only when hashing starts there)."""
+        self.task_store = task_store
+        self.artifact_store = artifact_store
+        self.task = task
+        self.head = functools.cache(head)
+        self.shutdown = shutdown
+        self.logger = logger
+
+    def after_finishing(self, slice_index: int) -> None:
+        """Hash the parts from slice ``slice_index`` on if it is the first one not hashed yet.
+
+        Never raises: the chain is only a head start for the completer, which hashes whatever it
+        lacks."""
+        if not resumable_hashes_available():
+            return
+        try:
+            hashed = self._extend(slice_index)
+        except (LogsluiceError, ValueError, OSError) as error:
+            self.logger.info("task.file_hash_stopped", error=str(error))
+            return
+        if hashed:
+            self.logger.info("task.file_hashed", through_slice=slice_index + hashed - 1)
+
+    def _extend(self, slice_index: int) -> int:
+        """Hash from ``slice_index`` while the slices are finished; return how many were."""
+        slices = self.task_store.list_task_slices(self.task.id)
+        if first_unhashed(slices) != slice_index:
+            return 0  # hashed already, or a slice before it waits (its finisher goes on from it)
+        hashes = continued(slices, slice_index, self.head)
+        if hashes is None:
+            return 0
+        index = slice_index
+        while index < len(slices) and not self.shutdown.is_set():
+            if not slices[index].finished:
+                slices = self.task_store.list_task_slices(self.task.id)  # finished since?
+                if index >= len(slices) or not slices[index].finished:
+                    break
+            item = slices[index]
+            if item.file_hash_state is not None:
+                break  # another worker got here first
+            hash_part(self.artifact_store, self.task, item, hashes)
+            state = saved_state(self.head(), hashes)
+            if not self.task_store.record_file_hash(
+                self.task.id, index, written_at=item.written_at, state=state
+            ):
+                break  # another worker stored it first (it goes on), or the slice was replanned
+            index += 1
+        return index - slice_index
+
+
+def hashes_of_parts(
+    task: Task, slices: Sequence[TaskSlice], store: ArtifactStore, head: bytes
+) -> ResumableHashes | None:
+    """Return the running hash over ``head`` and every slice's part in order, continuing the
+    stored chain and reading only the parts after it; None when it cannot be had (no libcrypto,
+    a state made from another head, a part gone), so the caller hashes the published file."""
+    if not resumable_hashes_available():
+        return None
+    start = first_unhashed(slices)
+    start = len(slices) if start is None else start
+    hashes = continued(slices, start, lambda: head)
+    if hashes is None:
+        return None
+    try:
+        for item in slices[start:]:
+            hash_part(store, task, item, hashes)
+    except (ArtifactNotFoundError, ValueError):
+        return None
+    return hashes
