@@ -9,13 +9,16 @@ into ``bench/out/task-<records>/data``), in one run:
 2. *Slices as leasable units*, for each ``--workers`` count (default ``1,2``): a task is created in
    the data directory's SQLite task store; N ``Worker`` processes, each pinned to its own core
    (``os.sched_setaffinity``) with its own read-only ``DuckDBLogStore`` (``--threads`` DuckDB
-   threads) and the local artifact store, claim its slices until it SUCCEEDED. The time is from
-   the moment the processes may start to the task's SUCCEEDED; each process's CPU seconds
-   (user + system, all threads) are summed.
+   threads) and the local artifact store, claim its slices until it SUCCEEDED. Every process runs
+   one small query first (``warm_up``: what a long-running worker has done once already). The
+   time is from the moment the processes may start to the task's SUCCEEDED; each process's CPU
+   seconds (user + system, all threads) are summed.
 
 Reported per run: wall seconds, rows per second, the speed-up over one worker, and CPU seconds per
-million rows (against the single-worker path's). Every output's rows are counted from the file
-and must equal the records loaded; any failure exits with status 1.
+million rows (against the single-worker path's); for the worker runs also the phases of the task's
+timeline from the workers' events (wall clock, any worker): start → planned (serial), planned →
+last slice done (parallel), last slice done → SUCCEEDED (completion, serial). Every output's rows
+are counted from the file and must equal the records loaded; any failure exits with status 1.
 
     .venv/bin/python bench/scale.py --records 10000000
 """
@@ -38,6 +41,7 @@ import zstandard
 
 PROJECT, LOGSTORE = export.PROJECT, export.LOGSTORE
 POLL_SECONDS = 0.05
+PHASE_EVENTS = ("task.started", "task.planned", "task.slice_done", "task.succeeded")
 
 
 @dataclass
@@ -48,6 +52,30 @@ class Measurement:
     seconds: float
     cpu_seconds: float
     rows: int
+
+
+def record_phase_events(events: list[tuple[str, float]]) -> None:
+    """Keep the wall-clock time of this process's task events named in PHASE_EVENTS."""
+    import structlog
+
+    def keep(_logger: object, _method: str, event_dict: Any) -> Any:
+        if event_dict.get("event") in PHASE_EVENTS:
+            events.append((event_dict["event"], time.time()))
+        return event_dict
+
+    configuration = structlog.get_config()
+    structlog.configure(processors=[keep, *configuration["processors"]])
+
+
+def phases(events: list[tuple[str, float]]) -> str:
+    """Return the seconds of the serial start, the slices and the serial completion."""
+    first = {name: min(at for event, at in events if event == name) for name, _ in events}
+    last_slice = max(at for event, at in events if event == "task.slice_done")
+    return (
+        f"start → planned {first['task.planned'] - first['task.started']:.2f} s, "
+        f"slices {last_slice - first['task.planned']:.2f} s, "
+        f"last slice → succeeded {first['task.succeeded'] - last_slice:.2f} s"
+    )
 
 
 def cpu_seconds() -> float:
@@ -99,6 +127,16 @@ def open_log_store(data_dir: Path, arguments: argparse.Namespace) -> Any:
     )
 
 
+def warm_up(source: Any, arguments: argparse.Namespace) -> None:
+    """Run one first query, as a long-running worker has: the first ``execute`` of a process makes
+    DuckDB import pandas (about 0.3 s of CPU) and sqlglot set up its dialect, once per process."""
+    from logsluice.services.task_queries import records_query_for
+
+    request = records_query_for(source, PROJECT, task_spec(arguments), limit=0)
+    with source.stream(request, 1) as reader:
+        reader.read_all()
+
+
 # --- today's single-worker path: one staging file, slices in order ------------------------------
 
 
@@ -114,6 +152,7 @@ def single_file_child(data_dir: Path, arguments: argparse.Namespace, results: An
 
     pin(0)
     source = open_log_store(data_dir, arguments)
+    warm_up(source, arguments)
     task = Task.queued(project=PROJECT, spec=task_spec(arguments), now=datetime.now(UTC))
     started, cpu_started = time.perf_counter(), cpu_seconds()
     plan = plan_task(task, source, [], rows_per_slice=arguments.rows_per_slice)
@@ -171,8 +210,11 @@ def worker_child(
     from logsluice.services.worker import Worker, WorkerSettings
 
     pin(core)
+    events: list[tuple[str, float]] = []
+    record_phase_events(events)
     task_store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))
     source = open_log_store(data_dir, arguments)
+    warm_up(source, arguments)
     runner = TaskRunner(
         task_store=task_store,
         source=source,
@@ -196,16 +238,18 @@ def worker_child(
     while task_store.get_task(PROJECT, task_id).status.value in ("QUEUED", "RUNNING"):
         if worker.run_once() is None:
             time.sleep(POLL_SECONDS)
-    results.put(cpu_seconds() - cpu_started)
+    results.put((cpu_seconds() - cpu_started, events))
     source.close()
     task_store.close()
 
 
 def measure_workers(data_dir: Path, arguments: argparse.Namespace, count: int) -> Measurement:
-    from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
+    from logsluice.adapters.sql import SqlTaskStore, create_sql_engine, migrate_engine
     from logsluice.domain.tasks import Task, TaskStatus
 
-    store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))
+    engine = create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}")
+    migrate_engine(engine)  # a data directory loaded by an older version gets the newest schema
+    store = SqlTaskStore(engine)
     task = store.create_task(
         Task.queued(project=PROJECT, spec=task_spec(arguments), now=datetime.now(UTC))
     )
@@ -217,7 +261,8 @@ def measure_workers(data_dir: Path, arguments: argparse.Namespace, count: int) -
     ]
     for process in processes:
         process.start()
-    time.sleep(arguments.startup_seconds)  # imports and opening the stores are not measured
+    # imports, opening the stores and a first query (warm_up) are not measured
+    time.sleep(arguments.startup_seconds)
     started = time.perf_counter()
     go.set()
     while (current := store.get_task(PROJECT, task.id)).status in (
@@ -226,7 +271,10 @@ def measure_workers(data_dir: Path, arguments: argparse.Namespace, count: int) -
     ):
         time.sleep(POLL_SECONDS)
     seconds = time.perf_counter() - started
-    cpu = sum(results.get(timeout=600) for _ in processes)
+    answers = [results.get(timeout=600) for _ in processes]
+    cpu = sum(cpu for cpu, _ in answers)
+    timeline = phases([item for _, events in answers for item in events])
+    print(f"{count} worker process(es): {timeline}")
     for process in processes:
         process.join()
     if current.status is not TaskStatus.SUCCEEDED:
