@@ -235,19 +235,27 @@ def test_a_running_task_stops_at_its_next_heartbeat_after_cancel(
 
 
 class _StopWhileEncoding:
-    """An encoder that asks the worker to stop once it has encoded a batch, so its slice's part
-    has bytes written when the worker stops."""
+    """An encoder that asks the worker to stop once it has encoded a batch, if it is the
+    ``stop_in``-th encoder to encode one (encoders built for a file's head encode none), so that
+    slice's part has bytes written when the worker stops."""
 
-    def __init__(self, encoder: Any, shutdown: threading.Event) -> None:
+    def __init__(
+        self, encoder: Any, shutdown: threading.Event, encoding: list[Any], stop_in: int
+    ) -> None:
         self._encoder = encoder
         self._shutdown = shutdown
+        self._encoding = encoding
+        self._stop_in = stop_in
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._encoder, name)
 
     def encode(self, batch: pa.RecordBatch) -> Any:
         chunk = self._encoder.encode(batch)
-        self._shutdown.set()
+        if self not in self._encoding:
+            self._encoding.append(self)
+        if len(self._encoding) == self._stop_in and self._encoding[-1] is self:
+            self._shutdown.set()
         return chunk
 
 
@@ -272,13 +280,11 @@ def test_a_slice_interrupted_midway_is_resumed_alone_to_the_same_file(
     worker = make_worker(server, shutdown)
     runner = server.container.runner
     build_encoder = runner.encoder_factory
-    built = 0
+    encoding: list[Any] = []
 
     def encoder_stopping_in_the_third_slice(*arguments: Any, **options: Any) -> Any:
-        nonlocal built
-        built += 1
         encoder = build_encoder(*arguments, **options)
-        return _StopWhileEncoding(encoder, shutdown) if built == 3 else encoder
+        return _StopWhileEncoding(encoder, shutdown, encoding, stop_in=3)
 
     runner.encoder_factory = encoder_stopping_in_the_third_slice
     try:

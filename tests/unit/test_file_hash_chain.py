@@ -64,13 +64,14 @@ def _chained(
     task: Task, store: LocalArtifactStore, slices: list[TaskSlice], through: int, head: bytes
 ) -> list[TaskSlice]:
     """The slices with the states a worker stores, up to and including slice ``through``."""
-    hashes = continued(slices, 0, lambda: head)
-    assert hashes is not None
+    started = continued(slices, 0, lambda: head)
+    assert started is not None
+    digest, hashes = started
     chained = []
     for item in slices:
         if item.slice_index <= through:
             hash_part(store, task, item, hashes)
-            item = replace(item, file_hash_state=saved_state(head, hashes))
+            item = replace(item, file_hash_state=saved_state(digest, hashes))
         chained.append(item)
     return chained
 

@@ -17,7 +17,6 @@ file once, so the checksums are always those of the file.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -33,25 +32,35 @@ from logsluice.services.task_files import artifact_key
 _HEAD_DIGEST_BYTES = 32
 
 
-def saved_state(head: bytes, hashes: ResumableHashes) -> bytes:
-    """Return the stored form of ``hashes``: the head's sha256, then the running state."""
-    return hashlib.sha256(head).digest() + hashes.state()
+def head_digest(head: bytes) -> bytes:
+    """Return the sha256 of the head, which every saved state of its chain begins with."""
+    return hashlib.sha256(head).digest()
+
+
+def saved_state(digest: bytes, hashes: ResumableHashes) -> bytes:
+    """Return the stored form of ``hashes``: the head's sha256 ``digest``, then the state."""
+    return digest + hashes.state()
 
 
 def continued(
-    slices: Sequence[TaskSlice], start: int, head: Callable[[], bytes]
-) -> ResumableHashes | None:
-    """Return the running hash before slice ``start``: the head's, or the state slice
-    ``start - 1`` carries (None when that state was made from another head or is unreadable)."""
+    slices: Sequence[TaskSlice], start: int, head: Callable[[], bytes], *, check_head: bool = True
+) -> tuple[bytes, ResumableHashes] | None:
+    """Return the head's digest and the running hash before slice ``start``: over the head, or
+    the state slice ``start - 1`` carries; None when that state is unreadable or (with
+    ``check_head``) was made from another head. ``head`` is called only when needed."""
     if start == 0:
         hashes = ResumableHashes()
-        hashes.update(head())
-        return hashes
+        data = head()
+        hashes.update(data)
+        return head_digest(data), hashes
     state = slices[start - 1].file_hash_state
-    if state is None or state[:_HEAD_DIGEST_BYTES] != hashlib.sha256(head()).digest():
+    if state is None:
+        return None
+    digest = state[:_HEAD_DIGEST_BYTES]
+    if check_head and digest != head_digest(head()):
         return None
     try:
-        return ResumableHashes.from_state(state[_HEAD_DIGEST_BYTES:])
+        return digest, ResumableHashes.from_state(state[_HEAD_DIGEST_BYTES:])
     except ValueError:
         return None
 
@@ -92,7 +101,7 @@ class FileHasher:
         self.task_store = task_store
         self.artifact_store = artifact_store
         self.task = task
-        self.head = functools.cache(head)
+        self.head = head
         self.shutdown = shutdown
         self.logger = logger
 
@@ -116,9 +125,11 @@ class FileHasher:
         slices = self.task_store.list_task_slices(self.task.id)
         if first_unhashed(slices) != slice_index:
             return 0  # hashed already, or a slice before it waits (its finisher goes on from it)
-        hashes = continued(slices, slice_index, self.head)
-        if hashes is None:
+        # the completer checks the chain's head; workers build it only to start the chain
+        start = continued(slices, slice_index, self.head, check_head=False)
+        if start is None:
             return 0
+        digest, hashes = start
         index = slice_index
         while index < len(slices) and not self.shutdown.is_set():
             if not slices[index].finished:
@@ -129,7 +140,7 @@ class FileHasher:
             if item.file_hash_state is not None:
                 break  # another worker got here first
             hash_part(self.artifact_store, self.task, item, hashes)
-            state = saved_state(self.head(), hashes)
+            state = saved_state(digest, hashes)
             if not self.task_store.record_file_hash(
                 self.task.id, index, written_at=item.written_at, state=state
             ):
@@ -148,9 +159,10 @@ def hashes_of_parts(
         return None
     start = first_unhashed(slices)
     start = len(slices) if start is None else start
-    hashes = continued(slices, start, lambda: head)
-    if hashes is None:
+    started = continued(slices, start, lambda: head)
+    if started is None:
         return None
+    _, hashes = started
     try:
         for item in slices[start:]:
             hash_part(store, task, item, hashes)
