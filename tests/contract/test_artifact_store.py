@@ -296,6 +296,45 @@ def test_complete_without_parts_publishes_head_and_tail(store: ArtifactStore) ->
     assert read_all(store, KEY) == b"a,b\n"
 
 
+def test_parts_put_together_early_are_completed_with_the_rest(store: ArtifactStore) -> None:
+    for number, data in [(1, b"-one"), (2, b"-two"), (4, b"-four"), (5, b"-five")]:
+        write_part(store, KEY, number, data)
+    store.assemble(KEY, [1], head=b"head")
+    store.assemble(KEY, [1, 2], head=b"head")
+    store.assemble(KEY, [1], head=b"head")  # a late, shorter call changes nothing
+    assert not store.exists(KEY)  # nothing is published before complete
+    assert store.complete(KEY, [1, 2, 4, 5], head=b"head", tail=b"!") == 23
+    assert read_all(store, KEY) == b"head-one-two-four-five!"
+    assert store.list_parts(KEY) == []
+    assert store.complete(KEY, [1, 2, 4, 5], head=b"head", tail=b"!") == 23
+
+
+def test_parts_put_together_early_are_dropped_with_the_rest(store: ArtifactStore) -> None:
+    write_part(store, KEY, 1, b"one")
+    write_part(store, KEY, 2, b"two")
+    store.assemble(KEY, [1], head=b"h")
+    store.abort_parts(KEY)
+    store.delete(KEY)
+    store.assemble(KEY, [1, 2], head=b"h")  # after a delete: nothing is made again
+    assert store.list_parts(KEY) == []
+    assert not store.exists(KEY)
+    with pytest.raises(ArtifactNotFoundError):
+        store.complete(KEY, [1, 2], head=b"h")
+
+
+def test_local_assembly_leaves_nothing_after_a_delete(tmp_path: Path) -> None:
+    root = tmp_path / "artifacts"
+    store = LocalArtifactStore(root)
+    write_part(store, KEY, 1, b"x")
+    write_part(store, KEY, 2, b"y")
+    store.assemble(KEY, [1], head=b"h")
+    assert (root / ".staging" / KEY).is_file()  # the file to publish has begun
+    store.delete(KEY)
+    store.assemble(KEY, [1, 2], head=b"h")
+    assert not (root / ".staging" / "project-a" / "0123abcd").exists()
+    assert not (root / "project-a" / "0123abcd").exists()
+
+
 def test_abort_parts_and_delete_drop_every_part(store: ArtifactStore) -> None:
     write_part(store, KEY, 1, b"one")
     writer = store.open_part(KEY, 2)

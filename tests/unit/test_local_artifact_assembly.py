@@ -30,7 +30,7 @@ def test_a_completion_that_died_part_way_resumes_to_the_same_file(
 ) -> None:
     store = LocalArtifactStore(tmp_path)
     _write_parts(store)
-    real_copy = local._copy_into
+    real_copy = local.copy_into
     calls = []
 
     def dying_copy(target, path, size_bytes):  # type: ignore[no-untyped-def]
@@ -39,13 +39,13 @@ def test_a_completion_that_died_part_way_resumes_to_the_same_file(
             raise OSError("the process died here")
         real_copy(target, path, size_bytes)
 
-    monkeypatch.setattr(local, "_copy_into", dying_copy)
+    monkeypatch.setattr(local, "copy_into", dying_copy)
     with pytest.raises(OSError, match="died here"):
         store.complete(KEY, [1, 2, 3], head=HEAD, tail=TAIL)
     assert not store.exists(KEY)  # nothing published
     assert [info.number for info in store.list_parts(KEY)] == [2, 3]  # part 1 moved in
 
-    monkeypatch.setattr(local, "_copy_into", real_copy)
+    monkeypatch.setattr(local, "copy_into", real_copy)
     size = store.complete(KEY, [1, 2, 3], head=HEAD, tail=TAIL)
     assert size == len(EXPECTED)
     assert b"".join(store.read(KEY)) == EXPECTED
@@ -58,15 +58,59 @@ def test_completion_removes_each_part_as_it_is_moved(
 ) -> None:
     store = LocalArtifactStore(tmp_path)
     _write_parts(store)
-    real_copy = local._copy_into
+    real_copy = local.copy_into
     parts_left = []
 
     def counting_copy(target, path, size_bytes):  # type: ignore[no-untyped-def]
         parts_left.append(len(store.list_parts(KEY)))
         real_copy(target, path, size_bytes)
 
-    monkeypatch.setattr(local, "_copy_into", counting_copy)
+    monkeypatch.setattr(local, "copy_into", counting_copy)
     store.complete(KEY, [1, 2, 3], head=HEAD, tail=TAIL)
     # the disk never holds the whole file twice: before each copy, the earlier parts are gone
     assert parts_left == [3, 2, 1]
+    assert b"".join(store.read(KEY)) == EXPECTED
+
+
+def test_assembling_while_another_thread_completes_gives_the_same_file(tmp_path: Path) -> None:
+    import threading
+
+    store = LocalArtifactStore(tmp_path)
+    _write_parts(store)
+    errors: list[BaseException] = []
+
+    def assemble(numbers: list[int]) -> None:
+        try:
+            store.assemble(KEY, numbers, HEAD)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=assemble, args=([1, 2][:n],)) for n in (1, 2, 2, 1)]
+    for thread in threads:
+        thread.start()
+    size = store.complete(KEY, [1, 2, 3], HEAD, TAIL)
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert size == len(EXPECTED)
+    assert b"".join(store.read(KEY)) == EXPECTED
+
+
+def test_a_completion_continues_an_assembly_that_died_part_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = LocalArtifactStore(tmp_path)
+    _write_parts(store)
+    real_copy = local.copy_into
+
+    def dying_copy(target: object, path: Path, size_bytes: int) -> None:
+        real_copy(target, path, size_bytes // 2)  # type: ignore[arg-type]
+        raise OSError("killed mid-copy")
+
+    store.assemble(KEY, [1], HEAD)
+    monkeypatch.setattr(local, "copy_into", dying_copy)
+    with pytest.raises(OSError, match="killed"):
+        store.assemble(KEY, [1, 2], HEAD)
+    monkeypatch.setattr(local, "copy_into", real_copy)
+    assert store.complete(KEY, [1, 2, 3], HEAD, TAIL) == len(EXPECTED)
     assert b"".join(store.read(KEY)) == EXPECTED

@@ -168,6 +168,17 @@ class ArtifactStore(Protocol):
         """
         ...
 
+    def assemble(self, key: str, numbers: Sequence[int], head: bytes = b"") -> None:
+        """Start publishing early, while other parts are still being written: put ``head`` and
+        the committed parts ``numbers`` — the first parts of the file, in its order — together
+        now, so that ``complete`` (with the same head and a list starting with ``numbers``) has
+        only the rest to do. Any process may call it, any number of times, with a growing list.
+        Publishes nothing; parts put together are no longer listed or readable. A store that
+        gains nothing from it (an object store, which completes on the server) does nothing.
+        Raises ArtifactNotFoundError if a listed part is not committed.
+        """
+        ...
+
     def complete(
         self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
     ) -> int:

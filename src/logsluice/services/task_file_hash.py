@@ -7,8 +7,10 @@ slice which is the first one not hashed yet reads its part back (finished parts 
 again), continues the state of the slice before (or starts with the head), stores the state, and
 goes on with the next finished slices; it stops at the first unfinished one, whose worker takes
 over when it finishes (it stores before it looks for more, and the finisher finishes before it
-looks, so one of them always sees the other). The completer hashes whatever is left before it
-completes, then the tail: at the end only the last parts are read, not the whole file.
+looks, so one of them always sees the other). Then it lets the artifact store put the hashed
+parts together already (``ArtifactStore.assemble``: the local store appends them to the file it
+will publish). The completer hashes whatever is left before it completes, then the tail: at the
+end only the last parts are read and copied, not the whole file.
 
 Each saved state begins with the sha256 of the head it started from; a completer whose head
 differs, a chain with a hole (a part gone), or no libcrypto falls back to reading the published
@@ -117,8 +119,24 @@ class FileHasher:
         except (LogsluiceError, ValueError, OSError) as error:
             self.logger.info("task.file_hash_stopped", error=str(error))
             return
-        if hashed:
-            self.logger.info("task.file_hashed", through_slice=slice_index + hashed - 1)
+        if not hashed:
+            return
+        self.logger.info("task.file_hashed", through_slice=slice_index + hashed - 1)
+        try:
+            self._assemble(slice_index + hashed)
+        except (LogsluiceError, OSError) as error:
+            self.logger.info("task.assembly_stopped", error=str(error))
+
+    def _assemble(self, end: int) -> None:
+        """Let the store put the head and the parts of the first ``end`` slices (all hashed)
+        together now, so completing has only the rest to copy."""
+        slices = self.task_store.list_task_slices(self.task.id)[:end]
+        numbers = [
+            item.part_number
+            for item in slices
+            if item.status is SliceStatus.DONE and item.size_bytes > 0
+        ]
+        self.artifact_store.assemble(artifact_key(self.task), numbers, self.head())
 
     def _extend(self, slice_index: int) -> int:
         """Hash from ``slice_index`` while the slices are finished; return how many were."""

@@ -7,35 +7,42 @@ same file system, so publishing is one ``os.replace`` after an ``fsync`` of the 
 Parts (:meth:`LocalArtifactStore.open_part`) live in ``<root>/.staging/<key>.parts/``: an attempt
 writes ``<number>.<random>.tmp`` and its commit appends a 64-byte trailer (sha256, md5, size, magic)
 and renames it to ``<number>.part`` in one ``os.replace``, so a part and its checksums are committed
-together and listing reads only trailers. ``complete`` copies head, parts and tail into the staging
-file (``copy_file_range``: the kernel copies, no bytes pass through Python) and publishes that.
+together and listing reads only trailers. ``assemble`` (while the export runs) and ``complete``
+move head and parts into the staging file (``local_assembly``: ``copy_file_range`` under a
+journal), and ``complete`` adds the tail and publishes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import shutil
 import struct
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from logsluice.adapters.artifacts.local_assembly import (
+    ASSEMBLY_JOURNAL,
+    READ_CHUNK_BYTES,
+    Journal,
+    assembly_lock,
+    copy_into,
+    read_journal,
+    sync_directory,
+    write_journal,
+)
 from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.pipeline.protocols import Chunk, PartInfo
 
 STAGING_DIRECTORY = ".staging"
-READ_CHUNK_BYTES = 1 << 20
 PARTS_SUFFIX = ".parts"
 PART_MAGIC = b"LSPART01"
 _TRAILER = struct.Struct("<32s16sQ8s")  # sha256, md5, size of the data before it, magic
-COPY_CHUNK_BYTES = 1 << 30
 
 
 def _check_key(key: str) -> list[str]:
@@ -45,14 +52,6 @@ def _check_key(key: str) -> list[str]:
     if segments[0] == STAGING_DIRECTORY or "\x00" in key:
         raise InvalidInputError(f"invalid artifact key {key!r}", key=key)
     return segments
-
-
-def _sync_directory(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _read_open_file(file: BinaryIO, start_bytes: int, end_bytes: int | None) -> Iterator[bytes]:
@@ -144,7 +143,7 @@ class LocalPartWriter:
             file.close()
             self._file = None
             os.replace(self._path, self._directory / _part_name(self._number))
-            _sync_directory(self._directory)
+            sync_directory(self._directory)
         return info
 
     def abort(self) -> None:
@@ -171,79 +170,6 @@ def _read_trailer(path: Path) -> tuple[int, bytes, bytes]:
     if magic != PART_MAGIC:
         raise ArtifactStagingError(f"part file {path.name} has no valid trailer")
     return size_bytes, sha256, md5
-
-
-def _copy_into(target: BinaryIO, path: Path, size_bytes: int) -> None:
-    """Append the first ``size_bytes`` of the file at ``path`` to ``target``."""
-    target.flush()
-    with path.open("rb") as source:
-        copied = 0
-        try:
-            while copied < size_bytes:
-                count = os.copy_file_range(
-                    source.fileno(), target.fileno(), min(COPY_CHUNK_BYTES, size_bytes - copied)
-                )
-                if count == 0:
-                    break
-                copied += count
-        except OSError as error:
-            if copied or error.errno not in _NO_COPY_RANGE_ERRNOS:
-                raise
-        if copied < size_bytes:  # another file system, or no copy_file_range: copy in Python
-            source.seek(copied)
-            target.seek(0, os.SEEK_END)
-            remaining = size_bytes - copied
-            while remaining > 0:
-                chunk = source.read(min(READ_CHUNK_BYTES, remaining))
-                if not chunk:
-                    break
-                target.write(chunk)
-                remaining -= len(chunk)
-
-
-ASSEMBLY_JOURNAL = "assembly.json"
-
-
-@dataclass(frozen=True, slots=True)
-class _Journal:
-    """How far a completion got: the parts it publishes, how many are appended to the staging
-    file (and removed), and the staging file's size after them."""
-
-    numbers: list[int]
-    appended: int
-    size_bytes: int
-
-
-def _read_journal(path: Path) -> _Journal | None:
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        return None
-    return _Journal(
-        [int(n) for n in data["numbers"]], int(data["appended"]), int(data["size_bytes"])
-    )
-
-
-def _write_journal(path: Path, journal: _Journal) -> None:
-    """Replace the journal atomically and durably."""
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("wb") as file:
-        file.write(
-            json.dumps(
-                {
-                    "numbers": journal.numbers,
-                    "appended": journal.appended,
-                    "size_bytes": journal.size_bytes,
-                }
-            ).encode()
-        )
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
-
-
-_NO_COPY_RANGE_ERRNOS = frozenset({18, 22, 38, 95})  # EXDEV, EINVAL, ENOSYS, EOPNOTSUPP
 
 
 class LocalArtifactStore:
@@ -298,7 +224,7 @@ class LocalArtifactStore:
                 os.fsync(file.fileno())
             published.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging, published)
-            _sync_directory(published.parent)
+            sync_directory(published.parent)
         self._remove_if_empty(staging.parent)
         return size_bytes
 
@@ -357,43 +283,82 @@ class LocalArtifactStore:
         size_bytes, _, _ = _read_trailer(path)
         return _read_open_file(file, 0, size_bytes)
 
+    def assemble(self, key: str, numbers: Sequence[int], head: bytes = b"") -> None:
+        """Append ``head`` and the parts ``numbers`` (the first parts of the file, in its order)
+        to the staging file now, each removed once the journal records it; see
+        :meth:`ArtifactStore.assemble`. Does nothing once the parts are gone."""
+        directory = self._parts_directory(key)
+        with assembly_lock(directory) as held:
+            if held and not self.exists(key):
+                self._append_parts(key, directory, numbers, head)
+
     def complete(
         self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
     ) -> int:
         """Publish head + parts + tail as ``key`` atomically; see :meth:`ArtifactStore.complete`.
 
-        The parts are moved into the staging file one after another, each removed once a journal
-        (``assembly.json`` beside the parts) records it, so publishing needs room for one part
-        more than the parts already take, not for a second copy of the whole file. A completion
-        that died part-way resumes from the journal: the staging file is cut back to the last
-        recorded part and the rest appended.
+        The parts are moved into the staging file one after another (continuing where
+        :meth:`assemble` or a completion that died part-way got), each removed once a journal
+        records it, so publishing needs room for one part more than the parts take, not for a
+        second copy of the whole file (``local_assembly``).
         """
         directory = self._parts_directory(key)
+        if not directory.is_dir() and self.exists(key):
+            return self.size(key)  # completed before (maybe by a run that died just after)
+        with self._space.translated():
+            directory.mkdir(parents=True, exist_ok=True)
+        with assembly_lock(directory) as held:
+            if not held:  # removed meanwhile: published by another completer, or deleted
+                return self.size(key)
+            journal = read_journal(directory / ASSEMBLY_JOURNAL)
+            if (
+                journal is not None
+                and journal.appended == len(numbers)
+                and self.exists(key)
+                and not self._staging_path(key).exists()
+            ):  # published; only the clean-up was left
+                self._remove_parts(directory)
+                return self.size(key)
+            if journal is None and self.exists(key) and not any(directory.glob("*.part")):
+                self._remove_parts(directory)
+                return self.size(key)  # completed before
+            journal = self._append_parts(key, directory, numbers, head)
+            staging = self.open_staging(key, journal.size_bytes)
+            try:
+                self._space.ensure_room(len(tail))
+                staging.write(tail)
+                staging.sync()
+            finally:
+                staging.close()
+            size_bytes = self.publish(key)
+            self._remove_parts(directory)
+        self._remove_if_empty(directory.parent)
+        return size_bytes
+
+    def _append_parts(
+        self, key: str, directory: Path, numbers: Sequence[int], head: bytes
+    ) -> Journal:
+        """Append to the staging file (begun with ``head``) those of ``numbers`` the journal does
+        not list yet; return the journal after them. Holds the parts' lock."""
         journal_path = directory / ASSEMBLY_JOURNAL
-        journal = _read_journal(journal_path)
-        if journal is not None and journal.numbers != list(numbers):
+        journal = read_journal(journal_path)
+        done = 0 if journal is None else min(journal.appended, len(numbers))
+        if journal is not None and journal.numbers[:done] != list(numbers)[:done]:
             journal = None  # another completion's journal: its parts are gone, start afresh
         if journal is None:
-            if self.exists(key) and not any(directory.glob("*.part")):
-                return self.size(key)  # completed before (maybe by a run that died just after)
             self._check_parts(key, directory, numbers)
             self._space.ensure_room(len(head))
             staging = self.open_staging(key)
-            journal = _Journal(list(numbers), appended=0, size_bytes=len(head))
+            journal = Journal(list(numbers), appended=0, size_bytes=len(head))
             try:
                 staging.write(head)
                 staging.sync()
             finally:
                 staging.close()
-            directory.mkdir(parents=True, exist_ok=True)
-            _write_journal(journal_path, journal)
-        elif (
-            journal.appended == len(numbers)
-            and self.exists(key)
-            and not self._staging_path(key).exists()
-        ):  # published; only the clean-up was left
-            self.abort_parts(key)
-            return self.size(key)
+            write_journal(journal_path, journal)
+        if journal.appended >= len(numbers):
+            return journal
+        journal = Journal(list(numbers), journal.appended, journal.size_bytes)
         self._check_parts(key, directory, numbers[journal.appended :])
         staging = self.open_staging(key, journal.size_bytes)
         try:
@@ -402,21 +367,16 @@ class LocalArtifactStore:
                 size_bytes = _read_trailer(path)[0]
                 self._space.ensure_room(size_bytes)
                 with self._space.translated():
-                    _copy_into(staging.file, path, size_bytes)
+                    copy_into(staging.file, path, size_bytes)
                 staging.sync()
-                journal = _Journal(
+                journal = Journal(
                     journal.numbers, journal.appended + 1, journal.size_bytes + size_bytes
                 )
-                _write_journal(journal_path, journal)
+                write_journal(journal_path, journal)
                 path.unlink()
-            self._space.ensure_room(len(tail))
-            staging.write(tail)
-            staging.sync()
         finally:
             staging.close()
-        size_bytes = self.publish(key)
-        self.abort_parts(key)
-        return size_bytes
+        return journal
 
     def _check_parts(self, key: str, directory: Path, numbers: Sequence[int]) -> None:
         missing = [number for number in numbers if not (directory / _part_name(number)).is_file()]
@@ -426,10 +386,15 @@ class LocalArtifactStore:
             )
 
     def abort_parts(self, key: str) -> None:
-        """Remove every part of ``key`` (committed or being written)."""
+        """Remove every part of ``key`` (committed or being written), after any assembling."""
         directory = self._parts_directory(key)
-        shutil.rmtree(directory, ignore_errors=True)
+        with assembly_lock(directory):
+            self._remove_parts(directory)
         self._remove_if_empty(directory.parent)
+
+    @staticmethod
+    def _remove_parts(directory: Path) -> None:
+        shutil.rmtree(directory, ignore_errors=True)
 
     def link(self, key: str, *, filename: str, expires_at: datetime) -> str | None:
         """None: local artifacts are downloaded through logsluice's own signed links."""

@@ -128,6 +128,9 @@ class S3ArtifactStore:
         size_bytes = self._reader.size_of(object_key, key)
         return self._reader.read_object(object_key, 0, size_bytes)
 
+    def assemble(self, key: str, numbers: Sequence[int], head: bytes = b"") -> None:
+        """Nothing: ``complete`` copies the parts on the server (``UploadPartCopy``)."""
+
     def complete(
         self, key: str, numbers: Sequence[int], head: bytes = b"", tail: bytes = b""
     ) -> int:
