@@ -334,6 +334,7 @@ class SliceRun:
                 self.task, self.source, runner.artifact_store, runner.encoder_factory
             ),
             shutdown=self.shutdown,
+            budget=runner.settings.lease / 4,
             logger=self.logger,
         )
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from logsluice.domain.errors import ArtifactNotFoundError, LogsluiceError
@@ -97,14 +99,18 @@ class FileHasher:
         head: Callable[[], bytes],
         *,
         shutdown: threading.Event,
+        budget: timedelta,
         logger: Any,
     ) -> None:
-        """``head`` returns the artifact's head bytes (called only when hashing starts there)."""
+        """``head`` returns the artifact's head bytes (called only when hashing starts there).
+        No part is started after ``budget`` (the worker holds no lease meanwhile; the rest is
+        left to the next finisher or the completer)."""
         self.task_store = task_store
         self.artifact_store = artifact_store
         self.task = task
         self.head = head
         self.shutdown = shutdown
+        self.budget_seconds = budget.total_seconds()
         self.logger = logger
 
     def after_finishing(self, slice_index: int) -> None:
@@ -149,7 +155,8 @@ class FileHasher:
             return 0
         digest, hashes = start
         index = slice_index
-        while index < len(slices) and not self.shutdown.is_set():
+        started = time.monotonic()
+        while index < len(slices) and not self._should_stop(started):
             if not slices[index].finished:
                 slices = self.task_store.list_task_slices(self.task.id)  # finished since?
                 if index >= len(slices) or not slices[index].finished:
@@ -165,6 +172,9 @@ class FileHasher:
                 break  # another worker stored it first (it goes on), or the slice was replanned
             index += 1
         return index - slice_index
+
+    def _should_stop(self, started: float) -> bool:
+        return self.shutdown.is_set() or time.monotonic() - started > self.budget_seconds
 
 
 def hashes_of_parts(
