@@ -4,13 +4,18 @@ one, finished (the last finisher completes the task), retried, released, and can
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import threading
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
+from logsluice.adapters.artifacts import LocalArtifactStore
 from logsluice.adapters.sql import SqlTaskStore, SqlWebhookStore, create_sql_engine
 from logsluice.domain.errors import LeaseLostError, StorageUnavailableError
 from logsluice.domain.outages import is_transient
@@ -23,6 +28,8 @@ from logsluice.domain.tasks import (
     WebhookTarget,
 )
 from logsluice.domain.timerange import TimeRange
+from logsluice.services.task_file_hash import FileHasher, hashes_of_parts
+from logsluice.services.task_files import artifact_key
 from tests.contract.task_samples import LEASE, NO_LIMIT, OTHER_WORKER, T0, WORKER, make_task
 
 PROCESSES = 4
@@ -452,3 +459,51 @@ def test_a_file_hash_is_stored_once_and_only_on_the_finishing_it_was_computed_fr
     assert not task_store.record_file_hash(task.id, 0, written_at=finished_at, state=b"again")
     stored = task_store.list_task_slices(task.id)
     assert [item.file_hash_state for item in stored] == [b"state-0", None]
+
+
+def test_the_file_hasher_extends_the_chain_in_order_and_never_raises(
+    task_store: SqlTaskStore, tmp_path: Path
+) -> None:
+    task = _started(task_store, slices=3)
+    artifacts = LocalArtifactStore(tmp_path)
+    parts = [b"zero", b"one", b"two"]
+    for index, data in enumerate(parts):
+        writer = artifacts.open_part(artifact_key(task), index + 1)
+        writer.write(data)
+        writer.commit()
+    for worker in ("w0", "w1", "w2"):
+        assert _claim(task_store, worker) is not None
+
+    def hasher(store: Any = artifacts) -> FileHasher:
+        return FileHasher(
+            task_store,
+            store,
+            task,
+            lambda: b"H",
+            shutdown=threading.Event(),
+            budget=LEASE,
+            logger=structlog.get_logger(),
+        )
+
+    def finish(index: int) -> None:
+        outcome = _done(1, len(parts[index]))
+        task_store.finish_slice(task.id, index, f"w{index}", outcome, lease=LEASE, now=T0)
+
+    finish(1)
+    hasher().after_finishing(1)  # slice 0 is not hashed yet: its finisher goes on from it
+    assert [item.file_hash_state for item in task_store.list_task_slices(task.id)] == [None] * 3
+    finish(0)
+    hasher().after_finishing(0)
+    slices = task_store.list_task_slices(task.id)
+    assert [item.file_hash_state is not None for item in slices] == [True, True, False]
+    finish(2)
+
+    class Broken:
+        def __getattr__(self, name: str) -> Any:
+            raise RuntimeError("the store is gone")
+
+    hasher(Broken()).after_finishing(2)  # logged, not raised: the completer goes on
+    slices = task_store.list_task_slices(task.id)
+    hashes = hashes_of_parts(task, slices, artifacts, b"H")
+    assert hashes is not None
+    assert hashes.hexdigests()[0] == hashlib.sha256(b"H" + b"".join(parts)).hexdigest()

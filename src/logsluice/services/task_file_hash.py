@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from logsluice.domain.errors import ArtifactNotFoundError, LogsluiceError
+from logsluice.domain.errors import ArtifactNotFoundError
 from logsluice.domain.tasks import SliceStatus, Task, TaskSlice
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.resumable_hash import ResumableHashes, resumable_hashes_available
@@ -122,16 +122,16 @@ class FileHasher:
             return
         try:
             hashed = self._extend(slice_index)
-        except (LogsluiceError, ValueError, OSError) as error:
-            self.logger.info("task.file_hash_stopped", error=str(error))
+        except Exception as error:  # noqa: BLE001 - only a head start: the completer goes on
+            self.logger.info("task.file_hash_stopped", error=f"{type(error).__name__}: {error}")
             return
         if not hashed:
             return
         self.logger.info("task.file_hashed", through_slice=slice_index + hashed - 1)
         try:
             self._assemble(slice_index + hashed)
-        except (LogsluiceError, OSError) as error:
-            self.logger.info("task.assembly_stopped", error=str(error))
+        except Exception as error:  # noqa: BLE001 - only a head start: complete copies the rest
+            self.logger.info("task.assembly_stopped", error=f"{type(error).__name__}: {error}")
 
     def _assemble(self, end: int) -> None:
         """Let the store put the head and the parts of the first ``end`` slices (all hashed)
