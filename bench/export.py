@@ -45,6 +45,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -122,6 +123,7 @@ class Side:
     output_bytes: int
     columns: list[str]
     idle_rss_bytes: int = 0
+    cpu_seconds: float = 0.0
 
 
 def server_settings(arguments: argparse.Namespace) -> dict[str, str]:
@@ -208,7 +210,7 @@ def measure_task(data_dir: Path, export_format: str, arguments: argparse.Namespa
     with serving.running_server(data_dir, server_settings(arguments)) as server:
         idle_rss_bytes = server.rss_bytes()
         with server.client() as client:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), server.cpu_seconds()
             created = serving.call(
                 client,
                 "POST",
@@ -217,6 +219,7 @@ def measure_task(data_dir: Path, export_format: str, arguments: argparse.Namespa
             )
             task = wait_for_task(client, created["id"])
             seconds = time.perf_counter() - started
+            cpu_seconds = server.cpu_seconds() - cpu_started
             peak_rss_bytes = server.peak_rss_bytes()
             artifact = data_dir / "artifacts" / PROJECT / task["id"] / task["file_name"]
             rows = count_rows(artifact, export_format)
@@ -229,7 +232,7 @@ def measure_task(data_dir: Path, export_format: str, arguments: argparse.Namespa
             serving.call(
                 client, "DELETE", f"/api/v1/projects/{PROJECT}/download-tasks/{task['id']}"
             )
-    return Side(rows, seconds, peak_rss_bytes, output_bytes, columns, idle_rss_bytes)
+    return Side(rows, seconds, peak_rss_bytes, output_bytes, columns, idle_rss_bytes, cpu_seconds)
 
 
 def exported_columns(data_dir: Path, arguments: argparse.Namespace) -> list[str]:
@@ -266,7 +269,14 @@ def measure_copy(
         raise serving.BenchError(f"COPY says {report['rows']} rows, its file holds {rows}")
     # the child's own time (connect + COPY), not its Python start: the baseline's best case
     seconds = report["seconds"]
-    return Side(rows, seconds, report["peak_rss_bytes"], report["output_bytes"], exported)
+    return Side(
+        rows,
+        seconds,
+        report["peak_rss_bytes"],
+        report["output_bytes"],
+        exported,
+        cpu_seconds=report["cpu_seconds"],
+    )
 
 
 def count_rows(path: Path, export_format: str) -> int:
@@ -484,7 +494,7 @@ class _Bucket:
 def run_child(arguments: argparse.Namespace) -> None:
     """Run one side in this (child) process and print its JSON report on the last line."""
     output = Path(arguments.output)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), own_cpu_seconds()
     rows = None
     if arguments.child == "copy-task":
         rows = child_copy_task(arguments)["rows"]
@@ -498,11 +508,18 @@ def run_child(arguments: argparse.Namespace) -> None:
         rows = child_logsluice(Path(arguments.database), arguments.format, output, arguments)
     report = {
         "seconds": time.perf_counter() - started,
+        "cpu_seconds": own_cpu_seconds() - cpu_started,
         "peak_rss_bytes": serving.read_status_bytes(os.getpid(), "VmHWM"),
         "output_bytes": output.stat().st_size,
         "rows": rows,
     }
     print(json.dumps(report))
+
+
+def own_cpu_seconds() -> float:
+    """Return this process's CPU time so far: user + system of all its threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_child_process(command: list[str]) -> dict[str, Any]:

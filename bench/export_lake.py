@@ -29,7 +29,8 @@ import serving
 
 LAKE_HEADER = (
     f"{'records':>12} {'format':<8} {'rows':>12} {'COPY s':>8} {'lake s':>8} {'file s':>8} "
-    f"{'lake/COPY':>9} {'lake/file':>9} {'lake MB':>8}"
+    f"{'lake/COPY':>9} {'lake/file':>9} {'lake MB':>8} {'file MB':>8} "
+    f"{'COPY cpu':>8} {'lake cpu':>8} {'file cpu':>8} {'cpu l/C':>8}"
 )
 
 
@@ -114,7 +115,12 @@ def measure_copy(
     exported = export.read_columns(output, export_format)
     output.unlink(missing_ok=True)
     return export.Side(
-        rows, report["seconds"], report["peak_rss_bytes"], report["output_bytes"], exported
+        rows,
+        report["seconds"],
+        report["peak_rss_bytes"],
+        report["output_bytes"],
+        exported,
+        cpu_seconds=report["cpu_seconds"],
     )
 
 
@@ -149,6 +155,8 @@ def run_lake_mode(arguments: argparse.Namespace) -> bool:
                 print(f"{records:>12,} {export_format:<8} {line}", flush=True)
     print("lake s / file s: the download task through serve on the lake / on the DuckDB file;")
     print("COPY s: a child attaching the same lake and running COPY (attach + COPY).")
+    print("MB: peak RSS (VmHWM) of serve; cpu: CPU seconds (user + system, all threads) of serve")
+    print("during the task, of the COPY child for attach + COPY; cpu l/C: lake cpu / COPY cpu.")
     return passed
 
 
@@ -185,8 +193,12 @@ def table_line(ours: export.Side, copy: export.Side, file_side: export.Side | No
     """Return the columns of LAKE_HEADER after records and format."""
     file_seconds = f"{file_side.seconds:>8.2f}" if file_side else f"{'-':>8}"
     file_ratio = f"{ours.seconds / file_side.seconds:>8.2f}x" if file_side else f"{'-':>9}"
+    file_mebibytes = f"{file_side.peak_rss_bytes / export.MEBIBYTE:>8.0f}" if file_side else "-"
+    file_cpu = f"{file_side.cpu_seconds:>8.2f}" if file_side else f"{'-':>8}"
     return (
         f"{ours.rows:>12,} {copy.seconds:>8.2f} {ours.seconds:>8.2f} {file_seconds} "
         f"{ours.seconds / copy.seconds:>8.2f}x {file_ratio} "
-        f"{ours.peak_rss_bytes / export.MEBIBYTE:>8.0f}"
+        f"{ours.peak_rss_bytes / export.MEBIBYTE:>8.0f} {file_mebibytes:>8} "
+        f"{copy.cpu_seconds:>8.2f} {ours.cpu_seconds:>8.2f} {file_cpu} "
+        f"{ours.cpu_seconds / copy.cpu_seconds:>7.2f}x"
     )

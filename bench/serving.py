@@ -51,6 +51,14 @@ def read_status_bytes(pid: int, field: str) -> int:
     raise BenchError(f"/proc/{pid}/status has no {field}")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """Return a process's CPU time so far (user + system, all threads; ``/proc/<pid>/stat``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces
+    user_ticks, system_ticks = int(fields[11]), int(fields[12])
+    return (user_ticks + system_ticks) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class RunningServer:
     """A ``logsluice serve`` subprocess: its URL, admin token, data directory and process."""
@@ -76,6 +84,10 @@ class RunningServer:
     def rss_bytes(self) -> int:
         """Return the server's resident memory now (VmRSS)."""
         return read_status_bytes(self.process.pid, "VmRSS")
+
+    def cpu_seconds(self) -> float:
+        """Return the server's CPU time so far: user + system of all its threads."""
+        return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """Stop the server with SIGTERM (it closes its stores), SIGKILL if it will not stop."""

@@ -200,13 +200,22 @@ class ReadAhead:
             batch = self._batches.get()
             if batch is _END:
                 if self._error is not None:
-                    raise self._error
+                    raise self._handed_over_error()
                 return
             yield batch
 
     def close(self) -> None:
         self._closed.set()
         self._thread.join()
+
+    def _handed_over_error(self) -> BaseException:
+        """Return the reader's error, no longer kept here: kept, the error's traceback (whose
+        frames hold the slice's reader and this object) would form a cycle that leaves the
+        reader, an engine query holding its memory, open until the next garbage collection."""
+        error, self._error = self._error, None
+        if error is None:
+            raise RuntimeError("the slice's reader has no error to hand over")
+        return error
 
     def _read(self) -> None:
         try:

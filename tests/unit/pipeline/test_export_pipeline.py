@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import shutil
@@ -341,3 +342,47 @@ def test_every_reader_opened_is_closed_the_one_read_ahead_included(
         )
     assert opened == [0, 1, 2]  # in order, each once; a stopped run had slice 2 read ahead
     assert sorted(closed) == opened
+
+
+def test_a_reader_failing_mid_slice_is_released_with_its_error_not_at_a_later_collection(
+    tmp_path: Path,
+) -> None:
+    """A check that fails over a store's stream (records out of time order) must not keep the
+    stream (an engine query holding its memory) open until the garbage collector runs: the
+    slice's sorted retry needs that memory."""
+    closed: list[int] = []
+    source = reader_factory(sample_table(), batch_rows=25)
+
+    def open_checked(item: Slice) -> pa.RecordBatchReader:
+        stream = source(item)
+
+        def engine() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from stream
+            finally:
+                closed.append(item.index)
+
+        def checked(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for number, batch in enumerate(batches):
+                if number == 2:
+                    raise CrashError  # raised by a wrapper, the engine's generator suspended
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(stream.schema, checked(engine()))
+
+    gc.disable()
+    try:
+        failed = False
+        try:
+            run_export(
+                LocalArtifactStore(tmp_path),
+                ExportFormat.CSV,
+                Compression.NONE,
+                open_reader=open_checked,
+            )
+        except CrashError:
+            failed = True
+        assert failed
+        assert closed == [0]
+    finally:
+        gc.enable()
