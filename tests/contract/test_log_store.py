@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from logsluice.adapters.duckdb import sorted_pieces
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query as parse_query
 from logsluice.domain.catalog import FieldType, Logstore
 from logsluice.domain.errors import (
@@ -292,6 +293,21 @@ def test_stream_yields_every_row_in_batches(filled: LogStore) -> None:
     assert len(batches) >= 2
     times = pa.Table.from_batches(batches).column(TIME).to_pylist()
     assert times == sorted(times)
+
+
+@pytest.mark.parametrize("order", [Order.ASC, Order.DESC])
+def test_a_sorted_slice_read_in_pieces_yields_every_matching_row_in_time_order(
+    store: LogStore, order: Order, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sorted_pieces, "PIECE_ROWS", 50)  # 600 records: about 12 pieces
+    for start in (400, 0, 200):  # appended out of time order
+        seconds = list(range(start, start + 200))
+        store.append(PROJECT, LOGSTORE, _records(seconds, status=[s % 7 for s in seconds]))
+    ten_minutes = TimeRange(BASE, BASE + timedelta(minutes=10))  # buckets of 2.3 s
+    reader = store.stream(_query("status>0", ten_minutes, order=order), batch_rows=64)
+    times = pa.Table.from_batches(list(reader), schema=reader.schema).column(TIME).to_pylist()
+    expected = [BASE + timedelta(seconds=second) for second in range(600) if second % 7]
+    assert times == (expected if order is Order.ASC else expected[::-1])
 
 
 def test_an_unknown_column_in_sql_is_an_invalid_query(filled: LogStore) -> None:

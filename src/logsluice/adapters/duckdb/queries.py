@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
@@ -23,11 +23,13 @@ import pyarrow as pa
 from logsluice.adapters.duckdb.emitter import QueryTarget
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.query_language import DuckDBQueryLanguage
+from logsluice.adapters.duckdb.sorted_pieces import PieceReaders, piece_bucket, plan_pieces
 from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identifier, table_sql
 from logsluice.domain.cancellation import interrupting
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidQueryError, QueryCancelledError, QueryTimeoutError
 from logsluice.domain.query_progress import QueryProgress
+from logsluice.domain.timerange import TimeRange
 from logsluice.ports import ColumnInfo, HistogramBucket
 from logsluice.query.suggestions import position_in_sql, unknown_field_error
 
@@ -137,8 +139,12 @@ class QueryRunner:
         return self._run(request, profiled, target.schema)
 
     def stream(self, request: RecordsQuery, batch_rows: int) -> pa.RecordBatchReader:
-        """Return a reader producing the query's rows about ``batch_rows`` at a time."""
+        """Return a reader producing the query's rows about ``batch_rows`` at a time; a slice
+        sorted by time is read in pieces (:mod:`.sorted_pieces`)."""
         target = self._target(request)
+        pieces = self._sorted_pieces(request, target)
+        if len(pieces) > 1:
+            return self._stream_pieces(request, target, pieces, batch_rows)
         statement = self._emitter.select(
             request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
@@ -146,7 +152,7 @@ class QueryRunner:
         if _stream_needs_working_memory(request) or self._is_wide(target.schema):
             held.enter_context(self._sorting())  # until the reader is closed
         cursor = self._connection.cursor()
-        held.callback(_finish, cursor, _start_timer(cursor, request.timeout))
+        held.callback(_finish, cursor, _start_timer(cursor.interrupt, request.timeout))
         try:
             with self._errors(request):
                 held.enter_context(interrupting(request.cancellation, cursor.interrupt))
@@ -161,8 +167,57 @@ class QueryRunner:
         weakref.finalize(batches, held.close)
         return pa.RecordBatchReader.from_batches(reader.schema, batches)
 
+    def _sorted_pieces(self, request: RecordsQuery, target: QueryTarget) -> list[TimeRange]:
+        """The pieces an export slice sorted by time is read in: its range cut where a count of
+        all its records (the time column only) passes ``PIECE_ROWS``; one piece for any other
+        request."""
+        if not _is_sorted_slice(request):
+            return [target.time_range]
+        bucket = piece_bucket(target.time_range)
+        statement = self._emitter.histogram(self.language.parse_query("*"), target, bucket)
+        table = self._run_on_cursor(request, lambda cursor: cursor.sql(statement).to_arrow_table())
+        buckets = [
+            HistogramBucket(start=start.astimezone(UTC), count=int(count))
+            for start, count in zip(
+                table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True
+            )
+        ]
+        return plan_pieces(target.time_range, buckets, request.order)
+
+    def _stream_pieces(
+        self,
+        request: RecordsQuery,
+        target: QueryTarget,
+        pieces: list[TimeRange],
+        batch_rows: int,
+    ) -> pa.RecordBatchReader:
+        statements = [
+            self._emitter.select(
+                request.query, replace(target, time_range=piece), order=request.order, limit=None
+            )
+            for piece in pieces
+        ]
+        held = ExitStack()
+        held.enter_context(self._sorting())  # until the reader is closed
+        readers = PieceReaders(self._connection, statements, batch_rows)
+        held.callback(readers.close)
+        held.callback(_cancel_timer, _start_timer(readers.interrupt, request.timeout))
+        try:
+            with self._errors(request):
+                held.enter_context(interrupting(request.cancellation, readers.interrupt))
+                schema = readers.open()
+        except BaseException:
+            held.close()
+            raise
+        batches = self._batches(request, readers.batches(), held)
+        weakref.finalize(batches, held.close)  # as in stream
+        return pa.RecordBatchReader.from_batches(schema, batches)
+
     def _batches(
-        self, request: RecordsQuery, reader: pa.RecordBatchReader, held: ExitStack
+        self,
+        request: RecordsQuery,
+        reader: Iterable[pa.RecordBatch],
+        held: ExitStack,
     ) -> Iterator[pa.RecordBatch]:
         with held, self._errors(request):
             yield from reader
@@ -195,7 +250,7 @@ class QueryRunner:
         self, request: RecordsQuery, work: Callable[[duckdb.DuckDBPyConnection], _Result]
     ) -> _Result:
         cursor = self._connection.cursor()
-        timer = _start_timer(cursor, request.timeout)
+        timer = _start_timer(cursor.interrupt, request.timeout)
         try:
             with self._errors(request), interrupting(request.cancellation, cursor.interrupt):
                 return work(cursor)
@@ -258,20 +313,35 @@ def _reporting_progress(
     return progress.probing(probe)
 
 
+def _is_sorted_slice(request: RecordsQuery) -> bool:
+    """True for an export's slice sorted by time: a plain SEARCH, sorted, with no limit (and no
+    progress asked, which reports on one query)."""
+    return (
+        request.sort
+        and not request.query.has_sql
+        and request.limit is None
+        and request.progress is None
+    )
+
+
 def _start_timer(
-    cursor: duckdb.DuckDBPyConnection, timeout: timedelta | None
+    interrupt: Callable[[], None], timeout: timedelta | None
 ) -> threading.Timer | None:
     if timeout is None:
         return None
-    timer = threading.Timer(timeout.total_seconds(), cursor.interrupt)
+    timer = threading.Timer(timeout.total_seconds(), interrupt)
     timer.daemon = True
     timer.start()
     return timer
 
 
-def _finish(cursor: duckdb.DuckDBPyConnection, timer: threading.Timer | None) -> None:
+def _cancel_timer(timer: threading.Timer | None) -> None:
     if timer is not None:
         timer.cancel()
+
+
+def _finish(cursor: duckdb.DuckDBPyConnection, timer: threading.Timer | None) -> None:
+    _cancel_timer(timer)
     cursor.close()
 
 
