@@ -4,11 +4,12 @@ the same lake, and (``local``) against the same task on the DuckDB file store, i
 For each ``--records`` size: serve is started on a lake (``local``: a DuckDB catalog file and a
 data directory under ``bench/out/lake-task-<records>/``, reused by later runs; ``s3``: a fresh
 PostgreSQL catalog and a moto bucket from ``lake_servers``), the project and logstore are created
-through the API, serve is stopped and the logstore's table is filled in-process through
-``DuckLakeLogStore`` with the same ``INSERT … SELECT … ORDER BY ts`` as the file store's load. Then
-per format: the download task through serve on the lake (as ``measure_task``), and a child process
-that attaches the same lake and runs ``COPY (SELECT <columns> FROM lake.bench.logs ORDER BY ts) TO
-…`` (attach + COPY timed). With ``local`` the file store's task of ``bench/export.py`` runs too, so
+through the API, serve is stopped and the logstore is filled in-process with the file store's
+records, sorted by time, through ``DuckLakeLogStore.append`` (``APPEND_ROWS`` records at a time),
+so its files are laid out as ingest lays them out. Then per format: the download task through
+serve on the lake (as ``measure_task``), and a child process that attaches the same lake and runs
+``COPY (SELECT <columns> FROM lake.bench.logs ORDER BY ts) TO …`` (attach + COPY timed). With
+``local`` the file store's task of ``bench/export.py`` runs too, so
 the table shows lake task / COPY and lake task / file task.
 """
 
@@ -23,10 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import export
 import lake_servers
+import pyarrow as pa
 import serving
 
+APPEND_ROWS = 500_000
+"""Records per append while the lake is filled (ingest appends one request's records at once)."""
 LAKE_HEADER = (
     f"{'records':>12} {'format':<8} {'rows':>12} {'COPY s':>8} {'lake s':>8} {'file s':>8} "
     f"{'lake/COPY':>9} {'lake/file':>9} {'lake MB':>8} {'file MB':>8} "
@@ -57,7 +62,9 @@ def load_lake(
 
     data_dir = export.OUT / f"lake-{arguments.lake}-task-{records}" / "data"
     marker = data_dir.parent / export.LOADED_MARKER
-    if arguments.lake == "local" and marker.exists() and not arguments.rebuild:
+    loaded = f"{records} appended"  # lakes of earlier runs, filled by one INSERT, are refilled
+    reusable = marker.exists() and marker.read_text() == loaded and not arguments.rebuild
+    if arguments.lake == "local" and reusable:
         print(f"reusing {data_dir.parent} ({records:,} records)")
         return data_dir
     shutil.rmtree(data_dir.parent, ignore_errors=True)  # an s3 lake is new each run
@@ -70,18 +77,36 @@ def load_lake(
         with store._cursor() as cursor:
             for name, type_sql in export.FIELD_TYPES.items():
                 cursor.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {type_sql}')
-            columns = ", ".join(f'"{name}"' for name in (export.TIME_FIELD, *export.FIELD_TYPES))
-            casts = ", ".join(
-                f'CAST("{name}" AS {type_sql})' for name, type_sql in export.FIELD_TYPES.items()
-            )
-            cursor.execute(
-                f'INSERT INTO {table} ({columns}) SELECT "{export.TIME_FIELD}", {casts} '
-                f'FROM ({export.select_sql(records)}) ORDER BY "{export.TIME_FIELD}"'
-            )
+        for batch in sorted_records(records, arguments.threads):
+            store.append(export.PROJECT, export.LOGSTORE, pa.Table.from_batches([batch]))
     finally:
         store.close()
-    marker.write_text(str(records))
+    marker.write_text(loaded)
     return data_dir
+
+
+def sorted_records(records: int, threads: int) -> Iterator[pa.RecordBatch]:
+    """Yield the dataset sorted by time, with logsluice's field types, ``APPEND_ROWS`` at a time.
+
+    The lake is filled through ``DuckLakeLogStore.append``, as ingest fills it, so its files are
+    laid out as ingest lays them out: in time order. (One ``INSERT … SELECT … ORDER BY`` straight
+    into the lake is not: DuckLake writes with a parallel writer that does not keep the input's
+    order, duckdb/ducklake#1356, and a task would read such a lake sorted.)
+    """
+    connection = duckdb.connect(config={"threads": threads})
+    try:
+        connection.execute("SET TimeZone = 'UTC'")
+        casts = ", ".join(
+            f'CAST("{name}" AS {type_sql}) AS "{name}"'
+            for name, type_sql in export.FIELD_TYPES.items()
+        )
+        reader = connection.execute(
+            f'SELECT "{export.TIME_FIELD}", {casts} FROM ({export.select_sql(records)}) '
+            f'ORDER BY "{export.TIME_FIELD}"'
+        ).fetch_record_batch(APPEND_ROWS)
+        yield from reader
+    finally:
+        connection.close()
 
 
 def measure_copy(
