@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from logsluice.adapters.duckdb.lake_location import S3Access, parse_lake_url
+from logsluice.adapters.duckdb.lake_store import lake_extensions
 from logsluice.adapters.log_stores import is_shared_log_store
 from logsluice.domain.errors import InvalidInputError
 
@@ -84,3 +85,25 @@ def test_malformed_urls_are_refused_with_the_forms_to_use(url: str) -> None:
 )
 def test_workers_read_directly_only_from_lakes_many_processes_open(url: str, shared: bool) -> None:
     assert is_shared_log_store(url) is shared
+
+
+@pytest.mark.parametrize(
+    ("url", "extensions"),
+    [
+        (
+            "ducklake:postgresql://u@h/lake?data_path=s3://logs",
+            ["ducklake", "postgres_scanner", "httpfs"],
+        ),
+        ("ducklake:postgresql://u@h/lake?data_path=/srv/data", ["ducklake", "postgres_scanner"]),
+        (
+            "ducklake:sqlite:///srv/lake.sqlite?data_path=s3://logs",
+            ["ducklake", "sqlite_scanner", "httpfs"],
+        ),
+        ("ducklake:///srv/catalog.ducklake?data_path=/srv/data", ["ducklake"]),
+    ],
+)
+def test_a_lake_loads_only_the_extensions_its_catalog_and_data_need(
+    url: str, extensions: list[str]
+) -> None:
+    location = parse_lake_url(url, ENVIRONMENT)
+    assert [extension.name for extension in lake_extensions(location)] == extensions

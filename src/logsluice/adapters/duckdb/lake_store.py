@@ -1,10 +1,10 @@
 """``DuckLakeLogStore``: the LogStore port on a DuckLake (a catalog database plus Parquet files).
 
-Each process opens an in-memory DuckDB, loads the DuckLake extensions from the installed packages
-(:mod:`.extensions`), creates its S3 secret (temporary, never visible to user SQL: the allow-list
-refuses secret and ``ducklake_*`` functions) and attaches the lake as ``lake``; the tables are
-``lake."<project>"."<logstore>"`` with the layout of :mod:`.engine_store`, partitioned by day of
-the time field, and every append is sorted by time, so each data file covers a narrow time span
+Each process opens an in-memory DuckDB, loads the extensions the lake needs from the installed
+packages (:mod:`.extensions`, :func:`lake_extensions`), creates its S3 secret (temporary, never
+visible to user SQL: the allow-list refuses secret and ``ducklake_*`` functions) and attaches the
+lake as ``lake``; the tables are ``lake."<project>"."<logstore>"`` with the layout of
+:mod:`.engine_store`, partitioned by day of the time field, and every append is sorted by time, so each data file covers a narrow time span
 and a time-range query reads only the files whose min/max (kept in the catalog) meet its range.
 
 Any number of processes on any hosts append to one logstore at once: DuckLake commits
@@ -38,6 +38,7 @@ from logsluice.adapters.duckdb.extensions import (
     HTTPFS,
     POSTGRES,
     SQLITE,
+    Extension,
     ExtensionDirectory,
 )
 from logsluice.adapters.duckdb.lake_location import LakeLocation, parse_lake_url
@@ -107,7 +108,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
         self.location = parse_lake_url(url, environment or {})
         self.maintenance_grace = maintenance_grace
         self._last_cleanup = datetime.min.replace(tzinfo=UTC)
-        self._extensions = ExtensionDirectory([DUCKLAKE, HTTPFS, POSTGRES, SQLITE])
+        self._extensions = ExtensionDirectory(lake_extensions(self.location))
         self._spill = Path(tempfile.mkdtemp(prefix="logsluice-lake-spill-"))
         config = engine_config(memory_limit_bytes, threads, self._extensions.config())
         config["temp_directory"] = str(self._spill)
@@ -281,6 +282,20 @@ def create_lake_log_store(
         min_free_bytes=min_free_bytes,
         max_fields=max_fields,
     )
+
+
+def lake_extensions(location: LakeLocation) -> list[Extension]:
+    """Return the extensions a lake needs: DuckLake, its catalog's scanner (PostgreSQL, SQLite;
+    a DuckDB catalog needs none) and httpfs for data on S3. Only these are loaded: each one
+    loaded holds 5-20 MiB of every node's memory."""
+    needed = [DUCKLAKE]
+    if location.metadata.startswith("postgres:"):
+        needed.append(POSTGRES)
+    elif location.metadata.startswith("sqlite:"):
+        needed.append(SQLITE)
+    if location.data_on_s3:
+        needed.append(HTTPFS)
+    return needed
 
 
 def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> None:
