@@ -33,6 +33,7 @@ from tests.contract.conftest_lake import (
     new_s3_bucket,
     open_lake,
     postgresql_s3_lake_url,
+    reset_lake,
 )
 from tests.s3_server import S3Server
 
@@ -106,6 +107,27 @@ def test_a_dropped_logstore_leaves_no_objects_in_the_bucket(
         assert _bucket_keys(s3_server, bucket) == []
     finally:
         store.close()
+
+
+def _external_cache_bytes(store: DuckLakeLogStore) -> int:
+    with store._cursor() as cursor:
+        row = cursor.execute(
+            "SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'EXTERNAL_FILE_CACHE'"
+        ).fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+@pytest.mark.postgresql
+def test_records_read_from_the_bucket_are_not_kept_in_memory(
+    postgresql_s3_lake: DuckLakeLogStore,
+) -> None:
+    store = postgresql_s3_lake
+    reset_lake(store)
+    store.create_logstore(Logstore(PROJECT, "read", 7, "timestamp", BASE))
+    store.append(PROJECT, "read", _records(0, 20_000, message="x" * 200))
+    reader = store.stream(_query("read"), 1_000)
+    assert sum(batch.num_rows for batch in reader) == 20_000
+    assert _external_cache_bytes(store) == 0  # DuckDB's cache of remote bytes is off
 
 
 def test_compaction_merges_small_files_and_keeps_every_record(
