@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import process_cpu
 
 LOGSLUICE = Path(sys.executable).parent / "logsluice"
 STARTUP_SECONDS = 60.0
@@ -49,14 +50,6 @@ def read_status_bytes(pid: int, field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
     raise BenchError(f"/proc/{pid}/status has no {field}")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """Return a process's CPU time so far (user + system, all threads; ``/proc/<pid>/stat``)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces
-    user_ticks, system_ticks = int(fields[11]), int(fields[12])
-    return (user_ticks + system_ticks) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -87,7 +80,7 @@ class RunningServer:
 
     def cpu_seconds(self) -> float:
         """Return the server's CPU time so far: user + system of all its threads."""
-        return process_cpu_seconds(self.process.pid)
+        return process_cpu.cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         """Stop the server with SIGTERM (it closes its stores), SIGKILL if it will not stop."""
