@@ -129,7 +129,7 @@ def test_the_parts_are_hashed_as_their_slices_finish_and_the_checksums_are_the_f
     client: TestClient, server: Server, export_format: str, compression: str
 ) -> None:
     task = create(client, query="*", format=export_format, compression=compression)
-    run_queued(server)  # one worker, slices in order: each part hashed once its slice finished
+    run_queued(server)  # one worker, slices in order: each finisher hashes its own part
     slices = server.container.task_store.list_task_slices(task["id"])
     assert len(slices) >= 8
     # every slice but the last carries the running hash; the completer hashed the last part

@@ -16,7 +16,6 @@ import copy
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -95,7 +94,6 @@ class TaskRunner:
         self.settings = settings
         # tasks a slice of which was not in time order in storage: their slices are read sorted
         self.unsorted_tasks: set[str] = set()
-        self.file_hashing = BackgroundHashing()
 
     def run_work(self, work: ClaimedWork, worker_id: str, shutdown: threading.Event) -> None:
         """Start the claimed task, or run the claimed slice (completing the task if it was the
@@ -293,7 +291,6 @@ class _TaskStart:
 
     def _complete(self) -> bool:
         runner, spec = self.runner, self.task.spec
-        runner.file_hashing.wait(self.task.id)  # this process's head start, before the rest
         slices = runner.task_store.list_task_slices(self.task.id)
         schema = pinned_schema(self.task, self.source, runner.artifact_store)
         encoder = runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
@@ -328,41 +325,3 @@ class _TaskStart:
             return
         self.logger.exception("task.crashed")
         self.finisher.fail("internal_error", f"{type(error).__name__}: {error}")
-
-
-class BackgroundHashing:
-    """Hashes finished parts on a thread of its own (ADR 0018's chain), so the worker that
-    finished a slice claims its next one at once instead of reading its part back first.
-
-    One thread per process keeps a task's parts hashed in the order their slices finished; the
-    completer waits for this process's pending hashing of its task before hashing what is left.
-    The hashing is only a head start (it never raises and stops at its budget)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: dict[str, list[Future[None]]] = {}
-
-    def submit(self, task_id: str, work: Callable[[], None]) -> None:
-        """Run ``work`` (hashing parts of ``task_id``) after the work submitted before it."""
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="file-hash")
-            future = self._executor.submit(work)
-            pending = [item for item in self._pending.get(task_id, []) if not item.done()]
-            self._pending[task_id] = [*pending, future]
-
-    def wait(self, task_id: str) -> None:
-        """Return once the hashing submitted for ``task_id`` so far has ended."""
-        with self._lock:
-            pending = self._pending.pop(task_id, [])
-        for future in pending:
-            with suppress(Exception):
-                future.result()
-
-    def wait_all(self) -> None:
-        """Return once every hashing submitted so far has ended."""
-        with self._lock:
-            task_ids = list(self._pending)
-        for task_id in task_ids:
-            self.wait(task_id)

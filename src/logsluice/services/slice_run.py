@@ -294,11 +294,8 @@ class SliceRun:
             bytes=outcome.size_bytes,
             status=str(outcome.status),
         )
-        if not last:  # hash the finished parts in order meanwhile: the completer has little left
-            hasher, slice_index = self._file_hasher(), self.item.slice_index
-            self.runner.file_hashing.submit(
-                self.task.id, lambda: hasher.after_finishing(slice_index)
-            )
+        if not last:  # hash the finished parts in order now, so the completer has little left
+            self._file_hasher().after_finishing(self.item.slice_index)
         return task if last else None
 
     def _record_finish(self, outcome: SliceOutcome) -> tuple[Task, bool]:
