@@ -353,6 +353,12 @@ def parse_arguments() -> argparse.Namespace:
         "against one node ingesting the whole file (bench/ingest_lake.py) instead of the paths",
     )
     parser.add_argument(
+        "--warmup-records",
+        type=int,
+        default=1000,
+        help="--lake: records sent to each node before the clock starts (0: none)",
+    )
+    parser.add_argument(
         "--postgresql-url",
         default="postgresql://postgres@127.0.0.1:5432",
         help="--lake: the PostgreSQL server whose fresh databases catalog the lakes "
