@@ -29,7 +29,8 @@ decompressed and read by DuckDB: its rows and its distinct ``trace_id`` values m
 it). The task is deleted through the API, after which no object under its prefix and no
 unfinished multipart upload may remain. The slices' claims are read from the task store
 (``task_slices.attempts``) before the delete: claims beyond one per slice are slices run again
-after a kill. Any disagreement exits with status 1.
+after a kill in the task's last attempt (a task claimed again requeues its unfinished slices
+with their claims reset). Any disagreement exits with status 1.
 
 The lease is 3 s and the janitor runs every second, so a killed worker's slices are claimed
 again soon; ``LOGSLUICE_TASK_MAX_ATTEMPTS`` and ``LOGSLUICE_TASK_SLICE_ATTEMPTS`` are raised
@@ -229,7 +230,7 @@ def run_format(
 def _print_table(outcomes: list[Outcome], records: int) -> bool:
     print(
         "| format | rows in file | distinct trace_id | kills | S3 outages | time | task attempts "
-        "| slices | slice claims | sha256 = manifest | clean after delete | passed |"
+        "| slices | slice claims (last attempt) | sha256 = manifest | clean after delete | passed |"
     )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |")
     good = True
