@@ -28,7 +28,6 @@ The figures in ``docs/reliability.md`` ("SIGKILL during export") come from this 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import random
 import sys
 import tempfile
@@ -40,14 +39,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import export
-from restarts import ServerPool, kill
-from serving import BenchError, RunningServer, call, create_logstore, describe_run
+from restarts import ServerPool, file_sha256, kill, rows_and_ids
+from serving import RunningServer, call, create_logstore, describe_run
 
 TASKS_URL = f"/api/v1/projects/{export.PROJECT}/download-tasks"
 LEASE_SECONDS = 3
 JANITOR_SECONDS = 1
 POLL_SECONDS = 0.05
-READERS = {"csv": "read_csv", "jsonl": "read_json", "parquet": "read_parquet"}
 
 
 @dataclass
@@ -120,30 +118,6 @@ def _storm(
     return server, kills
 
 
-def _check_file(path: Path, export_format: str) -> tuple[int, int]:
-    import duckdb
-
-    reader = READERS[export_format]
-    connection = duckdb.connect(config={"threads": 1})
-    try:
-        row = connection.execute(
-            f"SELECT count(*), count(DISTINCT trace_id) FROM {reader}(?)", [str(path)]
-        ).fetchone()
-    finally:
-        connection.close()
-    if row is None:
-        raise BenchError(f"DuckDB read nothing from {path}")
-    return int(row[0]), int(row[1])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as reader:
-        while block := reader.read(16 * export.MEBIBYTE):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _query_rows(server: RunningServer) -> int:
     body = export.task_body("csv")
     query = {"query": "* | SELECT count(*) AS n", "from": body["from"], "to": body["to"]}
@@ -167,8 +141,8 @@ def run_format(
     outcome.seconds = time.monotonic() - started
     outcome.attempts = int(task["attempts"])
     artifact = server.data_dir / "artifacts" / export.PROJECT / task_id / task["file_name"]
-    outcome.rows, outcome.distinct = _check_file(artifact, export_format)
-    outcome.sha_ok = _sha256(artifact) == manifest["sha256"]
+    outcome.rows, outcome.distinct = rows_and_ids(artifact, export_format)
+    outcome.sha_ok = file_sha256(artifact) == manifest["sha256"]
     outcome.query_rows = _query_rows(server)
     return server, outcome
 

@@ -43,7 +43,6 @@ workers in a fleet") come from this script.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import secrets
@@ -59,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import export
 import lake_servers
 from fleet import BUCKET, PREFIX, Fleet, S3Server, create_database, drop_database
+from restarts import file_sha256, rows_and_ids
 from serving import BenchError, call, create_logstore, describe_run, server_environment
 
 TASKS_URL = f"/api/v1/projects/{export.PROJECT}/download-tasks"
@@ -67,7 +67,6 @@ LEASE_SECONDS = 3
 JANITOR_SECONDS = 1
 POLL_SECONDS = 0.1
 CLEANUP_SECONDS = 60
-READERS = {"csv": "read_csv", "jsonl": "read_json", "parquet": "read_parquet"}
 FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED")
 
 
@@ -150,30 +149,6 @@ def _storm(
         time.sleep(POLL_SECONDS)
 
 
-def _check_file(path: Path, export_format: str) -> tuple[int, int]:
-    import duckdb
-
-    reader = READERS[export_format]
-    connection = duckdb.connect(config={"threads": 1})
-    try:
-        row = connection.execute(
-            f"SELECT count(*), count(DISTINCT trace_id) FROM {reader}(?)", [str(path)]
-        ).fetchone()
-    finally:
-        connection.close()
-    if row is None:
-        raise BenchError(f"DuckDB read nothing from {path}")
-    return int(row[0]), int(row[1])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as reader:
-        while block := reader.read(16 * export.MEBIBYTE):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _bucket_is_clean(s3: S3Server, task_prefix: str) -> tuple[bool, str]:
     """Wait until no object under ``task_prefix`` and no unfinished upload in the bucket remain."""
     bucket = s3.client()
@@ -217,8 +192,8 @@ def run_format(
         bucket.download_file(BUCKET, task_prefix + task["file_name"], str(local))
         beside = bucket.get_object(Bucket=BUCKET, Key=task_prefix + "manifest.json")
         beside_sha = json.loads(beside["Body"].read())["sha256"]
-        outcome.rows, outcome.distinct = _check_file(local, export_format)
-        outcome.sha_ok = _sha256(local) == manifest["sha256"] == beside_sha
+        outcome.rows, outcome.distinct = rows_and_ids(local, export_format)
+        outcome.sha_ok = file_sha256(local) == manifest["sha256"] == beside_sha
         local.unlink()
         call(client, "DELETE", f"{TASKS_URL}/{task_id}")
     outcome.clean, left = _bucket_is_clean(s3, task_prefix)
