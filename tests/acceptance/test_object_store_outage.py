@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import orjson
 import pytest
@@ -73,14 +72,7 @@ def environment(base: Path, name: str, postgresql: str, bucket: S3Bucket) -> dic
 
 
 def bucket_client(bucket: S3Bucket) -> Any:
-    server = bucket.server
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-    )
+    return bucket.server.client()
 
 
 def unfinished_uploads(s3: Any, bucket: str) -> list[Any]:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import orjson
 import pyarrow.parquet as pq
@@ -68,14 +67,7 @@ def environment(base: Path, name: str, postgresql: str, bucket: S3Bucket) -> dic
 
 
 def bucket_client(bucket: S3Bucket) -> Any:
-    server = bucket.server
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-    )
+    return bucket.server.client()
 
 
 def records() -> bytes:

@@ -13,7 +13,6 @@ import re
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 import zstandard
 from playwright.sync_api import expect
@@ -53,14 +52,7 @@ def remove_all_sinks(console: Console) -> None:
 
 
 def read_object(bucket: S3Bucket, key: str) -> bytes:
-    server = bucket.server
-    client = boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-    )
+    client = bucket.server.client()
     body: bytes = client.get_object(Bucket=bucket.name, Key=key)["Body"].read()
     return body
 

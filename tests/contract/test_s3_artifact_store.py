@@ -35,13 +35,7 @@ def s3_store(server: S3Server, bucket: str, *, secret: str | None = None) -> S3A
 
 
 def raw_client(server: S3Server) -> boto3.session.Session:
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-    )
+    return server.client()
 
 
 def write_part(store: S3ArtifactStore, number: int, data: bytes) -> None:

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from fastapi.testclient import TestClient
@@ -51,14 +50,7 @@ SECRET = "sink-secret-value"
 
 
 def bucket_client(bucket: S3Bucket) -> Any:
-    server = bucket.server
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key_id,
-        aws_secret_access_key=server.secret_access_key,
-        region_name=server.region,
-    )
+    return bucket.server.client()
 
 
 def object_keys(bucket: S3Bucket) -> list[str]:
@@ -276,13 +268,7 @@ def test_a_sink_with_a_wrong_secret_fails_the_task_as_refused(
     admin: TestClient, app_server: Server, sigv4_s3_server: S3Server
 ) -> None:
     """rclone checks SigV4: the sink's own key signs, and a wrong secret is refused, not retried."""
-    signed = boto3.client(
-        "s3",
-        endpoint_url=sigv4_s3_server.endpoint,
-        aws_access_key_id=sigv4_s3_server.access_key_id,
-        aws_secret_access_key=sigv4_s3_server.secret_access_key,
-        region_name=sigv4_s3_server.region,
-    )
+    signed = sigv4_s3_server.client()
     signed.create_bucket(Bucket="customer-sink")
     body = {
         "endpoint": sigv4_s3_server.endpoint,

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import orjson
 import pytest
@@ -346,13 +345,7 @@ def test_a_job_with_a_registered_sink_leaves_its_file_in_that_bucket(
     assert job.status == "SUCCEEDED", job.execution_details.error_message
     echoed = job.configuration.sink
     assert (echoed.bucket, echoed.prefix, echoed.role_arn) == ("oss-main", "download/", role_arn)
-    objects = boto3.client(
-        "s3",
-        endpoint_url=s3_bucket.server.endpoint,
-        aws_access_key_id=s3_bucket.server.access_key_id,
-        aws_secret_access_key=s3_bucket.server.secret_access_key,
-        region_name=s3_bucket.server.region,
-    ).list_objects_v2(Bucket=s3_bucket.name)
+    objects = s3_bucket.server.client().list_objects_v2(Bucket=s3_bucket.name)
     keys = sorted(item["Key"] for item in objects["Contents"])
     assert [key.rsplit("/", 1)[-1] for key in keys] == [
         "columns.json",

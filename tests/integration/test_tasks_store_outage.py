@@ -109,6 +109,14 @@ def run_until_ended(server: Server, client: TestClient, task_id: str) -> dict[st
     return task
 
 
+def loaded_task(server: Server) -> tuple[TestClient, dict[str, Any]]:
+    """An authorized client of ``server`` with RECORDS records loaded, and a CSV+gzip task of
+    them."""
+    client = authorized_client(server)
+    load(client, generate_records(RECORDS))
+    return client, create(client, query="*", format="csv", compression="gzip")
+
+
 def run_in_thread(work: Callable[[], object]) -> threading.Thread:
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
@@ -120,9 +128,7 @@ def test_planning_waits_for_the_object_store_holding_the_task(
 ) -> None:
     s3 = restartable_s3_server
     server = outage_server()
-    client = authorized_client(server)
-    load(client, generate_records(RECORDS))
-    task = create(client, query="*", format="csv", compression="gzip")
+    client, task = loaded_task(server)
     s3.kill()
     planner = run_in_thread(make_worker(server).run_once)
     waiting = wait_until(lambda: shown_waiting(client, task["id"]), "the task to show the outage")
@@ -174,9 +180,7 @@ def test_a_slice_waits_out_an_outage_longer_than_its_attempts(
 ) -> None:
     s3 = restartable_s3_server
     server = outage_server(task_slice_attempts=1)  # one failure counted would fail the task
-    client = authorized_client(server)
-    load(client, generate_records(RECORDS))
-    task = create(client, query="*", format="csv", compression="gzip")
+    client, task = loaded_task(server)
     worker = make_worker(server)
     while get(client, task["id"])["slices_done"] < 1:
         assert worker.run_once() is not None
@@ -203,9 +207,7 @@ def test_an_outage_longer_than_the_window_fails_the_task_naming_the_store(
 ) -> None:
     s3 = restartable_s3_server
     server = outage_server(outage_retry_window=timedelta(seconds=3))
-    client = authorized_client(server)
-    load(client, generate_records(RECORDS))
-    task = create(client, query="*", format="csv", compression="gzip")
+    client, task = loaded_task(server)
     s3.kill()
     current = run_until_ended(server, client, task["id"])
     assert current["status"] == "FAILED"
@@ -218,9 +220,7 @@ def test_a_worker_stopping_while_it_waits_gives_the_task_back(
 ) -> None:
     s3 = restartable_s3_server
     server = outage_server()
-    client = authorized_client(server)
-    load(client, generate_records(RECORDS))
-    task = create(client, query="*", format="csv", compression="gzip")
+    client, task = loaded_task(server)
     s3.kill()
     shutdown = threading.Event()
     planner = run_in_thread(make_worker(server, shutdown).run_once)
@@ -254,9 +254,7 @@ def test_a_partition_from_the_postgresql_task_store_delays_the_task(
             task_rows_per_slice=500,
             outage_retry_max_delay=timedelta(seconds=1),
         )
-        client = authorized_client(server)
-        load(client, generate_records(RECORDS))
-        task = create(client, query="*", format="csv", compression="gzip")
+        client, task = loaded_task(server)
         worker = make_worker(server)
         while get(client, task["id"])["slices_done"] < 1:
             assert worker.run_once() is not None
