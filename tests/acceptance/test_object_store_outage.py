@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,13 +25,14 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.acceptance.conftest import free_port
+from tests.acceptance.test_scale_out_s3 import TOKEN
+from tests.acceptance.test_scale_out_s3 import environment as fleet_environment
 from tests.acceptance.test_tasks_crash_recovery import Processes, postgresql_url  # noqa: F401
 from tests.integration.tasks_support import decompress
 from tests.s3_server import RestartableS3Server, S3Bucket
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.timeout(300)]
 
-TOKEN = "outage-" + secrets.token_hex(8)
 PROJECT = "/api/v1/projects/shop"
 TASKS = f"{PROJECT}/download-tasks"
 RANGE = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z"}
@@ -50,25 +49,14 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 
 def environment(base: Path, name: str, postgresql: str, bucket: S3Bucket) -> dict[str, str]:
-    inherited = {key: value for key, value in os.environ.items() if not key.startswith("LOGSLUICE")}
-    return (
-        inherited
-        | bucket.server.environment()
-        | {
-            "AWS_MAX_ATTEMPTS": "2",  # the client gives up within a second: the runner waits
-            "LOGSLUICE_DATA_DIR": str(base / name),
-            "LOGSLUICE_DATABASE_URL": postgresql,
-            "LOGSLUICE_ARTIFACT_STORE_URL": bucket.url("artifacts"),
-            "LOGSLUICE_ADMIN_TOKEN": TOKEN,
-            "LOGSLUICE_LINK_SECRET": "link-" + "0" * 40,
-            "LOGSLUICE_ACCESS_KEY_CIPHER_KEY": (base / "cipher-key").read_text(),
-            "LOGSLUICE_TASK_ROWS_PER_SLICE": str(ROWS_PER_SLICE),
-            "LOGSLUICE_TASK_LEASE": "5",
-            "LOGSLUICE_OUTAGE_RETRY_MAX_DELAY": "2",
-            "LOGSLUICE_JANITOR_INTERVAL": "1",
-            "LOGSLUICE_DISK_RESERVE_BYTES": "0",
-        }
-    )
+    """The scale-out deployment's settings, with short outage waits and a client that gives up
+    within a second (``AWS_MAX_ATTEMPTS``), so the runner's own waiting is what is exercised."""
+    return fleet_environment(base, name, postgresql, bucket) | {
+        "AWS_MAX_ATTEMPTS": "2",
+        "LOGSLUICE_TASK_ROWS_PER_SLICE": str(ROWS_PER_SLICE),
+        "LOGSLUICE_TASK_LEASE": "5",
+        "LOGSLUICE_OUTAGE_RETRY_MAX_DELAY": "2",
+    }
 
 
 def bucket_client(bucket: S3Bucket) -> Any:
