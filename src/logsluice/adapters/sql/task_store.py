@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
-from logsluice.adapters.sql.slice_leases import SqlSliceLeases, cancel_if_idle
+from logsluice.adapters.sql.slice_leases import FINISHED_VALUES, SqlSliceLeases, cancel_if_idle
 from logsluice.adapters.sql.task_queue import (
     ahead_of,
     claim_statement,
@@ -270,15 +270,27 @@ class SqlTaskStore(SqlSliceLeases):
         """Requeue, fail or finish cancelling tasks whose lease lapsed; see the TaskStore port."""
         lapsed = tasks.c.lease_expires_at < now
         exhausted = tasks.c.attempts >= max_attempts
+        # A planned task with slices still to finish lives by its slices' own leases: while they
+        # wait (for a retry, an outage's end or a free worker) no one renews the task's lease,
+        # and requeuing the task then would cost it an attempt for nothing (ADR 0024).
+        slices_pending = (
+            select(task_slices.c.task_id)
+            .where(
+                task_slices.c.task_id == tasks.c.id,
+                task_slices.c.status.not_in(FINISHED_VALUES),
+            )
+            .exists()
+        )
+        held = lapsed & ~slices_pending
         outcomes = [
             (TaskStatus.CANCELLING, TaskStatus.CANCELLED, lapsed, {}),
             (
                 TaskStatus.RUNNING,
                 TaskStatus.FAILED,
-                lapsed & exhausted,
+                held & exhausted,
                 exhausted_fields(max_attempts),
             ),
-            (TaskStatus.RUNNING, TaskStatus.QUEUED, lapsed & ~exhausted, {}),
+            (TaskStatus.RUNNING, TaskStatus.QUEUED, held & ~exhausted, {}),
         ]
         changed: list[Task] = []
         with write_transaction(self._engine) as connection:
