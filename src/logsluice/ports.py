@@ -546,7 +546,8 @@ class TaskStore(Protocol):
         lease: timedelta,
         now: datetime,
     ) -> tuple[Task, bool]:
-        """Record the slice finished; return the task and whether it was the task's last
+        """Record the slice finished (with the outcome's running hash of the artifact, if it
+        carries one: ADR 0018); return the task and whether it was the task's last
         unfinished slice (then ``worker_id`` holds the task's lease to complete the artifact).
         Raises LeaseLostError when the slice is not the worker's or the task no longer runs."""
         ...

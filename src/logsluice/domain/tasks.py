@@ -369,6 +369,9 @@ class SliceOutcome:
     cut: bool = False
     part_footers: bytes | None = None
     status: SliceStatus = SliceStatus.DONE
+    file_hash_state: bytes | None = None
+    """The artifact's running hash through this part, when the worker hashed the part into the
+    chain as it wrote it (ADR 0018); None leaves it to the workers that read parts back."""
 
 
 @dataclass(frozen=True)

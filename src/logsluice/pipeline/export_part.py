@@ -29,6 +29,8 @@ from logsluice.pipeline.slices import Slice
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from logsluice.pipeline.resumable_hash import ResumableHashes
+
 
 @dataclass(frozen=True)
 class PartResult:
@@ -40,15 +42,18 @@ class PartResult:
 
 
 class _CountedPart:
-    """A part writer that counts the bytes written into it."""
+    """A part writer that counts the bytes written into it and feeds them to ``file_hash``."""
 
-    def __init__(self, writer: PartWriter) -> None:
+    def __init__(self, writer: PartWriter, file_hash: ResumableHashes | None) -> None:
         self._writer = writer
+        self._file_hash = file_hash
         self.offset_bytes = 0
 
     def write(self, data: Chunk, rows: int = 0) -> None:
         if len(data):
             self._writer.write(data)
+            if self._file_hash is not None:
+                self._file_hash.update(data)
             self.offset_bytes += len(data)
 
 
@@ -62,12 +67,16 @@ def export_part(
     on_bytes_written: Callable[[int], None] = lambda size_bytes: None,
     should_stop: Callable[[], bool] = lambda: False,
     limit: int | None = None,
+    file_hash: ResumableHashes | None = None,
 ) -> PartResult | None:
     """Export the rows of ``item`` (at most ``limit``) into a part opened by ``open_writer``.
 
-    ``encoder`` and ``compressor`` are fresh for this slice. Returns None when ``should_stop``
-    turned true (the part attempt is discarded). A slice without rows opens no part. Errors of
-    the reader, encoder or store propagate after the attempt is discarded.
+    ``encoder`` and ``compressor`` are fresh for this slice. ``file_hash``, when given, is the
+    artifact's running hash through the parts before this one: the part's bytes are fed to it as
+    they are written (on the output thread), so nobody reads the part back to hash it. Returns
+    None when ``should_stop`` turned true (the part attempt is discarded, and ``file_hash`` is
+    then useless). A slice without rows opens no part. Errors of the reader, encoder or store
+    propagate after the attempt is discarded.
     """
     reader = ReadAhead(open_reader, item)
     writer: PartWriter | None = None
@@ -76,7 +85,7 @@ def export_part(
         if first is None:
             return PartResult(0, cut=False, part=None)
         writer = open_writer()
-        output = Output(compressor, _CountedPart(writer), on_bytes_written)
+        output = Output(compressor, _CountedPart(writer, file_hash), on_bytes_written)
         run = ExportRun(encoder, output, should_stop, limit, 0)
         try:
             cut = _encode_part(run, reader, first)

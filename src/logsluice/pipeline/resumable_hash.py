@@ -17,6 +17,8 @@ import ctypes.util
 import functools
 import struct
 
+import pyarrow as pa
+
 from logsluice.pipeline.protocols import Chunk
 
 _FORMAT_TAG = b"lsh1"
@@ -88,14 +90,17 @@ class ResumableHashes:
 
     def update(self, data: Chunk) -> None:
         """Hash ``data`` after everything hashed so far."""
-        if not len(data):
+        size = len(data) if isinstance(data, bytes) else memoryview(data).nbytes
+        if not size:
             return
-        buffer = data if isinstance(data, bytes) else bytes(data)
-        self._library.SHA256_Update(
-            ctypes.byref(self._sha256), buffer, ctypes.c_size_t(len(buffer))
-        )
-        self._library.MD5_Update(ctypes.byref(self._md5), buffer, ctypes.c_size_t(len(buffer)))
-        self.size_bytes += len(buffer)
+        # bytes go as they are; another buffer (a Parquet part's memoryview) by its address,
+        # without a copy, while ``view`` keeps it alive
+        view = None if isinstance(data, bytes) else pa.py_buffer(data)
+        pointer = data if view is None else ctypes.c_void_p(view.address)
+        length = ctypes.c_size_t(size)
+        self._library.SHA256_Update(ctypes.byref(self._sha256), pointer, length)
+        self._library.MD5_Update(ctypes.byref(self._md5), pointer, length)
+        self.size_bytes += size
 
     def state(self) -> bytes:
         """Return the state to continue from with :meth:`from_state` (about 200 bytes)."""

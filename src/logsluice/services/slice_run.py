@@ -43,13 +43,14 @@ from logsluice.pipeline.encoders import ParquetEncoder
 from logsluice.pipeline.export_part import PartResult, export_part
 from logsluice.pipeline.parquet_footer import pack_footers
 from logsluice.pipeline.protocols import Encoder
+from logsluice.pipeline.resumable_hash import ResumableHashes, resumable_hashes_available
 from logsluice.pipeline.slices import Slice
 from logsluice.pipeline.time_order import OutOfTimeOrderError, in_time_order
 from logsluice.ports import RecordsQuery
 from logsluice.services.heartbeat import SliceHeartbeat, SliceProgress
 from logsluice.services.outage_wait import OutageWait
 from logsluice.services.task_complete import task_head
-from logsluice.services.task_file_hash import FileHasher
+from logsluice.services.task_file_hash import FileHasher, continued, first_unhashed, saved_state
 from logsluice.services.task_files import artifact_key, outer_compression
 from logsluice.services.task_interrupt import InterruptibleSource
 from logsluice.services.task_plan import conformed, pinned_schema
@@ -106,6 +107,16 @@ class _Counters:
         with self.lock:
             rows = self.rows if limit is None else min(self.rows, limit)
             return SliceProgress(rows, self.size_bytes, self.engine.percent())
+
+
+@dataclass(frozen=True)
+class _Exported:
+    """A slice's part as written: its result, its Parquet footers, and the artifact's running
+    hash through it when it was hashed into the chain as it was written."""
+
+    part: PartResult
+    footers: bytes | None = None
+    file_hash_state: bytes | None = None
 
 
 def _part_footers(encoder: Encoder) -> list[tuple[int, bytes]]:
@@ -192,10 +203,10 @@ class SliceRun:
 
     # --- exporting -------------------------------------------------------------------------------
 
-    def _export(self, heartbeat: SliceHeartbeat) -> tuple[PartResult, bytes | None] | None:
+    def _export(self, heartbeat: SliceHeartbeat) -> _Exported | None:
         self.limit = self._rows_left()
         if self.limit is not None and self.limit <= 0:
-            return PartResult(0, cut=False, part=None), None  # the slices before took them all
+            return _Exported(PartResult(0, cut=False, part=None))  # the slices before took all
         schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
         sort = self.task.id in self.runner.unsorted_tasks
         while True:
@@ -213,11 +224,12 @@ class SliceRun:
 
     def _export_once(
         self, schema: pa.Schema, sort: bool, heartbeat: SliceHeartbeat
-    ) -> tuple[PartResult, bytes | None] | None:
+    ) -> _Exported | None:
         runner, spec = self.runner, self.task.spec
         encoder = runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
         key = artifact_key(self.task)
         number = self.item.part_number
+        chain = self._file_hash_before()
         try:
             result = export_part(
                 Slice(self.item.slice_index, self.item.time_range),
@@ -228,13 +240,33 @@ class SliceRun:
                 on_bytes_written=self.counters.set_bytes,
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,
+                file_hash=None if chain is None else chain[1],
             )
             footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []
         finally:
             close = getattr(encoder, "close", None)
             if close is not None:
                 close()
-        return None if result is None else (result, pack_footers(footers) if footers else None)
+        if result is None:
+            return None
+        state = None if chain is None else saved_state(*chain)
+        return _Exported(result, pack_footers(footers) if footers else None, state)
+
+    def _file_hash_before(self) -> tuple[bytes, ResumableHashes] | None:
+        """The artifact's running hash through the parts before this slice's, to continue as the
+        part is written, when every slice before it is hashed already (always so for a worker
+        that has a task to itself and runs its slices in order); else None, and the part is
+        read back once the slices before it are hashed (ADR 0018)."""
+        if not resumable_hashes_available():
+            return None
+        slices = self.runner.task_store.list_task_slices(self.task.id)
+        if first_unhashed(slices) != self.item.slice_index:
+            return None
+        return continued(slices, self.item.slice_index, self._head, check_head=False)
+
+    def _head(self) -> bytes:
+        runner = self.runner
+        return task_head(self.task, self.source, runner.artifact_store, runner.encoder_factory)
 
     def _rows_left(self) -> int | None:
         """The task's row limit minus the rows of the slices before this one (all finished)."""
@@ -268,16 +300,16 @@ class SliceRun:
                 yield batch
 
     @staticmethod
-    def _outcome(result: tuple[PartResult, bytes | None]) -> SliceOutcome:
-        part_result, footers = result
-        part = part_result.part
+    def _outcome(result: _Exported) -> SliceOutcome:
+        part = result.part.part
         return SliceOutcome(
-            rows=part_result.rows,
+            rows=result.part.rows,
             size_bytes=0 if part is None else part.size_bytes,
             sha256=None if part is None else part.sha256,
             md5=None if part is None else part.md5,
-            cut=part_result.cut,
-            part_footers=footers,
+            cut=result.part.cut,
+            part_footers=result.footers,
+            file_hash_state=result.file_hash_state,
         )
 
     # --- endings ---------------------------------------------------------------------------------
@@ -295,7 +327,9 @@ class SliceRun:
             status=str(outcome.status),
         )
         if not last:  # hash the finished parts in order now, so the completer has little left
-            self._file_hasher().after_finishing(self.item.slice_index)
+            self._file_hasher().after_finishing(
+                self.item.slice_index, hashed=outcome.file_hash_state is not None
+            )
         return task if last else None
 
     def _record_finish(self, outcome: SliceOutcome) -> tuple[Task, bool]:
@@ -330,9 +364,7 @@ class SliceRun:
             runner.task_store,
             runner.artifact_store,
             self.task,
-            lambda: task_head(
-                self.task, self.source, runner.artifact_store, runner.encoder_factory
-            ),
+            self._head,
             shutdown=self.shutdown,
             budget=runner.settings.lease / 4,
             logger=self.logger,

@@ -2,8 +2,11 @@
 
 sha256 cannot be combined from the parts' digests: the file's hash runs over the head and the parts
 in slice order. So the running hash is kept as a chain in the task store: each finished slice may
-carry the saved state through its part (``TaskSlice.file_hash_state``). A worker that finishes a
-slice which is the first one not hashed yet reads its part back (finished parts are never written
+carry the saved state through its part (``TaskSlice.file_hash_state``). A worker whose slice is
+the first one not hashed yet when it starts (always so for a worker that has the task to itself)
+feeds its part's bytes into the chain as it writes them and stores the state as it finishes the
+slice, so nobody reads that part again. A worker that finishes a slice which is the first one
+not hashed yet reads its part back (finished parts are never written
 again), continues the state of the slice before (or starts with the head), stores the state, and
 goes on with the next finished slices; it stops at the first unfinished one, whose worker takes
 over when it finishes (it stores before it looks for more, and the finisher finishes before it
@@ -113,23 +116,25 @@ class FileHasher:
         self.budget_seconds = budget.total_seconds()
         self.logger = logger
 
-    def after_finishing(self, slice_index: int) -> None:
-        """Hash the parts from slice ``slice_index`` on if it is the first one not hashed yet.
+    def after_finishing(self, slice_index: int, *, hashed: bool = False) -> None:
+        """Hash the parts from slice ``slice_index`` on if it is the first one not hashed yet
+        (``hashed``: its part was hashed as it was written, so from the next slice on).
 
         Never raises: the chain is only a head start for the completer, which hashes whatever it
         lacks."""
         if not resumable_hashes_available():
             return
+        start = slice_index + 1 if hashed else slice_index
         try:
-            hashed = self._extend(slice_index)
+            count = self._extend(start)
         except Exception as error:  # noqa: BLE001 - only a head start: the completer goes on
             self.logger.info("task.file_hash_stopped", error=f"{type(error).__name__}: {error}")
             return
-        if not hashed:
+        if not count and not hashed:
             return
-        self.logger.info("task.file_hashed", through_slice=slice_index + hashed - 1)
+        self.logger.info("task.file_hashed", through_slice=start + count - 1)
         try:
-            self._assemble(slice_index + hashed)
+            self._assemble(start + count)
         except Exception as error:  # noqa: BLE001 - only a head start: complete copies the rest
             self.logger.info("task.assembly_stopped", error=f"{type(error).__name__}: {error}")
 
@@ -147,7 +152,7 @@ class FileHasher:
     def _extend(self, slice_index: int) -> int:
         """Hash from ``slice_index`` while the slices are finished; return how many were."""
         slices = self.task_store.list_task_slices(self.task.id)
-        if first_unhashed(slices) != slice_index:
+        if slice_index >= len(slices) or first_unhashed(slices) != slice_index:
             return 0  # hashed already, or a slice before it waits (its finisher goes on from it)
         # the completer checks the chain's head; workers build it only to start the chain
         start = continued(slices, slice_index, self.head, check_head=False)

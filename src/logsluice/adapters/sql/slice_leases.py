@@ -437,6 +437,7 @@ class SqlSliceLeases:
             "md5": outcome.md5,
             "cut": outcome.cut,
             "part_footers": outcome.part_footers,
+            "file_hash_state": outcome.file_hash_state,
             "lease_expires_at": None,
             "written_at": now,
         }
