@@ -17,6 +17,7 @@ from logsluice.api.auth import AdminToken, check_no_auth_allowed
 from logsluice.domain.errors import LogsluiceError
 from logsluice.metrics import Metrics
 from logsluice.observability import configure_logging
+from logsluice.process_memory import limit_malloc_arenas
 from logsluice.settings import load_settings
 
 
@@ -91,6 +92,7 @@ def serve(
     no_workers: bool,
 ) -> None:
     """Run the logsluice server; the API's OpenAPI page is at /docs."""
+    limit_malloc_arenas()
     try:
         settings = load_settings(
             host=host,

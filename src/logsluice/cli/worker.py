@@ -23,6 +23,7 @@ from logsluice.cli.client import DEFAULT_SERVER_URL
 from logsluice.domain.errors import LogsluiceError
 from logsluice.metrics import Metrics
 from logsluice.observability import configure_logging
+from logsluice.process_memory import limit_malloc_arenas
 from logsluice.settings import load_settings
 
 
@@ -77,6 +78,7 @@ def worker(
     metrics_host: str,
 ) -> None:
     """Run download tasks from the shared task store until stopped."""
+    limit_malloc_arenas()
     try:
         settings = load_settings(data_dir=data_dir)
         metrics = Metrics()

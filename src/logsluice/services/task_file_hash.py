@@ -22,7 +22,9 @@ file once, so the checksums are always those of the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -91,6 +93,42 @@ def hash_part(store: ArtifactStore, task: Task, item: TaskSlice, hashes: Resumab
         raise ValueError(f"part {item.part_number} does not hold the slice's {item.size_bytes} B")
 
 
+class Background:
+    """One thread per process that runs work handed to it in order, so a worker goes on with
+    its next slice while the artifact store puts the finished parts together (a local store
+    copies them into the file it will publish: disk work that would otherwise stand between two
+    slices). Started on first use; a daemon: a copy cut short by the process's exit is redone
+    from the store's journal."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (which must not raise) after the work handed over before it."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="logsluice-assemble", daemon=True
+                )
+                self._thread.start()
+        self._queue.put(work)
+
+    def wait(self) -> None:
+        """Block until the work handed over so far has run (for tests and orderly stops)."""
+        done = threading.Event()
+        self.submit(done.set)
+        done.wait()
+
+    def _run(self) -> None:
+        while True:
+            self._queue.get()()
+
+
+BACKGROUND = Background()
+
+
 class FileHasher:
     """Extends a task's chain of saved hashes after one of its slices finished."""
 
@@ -133,14 +171,18 @@ class FileHasher:
         if not count and not hashed:
             return
         self.logger.info("task.file_hashed", through_slice=start + count - 1)
-        try:
-            self._assemble(start + count)
-        except Exception as error:  # noqa: BLE001 - only a head start: complete copies the rest
-            self.logger.info("task.assembly_stopped", error=f"{type(error).__name__}: {error}")
+        BACKGROUND.submit(functools.partial(self._assemble, start + count))
 
     def _assemble(self, end: int) -> None:
         """Let the store put the head and the parts of the first ``end`` slices (all hashed)
-        together now, so completing has only the rest to copy."""
+        together now, so completing has only the rest to copy (on the background thread; never
+        raises: completing copies whatever is left)."""
+        try:
+            self._assemble_now(end)
+        except Exception as error:  # noqa: BLE001 - only a head start: complete copies the rest
+            self.logger.info("task.assembly_stopped", error=f"{type(error).__name__}: {error}")
+
+    def _assemble_now(self, end: int) -> None:
         slices = self.task_store.list_task_slices(self.task.id)[:end]
         numbers = [
             item.part_number
