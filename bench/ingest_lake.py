@@ -19,7 +19,10 @@ one-off set-up of a fresh one. The result is records/s of each and the ratio L2 
 issue's target: at least 1.7×), and for each side the CPU seconds (user + system) each process
 spent while it was timed: every node, PostgreSQL (all its processes, whoever they serve), the S3
 server and the clients (the CLI processes, or this process's threads) — on a small machine they
-all share the cores, so these say which of them the ratio waits for.
+all share the cores, so these say which of them the ratio waits for. Each side also prints what
+its nodes' ``/metrics`` counted of the lake's concurrency: writes retried for a conflicting
+commit, widening intents announced (one per try of a widening) and seconds appends waited for
+another node's widening (ADR 0012).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class NodesRun:
     records: int
     seconds: float
     cpu: dict[str, float]
+    lake: dict[str, float]
 
 
 def split_in_halves(source: Path) -> list[Path]:
@@ -132,6 +136,7 @@ def measure_nodes(
         with nodes[0].client() as client:
             path = "/api/v1/projects/bench/logstores/web/stats"
             stored = int(serving.call(client, "GET", path)["records"])
+        lake = _lake_counters(nodes)
     finally:
         for node in nodes:
             node.stop()
@@ -139,7 +144,7 @@ def measure_nodes(
         raise serving.BenchError(
             f"{warmed + sum(accepted)} records accepted, the lake holds {stored}"
         )
-    return NodesRun(sum(accepted), seconds, cpu)  # the warm-up is not timed, nor counted here
+    return NodesRun(sum(accepted), seconds, cpu, lake)  # the warm-up is not timed, nor counted
 
 
 def _meter(servers: lake_servers.LakeServers, nodes: list[serving.RunningServer]) -> CpuMeter:
@@ -149,6 +154,26 @@ def _meter(servers: lake_servers.LakeServers, nodes: list[serving.RunningServer]
     meter.add("PostgreSQL", postgresql_pids)
     meter.add(servers.s3_name, lambda: [servers.s3_pid])
     return meter
+
+
+LAKE_COUNTERS = {
+    "logsluice_lake_commit_retries_total": "commit retries",
+    "logsluice_lake_widenings_announced_total": "widenings announced",
+    "logsluice_lake_widening_wait_seconds_total": "seconds waited for widenings",
+}
+
+
+def _lake_counters(nodes: list[serving.RunningServer]) -> dict[str, float]:
+    """Return the lake counters of every node's ``/metrics``, summed (warm-up included)."""
+    totals = dict.fromkeys(LAKE_COUNTERS.values(), 0.0)
+    for node in nodes:
+        with node.client() as client:
+            text = client.get("/metrics").raise_for_status().text
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in LAKE_COUNTERS:
+                totals[LAKE_COUNTERS[name]] += float(value)
+    return totals
 
 
 def _client_cpu_seconds() -> float:
@@ -177,6 +202,7 @@ def run_lake(
             f"{name:34s} {run.records:>12,} records {run.seconds:8.2f} s {rate:>12,.0f} records/s"
         )
         print(format_cpu(run.cpu, run.seconds))
+        print("  lake: " + ", ".join(f"{name} {value:g}" for name, value in run.lake.items()))
     ratio = (two.records / two.seconds) / (one.records / one.seconds)
     print(f"two nodes / one node: {ratio:.2f}× the records per second (target ≥ 1.7×)")
     return ratio >= 1.7

@@ -31,6 +31,9 @@ TaskCounter = Callable[[], Mapping[tuple[str, TaskStatus], int]]
 _SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400)
 _ROWS_PER_SECOND_BUCKETS = (100, 1_000, 10_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000)
+_LAKE_EVENTS = frozenset(
+    {"lake.commit_conflict_retried", "lake.widening_announced", "lake.write_waited_for_widening"}
+)
 _FINISHED_EVENTS = {
     "task.succeeded": "succeeded",
     "task.failed": "failed",
@@ -128,6 +131,21 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
+        self.lake_commit_retries = Counter(
+            "logsluice_lake_commit_retries",
+            "Writes to a DuckLake log store retried because another node's commit conflicted",
+            registry=registry,
+        )
+        self.lake_widenings = Counter(
+            "logsluice_lake_widenings_announced",
+            "Widening intents this node announced on a DuckLake logstore (one per attempt)",
+            registry=registry,
+        )
+        self.lake_widening_waits = Counter(
+            "logsluice_lake_widening_wait_seconds",
+            "Seconds writes of this node waited for another node's widening to commit",
+            registry=registry,
+        )
         for outcome in ("accepted", "rejected"):
             self.ingest_records.labels(outcome)
         for outcome in ("delivered", "retrying", "failed"):
@@ -179,7 +197,17 @@ class Metrics:
             self.slices_skipped.inc()
         elif event == "task.lease_lapsed":
             self.lease_lapses.inc()
+        elif event in _LAKE_EVENTS:
+            self._observe_lake(str(event), event_dict)
         return event_dict
+
+    def _observe_lake(self, event: str, event_dict: Mapping[str, Any]) -> None:
+        if event == "lake.commit_conflict_retried":
+            self.lake_commit_retries.inc()
+        elif event == "lake.widening_announced":
+            self.lake_widenings.inc()
+        elif isinstance(seconds := event_dict.get("seconds"), float | int):
+            self.lake_widening_waits.inc(seconds)
 
     def _exported(self, event_dict: Mapping[str, Any]) -> None:
         rows, size_bytes = event_dict.get("rows"), event_dict.get("bytes")

@@ -6,7 +6,7 @@ arrive. :class:`DuckDBEngineStore` appends (schema growth and widening under per
 reads the schema, lists logstreams, counts, deletes by time and runs the queries of the port
 through :class:`~.queries.QueryRunner`. The stores add how their tables are created, dropped and
 compacted, and wrap each write in :meth:`DuckDBEngineStore._writing` (the lake retries commit
-conflicts there).
+conflicts there, and waits out other nodes' widenings: ``_guard_write``, ``_announce_changes``).
 """
 
 from __future__ import annotations
@@ -137,6 +137,26 @@ class DuckDBEngineStore:
         """Return the statements applying one schema change (DuckDB converts columns in place)."""
         return (change.statement(table),)
 
+    def _guard_write(self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> None:
+        """Check, in a write's transaction, that the logstore may be written now (no-op; the lake
+        raises WideningUnderway while another node widens a column of it)."""
+
+    def _announce_changes(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        project: str,
+        logstore: str,
+        changes: tuple[ColumnChange, ...],
+    ) -> None:
+        """Prepare other writers for ``changes`` before they are applied (no-op; the lake
+        announces a widening that rewrites the table)."""
+
+    def _changes_failed(
+        self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str, error: BaseException
+    ) -> None:
+        """Clean up after schema changes whose transaction failed with ``error`` (no-op; the
+        lake withdraws its widening intent unless a retry will announce it again)."""
+
     def _ensure_room(self, incoming_bytes: int = 0) -> None:
         if self._space is not None:
             self._space.ensure_room(incoming_bytes)
@@ -236,6 +256,7 @@ class DuckDBEngineStore:
             if not plan.changes:
 
                 def insert() -> int:
+                    self._guard_write(cursor, project, logstore)
                     if receipt is not None:
                         self._record_receipt(cursor, project, logstore, receipt)
                     return _insert(cursor, table, plan, records, stored.time_field)
@@ -245,8 +266,10 @@ class DuckDBEngineStore:
         with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
             plan = self._plan(project, logstore, stored, records)
+            self._announce_changes(cursor, project, logstore, plan.changes)
 
             def change_and_insert() -> int:
+                self._guard_write(cursor, project, logstore)
                 if receipt is not None:
                     self._record_receipt(cursor, project, logstore, receipt)
                 for change in plan.changes:
@@ -255,7 +278,11 @@ class DuckDBEngineStore:
                 return _insert(cursor, table, plan, records, stored.time_field)
 
             with self._wide_work(cursor, len(stored.fields) + plan.added_fields):
-                return _in_transaction(cursor, change_and_insert, receipt)
+                try:
+                    return _in_transaction(cursor, change_and_insert, receipt)
+                except BaseException as error:
+                    self._changes_failed(cursor, project, logstore, error)
+                    raise
 
     def _plan(
         self, project: str, logstore: str, stored: LogstoreSchema, records: pa.Table
@@ -325,8 +352,13 @@ class DuckDBEngineStore:
             time_field = self._read_schema(cursor, project, logstore).time_field
             cutoff_sql = f"CAST({quote_literal(cutoff.isoformat())} AS TIMESTAMPTZ)"
             statement = f"DELETE FROM {table} WHERE {quote_identifier(time_field)} < {cutoff_sql}"
-            row = cursor.execute(statement).fetchone()
-        return int(row[0]) if row else 0
+
+            def delete() -> int:
+                self._guard_write(cursor, project, logstore)
+                row = cursor.execute(statement).fetchone()
+                return int(row[0]) if row else 0
+
+            return _in_transaction(cursor, delete)
 
     def _count_rows(self, project: str, logstore: str) -> int:
         with self._cursor() as cursor, store_errors(project, logstore):

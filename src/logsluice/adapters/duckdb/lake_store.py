@@ -12,16 +12,21 @@ slice read from them is sorted, in pieces (:mod:`.sorted_pieces`).
 Any number of processes on any hosts append to one logstore at once: DuckLake commits
 optimistically; a commit that conflicts with another node's (a schema change, a concurrent create)
 is retried from the start, re-reading the schema (:meth:`DuckLakeLogStore._writing`), so nothing is
-lost or doubled. Compaction and retention use DuckLake's own maintenance: flush inlined data, merge
-adjacent files, rewrite files with deletions, expire snapshots, clean up old and orphaned files.
+lost or doubled. A widening that rewrites the table is announced first and other nodes' appends
+wait for it (:mod:`.lake_widening`), so it commits without competing inserts. Compaction and
+retention use DuckLake's own maintenance: flush inlined data, merge adjacent files, rewrite files
+with deletions, expire snapshots, clean up old and orphaned files.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
+import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
@@ -51,6 +56,14 @@ from logsluice.adapters.duckdb.lake_maintenance import (
     needs_compaction,
 )
 from logsluice.adapters.duckdb.lake_scans import profile_lake_scan
+from logsluice.adapters.duckdb.lake_widening import (
+    WideningUnderway,
+    announce_widening,
+    clear_statement,
+    refuse_if_widening_elsewhere,
+    wait_for,
+    withdraw_intent,
+)
 from logsluice.adapters.duckdb.tables import quote_identifier, table_sql
 from logsluice.domain.catalog import LOGSTREAM_FIELD
 from logsluice.domain.errors import LogsluiceError
@@ -112,6 +125,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
         URL, BackendUnavailableError when the catalog or data path cannot be reached.
         """
         self.location = parse_lake_url(url, environment or {})
+        self.node = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.maintenance_grace = maintenance_grace
         self._last_cleanup = datetime.min.replace(tzinfo=UTC)
         self._extensions = ExtensionDirectory(lake_extensions(self.location))
@@ -137,10 +151,17 @@ class DuckLakeLogStore(DuckDBEngineStore):
         )
 
     def _writing(self, work: Callable[[], _Result]) -> _Result:
-        """Run ``work``, again from the start while its commit conflicts with another node's."""
-        for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        """Run ``work``, again from the start while its commit conflicts with another node's (at
+        most MAX_COMMIT_ATTEMPTS times) or another node widens a column of its logstore (until
+        that widening is done or its intent expires)."""
+        attempt, waiting_since = 1, None
+        while True:
             try:
-                return work()
+                result = work()
+            except WideningUnderway as underway:
+                waiting_since = waiting_since or time.monotonic()
+                wait_for(underway.intent)
+                continue
             except LogsluiceError as error:
                 if not _is_conflict(error) or attempt == MAX_COMMIT_ATTEMPTS:
                     raise
@@ -148,13 +169,59 @@ class DuckLakeLogStore(DuckDBEngineStore):
                     "lake.commit_conflict_retried", attempt=attempt, cause=str(error.__cause__)
                 )
                 time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))  # noqa: S311
-        raise AssertionError("unreachable")
+                attempt += 1
+                continue
+            _log_written(attempt, waiting_since)
+            return result
+
+    def _guard_write(self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> None:
+        """Raise WideningUnderway when another node's widening intent on the logstore is fresh
+        in this transaction's snapshot (an older snapshot's commit conflicts with the intent)."""
+        refuse_if_widening_elsewhere(cursor, LAKE, project, logstore, self.node)
+
+    def _announce_changes(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        project: str,
+        logstore: str,
+        changes: tuple[ColumnChange, ...],
+    ) -> None:
+        """Commit a widening intent on the table before changes that rewrite it (any but a new
+        column or a numeric promotion): appends that began before it fail at their commit and
+        are retried, later ones wait for it (:mod:`.lake_widening`)."""
+        columns = tuple(change.name for change in changes if not change.is_promotion)
+        if not columns:
+            return
+        target = (LAKE, project, logstore)
+        intent = announce_widening(
+            cursor, target, self._table(project, logstore), self.node, columns
+        )
+        structlog.get_logger().info(
+            "lake.widening_announced",
+            project=project,
+            logstore=logstore,
+            columns=list(columns),
+            expires_in_seconds=round(intent.lifetime.total_seconds(), 1),
+        )
+
+    def _changes_failed(
+        self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str, error: BaseException
+    ) -> None:
+        """Withdraw this node's widening intent after a failure no retry follows, so other nodes
+        need not wait for it to expire (after a conflict the retry announces it again)."""
+        if isinstance(error, WideningUnderway) or _is_conflict(error):
+            return
+        with suppress(duckdb.Error):
+            withdraw_intent(
+                cursor, (LAKE, project, logstore), self._table(project, logstore), self.node
+            )
 
     def _change_statements(self, change: ColumnChange, table: str) -> tuple[str, ...]:
-        """DuckLake widens numbers in place; other widenings copy into a new column."""
-        return (
-            (change.statement(table),) if change.is_promotion else change.copying_statements(table)
-        )
+        """DuckLake widens numbers in place; other widenings copy into a new column and remove
+        the widening intent in the same transaction."""
+        if change.is_promotion:
+            return (change.statement(table),)
+        return (*change.copying_statements(table), clear_statement(table))
 
     # --- storage -------------------------------------------------------------------------------
 
@@ -215,7 +282,11 @@ class DuckLakeLogStore(DuckDBEngineStore):
         groups). Raises LogstoreNotFoundError."""
         self.schema(project, logstore)
         before = self._files(project, logstore)
-        if needs_compaction(before, inlining=self.location.inline_rows > 0):
+        if self._widening_elsewhere(project, logstore):
+            structlog.get_logger().info(
+                "lake.compaction_deferred_for_widening", project=project, logstore=logstore
+            )
+        elif needs_compaction(before, inlining=self.location.inline_rows > 0):
             self._ensure_room()
             for statement in compaction_statements(LAKE, project, logstore):
                 self._writing(partial(self._call, project, logstore, statement))
@@ -248,6 +319,16 @@ class DuckLakeLogStore(DuckDBEngineStore):
             super().close()
         finally:
             self._remove_temporaries()
+
+    def _widening_elsewhere(self, project: str, logstore: str) -> bool:
+        """Tell whether another node is widening the logstore (compaction would make the
+        widening's rewrite conflict, so it waits for the next pass)."""
+        with self._cursor() as cursor, store_errors(project, logstore):
+            try:
+                self._guard_write(cursor, project, logstore)
+            except WideningUnderway:
+                return True
+        return False
 
     def _files(self, project: str, logstore: str) -> list[tuple[str, str | None]]:
         with self._cursor() as cursor, store_errors(project, logstore):
@@ -332,10 +413,20 @@ def _set_lake_options(connection: duckdb.DuckDBPyConnection) -> None:
             connection.execute("CALL ducklake_set_option(?, ?, ?)", [LAKE, name, value])
 
 
-def _is_conflict(error: LogsluiceError) -> bool:
-    """Tell whether a write failed for another node's concurrent commit: a commit conflict, or a
-    schema change planned on a schema another node changed meanwhile (a column it added)."""
-    cause = error.__cause__
+def _log_written(attempts: int, waiting_since: float | None) -> None:
+    """Tell of a write that needed more than one attempt or waited for a widening."""
+    if attempts > 1:
+        structlog.get_logger().info("lake.write_committed_after_conflicts", attempts=attempts)
+    if waiting_since is not None:
+        waited = round(time.monotonic() - waiting_since, 3)
+        structlog.get_logger().info("lake.write_waited_for_widening", seconds=waited)
+
+
+def _is_conflict(error: BaseException) -> bool:
+    """Tell whether a write failed (``error``: DuckDB's, or ours raised from it) for another
+    node's concurrent commit: a commit conflict, or a schema change planned on a schema another
+    node changed meanwhile (a column it added)."""
+    cause = error.__cause__ if isinstance(error, LogsluiceError) else error
     if isinstance(cause, duckdb.TransactionException):
         return True
     text = str(cause).lower() if cause is not None else ""
