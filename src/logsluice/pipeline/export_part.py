@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from logsluice.pipeline.compressors import NoCompressor
 from logsluice.pipeline.export import (
     EncodeAhead,
     ExportRun,
@@ -41,10 +42,24 @@ class PartResult:
     part: PartInfo | None
 
 
-class _CountedPart:
-    """A part writer that counts the bytes written into it and feeds them to ``file_hash``."""
+class _Hashing:
+    """Feeds the chunks it is given to a running hash (what :class:`Output` writes into)."""
 
-    def __init__(self, writer: PartWriter, file_hash: ResumableHashes | None) -> None:
+    def __init__(self, hashes: ResumableHashes) -> None:
+        self._hashes = hashes
+
+    @property
+    def offset_bytes(self) -> int:
+        return self._hashes.size_bytes
+
+    def write(self, data: Chunk, rows: int = 0) -> None:
+        self._hashes.update(data)
+
+
+class _CountedPart:
+    """A part writer that counts the bytes written into it and hands them to ``file_hash``."""
+
+    def __init__(self, writer: PartWriter, file_hash: Output | None) -> None:
         self._writer = writer
         self._file_hash = file_hash
         self.offset_bytes = 0
@@ -53,7 +68,7 @@ class _CountedPart:
         if len(data):
             self._writer.write(data)
             if self._file_hash is not None:
-                self._file_hash.update(data)
+                self._file_hash.write(data)
             self.offset_bytes += len(data)
 
 
@@ -73,7 +88,9 @@ def export_part(
 
     ``encoder`` and ``compressor`` are fresh for this slice. ``file_hash``, when given, is the
     artifact's running hash through the parts before this one: the part's bytes are fed to it as
-    they are written (on the output thread), so nobody reads the part back to hash it. Returns
+    they are written, on a thread of its own (the output thread, which compresses, writes and
+    hashes the part itself, would otherwise wait for a second sha256 and md5), so nobody reads
+    the part back to hash it. Returns
     None when ``should_stop`` turned true (the part attempt is discarded, and ``file_hash`` is
     then useless). A slice without rows opens no part. Errors of the reader, encoder or store
     propagate after the attempt is discarded.
@@ -85,13 +102,20 @@ def export_part(
         if first is None:
             return PartResult(0, cut=False, part=None)
         writer = open_writer()
-        output = Output(compressor, _CountedPart(writer, file_hash), on_bytes_written)
+        hashing = (
+            None if file_hash is None else Output(NoCompressor(), _Hashing(file_hash), _nothing)
+        )
+        output = Output(compressor, _CountedPart(writer, hashing), on_bytes_written)
         run = ExportRun(encoder, output, should_stop, limit, 0)
         try:
             cut = _encode_part(run, reader, first)
             output.drain()
+            if hashing is not None:
+                hashing.drain()
         finally:
             output.close()
+            if hashing is not None:
+                hashing.close()
         if cut is None:
             writer.abort()
             return None
@@ -102,6 +126,10 @@ def export_part(
         reader.close()
         if writer is not None:
             writer.abort()
+
+
+def _nothing(size_bytes: int) -> None:
+    """Hear nothing of the hashed size."""
 
 
 def _encode_part(run: ExportRun, reader: ReadAhead, first: pa.RecordBatch) -> bool | None:
