@@ -79,6 +79,41 @@ def _slow_encoders(server: Server, delay_seconds: float = 0.02) -> None:
     )
 
 
+class _CountedHistograms:
+    """The log store, counting the histograms asked of it."""
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.histograms = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._source, name)
+
+    def histogram(self, *args: Any, **kwargs: Any) -> Any:
+        self.histograms += 1
+        return self._source.histogram(*args, **kwargs)
+
+
+def test_a_task_whose_rows_fit_one_slice_is_planned_without_a_histogram(
+    client: TestClient, server: Server
+) -> None:
+    runner = server.container.runner
+    counted = _CountedHistograms(runner.source)
+    runner.source = counted
+    expected = sum(1 for record in RECORDS if (record["status"], record["host"]) == (500, "web-1"))
+    assert 0 < expected <= 150  # fewer rows than a slice holds
+    few = create(client, query="status:500 AND host:web-1")
+    many = create(client, query="*")
+    assert get(client, few["id"])["estimate"]["rows"] == expected
+    run_queued(server)
+    few_done, many_done = get(client, few["id"]), get(client, many["id"])
+    assert (few_done["status"], few_done["slices_total"]) == ("SUCCEEDED", 1)
+    assert many_done["slices_total"] >= 8
+    assert counted.histograms == 1  # only the task of many slices read one
+    rows = read_rows(decompress(download(client, few["id"]), "none"), "csv")[1]
+    assert len(rows) == few_done["rows_written"] == expected
+
+
 def _run_in_threads(workers: list[Worker]) -> None:
     """Let the workers work on threads of their own until no task is left unfinished."""
     server_store = workers[0]._task_store

@@ -2,10 +2,11 @@
 
 Slices already checkpointed keep their ranges; only the rest of the range (after the last
 checkpoint in output order) is planned again from a histogram of the task's query, so a resumed run
-continues exactly where the last one stopped. A ``SEARCH | SQL`` query is one slice: its SQL
-(aggregations, its own ORDER BY) sees the whole range at once. The columns are pinned by the first
-run (stored beside the artifact) and every batch is made to fit them, so records ingested while a
-task runs cannot change the file's header or Parquet schema half-way.
+continues exactly where the last one stopped. A task whose counted rows fit one slice is one
+slice, planned without the histogram (:func:`fits_one_slice`). A ``SEARCH | SQL`` query is one
+slice: its SQL (aggregations, its own ORDER BY) sees the whole range at once. The columns are
+pinned by the first run (stored beside the artifact) and every batch is made to fit them, so
+records ingested while a task runs cannot change the file's header or Parquet schema half-way.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def plan_task(
     request = records_query_for(source, task.project, task.spec, time_range=remaining)
     if request.query.has_sql:
         return TaskPlan([*done, Slice(len(done), remaining)], task.estimate_rows)
+    if not checkpoints and fits_one_slice(task, rows_per_slice):
+        return TaskPlan([Slice(0, remaining)], task.estimate_rows)
     bucket = choose_bucket(remaining, PLANNING_BUCKETS)
     histogram = source.histogram(request, bucket)
     planned = plan_slices(
@@ -66,6 +69,14 @@ def plan_task(
     slices = [*done, *(Slice(len(done) + item.index, item.time_range) for item in planned)]
     expected = done_rows + sum(item.count for item in histogram)
     return TaskPlan(slices, _capped(expected, task.spec.limit))
+
+
+def fits_one_slice(task: Task, rows_per_slice: int) -> bool:
+    """True when the task's rows, counted when it was created (its estimate: a ``count`` over the
+    same query, capped by its limit), fit one slice: it is planned as one slice without reading
+    the histogram, a second pass over the range (on a lake in an object store, every file's time
+    column fetched again). Rows that arrive after the count only make that slice longer."""
+    return task.estimate_rows is not None and task.estimate_rows <= rows_per_slice
 
 
 def _capped(rows: int, limit: int | None) -> int:
