@@ -267,7 +267,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
             lock = self._locks.get(project, logstore)
             with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                self._forget_logstore_receipts(cursor, (project, logstore))
+                self._receipts.forget_logstore(cursor, (project, logstore))
                 if not _has_tables(cursor, project):
                     with suppress(duckdb.Error):
                         cursor.execute(f"DROP SCHEMA IF EXISTS {LAKE}.{quote_identifier(project)}")
