@@ -20,7 +20,7 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from logsluice.adapters.duckdb import engine_store
+from logsluice.adapters.duckdb import engine_appends
 from logsluice.adapters.duckdb.append_plan import AppendPlan, plan_append
 from logsluice.adapters.duckdb.lake_store import DuckLakeLogStore
 from logsluice.adapters.duckdb.query_language import parse_duckdb_query
@@ -202,7 +202,7 @@ def test_a_node_adding_a_column_another_node_just_added_retries_and_stores(
                 assert first_stored.wait(timeout=60)  # the first node commits the column now
         return plan
 
-    monkeypatch.setattr(engine_store, "plan_append", plan_in_turn)
+    monkeypatch.setattr(engine_appends, "plan_append", plan_in_turn)
     failures: list[BaseException] = []
     try:
         nodes[0].create_logstore(Logstore(PROJECT, "web", 7, "timestamp", BASE))
@@ -310,7 +310,7 @@ def test_two_nodes_appending_one_key_at_the_same_instant_store_it_once(
     rounds = 8
     at_commit = threading.Barrier(2, timeout=60)
     first_commit_of_round: dict[tuple[str, int], bool] = {}
-    commit = engine_store._commit
+    commit = engine_appends._commit
 
     def meet_at_commit(cursor: object, receipt: AppendReceipt | None) -> None:
         attempt = (threading.current_thread().name, current_round[0])
@@ -319,7 +319,7 @@ def test_two_nodes_appending_one_key_at_the_same_instant_store_it_once(
             at_commit.wait()  # only each node's first try of a round: a retry commits alone
         commit(cursor, receipt)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine_store, "_commit", meet_at_commit)
+    monkeypatch.setattr(engine_appends, "_commit", meet_at_commit)
     current_round = [0]
     answers: dict[int, list[str]] = {0: [], 1: []}
     failures: list[BaseException] = []

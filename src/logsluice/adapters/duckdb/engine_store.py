@@ -7,38 +7,31 @@ reads the schema, lists logstreams, counts, deletes by time and runs the queries
 through :class:`~.queries.QueryRunner`. The stores add how their tables are created, dropped and
 compacted, and wrap each write in :meth:`DuckDBEngineStore._writing` (the lake retries commit
 conflicts there, and waits out other nodes' widenings: ``_guard_write``, ``_announce_changes``).
+An append's transaction and INSERT are in :mod:`.engine_appends`, its receipts in
+:mod:`.store_receipts`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from logsluice.adapters.duckdb.append_plan import AppendPlan, ColumnChange, plan_append
+from logsluice.adapters.duckdb.engine_appends import (
+    in_transaction,
+    insert_records,
+    plan_within_limit,
+)
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.extensions import NO_DOWNLOADS
 from logsluice.adapters.duckdb.locks import LogstoreLocks
 from logsluice.adapters.duckdb.memory import MemoryBudget
 from logsluice.adapters.duckdb.queries import QueryRunner
-from logsluice.adapters.duckdb.receipts import (
-    create_receipts_table,
-    delete_receipts,
-    guard_table,
-    key_taken,
-    read_receipt,
-    receipt_tables_exist,
-    receipts_table,
-    record_receipt,
-)
+from logsluice.adapters.duckdb.store_receipts import StoreReceipts
 from logsluice.adapters.duckdb.tables import (
     field_type_from_sql,
     quote_identifier,
@@ -46,25 +39,21 @@ from logsluice.adapters.duckdb.tables import (
     table_sql,
 )
 from logsluice.domain.catalog import LOGSTREAM_FIELD, Field, LogstoreSchema
-from logsluice.domain.errors import LogsluiceError, LogstoreNotFoundError, TooManyFieldsError
+from logsluice.domain.errors import LogstoreNotFoundError
 from logsluice.ports import AppendReceipt, LogstoreStats, LogstreamInfo
 
 if TYPE_CHECKING:
     from logsluice.adapters.disk_space import DirectorySpace
+    from logsluice.adapters.duckdb.append_plan import ColumnChange
     from logsluice.domain.cdn_statistics import ExportParameters
     from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
     from logsluice.query import ParsedQuery
 
-_INCOMING_VIEW = "logsluice_incoming"
 WIDE_FIELDS = 64
 """A table with more columns is wide: DuckDB needs about 128-256 KiB per column for each scan
 and insert (a vector per column and thread, one block per column being written), so work on it
 runs at the memory limit rather than the cache limit (``docs/reliability.md``, Bad inputs)."""
 _Result = TypeVar("_Result")
-_RECEIPT_LOCKS = 64
-RECEIPTS_CREATE_ATTEMPTS = 5
-"""Attempts at creating the receipts table while other nodes of a shared lake may be creating it."""
-Target = tuple[str, str]  # (project, logstore)
 EngineConfig = dict[str, str | bool | int | float | list[str]]
 
 
@@ -114,10 +103,7 @@ class DuckDBEngineStore:
         )
         self._max_fields = max_fields
         self._locks = LogstoreLocks()
-        self._receipts = receipts_table(catalog)
-        self._receipts_ready = False
-        # appends of one key run one at a time here (other nodes of a lake meet in a guard table)
-        self._receipt_locks = tuple(threading.Lock() for _ in range(_RECEIPT_LOCKS))
+        self._receipts = StoreReceipts(self._cursor, catalog)
         self._queries = QueryRunner(
             connection, self.schema, self._sorting, WIDE_FIELDS, catalog=catalog
         )
@@ -191,59 +177,18 @@ class DuckDBEngineStore:
         self._ensure_room(records.nbytes)
         if receipt is None:
             return self._writing(lambda: self._append_once(project, logstore, records, None))
-        self._ensure_receipts()
-        with self._receipt_locks[1 + hash(receipt.key) % (len(self._receipt_locks) - 1)]:
+        self._receipts.ensure()
+        with self._receipts.key_lock(receipt.key):
             return self._writing(lambda: self._append_once(project, logstore, records, receipt))
 
     def append_receipt(self, project: str, logstore: str, key: str) -> AppendReceipt | None:
         """Return the receipt recorded with ``key`` in the logstore, or None."""
         table_sql(project, logstore)
-        self._ensure_receipts()
-        with self._cursor() as cursor, store_errors(project, logstore):
-            return read_receipt(cursor, self._receipts, project, logstore, key)
+        return self._receipts.read(project, logstore, key)
 
     def forget_receipts(self, recorded_before: datetime) -> int:
         """Delete the receipts recorded before ``recorded_before``; return how many."""
-        self._ensure_receipts()
-        with self._cursor() as cursor, store_errors("", ""):
-            return delete_receipts(cursor, self._receipts, before=recorded_before)
-
-    def _ensure_receipts(self) -> None:
-        """Create the receipts table on first use (a store opened read-only never writes one)."""
-        if self._receipts_ready:
-            return
-        with self._receipt_locks[0]:
-            for attempt in range(1, RECEIPTS_CREATE_ATTEMPTS + 1):
-                try:
-                    with self._cursor() as cursor, store_errors("", ""):
-                        create = partial(create_receipts_table, cursor, self._catalog)
-                        _in_transaction(cursor, create)  # all or none: DDL would conflict
-                except LogsluiceError:
-                    # another node of a shared lake created them in the same moment: its commit
-                    # won, ours conflicts; the tables are there now (else try again, then fail)
-                    with self._cursor() as cursor, store_errors("", ""):
-                        if receipt_tables_exist(cursor, self._catalog):
-                            break
-                    if attempt == RECEIPTS_CREATE_ATTEMPTS:
-                        raise
-                    time.sleep(0.05 * attempt)
-                else:
-                    break
-            self._receipts_ready = True
-
-    def _forget_logstore_receipts(self, cursor: duckdb.DuckDBPyConnection, target: Target) -> None:
-        """Delete the receipts of a dropped logstore (its keys must not outlive it)."""
-        if self._receipts_ready or _has_receipts_table(cursor, self._catalog):
-            delete_receipts(cursor, self._receipts, logstore=target)
-
-    def _record_receipt(
-        self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str, receipt: AppendReceipt
-    ) -> None:
-        """Record ``receipt`` in the append's transaction; in a catalog without keys (a lake),
-        through the key's guard table, so two nodes cannot both record one key (ADR 0027)."""
-        catalog = self._catalog
-        guard = guard_table(catalog, project, logstore, receipt.key) if catalog else None
-        record_receipt(cursor, self._receipts, project, logstore, receipt, guard=guard)
+        return self._receipts.forget(recorded_before)
 
     def _append_once(
         self, project: str, logstore: str, records: pa.Table, receipt: AppendReceipt | None
@@ -252,52 +197,37 @@ class DuckDBEngineStore:
         lock = self._locks.get(project, logstore)
         with lock.shared(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
-            plan = self._plan(project, logstore, stored, records)
+            plan = plan_within_limit(project, logstore, stored, records, self._max_fields)
             if not plan.changes:
 
                 def insert() -> int:
                     self._guard_write(cursor, project, logstore)
                     if receipt is not None:
-                        self._record_receipt(cursor, project, logstore, receipt)
-                    return _insert(cursor, table, plan, records, stored.time_field)
+                        self._receipts.record(cursor, project, logstore, receipt)
+                    return insert_records(cursor, table, plan, records, stored.time_field)
 
                 with self._wide_work(cursor, len(stored.fields)):
-                    return _in_transaction(cursor, insert, receipt)
+                    return in_transaction(cursor, insert, receipt)
         with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
             stored = self._read_schema(cursor, project, logstore)
-            plan = self._plan(project, logstore, stored, records)
+            plan = plan_within_limit(project, logstore, stored, records, self._max_fields)
             self._announce_changes(cursor, project, logstore, plan.changes)
 
             def change_and_insert() -> int:
                 self._guard_write(cursor, project, logstore)
                 if receipt is not None:
-                    self._record_receipt(cursor, project, logstore, receipt)
+                    self._receipts.record(cursor, project, logstore, receipt)
                 for change in plan.changes:
                     for statement in self._change_statements(change, table):
                         cursor.execute(statement)
-                return _insert(cursor, table, plan, records, stored.time_field)
+                return insert_records(cursor, table, plan, records, stored.time_field)
 
             with self._wide_work(cursor, len(stored.fields) + plan.added_fields):
                 try:
-                    return _in_transaction(cursor, change_and_insert, receipt)
+                    return in_transaction(cursor, change_and_insert, receipt)
                 except BaseException as error:
                     self._changes_failed(cursor, project, logstore, error)
                     raise
-
-    def _plan(
-        self, project: str, logstore: str, stored: LogstoreSchema, records: pa.Table
-    ) -> AppendPlan:
-        plan = plan_append(stored, records)
-        fields = len(stored.fields) + plan.added_fields
-        if self._max_fields is not None and fields > self._max_fields:
-            raise TooManyFieldsError(
-                f"logstore {project}/{logstore} has {len(stored.fields)} fields and these records "
-                f"would add {plan.added_fields}, past the limit of {self._max_fields} fields "
-                "(LOGSLUICE_INGEST_MAX_FIELDS); nothing was stored",
-                limit=self._max_fields,
-                setting="LOGSLUICE_INGEST_MAX_FIELDS",
-            )
-        return plan
 
     @contextmanager
     def _wide_work(self, cursor: duckdb.DuckDBPyConnection, fields: int) -> Iterator[None]:
@@ -358,7 +288,7 @@ class DuckDBEngineStore:
                 row = cursor.execute(statement).fetchone()
                 return int(row[0]) if row else 0
 
-            return _in_transaction(cursor, delete)
+            return in_transaction(cursor, delete)
 
     def _count_rows(self, project: str, logstore: str) -> int:
         with self._cursor() as cursor, store_errors(project, logstore):
@@ -439,73 +369,7 @@ def store_errors(project: str, logstore: str) -> AbstractContextManager[None]:
     return translate_errors(project=project, logstore=logstore)
 
 
-def _in_transaction(
-    cursor: duckdb.DuckDBPyConnection,
-    work: Callable[[], _Result],
-    receipt: AppendReceipt | None = None,
-) -> _Result:
-    cursor.execute("BEGIN TRANSACTION")
-    try:
-        result = work()
-        _commit(cursor, receipt)
-    except BaseException:
-        with suppress(duckdb.Error):  # a failed COMMIT has rolled back already
-            cursor.execute("ROLLBACK")
-        raise
-    return result
-
-
-def _commit(cursor: duckdb.DuckDBPyConnection, receipt: AppendReceipt | None) -> None:
-    try:
-        cursor.execute("COMMIT")
-    except duckdb.ConstraintException as error:
-        if receipt is None:
-            raise
-        raise key_taken(receipt.key) from error  # another append committed the key first
-
-
-def _has_receipts_table(cursor: duckdb.DuckDBPyConnection, catalog: str | None) -> bool:
-    row = cursor.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE database_name = coalesce(?, current_database()) "
-        "AND schema_name = '_logsluice' AND table_name = 'append_receipts'",
-        [catalog],
-    ).fetchone()
-    return bool(row and row[0])
-
-
-def _insert(
-    cursor: duckdb.DuckDBPyConnection,
-    table: str,
-    plan: AppendPlan,
-    records: pa.Table,
-    time_field: str,
-) -> int:
-    incoming_time = _incoming_name(records, time_field)
-    sort_by = None if _is_sorted(records.column(incoming_time)) else incoming_time
-    cursor.register(_INCOMING_VIEW, records)
-    try:
-        cursor.execute(plan.insert_statement(table, _INCOMING_VIEW, sort_by))
-    finally:
-        cursor.unregister(_INCOMING_VIEW)
-    return int(records.num_rows)
-
-
 def _from_epoch_us(value: int | None) -> datetime | None:
     if value is None:
         return None
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(value))
-
-
-def _is_sorted(times: pa.ChunkedArray) -> bool:
-    """Tell whether times never decrease; sorted batches are inserted as they are."""
-    if len(times) < 2:
-        return True
-    values = pc.cast(times, pa.int64())
-    return bool(pc.all(pc.less_equal(values.slice(0, len(values) - 1), values.slice(1))).as_py())
-
-
-def _incoming_name(records: pa.Table, time_field: str) -> str:
-    lowered = time_field.lower()
-    names: list[str] = records.column_names
-    return next(name for name in names if name.lower() == lowered)

@@ -1,9 +1,9 @@
 """``DuckLakeLogStore``: the LogStore port on a DuckLake (a catalog database plus Parquet files).
 
 Each process opens an in-memory DuckDB, loads the extensions the lake needs from the installed
-packages (:mod:`.extensions`, :func:`lake_extensions`), creates its S3 secret (temporary, never
-visible to user SQL: the allow-list refuses secret and ``ducklake_*`` functions) and attaches the
-lake as ``lake``; the tables are ``lake."<project>"."<logstore>"`` with the layout of
+packages (:mod:`.extensions`), creates its S3 secret (temporary, never visible to user SQL: the
+allow-list refuses secret and ``ducklake_*`` functions) and attaches the lake as ``lake``
+(:mod:`.lake_attach`); the tables are ``lake."<project>"."<logstore>"`` with the layout of
 :mod:`.engine_store`, partitioned by day of the time field, and every append is sorted by time,
 so each data file covers a narrow time span and a time-range query reads only the files whose
 min/max (kept in the catalog) meet its range. Files of several nodes' appends overlap in time: a
@@ -11,8 +11,8 @@ slice read from them is sorted, in pieces (:mod:`.sorted_pieces`).
 
 Any number of processes on any hosts append to one logstore at once: DuckLake commits
 optimistically; a commit that conflicts with another node's (a schema change, a concurrent create)
-is retried from the start, re-reading the schema (:meth:`DuckLakeLogStore._writing`), so nothing is
-lost or doubled. A widening that rewrites the table is announced first and other nodes' appends
+is retried from the start, re-reading the schema (:mod:`.lake_commits`), so nothing is lost or
+doubled. A widening that rewrites the table is announced first and other nodes' appends
 wait for it (:mod:`.lake_widening`), so it commits without competing inserts. Compaction and
 retention use DuckLake's own maintenance: flush inlined data, merge adjacent files, rewrite files
 with deletions, expire snapshots, clean up old and orphaned files.
@@ -21,11 +21,9 @@ with deletions, expire snapshots, clean up old and orphaned files.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 import socket
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
@@ -40,15 +38,10 @@ import structlog
 from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.adapters.duckdb.engine_store import DuckDBEngineStore, engine_config, store_errors
 from logsluice.adapters.duckdb.errors import translate_errors
-from logsluice.adapters.duckdb.extensions import (
-    DUCKLAKE,
-    HTTPFS,
-    POSTGRES,
-    SQLITE,
-    Extension,
-    ExtensionDirectory,
-)
-from logsluice.adapters.duckdb.lake_location import LakeLocation, parse_lake_url
+from logsluice.adapters.duckdb.extensions import ExtensionDirectory
+from logsluice.adapters.duckdb.lake_attach import LAKE, attach_lake, lake_extensions
+from logsluice.adapters.duckdb.lake_commits import is_conflict, write_retrying
+from logsluice.adapters.duckdb.lake_location import parse_lake_url
 from logsluice.adapters.duckdb.lake_maintenance import (
     cleanup_statements,
     compaction_statements,
@@ -61,12 +54,10 @@ from logsluice.adapters.duckdb.lake_widening import (
     announce_widening,
     clear_statement,
     refuse_if_widening_elsewhere,
-    wait_for,
     withdraw_intent,
 )
 from logsluice.adapters.duckdb.tables import quote_identifier, table_sql
 from logsluice.domain.catalog import LOGSTREAM_FIELD
-from logsluice.domain.errors import LogsluiceError
 from logsluice.ports import CompactionReport
 
 if TYPE_CHECKING:
@@ -75,26 +66,9 @@ if TYPE_CHECKING:
     from logsluice.domain.catalog import Logstore
     from logsluice.ports import RecordsQuery
 
-LAKE = "lake"
-"""The name the lake is attached under in each process's DuckDB."""
-_S3_CREDENTIALS = "logsluice_lake_s3"  # the name of a DuckDB secret, not a secret
-MAX_COMMIT_ATTEMPTS = 12
-"""Attempts at one write whose commit conflicts with other nodes' before it fails (retryable)."""
+# LAKE and lake_extensions (of .lake_attach) are imported from here by tests and benchmarks
+__all__ = ["LAKE", "DuckLakeLogStore", "create_lake_log_store", "lake_extensions"]
 _Result = TypeVar("_Result")
-LAKE_OPTIONS = {"parquet_row_group_size": 65_536}
-"""Options stored in the lake's catalog. Row groups of 64 Ki rows (DuckDB's default is 122,880)
-keep the buffers of one column chunk within a node's small cache limit and prune finer by time."""
-# DuckDB buffers each part of an S3 upload in memory; its default part size (max file size over
-# 10,000 parts, 80 MB) does not fit the cache limit of a node. 8 MB parts allow 80 GB files; a
-# few uploads at once keep the buffers to tens of MB. DuckDB also keeps the bytes it reads from S3
-# in its buffer pool (the external file cache), up to the memory limit: off, a node exporting
-# from S3 peaks as low as one exporting local files (1 M-record task: 631-643 → 547-554 MiB, the
-# same CPU); a file is read once per query anyway.
-_S3_SETTINGS = (
-    "SET GLOBAL s3_uploader_max_filesize = '80GB'",
-    "SET GLOBAL s3_uploader_thread_limit = 4",
-    "SET GLOBAL enable_external_file_cache = false",
-)
 
 
 class DuckLakeLogStore(DuckDBEngineStore):
@@ -136,7 +110,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
             with translate_errors(project="", logstore=""):
                 connection = duckdb.connect(":memory:", config=config)
                 self._extensions.load_all(connection)
-                _attach(connection, self.location)
+                attach_lake(connection, self.location)
         except BaseException:
             self._remove_temporaries()
             raise
@@ -151,28 +125,9 @@ class DuckLakeLogStore(DuckDBEngineStore):
         )
 
     def _writing(self, work: Callable[[], _Result]) -> _Result:
-        """Run ``work``, again from the start while its commit conflicts with another node's (at
-        most MAX_COMMIT_ATTEMPTS times) or another node widens a column of its logstore (until
-        that widening is done or its intent expires)."""
-        attempt, waiting_since = 1, None
-        while True:
-            try:
-                result = work()
-            except WideningUnderway as underway:
-                waiting_since = waiting_since or time.monotonic()
-                wait_for(underway.intent)
-                continue
-            except LogsluiceError as error:
-                if not _is_conflict(error) or attempt == MAX_COMMIT_ATTEMPTS:
-                    raise
-                structlog.get_logger().info(
-                    "lake.commit_conflict_retried", attempt=attempt, cause=str(error.__cause__)
-                )
-                time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 5)))  # noqa: S311
-                attempt += 1
-                continue
-            _log_written(attempt, waiting_since)
-            return result
+        """Run ``work``, again while its commit conflicts with another node's or another node
+        widens a column of its logstore (:func:`~.lake_commits.write_retrying`)."""
+        return write_retrying(work)
 
     def _guard_write(self, cursor: duckdb.DuckDBPyConnection, project: str, logstore: str) -> None:
         """Raise WideningUnderway when another node's widening intent on the logstore is fresh
@@ -209,7 +164,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
     ) -> None:
         """Withdraw this node's widening intent after a failure no retry follows, so other nodes
         need not wait for it to expire (after a conflict the retry announces it again)."""
-        if isinstance(error, WideningUnderway) or _is_conflict(error):
+        if isinstance(error, WideningUnderway) or is_conflict(error):
             return
         with suppress(duckdb.Error):
             withdraw_intent(
@@ -267,7 +222,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
             lock = self._locks.get(project, logstore)
             with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                self._forget_logstore_receipts(cursor, (project, logstore))
+                self._receipts.forget_logstore(cursor, (project, logstore))
                 if not _has_tables(cursor, project):
                     with suppress(duckdb.Error):
                         cursor.execute(f"DROP SCHEMA IF EXISTS {LAKE}.{quote_identifier(project)}")
@@ -368,70 +323,6 @@ def create_lake_log_store(
         threads=threads,
         min_free_bytes=min_free_bytes,
         max_fields=max_fields,
-    )
-
-
-def lake_extensions(location: LakeLocation) -> list[Extension]:
-    """Return the extensions a lake needs: DuckLake, its catalog's scanner (PostgreSQL, SQLite;
-    a DuckDB catalog needs none) and httpfs for data on S3. Only these are loaded: each one
-    loaded holds 5-20 MiB of every node's memory."""
-    needed = [DUCKLAKE]
-    if location.metadata.startswith("postgres:"):
-        needed.append(POSTGRES)
-    elif location.metadata.startswith("sqlite:"):
-        needed.append(SQLITE)
-    if location.data_on_s3:
-        needed.append(HTTPFS)
-    return needed
-
-
-def _attach(connection: duckdb.DuckDBPyConnection, location: LakeLocation) -> None:
-    if location.local_catalog:
-        catalog_file = Path(location.metadata.removeprefix("sqlite:"))
-        catalog_file.parent.mkdir(parents=True, exist_ok=True)
-    if not location.data_on_s3:
-        Path(location.data_path).mkdir(parents=True, exist_ok=True)
-    if location.s3 is not None:
-        bucket = location.data_path.split("/", 3)[2]
-        connection.execute(location.s3.secret_statement(_S3_CREDENTIALS, f"s3://{bucket}"))
-        for setting in _S3_SETTINGS:
-            connection.execute(setting)
-    connection.execute(location.attach_statement(LAKE))
-    connection.execute("SET GLOBAL TimeZone = 'UTC'")
-    _set_lake_options(connection)
-
-
-def _set_lake_options(connection: duckdb.DuckDBPyConnection) -> None:
-    """Store the lake's write options in its catalog once (the first node to attach does)."""
-    current = dict(
-        connection.execute("SELECT option_name, value FROM ducklake_options(?)", [LAKE]).fetchall()
-    )
-    for name, value in LAKE_OPTIONS.items():
-        if current.get(name) == str(value):
-            continue
-        with suppress(duckdb.TransactionException):  # another node set them at the same moment
-            connection.execute("CALL ducklake_set_option(?, ?, ?)", [LAKE, name, value])
-
-
-def _log_written(attempts: int, waiting_since: float | None) -> None:
-    """Tell of a write that needed more than one attempt or waited for a widening."""
-    if attempts > 1:
-        structlog.get_logger().info("lake.write_committed_after_conflicts", attempts=attempts)
-    if waiting_since is not None:
-        waited = round(time.monotonic() - waiting_since, 3)
-        structlog.get_logger().info("lake.write_waited_for_widening", seconds=waited)
-
-
-def _is_conflict(error: BaseException) -> bool:
-    """Tell whether a write failed (``error``: DuckDB's, or ours raised from it) for another
-    node's concurrent commit: a commit conflict, or a schema change planned on a schema another
-    node changed meanwhile (a column it added)."""
-    cause = error.__cause__ if isinstance(error, LogsluiceError) else error
-    if isinstance(cause, duckdb.TransactionException):
-        return True
-    text = str(cause).lower() if cause is not None else ""
-    return "conflict" in text or (
-        isinstance(cause, duckdb.CatalogException) and "already exists" in text
     )
 
 

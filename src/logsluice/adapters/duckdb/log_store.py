@@ -103,7 +103,7 @@ class DuckDBLogStore(DuckDBEngineStore):
         lock = self._locks.get(project, logstore)
         with lock.exclusive(), self._cursor() as cursor, store_errors(project, logstore):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            self._forget_logstore_receipts(cursor, (project, logstore))
+            self._receipts.forget_logstore(cursor, (project, logstore))
             # The schema goes only once empty: other logstores of the project keep it alive. Count
             # them rather than trust DROP SCHEMA's dependency check: DuckDB 1.5.5 forgets that a
             # table depends on its schema once the table was altered, and drops it with the schema.

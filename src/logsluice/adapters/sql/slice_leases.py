@@ -12,6 +12,11 @@ A slice lease is renewed with :meth:`heartbeat_slice`, which also keeps the task
 a lapsed slice is claimable again (only that slice). The worker that finishes the last slice takes
 the task's lease to complete the artifact (``finish_slice`` says so), and any worker holding a
 running slice of a task may end the task (fail or cancel it).
+
+:class:`SqlSliceLeases` runs each call in its own transaction; the claim is in :mod:`.slice_claims`,
+a slice's ending and what it does to the task in :mod:`.slice_endings`, the task's counters summed
+from its slices in :mod:`.slice_progress`. Planning, the file-hash chain of finished slices
+(:meth:`SqlSliceLeases.record_file_hash`) and requeueing are here.
 """
 
 from __future__ import annotations
@@ -20,39 +25,21 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Row,
-    and_,
-    case,
-    exists,
-    func,
-    insert,
-    not_,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
-from logsluice.adapters.sql.task_queue import (
-    candidate_tasks,
-    claim_statement,
-    latest_claims,
-    lock_claims,
-    next_claim_number,
+from logsluice.adapters.sql.slice_claims import claim_next, held_by, renewed_task_lease
+from logsluice.adapters.sql.slice_endings import (
+    AFTER_LAST_RELEASE,
+    lost_slice,
+    record_finished_slice,
+    running_task,
+    settle_stopped_task,
 )
-from logsluice.adapters.sql.task_rows import (
-    encode_missing_ranges,
-    slice_from_row,
-    slice_to_row,
-    task_from_row,
-)
-from logsluice.adapters.sql.task_updates import RUNNING_VALUES, lost_or_missing
-from logsluice.adapters.sql.webhook_outbox import record_endings
-from logsluice.domain.errors import ConflictError, LeaseLostError
+from logsluice.adapters.sql.slice_progress import task_counters
+from logsluice.adapters.sql.task_rows import slice_from_row, slice_to_row, task_from_row
+from logsluice.adapters.sql.task_updates import FINISHED_VALUES, RUNNING_VALUES, lost_or_missing
 from logsluice.domain.tasks import (
     FINISHED_SLICE_STATUSES,
     ClaimedWork,
@@ -60,190 +47,8 @@ from logsluice.domain.tasks import (
     SliceStatus,
     Task,
     TaskSlice,
-    TaskStatus,
 )
 from logsluice.domain.timerange import TimeRange
-
-FINISHED_VALUES = [status.value for status in FINISHED_SLICE_STATUSES]
-# what a task becomes when the last worker running one of its slices gives it back
-_AFTER_LAST_RELEASE = {
-    TaskStatus.CANCELLING: TaskStatus.CANCELLED,
-    TaskStatus.RUNNING: TaskStatus.QUEUED,
-}
-_AFTER_LAST_CANCEL = {TaskStatus.CANCELLING: TaskStatus.CANCELLED}
-RUNNING_PERCENT_CEILING = 99.9
-
-
-def _slice_key(task_id: str, slice_index: int) -> list[Any]:
-    return [task_slices.c.task_id == task_id, task_slices.c.slice_index == slice_index]
-
-
-def _held_by(task_id: str, slice_index: int, worker_id: str) -> list[Any]:
-    return [
-        *_slice_key(task_id, slice_index),
-        task_slices.c.lease_owner == worker_id,
-        task_slices.c.status == SliceStatus.RUNNING.value,
-    ]
-
-
-def _claimable(now: datetime) -> Any:
-    """The slice waits for a worker: queued (and due), or running under a lapsed lease."""
-    return and_(
-        or_(
-            task_slices.c.status == SliceStatus.QUEUED.value,
-            and_(
-                task_slices.c.status == SliceStatus.RUNNING.value,
-                task_slices.c.lease_expires_at < now,
-            ),
-        ),
-        or_(task_slices.c.not_before.is_(None), task_slices.c.not_before <= now),
-    )
-
-
-def _candidate_slice(dialect_name: str, now: datetime) -> Any:
-    """``(task_id, slice_index, turn)`` of the next claimable slice of a RUNNING task."""
-    previous = task_slices.alias("previous")
-    turns = latest_claims()
-    blocked = exists().where(
-        previous.c.task_id == task_slices.c.task_id,
-        previous.c.slice_index < task_slices.c.slice_index,
-        previous.c.status.not_in(FINISHED_VALUES),
-    )
-    turn = func.coalesce(turns.c.turn, 0)
-    query = (
-        select(task_slices.c.task_id, task_slices.c.slice_index, turn.label("turn"))
-        .select_from(
-            task_slices.join(tasks, tasks.c.id == task_slices.c.task_id).outerjoin(
-                turns, turns.c.project == tasks.c.project
-            )
-        )
-        .where(
-            tasks.c.status == TaskStatus.RUNNING.value,
-            tasks.c.deleted.is_(False),
-            _claimable(now),
-            or_(not_(task_slices.c.waits_for_previous), not_(blocked)),
-        )
-        .order_by(turn, tasks.c.created_at, tasks.c.id, task_slices.c.slice_index)
-        .limit(1)
-    )
-    if dialect_name == "postgresql":
-        query = query.with_for_update(of=task_slices, skip_locked=True)
-    return query
-
-
-def _renewed_task_lease(now: datetime, lease: timedelta) -> Any:
-    """The task's lease renewed to at least ``now + lease`` (never shortened)."""
-    until = now + lease
-    return case(
-        (tasks.c.lease_expires_at.is_(None), until),
-        (tasks.c.lease_expires_at < until, until),
-        else_=tasks.c.lease_expires_at,
-    )
-
-
-def _slice_sums(connection: Connection, task_id: str) -> Row[Any]:
-    finished = task_slices.c.status.in_(FINISHED_VALUES)
-    return connection.execute(
-        select(
-            func.coalesce(func.sum(task_slices.c.rows), 0).label("rows"),
-            func.coalesce(func.sum(task_slices.c.size_bytes), 0).label("size_bytes"),
-            func.count().label("total"),
-            func.coalesce(func.sum(case((finished, 1), else_=0)), 0).label("finished"),
-        ).where(task_slices.c.task_id == task_id)
-    ).one()
-
-
-def _rows_percent(task: Task, rows: int) -> float:
-    """The rows written by every slice (running ones too) as a share of the rows the task will
-    write (its estimate, capped by its limit); 0 while no estimate is known."""
-    expected = task.estimate_rows
-    if task.spec.limit is not None and expected is not None:
-        expected = min(expected, task.spec.limit)
-    if not expected:
-        return 0.0
-    return 100.0 * rows / expected
-
-
-def _running_task(connection: Connection, task_id: str, worker_id: str) -> Task:
-    row = connection.execute(
-        select(tasks).where(tasks.c.id == task_id, tasks.c.status.in_(RUNNING_VALUES))
-    ).first()
-    if row is None:
-        raise lost_or_missing(connection, task_id, worker_id)
-    return task_from_row(row)
-
-
-def _lost_slice(task_id: str, slice_index: int, worker_id: str) -> LeaseLostError:
-    return LeaseLostError(
-        f"worker {worker_id!r} no longer holds slice {slice_index} of task {task_id!r}",
-        task_id=task_id,
-        slice_index=slice_index,
-        worker_id=worker_id,
-    )
-
-
-def _settle_stopped_task(
-    connection: Connection, task_id: str, now: datetime, outcomes: dict[TaskStatus, TaskStatus]
-) -> list[Task]:
-    """When no slice of the task runs any more, move it as ``outcomes`` say (status → status).
-
-    Returns the task as it changed (empty when a slice still runs under a live lease, or the
-    task's status is none of ``outcomes``)."""
-    still_running = connection.execute(
-        select(task_slices.c.slice_index).where(
-            task_slices.c.task_id == task_id,
-            task_slices.c.status == SliceStatus.RUNNING.value,
-            task_slices.c.lease_expires_at >= now,
-        )
-    ).first()
-    if still_running is not None:
-        return []
-    settled: list[Task] = []
-    for source, target in outcomes.items():
-        changed = connection.execute(
-            update(tasks)
-            .where(tasks.c.id == task_id, tasks.c.status == source.value)
-            .values(
-                status=target.value,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-                # the error shown while waiting for a store goes (entry_changes says the same)
-                error_code=None,
-                error_message=None,
-                **({"finished_at": now} if target is TaskStatus.CANCELLED else {}),
-            )
-            .returning(*tasks.c)
-        )
-        ended = [task_from_row(row) for row in changed]
-        # an ending queues its webhook in this same transaction (ADR 0020)
-        record_endings(connection, ended)
-        settled.extend(ended)
-    return settled
-
-
-def cancel_if_idle(
-    connection: Connection, task: Task, now: datetime, *, while_completing: bool = True
-) -> Task:
-    """End a CANCELLING task CANCELLED at once when it has slices and none of them runs.
-
-    Its slices are all queued, waiting for a retry or finished (also: all finished, with the
-    completion not run yet): no worker would hear the cancel at a slice heartbeat, so waiting
-    would only leave it CANCELLING until its lease lapsed. A worker completing it finds its own
-    ending refused (ADR 0018). A task not planned yet stays CANCELLING: the worker planning it
-    hears the cancel at its task heartbeat. With ``while_completing`` false (a delete, whose
-    files go as soon as it is CANCELLED) a task whose slices are all finished stays CANCELLING
-    too: a completer may still be publishing its file, and its lease lapsing ends it.
-    """
-    if task.status is not TaskStatus.CANCELLING:
-        return task
-    wanted = task_slices.c.task_id == task.id
-    if not while_completing:
-        wanted = and_(wanted, task_slices.c.status.not_in(FINISHED_VALUES))
-    if connection.execute(select(task_slices.c.slice_index).where(wanted)).first() is None:
-        return task
-    settled = _settle_stopped_task(connection, task.id, now, _AFTER_LAST_CANCEL)
-    return settled[0] if settled else task
 
 
 class SqlSliceLeases:
@@ -353,30 +158,14 @@ class SqlSliceLeases:
         ``only_task_id`` claims only slices of that task.
         """
         with write_transaction(self._engine) as connection:
-            lock_claims(connection)
-            dialect = connection.dialect.name
-            slices = _candidate_slice(dialect, now)
-            if only_task_id is not None:
-                slices = slices.where(task_slices.c.task_id == only_task_id)
-            candidate = connection.execute(slices).first()
-            queued = (
-                None
-                if only_task_id is not None
-                else connection.execute(candidate_tasks(max_running_per_project)).first()
-            )
-            if candidate is not None and (queued is None or candidate.turn <= queued.turn):
-                return self._claim_slice(connection, candidate, worker_id, lease, now)
-            if queued is None:
-                return None
-            statement = claim_statement(
-                dialect,
+            return claim_next(
+                connection,
                 worker_id,
                 lease=lease,
                 now=now,
                 max_running_per_project=max_running_per_project,
+                only_task_id=only_task_id,
             )
-            row = connection.execute(statement).first()
-        return None if row is None else ClaimedWork(task_from_row(row))
 
     def heartbeat_slice(
         self,
@@ -398,17 +187,17 @@ class SqlSliceLeases:
         with write_transaction(self._engine) as connection:
             renewed = connection.execute(
                 update(task_slices)
-                .where(*_held_by(task_id, slice_index, worker_id))
+                .where(*held_by(task_id, slice_index, worker_id))
                 .values(lease_expires_at=now + lease, rows=rows, size_bytes=size_bytes)
             )
             if renewed.rowcount == 0:
-                raise _lost_slice(task_id, slice_index, worker_id)
-            task = _running_task(connection, task_id, worker_id)
-            values = self._counters(connection, task, progress)
+                raise lost_slice(task_id, slice_index, worker_id)
+            task = running_task(connection, task_id, worker_id)
+            values = task_counters(connection, task, progress)
             row = connection.execute(
                 update(tasks)
                 .where(tasks.c.id == task_id)
-                .values(lease_expires_at=_renewed_task_lease(now, lease), updated_at=now, **values)
+                .values(lease_expires_at=renewed_task_lease(now, lease), updated_at=now, **values)
                 .returning(*tasks.c)
             ).one()
         return task_from_row(row)
@@ -429,45 +218,10 @@ class SqlSliceLeases:
         ``worker_id`` now holds the task's lease and completes the artifact. Raises
         LeaseLostError when the slice is not this worker's any more or the task stopped.
         """
-        values = {
-            "status": outcome.status.value,
-            "rows": outcome.rows,
-            "size_bytes": outcome.size_bytes,
-            "sha256": outcome.sha256,
-            "md5": outcome.md5,
-            "cut": outcome.cut,
-            "part_footers": outcome.part_footers,
-            "file_hash_state": outcome.file_hash_state,
-            "lease_expires_at": None,
-            "written_at": now,
-        }
         with write_transaction(self._engine) as connection:
-            task = _running_task(connection, task_id, worker_id)
-            done = connection.execute(
-                update(task_slices)
-                .where(*_held_by(task_id, slice_index, worker_id))
-                .values(values)
-                .returning(*task_slices.c)
-            ).first()
-            if done is None:
-                raise _lost_slice(task_id, slice_index, worker_id)
-            changes = self._counters(connection, task, None)
-            if task.error_code is not None:  # a slice got through: the outage it showed is over
-                changes |= {"error_code": None, "error_message": None}
-            if outcome.status is SliceStatus.FAILED_INCOMPLETE:
-                missing = (*task.missing_ranges, slice_from_row(done).time_range)
-                changes |= {"incomplete": True, "missing_ranges": encode_missing_ranges(missing)}
-            last = task.status is TaskStatus.RUNNING and changes["slices_done"] == task.slices_total
-            if last:
-                changes |= {"lease_owner": worker_id, "lease_expires_at": now + lease}
-            row = connection.execute(
-                update(tasks)
-                .where(tasks.c.id == task_id)
-                .values(updated_at=now, **changes)
-                .returning(*tasks.c)
-            ).one()
-            if task.status is TaskStatus.CANCELLING:  # finished just as a cancel came
-                _settle_stopped_task(connection, task_id, now, _AFTER_LAST_CANCEL)
+            row, last = record_finished_slice(
+                connection, task_id, slice_index, worker_id, outcome, lease=lease, now=now
+            )
         return task_from_row(row), last
 
     def fail_slice(
@@ -535,7 +289,7 @@ class SqlSliceLeases:
             task_id, slice_index, worker_id, attempts=task_slices.c.attempts - 1, updated_at=now
         )
         with write_transaction(self._engine) as connection:
-            _settle_stopped_task(connection, task_id, now, _AFTER_LAST_RELEASE)
+            settle_stopped_task(connection, task_id, now, AFTER_LAST_RELEASE)
         return released
 
     def requeue_lapsed_slices(self, *, now: datetime) -> int:
@@ -562,51 +316,6 @@ class SqlSliceLeases:
         )
         return list(connection.execute(query))
 
-    @staticmethod
-    def _claim_slice(
-        connection: Connection, candidate: Row[Any], worker_id: str, lease: timedelta, now: datetime
-    ) -> ClaimedWork:
-        claimed = connection.execute(
-            update(task_slices)
-            .where(*_slice_key(candidate.task_id, candidate.slice_index), _claimable(now))
-            .values(
-                status=SliceStatus.RUNNING.value,
-                lease_owner=worker_id,
-                lease_expires_at=now + lease,
-                attempts=task_slices.c.attempts + 1,
-                not_before=None,
-            )
-            .returning(*task_slices.c)
-        ).first()
-        if claimed is None:  # claims are serialized, so only a bug gets here
-            raise ConflictError("the slice changed while it was claimed", task_id=candidate.task_id)
-        row = connection.execute(
-            update(tasks)
-            .where(tasks.c.id == candidate.task_id)
-            .values(
-                claim_sequence=next_claim_number(),
-                lease_expires_at=_renewed_task_lease(now, lease),
-                updated_at=now,
-            )
-            .returning(*tasks.c)
-        ).one()
-        return ClaimedWork(task_from_row(row), slice_from_row(claimed))
-
-    @staticmethod
-    def _counters(connection: Connection, task: Task, progress: float | None) -> dict[str, Any]:
-        sums = _slice_sums(connection, task.id)
-        share = 100.0 * int(sums.finished) / max(int(sums.total), 1)
-        percent = min(
-            max(share, progress or 0.0, _rows_percent(task, int(sums.rows))),
-            RUNNING_PERCENT_CEILING,
-        )
-        return {
-            "rows_written": int(sums.rows),
-            "bytes_written": int(sums.size_bytes),
-            "slices_done": int(sums.finished),
-            "progress": max(task.progress, round(percent, 1)),
-        }
-
     def _requeue_slice(
         self, task_id: str, slice_index: int, worker_id: str, **values: Any
     ) -> TaskSlice:
@@ -614,7 +323,7 @@ class SqlSliceLeases:
         with write_transaction(self._engine) as connection:
             row = connection.execute(
                 update(task_slices)
-                .where(*_held_by(task_id, slice_index, worker_id))
+                .where(*held_by(task_id, slice_index, worker_id))
                 .values(
                     status=SliceStatus.QUEUED.value,
                     lease_owner=None,
@@ -627,5 +336,5 @@ class SqlSliceLeases:
                 .returning(*task_slices.c)
             ).first()
         if row is None:
-            raise _lost_slice(task_id, slice_index, worker_id)
+            raise lost_slice(task_id, slice_index, worker_id)
         return slice_from_row(row)

@@ -29,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 
 from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
-from logsluice.adapters.sql.slice_leases import FINISHED_VALUES, SqlSliceLeases, cancel_if_idle
+from logsluice.adapters.sql.slice_endings import cancel_if_idle
+from logsluice.adapters.sql.slice_leases import SqlSliceLeases
 from logsluice.adapters.sql.task_queue import (
     ahead_of,
     claim_statement,
@@ -43,6 +44,7 @@ from logsluice.adapters.sql.task_rows import (
     task_to_row,
 )
 from logsluice.adapters.sql.task_updates import (
+    FINISHED_VALUES,
     RUNNING_VALUES,
     apply_transition,
     changed_task,

@@ -18,6 +18,7 @@ from logsluice.adapters.sql.metadata import task_slices, tasks
 from logsluice.adapters.sql.task_rows import task_from_row
 from logsluice.domain.errors import ConflictError, LeaseLostError, TaskNotFoundError
 from logsluice.domain.tasks import (
+    FINISHED_SLICE_STATUSES,
     RUNNING_STATUSES,
     SliceStatus,
     Task,
@@ -29,6 +30,7 @@ from logsluice.domain.tasks import (
 
 ATTEMPTS_EXHAUSTED = "attempts_exhausted"
 RUNNING_VALUES = [status.value for status in RUNNING_STATUSES]
+FINISHED_VALUES = [status.value for status in FINISHED_SLICE_STATUSES]
 
 
 def guarded_update(
