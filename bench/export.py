@@ -366,6 +366,8 @@ def measure_format(
         f"{ours.seconds / copy.seconds:>7.2f} {ours.peak_rss_bytes / copy.peak_rss_bytes:>7.2f}"
         f" {ours.idle_rss_bytes / MEBIBYTE:>8.0f}"
         f" {ours.output_bytes / MEBIBYTE:>8.1f} {copy.output_bytes / MEBIBYTE:>8.1f}"
+        f" {copy.cpu_seconds:>7.2f} {ours.cpu_seconds:>7.2f}"
+        f" {ours.cpu_seconds / copy.cpu_seconds:>6.2f}"
     )
     if ours.rows != copy.rows or ours.rows != records:
         line += f"  ROW MISMATCH: logsluice {ours.rows:,}, COPY {copy.rows:,}, loaded {records:,}"
@@ -377,7 +379,7 @@ def measure_format(
 TASK_HEADER = (
     f"{'records':>12} {'format':<8} {'rows':>12} {'COPY s':>8} {'COPY MB':>8} "
     f"{'ours s':>8} {'ours MB':>8} {'time ×':>7} {'RSS ×':>7} {'idle MB':>8} "
-    f"{'ours out':>8} {'COPY out':>8}"
+    f"{'ours out':>8} {'COPY out':>8} {'COPY cpu':>7} {'ours cpu':>7} {'cpu ×':>6}"
 )
 
 
@@ -390,6 +392,7 @@ def print_task_table(lines: list[str]) -> None:
         "COPY = DuckDB COPY (SELECT … ORDER BY ts) TO in a subprocess: connect + COPY, its VmHWM."
     )
     print("time × and RSS × are ours / COPY; MB are MiB; 'out' columns are file sizes in MiB.")
+    print("cpu = CPU-seconds (user + system) of the task in serve and of COPY's process.")
     print(TASK_HEADER)
     for line in lines:
         print(line)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -70,6 +71,45 @@ def _csv_bytes(table: pa.Table | pa.RecordBatch, options: Any) -> Chunk:
     return memoryview(sink.getvalue())
 
 
+class SizedWrites:
+    """Writes each batch's bytes into one buffer sized from the bytes per row seen so far.
+
+    A growing ``BufferOutputStream`` starts small and doubles, copying what it holds and touching
+    fresh pages at every step (5–10 % of ``write_csv``'s time on 16 k-row batches). A batch that
+    does not fit its buffer (rows longer than the last batch's by more than the headroom) is
+    written again into a growing stream. An encoder's threads share one: the estimate is a float,
+    and a stale one costs at most that second write. Unused headroom is never touched, so it
+    takes address space, not memory.
+    """
+
+    HEADROOM = 1.25
+    SLACK_BYTES = 64 << 10
+
+    def __init__(self) -> None:
+        self._bytes_per_row = 0.0
+
+    def write(self, rows: int, write: Callable[[Any], None]) -> memoryview:
+        """Return the bytes ``write`` puts into the stream it is given, for ``rows`` rows."""
+        if self._bytes_per_row and rows:
+            capacity = int(rows * self._bytes_per_row * self.HEADROOM) + self.SLACK_BYTES
+            buffer = pa.allocate_buffer(capacity)
+            stream = pa.FixedSizeBufferWriter(buffer)
+            try:
+                write(stream)
+            except OSError:  # out of bounds: longer rows than expected, written again below
+                pass
+            else:
+                return self._learned(rows, memoryview(buffer)[: stream.tell()])
+        sink = pa.BufferOutputStream()
+        write(sink)
+        return self._learned(rows, memoryview(sink.getvalue()))
+
+    def _learned(self, rows: int, data: memoryview) -> memoryview:
+        if rows:
+            self._bytes_per_row = len(data) / rows
+        return data
+
+
 class CsvEncoder:
     """CSV with an optional header, a chosen delimiter and spreadsheet formula escaping."""
 
@@ -80,6 +120,7 @@ class CsvEncoder:
         self._options = options
         self._time_zone = time_zone
         self._write_options = pacsv.WriteOptions(include_header=False, delimiter=options.delimiter)
+        self._writes = SizedWrites()
 
     def begin(self, schema: pa.Schema) -> Chunk:
         if not self._options.header:
@@ -93,7 +134,10 @@ class CsvEncoder:
         rewritten = rewrite_columns(
             batch, self._time_zone, escape_text=self._options.escape_formulas
         )
-        return _csv_bytes(rewritten, self._write_options)
+        return self._writes.write(
+            rewritten.num_rows,
+            lambda stream: pacsv.write_csv(rewritten, stream, self._write_options),
+        )
 
     def end_slice(self) -> Chunk:
         return b""

@@ -63,20 +63,49 @@ def render_timestamps(column: Any, time_zone: str) -> Any:
     if fixed_minutes is not None:
         shift = pa.scalar(fixed_minutes * _MICROSECONDS_PER_MINUTE, pa.int64())
         local = pc.add(utc.cast(pa.int64()), shift).cast(pa.timestamp("us"))
-        offset_text: Any = offset_label(fixed_minutes)
-    else:
-        local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=time_zone)))
-        offset_text = _offset_text(local, utc)
+        text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
+        # one offset for every value: put it after each one's end (~2x faster than joining)
+        return pc.binary_replace_slice(
+            text, _PAST_THE_END, _PAST_THE_END, offset_label(fixed_minutes)
+        )
+    local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=time_zone)))
     text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
-    return pc.binary_join_element_wise(text, offset_text, "")
+    return pc.binary_join_element_wise(text, _offset_text(local, utc), "")
+
+
+_PAST_THE_END = 1 << 30  # a slice start beyond any text: the slice is empty, at the text's end
 
 
 def escape_formulas(column: Any) -> Any:
     """Prefix cells starting with ``= + - @``, tab or CR with ``'`` so spreadsheets show text."""
-    first_characters = pc.utf8_slice_codeunits(column, 0, 1)
-    if not pc.any(pc.is_in(first_characters, value_set=pa.array(_FORMULA_STARTS))).as_py():
-        return column  # the common case: one cheap pass, no copy
+    if not _may_start_a_formula(column):
+        return column  # the common case: the first bytes looked up, no string built, no copy
     return pc.replace_substring_regex(column, pattern=_FORMULA_PATTERN, replacement=r"'\1")
+
+
+# Whether a byte is one a formula starts with: all of them are ASCII, and in UTF-8 an ASCII byte is
+# never part of another character, so a cell starts with one exactly when its first byte is one.
+_STARTS_A_FORMULA = pa.array([chr(value) in _FORMULA_STARTS for value in range(256)])
+
+
+def _may_start_a_formula(column: Any) -> bool:
+    """Return whether a non-empty cell of the string ``column`` starts with a formula character.
+
+    Reads each cell's first byte straight from the column's offsets and data buffers (a take of
+    integers, ~5× faster than cutting the first characters out as strings). A null cell's bytes
+    count too: at worst the caller escapes a column that needed nothing, never the reverse.
+    """
+    _, offsets_buffer, data_buffer = column.buffers()
+    if len(column) == 0 or data_buffer is None:
+        return False
+    offset_type = pa.int64() if pa.types.is_large_string(column.type) else pa.int32()
+    offsets = pa.Array.from_buffers(
+        offset_type, len(column) + 1, [None, offsets_buffer], offset=column.offset
+    )
+    data = pa.Array.from_buffers(pa.uint8(), data_buffer.size, [None, data_buffer])
+    starts, ends = offsets.slice(0, len(column)), offsets.slice(1)
+    first_bytes = pc.take(data, pc.filter(starts, pc.less(starts, ends)))
+    return pc.any(pc.take(_STARTS_A_FORMULA, first_bytes)).as_py() is True
 
 
 def is_timestamp(data_type: Any) -> bool:

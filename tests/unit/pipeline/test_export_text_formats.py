@@ -76,6 +76,23 @@ def test_formula_escaping_prefixes_dangerous_first_characters_only() -> None:
     ]
 
 
+@pytest.mark.parametrize("first", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("string_type", [pa.string(), pa.large_string()])
+def test_formula_escaping_finds_a_dangerous_cell_anywhere_in_a_sliced_column(
+    first: str, string_type: pa.DataType
+) -> None:
+    cells = [f"{first}x", "é-safe", "", None, "safe", f"{first}y", "ok"]
+    column = pa.array(cells, string_type).slice(1, 5)  # "é-safe" … f"{first}y"
+    assert escape_formulas(column).to_pylist() == ["é-safe", "", None, "safe", f"'{first}y"]
+
+
+def test_formula_escaping_leaves_a_safe_column_as_it_is_even_beside_dangerous_cells() -> None:
+    column = pa.array(["=1", "a", "", None, "é", "b=", "-2"]).slice(1, 5)
+    assert escape_formulas(column) is column
+    assert escape_formulas(pa.array([], pa.string())).to_pylist() == []
+    assert escape_formulas(pa.array(["", None], pa.large_string())).to_pylist() == ["", None]
+
+
 def test_csv_escapes_string_columns_but_not_numbers() -> None:
     batch = pa.record_batch({"number": [-5, 3], "text": ["-5", "=cmd|' /C calc'!A0"]})
     _, rows = parse_csv(encode_csv(batch, CsvOptions()))
