@@ -5,6 +5,13 @@ neighbouring buckets are grouped until the next would overflow the target, and a
 the target is split into equal time spans; without one, the range is cut into equal time spans from
 an estimated row count. Slices come back in output order (newest first for ``order=desc``) with
 indexes counting in that order.
+
+A plan of ``TAPER_FROM_SLICES`` slices or more ends with a smaller one: its last slice in output
+order is cut into two halves by rows. Workers claim slices in output order, so the last claims
+decide when the task is done: with whole slices a worker that takes the last one runs it alone
+while the others wait (11 equal slices on 2 workers end 6 against 5, a speed-up of at most
+1.83×); with the last one halved they finish within about half a slice of each other. Smaller
+plans stay whole: there a slice's fixed cost (a query, a part, a claim) weighs more.
 """
 
 from __future__ import annotations
@@ -105,6 +112,41 @@ def plan_slices(
     else:
         parts = math.ceil((estimated_rows or 0) / target_rows_per_slice)
         spans = split_evenly(time_range, parts)
+    if len(spans) >= TAPER_FROM_SLICES:
+        last = -1 if order is Order.ASC else 0  # in output order: the newest, or the oldest
+        if histogram is not None and bucket_width is not None:
+            halves = _halves_by_rows(spans[last], histogram, bucket_width)
+        else:
+            halves = split_evenly(spans[last], 2)
+        spans = [*spans[:-1], *halves] if last == -1 else [*halves, *spans[1:]]
     if order is Order.DESC:
         spans.reverse()
     return [Slice(index, span) for index, span in enumerate(spans)]
+
+
+TAPER_FROM_SLICES = 4
+
+
+def _halves_by_rows(
+    span: TimeRange, buckets: Sequence[BucketCount], width: timedelta
+) -> list[TimeRange]:
+    """Cut ``span`` where half of its counted rows are before (rows taken as spread evenly over
+    each bucket's time); in two equal time spans when it has no rows."""
+    pieces = []
+    for bucket in sorted(buckets, key=lambda item: item.start):
+        clipped = _clip(span, bucket.start, bucket.start + width)
+        if clipped is not None and bucket.count > 0:
+            pieces.append((clipped, bucket.count * (clipped.duration / width)))
+    half = sum(rows for _, rows in pieces) / 2
+    if half <= 0:
+        return split_evenly(span, 2)
+    middle, before = span.end, 0.0
+    for clipped, rows in pieces:
+        if before + rows >= half:
+            middle = clipped.start + clipped.duration * ((half - before) / rows)
+            break
+        before += rows
+    middle = min(max(middle, span.start + _RESOLUTION), span.end - _RESOLUTION)
+    if not span.start < middle < span.end:
+        return [span]
+    return [TimeRange(span.start, middle), TimeRange(middle, span.end)]

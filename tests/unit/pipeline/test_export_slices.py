@@ -34,11 +34,12 @@ def test_without_estimate_the_range_is_one_slice() -> None:
     assert [(item.index, item.time_range) for item in slices] == [(0, DAY)]
 
 
-def test_estimate_cuts_equal_spans() -> None:
+def test_estimate_cuts_equal_spans_and_the_last_in_halves() -> None:
     slices = plan_slices(DAY, Order.ASC, target_rows_per_slice=1_000_000, estimated_rows=4_000_001)
-    assert len(slices) == 5
     assert_tiles(DAY, [item.time_range for item in slices])
-    assert {item.time_range.duration for item in slices[:-1]} == {DAY.duration / 5}
+    assert [item.time_range.duration for item in slices] == [DAY.duration / 5] * 4 + [
+        DAY.duration / 10
+    ] * 2
 
 
 def test_descending_order_lists_newest_first_with_indexes_in_output_order() -> None:
@@ -70,10 +71,12 @@ def test_a_bucket_above_the_target_is_split_evenly() -> None:
     )
     ranges = [item.time_range for item in slices]
     assert_tiles(DAY, ranges)
-    assert len(ranges) == 4
+    assert len(ranges) == 5  # four pieces of the bucket, the last cut in halves by its rows
     assert ranges[0].start == START
     assert ranges[0].end == START + hour * 2 + timedelta(minutes=15)
     assert ranges[1].duration == timedelta(minutes=15)
+    assert ranges[3].start == START + hour * 2 + timedelta(minutes=45)
+    assert ranges[3].end == ranges[4].start == START + hour * 2 + timedelta(minutes=52, seconds=30)
 
 
 def test_buckets_outside_the_range_are_ignored() -> None:
@@ -95,3 +98,59 @@ def test_bad_arguments_are_refused() -> None:
         plan_slices(DAY, Order.ASC, target_rows_per_slice=0)
     with pytest.raises(ValueError, match="bucket_width"):
         plan_slices(DAY, Order.ASC, histogram=[])
+
+
+def _loads(slices: list[int], workers: int) -> list[float]:
+    """What each worker runs when ``workers`` claim ``slices`` (their costs) in order, each the
+    next one as soon as it is free."""
+    loads = [0.0] * workers
+    for cost in slices:
+        loads[loads.index(min(loads))] += cost
+    return loads
+
+
+def _rows(slices: list[TimeRange], hour_counts: list[int]) -> list[int]:
+    hour = timedelta(hours=1)
+    return [
+        round(
+            sum(
+                count
+                * (
+                    min(item.end, START + hour * (index + 1))
+                    - max(item.start, START + hour * index)
+                )
+                / hour
+                for index, count in enumerate(hour_counts)
+                if item.start < START + hour * (index + 1) and START + hour * index < item.end
+            )
+        )
+        for item in slices
+    ]
+
+
+@pytest.mark.parametrize("order", [Order.ASC, Order.DESC])
+def test_the_last_slice_in_output_order_is_cut_in_halves_by_rows(order: Order) -> None:
+    hour = timedelta(hours=1)
+    counts = [1000] * 11 + [0] * 13  # eleven slices' worth, then nothing
+    buckets = [Bucket(START + hour * index, count) for index, count in enumerate(counts)]
+    slices = plan_slices(
+        DAY, order, target_rows_per_slice=1000, histogram=buckets, bucket_width=hour
+    )
+    ranges = [item.time_range for item in slices]
+    assert_tiles(DAY, sorted(ranges, key=lambda item: item.start))
+    rows = _rows(ranges, counts)
+    assert rows == [1000] * 10 + [500, 500]
+    if order is Order.ASC:
+        assert ranges[-2].start == START + hour * 10
+        assert ranges[-1].start == START + hour * 10 + timedelta(minutes=30)
+    else:
+        assert ranges[-1].start == START
+        assert ranges[-2].start == START + timedelta(minutes=30)
+    # eleven whole slices on two workers end 6 against 5; with the last one halved, together
+    assert _loads([1000] * 11, 2) == [6000, 5000]
+    assert _loads(rows, 2) == [5500, 5500]
+
+
+def test_a_plan_of_fewer_than_four_slices_stays_whole() -> None:
+    slices = plan_slices(DAY, Order.ASC, target_rows_per_slice=10, estimated_rows=30)
+    assert [item.time_range.duration for item in slices] == [DAY.duration / 3] * 3
