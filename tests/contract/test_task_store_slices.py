@@ -28,7 +28,7 @@ from logsluice.domain.tasks import (
     WebhookTarget,
 )
 from logsluice.domain.timerange import TimeRange
-from logsluice.services.task_file_hash import FileHasher, hashes_of_parts
+from logsluice.services.task_file_hash import BACKGROUND, FileHasher, hashes_of_parts
 from logsluice.services.task_files import artifact_key
 from tests.contract.task_samples import LEASE, NO_LIMIT, OTHER_WORKER, T0, WORKER, make_task
 
@@ -504,6 +504,48 @@ def test_the_file_hasher_extends_the_chain_in_order_and_never_raises(
 
     hasher(Broken()).after_finishing(2)  # logged, not raised: the completer goes on
     slices = task_store.list_task_slices(task.id)
+    hashes = hashes_of_parts(task, slices, artifacts, b"H")
+    assert hashes is not None
+    assert hashes.hexdigests()[0] == hashlib.sha256(b"H" + b"".join(parts)).hexdigest()
+
+
+def test_a_finished_slice_hands_the_read_back_of_parts_to_the_background_thread(
+    task_store: SqlTaskStore, tmp_path: Path
+) -> None:
+    task = _started(task_store, slices=2)
+    artifacts = LocalArtifactStore(tmp_path)
+    parts = [b"zero", b"one"]
+    for index, data in enumerate(parts):
+        writer = artifacts.open_part(artifact_key(task), index + 1)
+        writer.write(data)
+        writer.commit()
+    for worker in ("w0", "w1"):
+        assert _claim(task_store, worker) is not None
+    for index in (1, 0):  # slice 1 finished first: neither part was hashed as it was written
+        outcome = _done(1, len(parts[index]))
+        task_store.finish_slice(task.id, index, f"w{index}", outcome, lease=LEASE, now=T0)
+    read_on: list[str] = []
+    read_part = artifacts.read_part
+
+    def recorded_read_part(key: str, number: int) -> Any:
+        read_on.append(threading.current_thread().name)
+        return read_part(key, number)
+
+    artifacts.read_part = recorded_read_part  # type: ignore[method-assign]
+    hasher = FileHasher(
+        task_store,
+        artifacts,
+        task,
+        lambda: b"H",
+        shutdown=threading.Event(),
+        budget=LEASE,
+        logger=structlog.get_logger(),
+    )
+    hasher.start_after_finishing(0)
+    BACKGROUND.wait()
+    assert read_on == ["logsluice-assemble"] * 2  # not the worker's thread
+    slices = task_store.list_task_slices(task.id)
+    assert [item.file_hash_state is not None for item in slices] == [True, True]
     hashes = hashes_of_parts(task, slices, artifacts, b"H")
     assert hashes is not None
     assert hashes.hexdigests()[0] == hashlib.sha256(b"H" + b"".join(parts)).hexdigest()

@@ -327,7 +327,7 @@ class SliceRun:
             status=str(outcome.status),
         )
         if not last:  # hash the finished parts in order now, so the completer has little left
-            self._file_hasher().after_finishing(
+            self._file_hasher().start_after_finishing(
                 self.item.slice_index, hashed=outcome.file_hash_state is not None
             )
         return task if last else None

@@ -6,8 +6,9 @@ carry the saved state through its part (``TaskSlice.file_hash_state``). A worker
 the first one not hashed yet when it starts (always so for a worker that has the task to itself)
 feeds its part's bytes into the chain as it writes them and stores the state as it finishes the
 slice, so nobody reads that part again. A worker that finishes a slice which is the first one
-not hashed yet reads its part back (finished parts are never written
-again), continues the state of the slice before (or starts with the head), stores the state, and
+not hashed yet reads its part back (finished parts are never written again; on the process's
+background thread, while the worker goes on with its next slice), continues the state of the
+slice before (or starts with the head), stores the state, and
 goes on with the next finished slices; it stops at the first unfinished one, whose worker takes
 over when it finishes (it stores before it looks for more, and the finisher finishes before it
 looks, so one of them always sees the other). Then it lets the artifact store put the hashed
@@ -95,10 +96,11 @@ def hash_part(store: ArtifactStore, task: Task, item: TaskSlice, hashes: Resumab
 
 class Background:
     """One thread per process that runs work handed to it in order, so a worker goes on with
-    its next slice while the artifact store puts the finished parts together (a local store
-    copies them into the file it will publish: disk work that would otherwise stand between two
-    slices). Started on first use; a daemon: a copy cut short by the process's exit is redone
-    from the store's journal."""
+    its next slice while finished parts are read back and hashed and the artifact store puts
+    them together (a local store copies them into the file it will publish): work that would
+    otherwise stand between two slices. Started on first use; a daemon: a hash or a copy cut
+    short by the process's exit is redone (by the next finisher or the completer; from the
+    store's journal)."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
@@ -172,6 +174,16 @@ class FileHasher:
             return
         self.logger.info("task.file_hashed", through_slice=start + count - 1)
         BACKGROUND.submit(functools.partial(self._assemble, start + count))
+
+    def start_after_finishing(self, slice_index: int, *, hashed: bool = False) -> None:
+        """Run :meth:`after_finishing` on the process's background thread, so the worker claims
+        its next slice while the finished parts are read back and hashed. With several workers
+        on one task a slice usually starts while the slice before it still runs, so its part
+        cannot be hashed as it is written, and reading it back (~70 ms per 30 MB part) stood
+        between two slices of every worker. Other processes' finishers may hash the same parts
+        meanwhile: each stores a state only where none is (``record_file_hash``), and a hash cut
+        short by the process's exit is redone by the next finisher or the completer."""
+        BACKGROUND.submit(functools.partial(self.after_finishing, slice_index, hashed=hashed))
 
     def _assemble(self, end: int) -> None:
         """Let the store put the head and the parts of the first ``end`` slices (all hashed)
