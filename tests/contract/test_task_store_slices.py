@@ -461,6 +461,19 @@ def test_a_file_hash_is_stored_once_and_only_on_the_finishing_it_was_computed_fr
     assert [item.file_hash_state for item in stored] == [b"state-0", None]
 
 
+def _file_hasher(task_store: SqlTaskStore, store: Any, task: Task) -> FileHasher:
+    """A file hasher of ``task`` whose head is ``b"H"``."""
+    return FileHasher(
+        task_store,
+        store,
+        task,
+        lambda: b"H",
+        shutdown=threading.Event(),
+        budget=LEASE,
+        logger=structlog.get_logger(),
+    )
+
+
 def test_the_file_hasher_extends_the_chain_in_order_and_never_raises(
     task_store: SqlTaskStore, tmp_path: Path
 ) -> None:
@@ -475,15 +488,7 @@ def test_the_file_hasher_extends_the_chain_in_order_and_never_raises(
         assert _claim(task_store, worker) is not None
 
     def hasher(store: Any = artifacts) -> FileHasher:
-        return FileHasher(
-            task_store,
-            store,
-            task,
-            lambda: b"H",
-            shutdown=threading.Event(),
-            budget=LEASE,
-            logger=structlog.get_logger(),
-        )
+        return _file_hasher(task_store, store, task)
 
     def finish(index: int) -> None:
         outcome = _done(1, len(parts[index]))
@@ -532,16 +537,7 @@ def test_a_finished_slice_hands_the_read_back_of_parts_to_the_background_thread(
         return read_part(key, number)
 
     artifacts.read_part = recorded_read_part  # type: ignore[method-assign]
-    hasher = FileHasher(
-        task_store,
-        artifacts,
-        task,
-        lambda: b"H",
-        shutdown=threading.Event(),
-        budget=LEASE,
-        logger=structlog.get_logger(),
-    )
-    hasher.start_after_finishing(0)
+    _file_hasher(task_store, artifacts, task).start_after_finishing(0)
     BACKGROUND.wait()
     assert read_on == ["logsluice-assemble"] * 2  # not the worker's thread
     slices = task_store.list_task_slices(task.id)

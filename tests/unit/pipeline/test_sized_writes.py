@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -23,9 +24,9 @@ def _batch(width: int, rows: int = 1000) -> pa.RecordBatch:
     return pa.record_batch({"n": list(range(rows)), "text": ["x" * width] * rows})
 
 
-def test_each_batch_is_written_once_into_a_buffer_sized_from_the_last_one() -> None:
+def _recording_writer(calls: list[Any]) -> Callable[[pa.RecordBatch], bytes]:
+    """Return a CSV writer through one SizedWrites that notes the stream type of every write."""
     writes = SizedWrites()
-    calls: list[Any] = []
 
     def write_csv(batch: pa.RecordBatch) -> bytes:
         def write(stream: Any) -> None:
@@ -34,22 +35,20 @@ def test_each_batch_is_written_once_into_a_buffer_sized_from_the_last_one() -> N
 
         return bytes(writes.write(batch.num_rows, write))
 
+    return write_csv
+
+
+def test_each_batch_is_written_once_into_a_buffer_sized_from_the_last_one() -> None:
+    calls: list[Any] = []
+    write_csv = _recording_writer(calls)
     batches = [_batch(50), _batch(52), _batch(40, rows=3000), _batch(55)]
     assert [write_csv(batch) for batch in batches] == [_plain_csv(batch) for batch in batches]
     assert calls == [pa.BufferOutputStream] + [pa.FixedSizeBufferWriter] * 3
 
 
 def test_a_batch_of_much_longer_rows_is_written_again_into_a_growing_stream() -> None:
-    writes = SizedWrites()
     calls: list[Any] = []
-
-    def write_csv(batch: pa.RecordBatch) -> bytes:
-        def write(stream: Any) -> None:
-            calls.append(type(stream))
-            pacsv.write_csv(batch, stream, OPTIONS)
-
-        return bytes(writes.write(batch.num_rows, write))
-
+    write_csv = _recording_writer(calls)
     short, long = _batch(10, rows=20_000), _batch(500, rows=20_000)
     assert write_csv(short) == _plain_csv(short)
     assert write_csv(long) == _plain_csv(long)
