@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +24,7 @@ from logsluice.domain.tasks import SliceCheckpoint, Task
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.slices import Slice, plan_slices
-from logsluice.ports import RecordReader
+from logsluice.ports import HistogramBucket, PlanningHistogram, RecordReader, RecordsQuery
 from logsluice.services.query import choose_bucket
 from logsluice.services.task_files import columns_key
 from logsluice.services.task_queries import records_query_for
@@ -58,7 +59,7 @@ def plan_task(
     if not checkpoints and fits_one_slice(task, rows_per_slice):
         return TaskPlan([Slice(0, remaining)], task.estimate_rows)
     bucket = choose_bucket(remaining, PLANNING_BUCKETS)
-    histogram = source.histogram(request, bucket)
+    histogram = planning_histogram(source, request, bucket)
     planned = plan_slices(
         remaining,
         task.spec.order,
@@ -69,6 +70,18 @@ def plan_task(
     slices = [*done, *(Slice(len(done) + item.index, item.time_range) for item in planned)]
     expected = done_rows + sum(item.count for item in histogram)
     return TaskPlan(slices, _capped(expected, task.spec.limit))
+
+
+def planning_histogram(
+    source: RecordReader, request: RecordsQuery, bucket: timedelta
+) -> list[HistogramBucket]:
+    """Return the histogram a plan is cut from: the source's own without reading the records (a
+    lake's catalog) when it can tell, else the records' histogram."""
+    if isinstance(source, PlanningHistogram):
+        counted = source.planning_histogram(request, bucket)
+        if counted is not None:
+            return counted
+    return source.histogram(request, bucket)
 
 
 def fits_one_slice(task: Task, rows_per_slice: int) -> bool:

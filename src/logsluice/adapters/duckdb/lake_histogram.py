@@ -1,0 +1,190 @@
+"""A lake's planning histogram from its catalog: rows per time bucket without reading a data file.
+
+DuckLake keeps, for every data file, its row count and the min/max of each column. When a
+logstore's current rows are exactly the rows of its live data files — no deletions (delete files
+or deletions inlined in the catalog), no rows inlined in the catalog, no partial files, and every
+file has min/max of the time column — :func:`live_file_spans` returns each file's rows and time
+span, read in one catalog transaction; otherwise None, and the caller reads the data. The counts
+are then spread over time buckets (:func:`spread_over_buckets`): a file's rows evenly over its
+[min, max] (all in one bucket when min == max), clipped to the range, so the total is exact for
+files wholly inside the range and proportional for a file the range cuts through.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from logsluice.domain.timerange import TimeRange
+from logsluice.ports import HistogramBucket
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+_TABLE = """
+SELECT t.table_id
+FROM {m}.ducklake_table t JOIN {m}.ducklake_schema s ON s.schema_id = t.schema_id
+WHERE s.schema_name = ? AND t.table_name = ? AND s.end_snapshot IS NULL AND t.end_snapshot IS NULL
+"""
+_COLUMN = """
+SELECT column_id FROM {m}.ducklake_column
+WHERE table_id = ? AND column_name = ? AND parent_column IS NULL AND end_snapshot IS NULL
+"""
+_FILES = """
+SELECT f.data_file_id, f.record_count, f.partial_max,
+       epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)), epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
+FROM {m}.ducklake_data_file f
+LEFT JOIN {m}.ducklake_file_column_stats c
+  ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = ?
+WHERE f.table_id = ? AND f.end_snapshot IS NULL
+"""
+_DELETE_FILES = """
+SELECT count(*) FROM {m}.ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
+"""
+_INLINED_TABLES = "SELECT table_name FROM {m}.ducklake_inlined_data_tables WHERE table_id = ?"
+
+
+@dataclass(frozen=True)
+class FileSpan:
+    """One live data file: its rows and the microseconds since the epoch of its first and last."""
+
+    rows: int
+    first_us: int
+    last_us: int
+
+
+def live_file_spans(
+    cursor: duckdb.DuckDBPyConnection, lake: str, project: str, logstore: str, time_field: str
+) -> list[FileSpan] | None:
+    """Return the rows and time spans of the logstore's live data files, read from the catalog
+    of the lake attached as ``lake`` in one transaction; None when they are not exactly its rows
+    (see the module). Raises duckdb.Error when the catalog cannot be read."""
+    metadata = _quoted(f"__ducklake_metadata_{lake}")
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        return _read_spans(cursor, metadata, project, logstore, time_field)
+    finally:
+        cursor.execute("ROLLBACK")
+
+
+def _read_spans(
+    cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
+) -> list[FileSpan] | None:
+    table = cursor.execute(_TABLE.format(m=m), [project, logstore]).fetchall()
+    if len(table) != 1:
+        return None
+    table_id = table[0][0]
+    column = cursor.execute(_COLUMN.format(m=m), [table_id, time_field]).fetchall()
+    if len(column) != 1:
+        return None
+    files = cursor.execute(_FILES.format(m=m), [column[0][0], table_id]).fetchall()
+    if any(partial is not None or low is None or high is None for _, _, partial, low, high in files):
+        return None
+    if _count(cursor, _DELETE_FILES.format(m=m), table_id) or _has_inlined_rows(
+        cursor, m, table_id
+    ):
+        return None
+    if _has_inlined_deletions(cursor, m, table_id, [int(row[0]) for row in files]):
+        return None
+    return [FileSpan(int(rows), int(low), int(high)) for _, rows, _, low, high in files]
+
+
+def _has_inlined_rows(cursor: duckdb.DuckDBPyConnection, m: str, table_id: int) -> bool:
+    """True when rows of the table live in the catalog (data inlining) in its current snapshot."""
+    names = cursor.execute(_INLINED_TABLES.format(m=m), [table_id]).fetchall()
+    return any(
+        _count(cursor, f"SELECT count(*) FROM {m}.{_quoted(str(name))} WHERE end_snapshot IS NULL")
+        for (name,) in names
+    )
+
+
+def _has_inlined_deletions(
+    cursor: duckdb.DuckDBPyConnection, m: str, table_id: int, file_ids: list[int]
+) -> bool:
+    """True when deletions of rows of the live files are inlined in the catalog. Its table exists
+    only once a deletion was inlined, so this runs last: a missing table ends the transaction."""
+    if not file_ids:
+        return False
+    table = f"{m}.{_quoted(f'ducklake_inlined_delete_{int(table_id)}')}"
+    try:
+        return bool(
+            _count(cursor, f"SELECT count(*) FROM {table} WHERE list_contains(?, file_id)", file_ids)
+        )
+    except duckdb.CatalogException:
+        return False
+
+
+def _count(cursor: duckdb.DuckDBPyConnection, statement: str, *parameters: object) -> int:
+    row = cursor.execute(statement, list(parameters)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def spread_over_buckets(
+    spans: list[FileSpan], time_range: TimeRange, bucket: timedelta
+) -> list[HistogramBucket]:
+    """Return the files' rows per ``bucket`` of ``time_range`` (buckets aligned to multiples of
+    ``bucket`` since the epoch, as the data histogram's; empty ones left out), oldest first.
+
+    A file's rows are spread evenly over its span; a file wholly inside the range counts all its
+    rows, one the range cuts through its share rounded. Buckets get whole rows, rounded so that
+    they add up to that total."""
+    width = bucket // _MICROSECOND
+    start, end = _epoch_us(time_range.start), _epoch_us(time_range.end)
+    origin = start // width * width
+    shares = [0.0] * (-(-(end - origin) // width) + 1)
+    whole, cut = 0, 0.0
+    for span in spans:
+        rows, share = _add_file(shares, span, start, end, origin, width)
+        whole, cut = whole + rows, cut + share
+    counts = _whole_rows(shares, whole + round(cut))
+    return [
+        HistogramBucket(start=_EPOCH + (origin + index * width) * _MICROSECOND, count=count)
+        for index, count in enumerate(counts)
+        if count > 0
+    ]
+
+
+def _add_file(
+    shares: list[float], span: FileSpan, start: int, end: int, origin: int, width: int
+) -> tuple[int, float]:
+    """Add the file's rows inside [start, end) to ``shares``; return them: all its rows for a
+    file wholly inside, else (0, its share)."""
+    if span.last_us < start or span.first_us >= end or span.rows <= 0:
+        return 0, 0.0
+    if span.first_us == span.last_us:
+        shares[(span.first_us - origin) // width] += span.rows
+        return span.rows, 0.0
+    low, high = max(span.first_us, start), min(span.last_us, end)
+    rate = span.rows / (span.last_us - span.first_us)
+    index, share = (low - origin) // width, rate * (high - low)
+    while low < high:
+        bucket_end = min(origin + (index + 1) * width, high)
+        shares[index] += rate * (bucket_end - low)
+        low, index = bucket_end, index + 1
+    inside = span.first_us >= start and span.last_us < end
+    return (span.rows, 0.0) if inside else (0, share)
+
+
+def _whole_rows(shares: list[float], total: int) -> list[int]:
+    """Round ``shares`` up or down to whole rows adding up to ``total`` (the largest remainders
+    up). With files wholly inside the range only, the floors never exceed the total; with
+    several cut files in one bucket they may by a row, which then stays."""
+    counts = [math.floor(share) for share in shares]
+    by_remainder = sorted(
+        (index for index, share in enumerate(shares) if share > 0),
+        key=lambda index: counts[index] - shares[index],
+    )
+    for index in by_remainder[: max(total - sum(counts), 0)]:
+        counts[index] += 1
+    return counts
+
+
+def _epoch_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // _MICROSECOND
