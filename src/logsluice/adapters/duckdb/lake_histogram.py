@@ -2,8 +2,9 @@
 
 DuckLake keeps, for every data file, its row count and the min/max of each column. When a
 logstore's current rows are exactly the rows of its live data files — no deletions (delete files
-or deletions inlined in the catalog), no rows inlined in the catalog, no partial files, and every
-file has min/max of the time column — :func:`live_file_spans` returns each file's rows and time
+or deletions inlined in the catalog), no rows inlined in the catalog, no file holding rows of a
+later snapshot (a file merged by compaction holds rows of earlier ones), and every file has
+min/max of the time column — :func:`live_file_spans` returns each file's rows and time
 span, read in one catalog transaction; otherwise None, and the caller reads the data. The counts
 are then spread over time buckets (:func:`spread_over_buckets`): a file's rows evenly over its
 [min, max] (all in one bucket when min == max), clipped to the range, so the total is exact for
@@ -12,7 +13,6 @@ files wholly inside the range and proportional for a file the range cuts through
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,12 +35,14 @@ WHERE table_id = ? AND column_name = ? AND parent_column IS NULL AND end_snapsho
 """
 _FILES = """
 SELECT f.data_file_id, f.record_count, f.partial_max,
-       epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)), epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
+       epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
+       epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
 FROM {m}.ducklake_data_file f
 LEFT JOIN {m}.ducklake_file_column_stats c
   ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = ?
 WHERE f.table_id = ? AND f.end_snapshot IS NULL
 """
+_SNAPSHOT = "SELECT max(snapshot_id) FROM {m}.ducklake_snapshot"
 _DELETE_FILES = """
 SELECT count(*) FROM {m}.ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
 """
@@ -81,7 +83,11 @@ def _read_spans(
     if len(column) != 1:
         return None
     files = cursor.execute(_FILES.format(m=m), [column[0][0], table_id]).fetchall()
-    if any(partial is not None or low is None or high is None for _, _, partial, low, high in files):
+    snapshot = _count(cursor, _SNAPSHOT.format(m=m))
+    if any(low is None or high is None for _, _, _, low, high in files):
+        return None
+    # a merged file holds rows of several snapshots, all visible in the current one
+    if any(partial is not None and partial > snapshot for _, _, partial, _, _ in files):
         return None
     if _count(cursor, _DELETE_FILES.format(m=m), table_id) or _has_inlined_rows(
         cursor, m, table_id
@@ -111,7 +117,9 @@ def _has_inlined_deletions(
     table = f"{m}.{_quoted(f'ducklake_inlined_delete_{int(table_id)}')}"
     try:
         return bool(
-            _count(cursor, f"SELECT count(*) FROM {table} WHERE list_contains(?, file_id)", file_ids)
+            _count(
+                cursor, f"SELECT count(*) FROM {table} WHERE list_contains(?, file_id)", file_ids
+            )
         )
     except duckdb.CatalogException:
         return False
@@ -132,18 +140,17 @@ def spread_over_buckets(
     """Return the files' rows per ``bucket`` of ``time_range`` (buckets aligned to multiples of
     ``bucket`` since the epoch, as the data histogram's; empty ones left out), oldest first.
 
-    A file's rows are spread evenly over its span; a file wholly inside the range counts all its
-    rows, one the range cuts through its share rounded. Buckets get whole rows, rounded so that
-    they add up to that total."""
+    A file's rows are spread evenly over its span and clipped to the range: a file wholly inside
+    counts all its rows, one the range cuts through its share. Buckets get whole rows: the running
+    total is rounded, so every bucket boundary is within half a row of the spread and the total is
+    exact when no file is cut."""
     width = bucket // _MICROSECOND
     start, end = _epoch_us(time_range.start), _epoch_us(time_range.end)
     origin = start // width * width
     shares = [0.0] * (-(-(end - origin) // width) + 1)
-    whole, cut = 0, 0.0
     for span in spans:
-        rows, share = _add_file(shares, span, start, end, origin, width)
-        whole, cut = whole + rows, cut + share
-    counts = _whole_rows(shares, whole + round(cut))
+        _add_file(shares, span, start, end, origin, width)
+    counts = _whole_rows(shares)
     return [
         HistogramBucket(start=_EPOCH + (origin + index * width) * _MICROSECOND, count=count)
         for index, count in enumerate(counts)
@@ -153,36 +160,30 @@ def spread_over_buckets(
 
 def _add_file(
     shares: list[float], span: FileSpan, start: int, end: int, origin: int, width: int
-) -> tuple[int, float]:
-    """Add the file's rows inside [start, end) to ``shares``; return them: all its rows for a
-    file wholly inside, else (0, its share)."""
+) -> None:
+    """Add the file's rows inside [start, end) to ``shares``, spread evenly over its span."""
     if span.last_us < start or span.first_us >= end or span.rows <= 0:
-        return 0, 0.0
+        return
     if span.first_us == span.last_us:
         shares[(span.first_us - origin) // width] += span.rows
-        return span.rows, 0.0
+        return
     low, high = max(span.first_us, start), min(span.last_us, end)
     rate = span.rows / (span.last_us - span.first_us)
-    index, share = (low - origin) // width, rate * (high - low)
+    index = (low - origin) // width
     while low < high:
         bucket_end = min(origin + (index + 1) * width, high)
         shares[index] += rate * (bucket_end - low)
         low, index = bucket_end, index + 1
-    inside = span.first_us >= start and span.last_us < end
-    return (span.rows, 0.0) if inside else (0, share)
 
 
-def _whole_rows(shares: list[float], total: int) -> list[int]:
-    """Round ``shares`` up or down to whole rows adding up to ``total`` (the largest remainders
-    up). With files wholly inside the range only, the floors never exceed the total; with
-    several cut files in one bucket they may by a row, which then stays."""
-    counts = [math.floor(share) for share in shares]
-    by_remainder = sorted(
-        (index for index, share in enumerate(shares) if share > 0),
-        key=lambda index: counts[index] - shares[index],
-    )
-    for index in by_remainder[: max(total - sum(counts), 0)]:
-        counts[index] += 1
+def _whole_rows(shares: list[float]) -> list[int]:
+    """Whole rows per bucket: the differences of the rounded running total of ``shares``."""
+    counts, running, rounded_before = [], 0.0, 0
+    for share in shares:
+        running += share
+        rounded = round(running)
+        counts.append(rounded - rounded_before)
+        rounded_before = rounded
     return counts
 
 

@@ -269,9 +269,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
         time_field = self.schema(request.project, request.logstore).time_field
         try:
             with self._cursor() as cursor:
-                spans = live_file_spans(
-                    cursor, LAKE, request.project, request.logstore, time_field
-                )
+                spans = live_file_spans(cursor, LAKE, request.project, request.logstore, time_field)
         except duckdb.Error as error:
             structlog.get_logger().warning(
                 "lake.catalog_histogram_failed",
