@@ -2,8 +2,10 @@
 
 Slices already checkpointed keep their ranges; only the rest of the range (after the last
 checkpoint in output order) is planned again from a histogram of the task's query, so a resumed run
-continues exactly where the last one stopped. A task whose counted rows fit one slice is one
-slice, planned without the histogram (:func:`fits_one_slice`). A ``SEARCH | SQL`` query is one
+continues exactly where the last one stopped. A source that can count the rows per bucket without
+reading them (a lake, from its catalog: ``PlanningHistogram``) answers the histogram when it can.
+A task whose counted rows fit one slice is one slice, planned without the histogram
+(:func:`fits_one_slice`). A ``SEARCH | SQL`` query is one
 slice: its SQL (aggregations, its own ORDER BY) sees the whole range at once. The columns are
 pinned by the first run (stored beside the artifact) and every batch is made to fit them, so
 records ingested while a task runs cannot change the file's header or Parquet schema half-way.
