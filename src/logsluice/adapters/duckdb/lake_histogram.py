@@ -13,6 +13,7 @@ files wholly inside the range and proportional for a file the range cuts through
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,29 +25,45 @@ from logsluice.ports import HistogramBucket
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-_TABLE = """
+
+def _live(template: str) -> str:
+    """``template`` with each ``LIVE(a)``: the row of alias ``a`` is visible in snapshot $1."""
+    return re.sub(
+        r"LIVE\((\w)\)",
+        r"\1.begin_snapshot <= $1 AND (\1.end_snapshot IS NULL OR \1.end_snapshot > $1)",
+        template,
+    )
+
+
+# Every read is of one snapshot ($1), so the reads agree even where the catalog database (over
+# PostgreSQL, SQLite) does not keep one view for the whole transaction.
+_SNAPSHOT = "SELECT max(snapshot_id) FROM {m}.ducklake_snapshot"
+_TABLE = _live("""
 SELECT t.table_id
 FROM {m}.ducklake_table t JOIN {m}.ducklake_schema s ON s.schema_id = t.schema_id
-WHERE s.schema_name = ? AND t.table_name = ? AND s.end_snapshot IS NULL AND t.end_snapshot IS NULL
-"""
-_COLUMN = """
-SELECT column_id FROM {m}.ducklake_column
-WHERE table_id = ? AND column_name = ? AND parent_column IS NULL AND end_snapshot IS NULL
-"""
-_FILES = """
+WHERE s.schema_name = $2 AND t.table_name = $3 AND LIVE(s) AND LIVE(t)
+""")
+_COLUMN = _live("""
+SELECT c.column_id FROM {m}.ducklake_column c
+WHERE c.table_id = $2 AND c.column_name = $3 AND c.parent_column IS NULL AND LIVE(c)
+""")
+_FILES = _live("""
 SELECT f.data_file_id, f.record_count, f.partial_max,
        epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
        epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
 FROM {m}.ducklake_data_file f
 LEFT JOIN {m}.ducklake_file_column_stats c
-  ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = ?
-WHERE f.table_id = ? AND f.end_snapshot IS NULL
-"""
-_SNAPSHOT = "SELECT max(snapshot_id) FROM {m}.ducklake_snapshot"
-_DELETE_FILES = """
-SELECT count(*) FROM {m}.ducklake_delete_file WHERE table_id = ? AND end_snapshot IS NULL
-"""
+  ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = $3
+WHERE f.table_id = $2 AND LIVE(f)
+""")
+_DELETE_FILES = _live("""
+SELECT count(*) FROM {m}.ducklake_delete_file d WHERE d.table_id = $2 AND LIVE(d)
+""")
 _INLINED_TABLES = "SELECT table_name FROM {m}.ducklake_inlined_data_tables WHERE table_id = ?"
+_INLINED_ROWS = _live("SELECT count(*) FROM {table} i WHERE LIVE(i)")
+_INLINED_DELETIONS = """
+SELECT count(*) FROM {table} WHERE begin_snapshot <= $1 AND list_contains($2, file_id)
+"""
 
 
 @dataclass(frozen=True)
@@ -75,40 +92,42 @@ def live_file_spans(
 def _read_spans(
     cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
 ) -> list[FileSpan] | None:
-    table = cursor.execute(_TABLE.format(m=m), [project, logstore]).fetchall()
+    snapshot = _count(cursor, _SNAPSHOT.format(m=m))
+    table = cursor.execute(_TABLE.format(m=m), [snapshot, project, logstore]).fetchall()
     if len(table) != 1:
         return None
-    table_id = table[0][0]
-    column = cursor.execute(_COLUMN.format(m=m), [table_id, time_field]).fetchall()
+    table_id = int(table[0][0])
+    column = cursor.execute(_COLUMN.format(m=m), [snapshot, table_id, time_field]).fetchall()
     if len(column) != 1:
         return None
-    files = cursor.execute(_FILES.format(m=m), [column[0][0], table_id]).fetchall()
-    snapshot = _count(cursor, _SNAPSHOT.format(m=m))
+    files = cursor.execute(_FILES.format(m=m), [snapshot, table_id, column[0][0]]).fetchall()
     if any(low is None or high is None for _, _, _, low, high in files):
         return None
     # a merged file holds rows of several snapshots, all visible in the current one
     if any(partial is not None and partial > snapshot for _, _, partial, _, _ in files):
         return None
-    if _count(cursor, _DELETE_FILES.format(m=m), table_id) or _has_inlined_rows(
-        cursor, m, table_id
+    if _count(cursor, _DELETE_FILES.format(m=m), snapshot, table_id) or _has_inlined_rows(
+        cursor, m, snapshot, table_id
     ):
         return None
-    if _has_inlined_deletions(cursor, m, table_id, [int(row[0]) for row in files]):
+    if _has_inlined_deletions(cursor, m, snapshot, table_id, [int(row[0]) for row in files]):
         return None
     return [FileSpan(int(rows), int(low), int(high)) for _, rows, _, low, high in files]
 
 
-def _has_inlined_rows(cursor: duckdb.DuckDBPyConnection, m: str, table_id: int) -> bool:
-    """True when rows of the table live in the catalog (data inlining) in its current snapshot."""
+def _has_inlined_rows(
+    cursor: duckdb.DuckDBPyConnection, m: str, snapshot: int, table_id: int
+) -> bool:
+    """True when rows of the table live in the catalog (data inlining) in ``snapshot``."""
     names = cursor.execute(_INLINED_TABLES.format(m=m), [table_id]).fetchall()
     return any(
-        _count(cursor, f"SELECT count(*) FROM {m}.{_quoted(str(name))} WHERE end_snapshot IS NULL")
+        _count(cursor, _INLINED_ROWS.format(table=f"{m}.{_quoted(str(name))}"), snapshot)
         for (name,) in names
     )
 
 
 def _has_inlined_deletions(
-    cursor: duckdb.DuckDBPyConnection, m: str, table_id: int, file_ids: list[int]
+    cursor: duckdb.DuckDBPyConnection, m: str, snapshot: int, table_id: int, file_ids: list[int]
 ) -> bool:
     """True when deletions of rows of the live files are inlined in the catalog. Its table exists
     only once a deletion was inlined, so this runs last: a missing table ends the transaction."""
@@ -116,11 +135,7 @@ def _has_inlined_deletions(
         return False
     table = f"{m}.{_quoted(f'ducklake_inlined_delete_{int(table_id)}')}"
     try:
-        return bool(
-            _count(
-                cursor, f"SELECT count(*) FROM {table} WHERE list_contains(?, file_id)", file_ids
-            )
-        )
+        return bool(_count(cursor, _INLINED_DELETIONS.format(table=table), snapshot, file_ids))
     except duckdb.CatalogException:
         return False
 
