@@ -1,11 +1,12 @@
 """A lake's planning histogram from its catalog (``DuckLakeLogStore.planning_histogram``).
 
 On a lake whose rows were appended in several appends across days, the catalog's histogram of a
-plain ``*`` search counts exactly the rows ``count`` counts, its buckets agree with the data
-histogram's within the spreading of each file's rows over its time span, and it answers while the
-data files cannot be read at all (so it read none). A filter, SQL, deleted rows, rows or
-deletions inlined in the catalog and a file without time statistics make it answer None (the
-planner then reads the data); once compaction rewrote the files it answers again.
+plain ``*`` search counts exactly the rows ``count`` counts (catalogs in DuckDB, PostgreSQL and
+SQLite), its buckets agree with the data histogram's within the spreading of each file's rows
+over its time span, files merged by compaction count too, and it answers while the data files
+cannot be read at all (so it read none). A filter, SQL, deleted rows, rows or deletions inlined
+in the catalog and a file without time statistics make it answer None (the planner then reads
+the data); once compaction flushed inlined rows it answers again.
 """
 
 from __future__ import annotations
@@ -257,5 +258,15 @@ def test_the_catalog_histogram_reads_no_object_from_the_bucket(
         assert store.planning_histogram(_request(), bucket) == expected
         with pytest.raises((LogsluiceError, duckdb.Error)):
             store.histogram(_request(), bucket)
+    finally:
+        store.close()
+
+
+def test_a_lake_cataloged_in_sqlite_counts_from_its_catalog_too(tmp_path: Path) -> None:
+    store = open_lake(f"ducklake:sqlite://{tmp_path}/catalog.sqlite?data_path={tmp_path}/data")
+    try:
+        _fill(store)
+        counted, _ = _catalog_histogram(store, _request())
+        assert _total(counted) == store.count(_request()) == 551
     finally:
         store.close()
