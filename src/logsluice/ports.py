@@ -226,6 +226,21 @@ class RecordReader(QueryCompiler, Protocol):
         ...
 
 
+@runtime_checkable
+class PlanningHistogram(Protocol):
+    """A record reader that can count a query's rows per time bucket without reading them (a
+    lake, from its catalog): what a download task is planned from, when it can tell exactly."""
+
+    def planning_histogram(
+        self, request: RecordsQuery, bucket: timedelta
+    ) -> list[HistogramBucket] | None:
+        """Return the rows per ``bucket`` as :meth:`RecordReader.histogram` counts them, except
+        that rows are placed in buckets by estimate (the total is exact for rows whose storage
+        lies wholly inside the range); None when it cannot answer this request so (then the
+        caller reads ``histogram``). Raises LogstoreNotFoundError."""
+        ...
+
+
 @dataclass(frozen=True)
 class AppendReceipt:
     """What an idempotent append records in the same transaction as its rows (ADR 0022).
@@ -831,6 +846,7 @@ __all__: Sequence[str] = (
     "LogstreamInfo",
     "PartInfo",
     "PartWriter",
+    "PlanningHistogram",
     "QueryCompiler",
     "QueryParser",
     "RecordAppender",

@@ -16,7 +16,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from logsluice.domain.cancellation import Cancellation
-from logsluice.ports import ColumnInfo, HistogramBucket, RecordReader, RecordsQuery
+from logsluice.ports import (
+    ColumnInfo,
+    HistogramBucket,
+    PlanningHistogram,
+    RecordReader,
+    RecordsQuery,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,6 +71,15 @@ class InterruptibleSource:
     def histogram(self, request: RecordsQuery, bucket: timedelta) -> list[HistogramBucket]:
         """Return the query's histogram; cancelling interrupts it."""
         return self._source.histogram(self._carrying(request), bucket)
+
+    def planning_histogram(
+        self, request: RecordsQuery, bucket: timedelta
+    ) -> list[HistogramBucket] | None:
+        """Return the source's histogram without reading records, if it has one (else None)."""
+        self.cancellation.check()
+        if not isinstance(self._source, PlanningHistogram):
+            return None
+        return self._source.planning_histogram(request, bucket)
 
     def _carrying(self, request: RecordsQuery) -> RecordsQuery:
         return replace(request, cancellation=self.cancellation)

@@ -2,8 +2,10 @@
 
 Slices already checkpointed keep their ranges; only the rest of the range (after the last
 checkpoint in output order) is planned again from a histogram of the task's query, so a resumed run
-continues exactly where the last one stopped. A task whose counted rows fit one slice is one
-slice, planned without the histogram (:func:`fits_one_slice`). A ``SEARCH | SQL`` query is one
+continues exactly where the last one stopped. A source that can count the rows per bucket without
+reading them (a lake, from its catalog: ``PlanningHistogram``) answers the histogram when it can.
+A task whose counted rows fit one slice is one slice, planned without the histogram
+(:func:`fits_one_slice`). A ``SEARCH | SQL`` query is one
 slice: its SQL (aggregations, its own ORDER BY) sees the whole range at once. The columns are
 pinned by the first run (stored beside the artifact) and every batch is made to fit them, so
 records ingested while a task runs cannot change the file's header or Parquet schema half-way.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +26,7 @@ from logsluice.domain.tasks import SliceCheckpoint, Task
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.slices import Slice, plan_slices
-from logsluice.ports import RecordReader
+from logsluice.ports import HistogramBucket, PlanningHistogram, RecordReader, RecordsQuery
 from logsluice.services.query import choose_bucket
 from logsluice.services.task_files import columns_key
 from logsluice.services.task_queries import records_query_for
@@ -58,7 +61,7 @@ def plan_task(
     if not checkpoints and fits_one_slice(task, rows_per_slice):
         return TaskPlan([Slice(0, remaining)], task.estimate_rows)
     bucket = choose_bucket(remaining, PLANNING_BUCKETS)
-    histogram = source.histogram(request, bucket)
+    histogram = planning_histogram(source, request, bucket)
     planned = plan_slices(
         remaining,
         task.spec.order,
@@ -69,6 +72,18 @@ def plan_task(
     slices = [*done, *(Slice(len(done) + item.index, item.time_range) for item in planned)]
     expected = done_rows + sum(item.count for item in histogram)
     return TaskPlan(slices, _capped(expected, task.spec.limit))
+
+
+def planning_histogram(
+    source: RecordReader, request: RecordsQuery, bucket: timedelta
+) -> list[HistogramBucket]:
+    """Return the histogram a plan is cut from: the source's own without reading the records (a
+    lake's catalog) when it can tell, else the records' histogram."""
+    if isinstance(source, PlanningHistogram):
+        counted = source.planning_histogram(request, bucket)
+        if counted is not None:
+            return counted
+    return source.histogram(request, bucket)
 
 
 def fits_one_slice(task: Task, rows_per_slice: int) -> bool:

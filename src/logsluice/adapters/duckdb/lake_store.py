@@ -41,6 +41,7 @@ from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.extensions import ExtensionDirectory
 from logsluice.adapters.duckdb.lake_attach import LAKE, attach_lake, lake_extensions
 from logsluice.adapters.duckdb.lake_commits import is_conflict, write_retrying
+from logsluice.adapters.duckdb.lake_histogram import live_file_spans, spread_over_buckets
 from logsluice.adapters.duckdb.lake_location import parse_lake_url
 from logsluice.adapters.duckdb.lake_maintenance import (
     cleanup_statements,
@@ -58,13 +59,14 @@ from logsluice.adapters.duckdb.lake_widening import (
 )
 from logsluice.adapters.duckdb.tables import quote_identifier, table_sql
 from logsluice.domain.catalog import LOGSTREAM_FIELD
+from logsluice.domain.query_ast import MatchAll
 from logsluice.ports import CompactionReport
 
 if TYPE_CHECKING:
     from logsluice.adapters.duckdb.append_plan import ColumnChange
     from logsluice.adapters.duckdb.queries import ScanProfile
     from logsluice.domain.catalog import Logstore
-    from logsluice.ports import RecordsQuery
+    from logsluice.ports import HistogramBucket, RecordsQuery
 
 # LAKE and lake_extensions (of .lake_attach) are imported from here by tests and benchmarks
 __all__ = ["LAKE", "DuckLakeLogStore", "create_lake_log_store", "lake_extensions"]
@@ -254,6 +256,29 @@ class DuckLakeLogStore(DuckDBEngineStore):
             row_groups_before=len(before),
             row_groups_after=len(after),
         )
+
+    def planning_histogram(
+        self, request: RecordsQuery, bucket: timedelta
+    ) -> list[HistogramBucket] | None:
+        """Return the rows of a plain ``*`` search per ``bucket`` from the lake's catalog, without
+        reading a data file (:mod:`.lake_histogram`); None when the catalog cannot tell them
+        exactly (a filter or SQL, deletions, inlined rows, missing statistics, a catalog that
+        cannot be read): then :meth:`histogram` reads the data. Raises LogstoreNotFoundError."""
+        if request.query.has_sql or not isinstance(request.query.search, MatchAll):
+            return None
+        time_field = self.schema(request.project, request.logstore).time_field
+        try:
+            with self._cursor() as cursor:
+                spans = live_file_spans(cursor, LAKE, request.project, request.logstore, time_field)
+        except duckdb.Error as error:
+            structlog.get_logger().warning(
+                "lake.catalog_histogram_failed",
+                project=request.project,
+                logstore=request.logstore,
+                error=str(error),
+            )
+            return None
+        return None if spans is None else spread_over_buckets(spans, request.time_range, bucket)
 
     def data_files(self, project: str, logstore: str) -> list[str]:
         """Return the paths of the logstore's current data files (a diagnostic for tests)."""
