@@ -79,12 +79,18 @@ def client(server: Server) -> Iterator[TestClient]:
         yield test_client
 
 
-def test_a_lake_task_is_planned_from_the_catalog_and_exports_every_row_once(
-    client: TestClient, server: Server
-) -> None:
+@pytest.fixture
+def counted(server: Server) -> _CountedHistograms:
+    """The server's runner reading the log store through a histogram counter."""
     runner = server.container.runner
     counted = _CountedHistograms(runner.source)
     runner.source = counted
+    return counted
+
+
+def test_a_lake_task_is_planned_from_the_catalog_and_exports_every_row_once(
+    client: TestClient, server: Server, counted: _CountedHistograms
+) -> None:
     task = create(client, query="*", compression="zstd")
 
     run_queued(server)
@@ -104,11 +110,8 @@ def test_a_lake_task_is_planned_from_the_catalog_and_exports_every_row_once(
 
 
 def test_a_filtered_lake_task_is_planned_from_the_records(
-    client: TestClient, server: Server
+    client: TestClient, server: Server, counted: _CountedHistograms
 ) -> None:
-    runner = server.container.runner
-    counted = _CountedHistograms(runner.source)
-    runner.source = counted
     task = create(client, query="status>=200")
 
     run_queued(server)
