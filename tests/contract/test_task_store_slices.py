@@ -321,6 +321,46 @@ def test_a_cancel_ends_at_once_a_task_whose_only_running_slice_lapsed(
     _cancelled_with_one_delivery(task_store, task)
 
 
+@pytest.mark.parametrize("ending", ["cancel", "delete"])
+def test_a_cancelled_task_whose_last_running_slice_fails_ends_then(
+    task_store: SqlTaskStore, ending: str
+) -> None:
+    task = _started(task_store, slices=2, webhook=True)
+    assert _claim(task_store, "w1") is not None
+    assert _claim(task_store, "w2") is not None
+    if ending == "cancel":
+        assert task_store.request_cancel("web", task.id, now=T0).status is TaskStatus.CANCELLING
+    else:
+        assert task_store.delete_task("web", task.id, now=T0).status is TaskStatus.CANCELLING
+    retry_at = T0 + timedelta(seconds=5)
+    # the slices failed (e.g. their logstore went with the project): queued for a retry that no
+    # worker takes of a cancelled task, so the last one to fail ends it
+    task_store.fail_slice(task.id, 0, "w1", now=T0, retry_at=retry_at, error_message="gone")
+    assert _status(task_store, task, ending) is TaskStatus.CANCELLING  # w2's slice still runs
+    task_store.fail_slice(task.id, 1, "w2", now=T0, retry_at=retry_at, error_message="gone")
+    assert _status(task_store, task, ending) is TaskStatus.CANCELLED
+    if ending == "cancel":  # a deleted task's webhook is not sent
+        [delivery] = SqlWebhookStore(task_store._engine).list_deliveries([task.id])[task.id]
+        assert delivery.event_type == "download_task.cancelled"
+
+
+def _status(store: SqlTaskStore, task: Task, ending: str) -> TaskStatus:
+    """The task's status; a deleted one is seen through the janitor's list (CANCELLED: its files
+    may go) or else is still ending."""
+    if ending == "cancel":
+        return store.get_task("web", task.id).status
+    purgeable = [item for item in store.list_purgeable_tasks() if item.id == task.id]
+    return purgeable[0].status if purgeable else TaskStatus.CANCELLING
+
+
+def test_a_running_task_whose_slice_fails_keeps_running(task_store: SqlTaskStore) -> None:
+    task = _started(task_store, slices=1)
+    assert _claim(task_store, "w1") is not None
+    retry_at = T0 + timedelta(seconds=5)
+    task_store.fail_slice(task.id, 0, "w1", now=T0, retry_at=retry_at, error_message="boom")
+    assert task_store.get_task("web", task.id).status is TaskStatus.RUNNING
+
+
 def test_a_cancel_waits_for_a_running_slice_and_a_second_cancel_changes_nothing(
     task_store: SqlTaskStore,
 ) -> None:

@@ -29,7 +29,8 @@ AFTER_LAST_RELEASE = {
     TaskStatus.RUNNING: TaskStatus.QUEUED,
 }
 """What a task becomes when the last worker running one of its slices gives it back."""
-_AFTER_LAST_CANCEL = {TaskStatus.CANCELLING: TaskStatus.CANCELLED}
+AFTER_LAST_CANCEL = {TaskStatus.CANCELLING: TaskStatus.CANCELLED}
+"""What a cancelled task becomes when no slice of it runs any more (a running one keeps on)."""
 
 
 def running_task(connection: Connection, task_id: str, worker_id: str) -> Task:
@@ -90,7 +91,7 @@ def record_finished_slice(
         .returning(*tasks.c)
     ).one()
     if task.status is TaskStatus.CANCELLING:  # finished just as a cancel came
-        settle_stopped_task(connection, task_id, now, _AFTER_LAST_CANCEL)
+        settle_stopped_task(connection, task_id, now, AFTER_LAST_CANCEL)
     return row, last
 
 
@@ -169,5 +170,5 @@ def cancel_if_idle(
         wanted = and_(wanted, task_slices.c.status.not_in(FINISHED_VALUES))
     if connection.execute(select(task_slices.c.slice_index).where(wanted)).first() is None:
         return task
-    settled = settle_stopped_task(connection, task.id, now, _AFTER_LAST_CANCEL)
+    settled = settle_stopped_task(connection, task.id, now, AFTER_LAST_CANCEL)
     return settled[0] if settled else task

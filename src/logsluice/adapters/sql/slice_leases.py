@@ -31,6 +31,7 @@ from logsluice.adapters.sql.engine import read_transaction, write_transaction
 from logsluice.adapters.sql.metadata import task_slices, tasks
 from logsluice.adapters.sql.slice_claims import claim_next, held_by, renewed_task_lease
 from logsluice.adapters.sql.slice_endings import (
+    AFTER_LAST_CANCEL,
     AFTER_LAST_RELEASE,
     lost_slice,
     record_finished_slice,
@@ -239,8 +240,10 @@ class SqlSliceLeases:
 
         Its attempts stay counted, unless ``outage_since`` says the slice waits for a store that
         is down since then (ADR 0024): that attempt is not counted, and the task shows the error
-        (``backend_unavailable``) while it runs. Raises LeaseLostError when it is not this
-        worker's.
+        (``backend_unavailable``) while it runs. When a cancel or a delete came while it ran and
+        no other slice of the task runs, the CANCELLING task ends CANCELLED in the same step: no
+        worker claims a slice of a cancelled task, so it would otherwise never end. Raises
+        LeaseLostError when it is not this worker's.
         """
         uncounted = {} if outage_since is None else {"attempts": task_slices.c.attempts - 1}
         requeued = self._requeue_slice(
@@ -253,6 +256,8 @@ class SqlSliceLeases:
             updated_at=now,
             **uncounted,
         )
+        with write_transaction(self._engine) as connection:
+            settle_stopped_task(connection, task_id, now, AFTER_LAST_CANCEL)
         if outage_since is not None:
             self.record_outage(task_id, now=now, message=error_message)
         return requeued
