@@ -585,3 +585,34 @@ def test_a_finished_slice_hands_the_read_back_of_parts_to_the_background_thread(
     hashes = hashes_of_parts(task, slices, artifacts, b"H")
     assert hashes is not None
     assert hashes.hexdigests()[0] == hashlib.sha256(b"H" + b"".join(parts)).hexdigest()
+
+
+def _finish_both_at_once(task_store: SqlTaskStore, task: Task) -> list[bool]:
+    """Finish slices 0 and 1 (held by w1 and w2) from two threads at the same moment; return
+    whether each finisher was told it completes the task."""
+    start = threading.Barrier(2)
+    lasts: list[bool] = []
+
+    def finish(index: int) -> None:
+        start.wait()
+        _, last = task_store.finish_slice(
+            task.id, index, f"w{index + 1}", _done(), lease=LEASE, now=T0
+        )
+        lasts.append(last)
+
+    threads = [threading.Thread(target=finish, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return lasts
+
+
+def test_of_two_slices_finished_at_once_exactly_one_completes_the_task(
+    task_store: SqlTaskStore,
+) -> None:
+    for _ in range(30):  # without the task's row locked, PostgreSQL lets both miss it at times
+        task = _started(task_store, slices=2)
+        assert _claim(task_store, "w1") is not None
+        assert _claim(task_store, "w2") is not None
+        assert sorted(_finish_both_at_once(task_store, task)) == [False, True]

@@ -75,6 +75,12 @@ def record_finished_slice(
     ).first()
     if done is None:
         raise lost_slice(task_id, slice_index, worker_id)
+    # Count the finished slices only while holding the task's row: two workers finishing the
+    # last two slices at once would otherwise each see the other's still running (PostgreSQL
+    # counts with the snapshot of its statement), neither would complete the task, and it would
+    # wait for its lease to lapse and cost an attempt. The slice is updated first, as a
+    # heartbeat does, so the two lock in the same order.
+    connection.execute(select(tasks.c.id).where(tasks.c.id == task_id).with_for_update())
     changes = task_counters(connection, task, None)
     if task.error_code is not None:  # a slice got through: the outage it showed is over
         changes |= {"error_code": None, "error_message": None}
