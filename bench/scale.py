@@ -205,14 +205,13 @@ def worker_child(
     go: Any,
     results: Any,
 ) -> None:
-    import threading
 
     from logsluice.adapters.artifacts import LocalArtifactStore
     from logsluice.adapters.artifacts.encoders import build_encoder
     from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
     from logsluice.services.clock import SystemClock
     from logsluice.services.runner import RunnerSettings, TaskRunner
-    from logsluice.services.worker import Worker, WorkerSettings
+    from logsluice.services.worker import WorkerPool, WorkerSettings
 
     pin(core)
     events: list[tuple[str, float]] = []
@@ -230,20 +229,22 @@ def worker_child(
             rows_per_slice=arguments.rows_per_slice, batch_rows=arguments.batch_rows
         ),
     )
-    worker = Worker(
+    # one worker, as `logsluice worker --threads 1` runs it: two threads taking turns reading
+    pool = WorkerPool(
         task_store,
         runner,
         SystemClock(),
         WorkerSettings(poll_interval=timedelta(milliseconds=20)),
-        worker_id=f"scale-{core}",
-        shutdown=threading.Event(),
+        size=1,
+        label=f"scale-{core}",
     )
     freeze_startup_objects()  # as `logsluice worker` does once it is built
     go.wait()
     cpu_started = cpu_seconds()
+    pool.start()
     while task_store.get_task(PROJECT, task_id).status.value in ("QUEUED", "RUNNING"):
-        if worker.run_once() is None:
-            time.sleep(POLL_SECONDS)
+        time.sleep(POLL_SECONDS)
+    pool.stop()
     results.put((cpu_seconds() - cpu_started, events))
     source.close()
     task_store.close()

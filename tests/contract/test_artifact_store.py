@@ -309,6 +309,36 @@ def test_parts_put_together_early_are_completed_with_the_rest(store: ArtifactSto
     assert store.complete(KEY, [1, 2, 4, 5], head=b"head", tail=b"!") == 23
 
 
+def test_a_first_part_given_the_head_holds_only_its_own_bytes_and_completes_exactly(
+    store: ArtifactStore,
+) -> None:
+    writer = store.open_part(KEY, 1, b"a,b\n")
+    writer.write(b"1,2\n")
+    first = writer.commit()
+    assert first == PartInfo(
+        1,
+        4,
+        hashlib.sha256(b"1,2\n").hexdigest(),
+        hashlib.md5(b"1,2\n", usedforsecurity=False).hexdigest(),
+    )
+    assert store.list_parts(KEY) == [first]
+    assert b"".join(store.read_part(KEY, 1)) == b"1,2\n"
+    write_part(store, KEY, 2, b"3,4\n")
+    store.assemble(KEY, [1], head=b"a,b\n")
+    assert store.complete(KEY, [1, 2], head=b"a,b\n", tail=b"#") == 13
+    assert read_all(store, KEY) == b"a,b\n1,2\n3,4\n#"
+
+
+def test_a_first_part_given_another_head_completes_with_the_head_given_there(
+    store: ArtifactStore,
+) -> None:
+    writer = store.open_part(KEY, 1, b"old head\n")
+    writer.write(b"rows\n")
+    writer.commit()
+    assert store.complete(KEY, [1], head=b"new\n") == 9
+    assert read_all(store, KEY) == b"new\nrows\n"
+
+
 def test_parts_put_together_early_are_dropped_with_the_rest(store: ArtifactStore) -> None:
     write_part(store, KEY, 1, b"one")
     write_part(store, KEY, 2, b"two")

@@ -150,10 +150,13 @@ class ArtifactStore(Protocol):
     Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
     """
 
-    def open_part(self, key: str, number: int) -> PartWriter:
+    def open_part(self, key: str, number: int, head: bytes | None = None) -> PartWriter:
         """Start writing part ``number`` (1-based) of the artifact ``key``.
 
-        Raises InvalidInputError for a number below 1.
+        ``head`` is given for the file's first part: the artifact's head, which ``complete``
+        and ``assemble`` will be given. A store may keep it with the part so as to put the file
+        together without copying that part (the local store); it is never part of the part's
+        bytes, size or checksums. Raises InvalidInputError for a number below 1.
         """
         ...
 

@@ -135,8 +135,12 @@ class SliceRun:
         worker_id: str,
         shutdown: threading.Event,
         on_last: Callable[[Task], None],
+        on_read: Callable[[], None] | None = None,
     ) -> None:
+        """``on_read`` is called once the slice's records are all read (see ``export_part``)."""
         self.runner = runner
+        self.on_read = on_read
+        self.head: bytes | None = None
         self.task = task
         self.item = item
         self.worker_id = worker_id
@@ -236,11 +240,12 @@ class SliceRun:
                 lambda item: self._open_reader(item, schema, sort),
                 encoder,
                 build_compressor(outer_compression(spec)),
-                lambda: runner.artifact_store.open_part(key, number),
+                lambda: runner.artifact_store.open_part(key, number, self._first_part_head()),
                 on_bytes_written=self.counters.set_bytes,
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,
                 file_hash=None if chain is None else chain[1],
+                on_read=self.on_read,
             )
             footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []
         finally:
@@ -265,8 +270,18 @@ class SliceRun:
         return continued(slices, self.item.slice_index, self._head, check_head=False)
 
     def _head(self) -> bytes:
-        runner = self.runner
-        return task_head(self.task, self.source, runner.artifact_store, runner.encoder_factory)
+        if self.head is None:
+            runner = self.runner
+            self.head = task_head(
+                self.task, self.source, runner.artifact_store, runner.encoder_factory
+            )
+        return self.head
+
+    def _first_part_head(self) -> bytes | None:
+        """The artifact's head for the part of the first slice (which is the file's first part
+        whenever that slice has rows), so the store can keep it in front of the part and put
+        the file together without copying the part; None for any other slice."""
+        return self._head() if self.item.slice_index == 0 else None
 
     def _rows_left(self) -> int | None:
         """The task's row limit minus the rows of the slices before this one (all finished)."""

@@ -5,11 +5,18 @@ same file system, so publishing is one ``os.replace`` after an ``fsync`` of the 
 ``fsync`` of the directory. A published path therefore never shows a half-written file.
 
 Parts (:meth:`LocalArtifactStore.open_part`) live in ``<root>/.staging/<key>.parts/``: an attempt
-writes ``<number>.<random>.tmp`` and its commit appends a 64-byte trailer (sha256, md5, size, magic)
-and renames it to ``<number>.part`` in one ``os.replace``, so a part and its checksums are committed
-together and listing reads only trailers. ``assemble`` (while the export runs) and ``complete``
-move head and parts into the staging file (``local_assembly``: ``copy_file_range`` under a
-journal), and ``complete`` adds the tail and publishes it.
+writes ``<number>.<random>.tmp`` and its commit appends a 72-byte trailer (sha256, md5, size, the
+length of a head in front of the part, magic) and renames it to ``<number>.part`` in one
+``os.replace``, so a part and its checksums are committed together and listing reads only
+trailers. ``assemble`` (while the export runs) and ``complete`` move head and parts into the
+staging file (``local_assembly``: ``copy_file_range`` under a journal), and ``complete`` adds the
+tail and publishes it.
+
+The first part of a file may be written with the artifact's head in front of it (``open_part``'s
+``head``): putting the file together then starts by renaming that part's file into the staging
+file, which the journal records first (*adopting* it), instead of copying it and making the copy
+durable a second time. A task of one slice, the most common, is published without its bytes being
+copied or synced twice.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import secrets
 import shutil
 import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -41,8 +49,10 @@ from logsluice.pipeline.protocols import Chunk, PartInfo
 
 STAGING_DIRECTORY = ".staging"
 PARTS_SUFFIX = ".parts"
-PART_MAGIC = b"LSPART01"
-_TRAILER = struct.Struct("<32s16sQ8s")  # sha256, md5, size of the data before it, magic
+PART_MAGIC = b"LSPART02"
+_TRAILER = struct.Struct("<32s16sQQ8s")  # sha256, md5, part size, head size in front, magic
+_OLD_MAGIC = b"LSPART01"  # parts committed before heads could go in front: no head size
+_OLD_TRAILER = struct.Struct("<32s16sQ8s")
 
 
 def _check_key(key: str) -> list[str]:
@@ -104,16 +114,24 @@ class LocalStagingObject:
 
 
 class LocalPartWriter:
-    """One attempt at a part: a temporary file renamed into place, with its trailer, on commit."""
+    """One attempt at a part: a temporary file renamed into place, with its trailer, on commit.
 
-    def __init__(self, directory: Path, number: int, space: DirectorySpace) -> None:
+    ``head`` (the artifact's head, for the file's first part) is written in front of the part's
+    bytes; it is not part of the part (its size and checksums) and lets ``assemble`` adopt the
+    file as the staging file."""
+
+    def __init__(
+        self, directory: Path, number: int, space: DirectorySpace, head: bytes = b""
+    ) -> None:
         self._directory = directory
         self._number = number
         self._space = space
+        self._head_bytes = len(head)
         self._path = directory / f"{number:08d}.{secrets.token_hex(4)}.tmp"
         with space.translated():
             directory.mkdir(parents=True, exist_ok=True)
             self._file: BinaryIO | None = self._path.open("wb")
+            self._file.write(head)
         self._sha256 = hashlib.sha256()
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._size_bytes = 0
@@ -135,7 +153,11 @@ class LocalPartWriter:
         with self._space.translated():
             file.write(
                 _TRAILER.pack(
-                    self._sha256.digest(), self._md5.digest(), self._size_bytes, PART_MAGIC
+                    self._sha256.digest(),
+                    self._md5.digest(),
+                    self._size_bytes,
+                    self._head_bytes,
+                    PART_MAGIC,
                 )
             )
             file.flush()
@@ -162,14 +184,36 @@ def _part_name(number: int) -> str:
     return f"{number:08d}.part"
 
 
-def _read_trailer(path: Path) -> tuple[int, bytes, bytes]:
-    """Return ``(size, sha256, md5)`` of a committed part file from its trailer."""
+@dataclass(frozen=True, slots=True)
+class _Trailer:
+    """What a committed part file's trailer says."""
+
+    size_bytes: int
+    sha256: bytes
+    md5: bytes
+    head_bytes: int = 0  # the artifact's head, in front of the part's bytes
+
+
+def _read_trailer(path: Path) -> _Trailer:
+    """Return what the trailer of the committed part file at ``path`` says."""
     with path.open("rb") as file:
         file.seek(-_TRAILER.size, os.SEEK_END)
-        sha256, md5, size_bytes, magic = _TRAILER.unpack(file.read(_TRAILER.size))
-    if magic != PART_MAGIC:
-        raise ArtifactStagingError(f"part file {path.name} has no valid trailer")
-    return size_bytes, sha256, md5
+        data = file.read(_TRAILER.size)
+    if data[-len(PART_MAGIC) :] == PART_MAGIC:
+        sha256, md5, size_bytes, head_bytes, _ = _TRAILER.unpack(data)
+        return _Trailer(size_bytes, sha256, md5, head_bytes)
+    if data[-len(_OLD_MAGIC) :] == _OLD_MAGIC:
+        sha256, md5, size_bytes, _ = _OLD_TRAILER.unpack(data[-_OLD_TRAILER.size :])
+        return _Trailer(size_bytes, sha256, md5)
+    raise ArtifactStagingError(f"part file {path.name} has no valid trailer")
+
+
+def _starts_with(path: Path, head: bytes, head_bytes: int) -> bool:
+    """Return whether the part file at ``path`` holds exactly ``head`` in front of its part."""
+    if head_bytes != len(head):
+        return False
+    with path.open("rb") as file:
+        return file.read(head_bytes) == head
 
 
 class LocalArtifactStore:
@@ -257,11 +301,13 @@ class LocalArtifactStore:
         segments[-1] += PARTS_SUFFIX
         return self._root.joinpath(STAGING_DIRECTORY, *segments)
 
-    def open_part(self, key: str, number: int) -> LocalPartWriter:
-        """Start an attempt at part ``number``; see :meth:`ArtifactStore.open_part`."""
+    def open_part(self, key: str, number: int, head: bytes | None = None) -> LocalPartWriter:
+        """Start an attempt at part ``number``; see :meth:`ArtifactStore.open_part`. A ``head``
+        is written in front of the part, so that the part's file can become the file (see the
+        module's docstring)."""
         if number < 1:
             raise InvalidInputError(f"part numbers start at 1, not {number}", number=number)
-        return LocalPartWriter(self._parts_directory(key), number, self._space)
+        return LocalPartWriter(self._parts_directory(key), number, self._space, head or b"")
 
     def list_parts(self, key: str) -> list[PartInfo]:
         """Return the committed parts of ``key`` in ascending number."""
@@ -270,9 +316,14 @@ class LocalArtifactStore:
             return []
         infos = []
         for path in sorted(directory.glob("*.part")):
-            size_bytes, sha256, md5 = _read_trailer(path)
+            trailer = _read_trailer(path)
             infos.append(
-                PartInfo(int(path.name.split(".")[0]), size_bytes, sha256.hex(), md5.hex())
+                PartInfo(
+                    int(path.name.split(".")[0]),
+                    trailer.size_bytes,
+                    trailer.sha256.hex(),
+                    trailer.md5.hex(),
+                )
             )
         return infos
 
@@ -280,8 +331,8 @@ class LocalArtifactStore:
         """Yield the committed bytes of part ``number``; ArtifactNotFoundError when absent."""
         path = self._parts_directory(key) / _part_name(number)
         file = _open_for_reading(path, f"{key} part {number}")
-        size_bytes, _, _ = _read_trailer(path)
-        return _read_open_file(file, 0, size_bytes)
+        trailer = _read_trailer(path)
+        return _read_open_file(file, trailer.head_bytes, trailer.head_bytes + trailer.size_bytes)
 
     def assemble(self, key: str, numbers: Sequence[int], head: bytes = b"") -> None:
         """Append ``head`` and the parts ``numbers`` (the first parts of the file, in its order)
@@ -347,6 +398,8 @@ class LocalArtifactStore:
             journal = None  # another completion's journal: its parts are gone, start afresh
         if journal is None:
             self._check_parts(key, directory, numbers)
+            journal = self._adopt_first(key, directory, numbers, head)
+        if journal is None:
             self._space.ensure_room(len(head))
             staging = self.open_staging(key)
             journal = Journal(list(numbers), appended=0, size_bytes=len(head))
@@ -356,27 +409,68 @@ class LocalArtifactStore:
             finally:
                 staging.close()
             write_journal(journal_path, journal)
+        elif journal.adopted and not self._staging_path(key).exists():
+            self._rename_adopted(key, directory, journal)  # a run died before the rename
         if journal.appended >= len(numbers):
             return journal
-        journal = Journal(list(numbers), journal.appended, journal.size_bytes)
+        journal = Journal(list(numbers), journal.appended, journal.size_bytes, journal.adopted)
         self._check_parts(key, directory, numbers[journal.appended :])
         staging = self.open_staging(key, journal.size_bytes)
         try:
             for number in numbers[journal.appended :]:
                 path = directory / _part_name(number)
-                size_bytes = _read_trailer(path)[0]
+                trailer = _read_trailer(path)  # a head in front (not adopted) is left out
+                size_bytes = trailer.size_bytes
                 self._space.ensure_room(size_bytes)
                 with self._space.translated():
-                    copy_into(staging.file, path, size_bytes)
+                    copy_into(staging.file, path, size_bytes, trailer.head_bytes)
                 staging.sync()
                 journal = Journal(
-                    journal.numbers, journal.appended + 1, journal.size_bytes + size_bytes
+                    journal.numbers,
+                    journal.appended + 1,
+                    journal.size_bytes + size_bytes,
+                    journal.adopted,
                 )
                 write_journal(journal_path, journal)
                 path.unlink()
         finally:
             staging.close()
         return journal
+
+    def _adopt_first(
+        self, key: str, directory: Path, numbers: Sequence[int], head: bytes
+    ) -> Journal | None:
+        """Make the first part's file the staging file when it holds ``head`` in front of the
+        part: record that in the journal, then rename it (the trailer is cut off when the
+        staging file is next opened at the journal's size). None when it does not."""
+        if not numbers:
+            return None
+        path = directory / _part_name(numbers[0])
+        trailer = _read_trailer(path)
+        if not trailer.head_bytes and head:
+            return None
+        if not _starts_with(path, head, trailer.head_bytes):
+            return None
+        journal = Journal(
+            list(numbers), appended=1, size_bytes=len(head) + trailer.size_bytes, adopted=True
+        )
+        write_journal(directory / ASSEMBLY_JOURNAL, journal)
+        self._rename_adopted(key, directory, journal)
+        return journal
+
+    def _rename_adopted(self, key: str, directory: Path, journal: Journal) -> None:
+        """Rename the adopted first part's file to the staging file."""
+        staging = self._staging_path(key)
+        with self._space.translated():
+            staging.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(directory / _part_name(journal.numbers[0]), staging)
+            except FileNotFoundError as error:
+                raise ArtifactNotFoundError(
+                    f"the first part of {key!r} is gone", key=key, parts=journal.numbers[:1]
+                ) from error
+            sync_directory(staging.parent)
+            sync_directory(directory)
 
     def _check_parts(self, key: str, directory: Path, numbers: Sequence[int]) -> None:
         missing = [number for number in numbers if not (directory / _part_name(number)).is_file()]

@@ -52,15 +52,18 @@ def assembly_lock(directory: Path) -> Iterator[bool]:
         os.close(descriptor)
 
 
-def copy_into(target: BinaryIO, path: Path, size_bytes: int) -> None:
-    """Append the first ``size_bytes`` of the file at ``path`` to ``target``."""
+def copy_into(target: BinaryIO, path: Path, size_bytes: int, start_bytes: int = 0) -> None:
+    """Append ``size_bytes`` of the file at ``path``, from ``start_bytes`` on, to ``target``."""
     target.flush()
     with path.open("rb") as source:
         copied = 0
         try:
             while copied < size_bytes:
                 count = os.copy_file_range(
-                    source.fileno(), target.fileno(), min(COPY_CHUNK_BYTES, size_bytes - copied)
+                    source.fileno(),
+                    target.fileno(),
+                    min(COPY_CHUNK_BYTES, size_bytes - copied),
+                    start_bytes + copied,
                 )
                 if count == 0:
                     break
@@ -69,7 +72,7 @@ def copy_into(target: BinaryIO, path: Path, size_bytes: int) -> None:
             if copied or error.errno not in NO_COPY_RANGE_ERRNOS:
                 raise
         if copied < size_bytes:  # another file system, or no copy_file_range: copy in Python
-            source.seek(copied)
+            source.seek(start_bytes + copied)
             target.seek(0, os.SEEK_END)
             remaining = size_bytes - copied
             while remaining > 0:
@@ -91,6 +94,7 @@ class Journal:
     numbers: list[int]
     appended: int
     size_bytes: int
+    adopted: bool = False  # the first part's file became the staging file (head in front)
 
 
 def read_journal(path: Path) -> Journal | None:
@@ -99,7 +103,10 @@ def read_journal(path: Path) -> Journal | None:
     except FileNotFoundError:
         return None
     return Journal(
-        [int(n) for n in data["numbers"]], int(data["appended"]), int(data["size_bytes"])
+        [int(n) for n in data["numbers"]],
+        int(data["appended"]),
+        int(data["size_bytes"]),
+        bool(data.get("adopted", False)),
     )
 
 
@@ -113,6 +120,7 @@ def write_journal(path: Path, journal: Journal) -> None:
                     "numbers": journal.numbers,
                     "appended": journal.appended,
                     "size_bytes": journal.size_bytes,
+                    "adopted": journal.adopted,
                 }
             ).encode()
         )

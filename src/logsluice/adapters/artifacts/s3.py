@@ -96,7 +96,8 @@ class S3ArtifactStore:
 
     # --- parts -------------------------------------------------------------------------------
 
-    def open_part(self, key: str, number: int) -> S3PartWriter:
+    def open_part(self, key: str, number: int, head: bytes | None = None) -> S3PartWriter:
+        """Start part ``number``; a ``head`` is not kept (completing copies nothing here)."""
         self.part_key(key, number)  # checks the key and the number now
         return S3PartWriter(self, key, number)
 
