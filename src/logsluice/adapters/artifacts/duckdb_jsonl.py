@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logsluice.pipeline.nesting import Nesting
 from logsluice.pipeline.protocols import Chunk, ReadRange
@@ -22,13 +23,26 @@ from logsluice.pipeline.text_columns import rewrite_columns, text_schema
 _VIEW = "logsluice_batch"
 
 
+_PAST_THE_END = 1 << 30  # a slice start beyond any line: the slice is empty, at the line's end
+
+
 def _lines_query(column_names: list[str]) -> str:
-    """Return the query turning each row into a JSON line; its row alias is no column's name."""
+    """Return the query turning each row into a JSON object; its row alias is no column's name.
+
+    The object is left as DuckDB's JSON value: casting it to VARCHAR and appending the newline
+    in SQL cost ~20 % more than appending the newline in Arrow (:func:`_with_newlines`)."""
     taken = {name.lower() for name in column_names}
     alias = "logsluice_row"
     while alias in taken:
         alias += "_"
-    return f"SELECT to_json({alias})::VARCHAR || chr(10) AS line FROM {_VIEW} AS {alias}"
+    return f"SELECT to_json({alias}) AS line FROM {_VIEW} AS {alias}"
+
+
+def _with_newlines(objects: Any) -> Any:
+    """Return the string array ``objects`` with a newline after each value (one pass)."""
+    if not (pa.types.is_string(objects.type) or pa.types.is_large_string(objects.type)):
+        objects = objects.cast(pa.large_string())
+    return pc.binary_replace_slice(objects, _PAST_THE_END, _PAST_THE_END, "\n")
 
 
 def _buffer_of(lines: Any) -> Chunk:
@@ -93,7 +107,7 @@ class DuckDBJsonlEncoder:
             column = cursor.sql(query).to_arrow_table().column(0)
         finally:
             cursor.close()
-        chunks = [_buffer_of(chunk) for chunk in column.chunks if len(chunk)]
+        chunks = [_buffer_of(_with_newlines(chunk)) for chunk in column.chunks if len(chunk)]
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def end_slice(self) -> Chunk:
