@@ -205,13 +205,14 @@ def worker_child(
     go: Any,
     results: Any,
 ) -> None:
+    import threading
 
     from logsluice.adapters.artifacts import LocalArtifactStore
     from logsluice.adapters.artifacts.encoders import build_encoder
     from logsluice.adapters.sql import SqlTaskStore, create_sql_engine
     from logsluice.services.clock import SystemClock
     from logsluice.services.runner import RunnerSettings, TaskRunner
-    from logsluice.services.worker import WorkerPool, WorkerSettings
+    from logsluice.services.worker import Worker, WorkerSettings
 
     pin(core)
     events: list[tuple[str, float]] = []
@@ -229,22 +230,20 @@ def worker_child(
             rows_per_slice=arguments.rows_per_slice, batch_rows=arguments.batch_rows
         ),
     )
-    # one worker, as `logsluice worker --threads 1` runs it: two threads taking turns reading
-    pool = WorkerPool(
+    worker = Worker(
         task_store,
         runner,
         SystemClock(),
         WorkerSettings(poll_interval=timedelta(milliseconds=20)),
-        size=1,
-        label=f"scale-{core}",
+        worker_id=f"scale-{core}",
+        shutdown=threading.Event(),
     )
     freeze_startup_objects()  # as `logsluice worker` does once it is built
     go.wait()
     cpu_started = cpu_seconds()
-    pool.start()
     while task_store.get_task(PROJECT, task_id).status.value in ("QUEUED", "RUNNING"):
-        time.sleep(POLL_SECONDS)
-    pool.stop()
+        if worker.run_once() is None:
+            time.sleep(POLL_SECONDS)
     results.put((cpu_seconds() - cpu_started, events))
     source.close()
     task_store.close()

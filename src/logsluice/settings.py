@@ -230,11 +230,7 @@ class Settings(BaseSettings):
         default=2,
         ge=0,
         le=256,
-        description=(
-            "Workers `serve` runs for download tasks (slices read at once; each worker is two "
-            "threads, one finishing a slice's part while the other reads the next); "
-            "`serve --no-workers` means 0."
-        ),
+        description="Worker threads `serve` runs for download tasks; `serve --no-workers` means 0.",
     )
     task_lease: timedelta = Field(
         default=timedelta(seconds=30),

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from logsluice.bootstrap import Server
 from logsluice.domain.tasks import RUNNING_STATUSES, TaskStatus
-from logsluice.services.worker import Worker, WorkerPool, WorkerSettings
+from logsluice.services.worker import Worker
 from tests.integration.api_checks import authorized_client
 from tests.integration.conftest import ServerFactory
 from tests.integration.tasks_support import (
@@ -299,89 +299,3 @@ def test_a_parquet_file_of_many_parts_opens_everywhere_with_one_footer(
     frame = polars.read_parquet(path)
     assert frame.height == len(RECORDS)
     assert frame["message"].to_list() == table.column("message").to_pylist()
-
-
-class _CommitsWaitForTheNextPart:
-    """The artifact store, each part's commit held until the next part is opened (at most
-    ``wait_seconds``), recording the order of opens and commits."""
-
-    def __init__(self, store: Any, slices: Any, wait_seconds: float = 3.0) -> None:
-        self._store = store
-        self._slices = slices  # () -> how many slices the task has
-        self._wait_seconds = wait_seconds
-        self._opened: dict[int, threading.Event] = {}
-        self._lock = threading.Lock()
-        self.events: list[tuple[str, int]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def _event(self, number: int) -> threading.Event:
-        with self._lock:
-            return self._opened.setdefault(number, threading.Event())
-
-    def _record(self, kind: str, number: int) -> None:
-        with self._lock:
-            self.events.append((kind, number))
-
-    def open_part(self, key: str, number: int, head: bytes | None = None) -> Any:
-        writer = self._store.open_part(key, number, head)
-        self._record("open", number)
-        self._event(number).set()
-        held = self
-
-        class _Held:
-            def __getattr__(self, name: str) -> Any:
-                return getattr(writer, name)
-
-            def commit(self) -> Any:
-                if number < held._slices():
-                    held._event(number + 1).wait(held._wait_seconds)
-                held._record("commit", number)
-                return writer.commit()
-
-        return _Held()
-
-
-def test_a_worker_reads_its_next_slice_while_it_finishes_the_part_of_the_one_before(
-    client: TestClient, server: Server
-) -> None:
-    container = server.container
-    task = create(client, query="*", format="csv", compression="zstd")
-    held = _CommitsWaitForTheNextPart(
-        container.runner.artifact_store,
-        lambda: len(container.task_store.list_task_slices(task["id"])),
-    )
-    container.runner.artifact_store = held
-    container.runner.artifact_store_for = None  # every task's parts go through ``held``
-    pool = WorkerPool(
-        container.task_store,
-        container.runner,
-        container.clock,
-        WorkerSettings(poll_interval=timedelta(milliseconds=20)),
-        size=1,
-    )
-    pool.start()
-    try:
-        deadline = time.monotonic() + 120
-        while get(client, task["id"])["status"] in ("QUEUED", "RUNNING"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    finally:
-        pool.stop()
-    assert get(client, task["id"])["status"] == "SUCCEEDED"
-    slices = container.task_store.list_task_slices(task["id"])
-    assert len(slices) >= 8
-    # a pool of one worker: each next part was opened (its slice claimed and read) while the part
-    # before it was still uncommitted, and never more than one part ahead
-    order = held.events
-    for number in range(1, len(slices)):
-        assert order.index(("open", number + 1)) < order.index(("commit", number)), order
-        if number + 2 <= len(slices):
-            assert order.index(("commit", number)) < order.index(("open", number + 2)), order
-    data = download(client, task["id"])
-    manifest = client.get(f"{TASKS_URL}/{task['id']}/manifest").json()
-    assert hashlib.sha256(data).hexdigest() == manifest["sha256"]
-    assert hashlib.md5(data, usedforsecurity=False).hexdigest() == manifest["md5"]
-    _, rows = read_rows(decompress(data, "zstd"), "csv")
-    assert len(rows) == len(RECORDS)

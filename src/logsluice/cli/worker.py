@@ -54,10 +54,7 @@ from logsluice.settings import load_settings
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help=(
-        "Workers in this process: slices it reads at once (each worker's second thread "
-        "finishes the previous slice's part meanwhile)."
-    ),
+    help="Tasks this process runs at once.",
 )
 @click.option(
     "--metrics-port",

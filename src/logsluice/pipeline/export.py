@@ -177,18 +177,9 @@ class ReadAhead:
     the point they happened. ``close`` stops the thread between batches and closes the reader.
     """
 
-    def __init__(
-        self,
-        open_reader: OpenReader,
-        item: Slice,
-        depth: int = 4,
-        on_read: Callable[[], None] | None = None,
-    ) -> None:
-        """``on_read`` is called on the reading thread once the slice's reader is read to its
-        end (and closed), or failed: from then on the log store has nothing more to do for it."""
+    def __init__(self, open_reader: OpenReader, item: Slice, depth: int = 4) -> None:
         self._open_reader = open_reader
         self._item = item
-        self._on_read = on_read
         self._batches: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._opened = threading.Event()
         self._closed = threading.Event()
@@ -241,8 +232,6 @@ class ReadAhead:
             raise
         finally:
             self._opened.set()
-            if self._on_read is not None:
-                self._on_read()
             self._put(_END)
 
     def _put(self, item: object) -> bool:

@@ -83,7 +83,6 @@ def export_part(
     should_stop: Callable[[], bool] = lambda: False,
     limit: int | None = None,
     file_hash: ResumableHashes | None = None,
-    on_read: Callable[[], None] | None = None,
 ) -> PartResult | None:
     """Export the rows of ``item`` (at most ``limit``) into a part opened by ``open_writer``.
 
@@ -91,14 +90,12 @@ def export_part(
     artifact's running hash through the parts before this one: the part's bytes are fed to it as
     they are written, on a thread of its own (the output thread, which compresses, writes and
     hashes the part itself, would otherwise wait for a second sha256 and md5), so nobody reads
-    the part back to hash it. ``on_read`` is called once the slice's records are all read (the
-    rest is encoding, compressing and committing the part): the worker lets another slice start
-    reading then. Returns
+    the part back to hash it. Returns
     None when ``should_stop`` turned true (the part attempt is discarded, and ``file_hash`` is
     then useless). A slice without rows opens no part. Errors of the reader, encoder or store
     propagate after the attempt is discarded.
     """
-    reader = ReadAhead(open_reader, item, on_read=on_read)
+    reader = ReadAhead(open_reader, item)
     writer: PartWriter | None = None
     try:
         first = _first_batch(reader)

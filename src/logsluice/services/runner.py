@@ -95,18 +95,10 @@ class TaskRunner:
         # tasks a slice of which was not in time order in storage: their slices are read sorted
         self.unsorted_tasks: set[str] = set()
 
-    def run_work(
-        self,
-        work: ClaimedWork,
-        worker_id: str,
-        shutdown: threading.Event,
-        on_read: Callable[[], None] | None = None,
-    ) -> None:
+    def run_work(self, work: ClaimedWork, worker_id: str, shutdown: threading.Event) -> None:
         """Start the claimed task, or run the claimed slice (completing the task if it was the
         last). Never raises for the task's own failures: they end the task FAILED. ``shutdown``
-        stops the work between batches and gives it back for another worker. ``on_read`` is
-        called when a slice's records are all read, before its part is finished (the worker's
-        reading turn: see ``services.worker``)."""
+        stops the work between batches and gives it back for another worker."""
         runner = self
         if self.artifact_store_for is not None:  # the task's own store: its sink's bucket
             runner = copy.copy(self)
@@ -115,15 +107,9 @@ class TaskRunner:
             except LogsluiceError as error:  # its sink was removed since: fail now
                 _TaskStart(self, work.task, worker_id, shutdown).fail(error)
                 return
-        runner.run_claimed(work, worker_id, shutdown, on_read)
+        runner.run_claimed(work, worker_id, shutdown)
 
-    def run_claimed(
-        self,
-        work: ClaimedWork,
-        worker_id: str,
-        shutdown: threading.Event,
-        on_read: Callable[[], None] | None = None,
-    ) -> None:
+    def run_claimed(self, work: ClaimedWork, worker_id: str, shutdown: threading.Event) -> None:
         """Do the claimed work with this runner's artifact store (see :meth:`run_work`)."""
         if work.slice is None:
             _TaskStart(self, work.task, worker_id, shutdown).execute()
@@ -135,7 +121,6 @@ class TaskRunner:
             worker_id,
             shutdown,
             on_last=lambda task: _TaskStart(self, task, worker_id, shutdown).complete(),
-            on_read=on_read,
         ).execute()
 
     def run(self, task: Task, worker_id: str, shutdown: threading.Event) -> None:

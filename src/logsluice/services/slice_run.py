@@ -135,11 +135,8 @@ class SliceRun:
         worker_id: str,
         shutdown: threading.Event,
         on_last: Callable[[Task], None],
-        on_read: Callable[[], None] | None = None,
     ) -> None:
-        """``on_read`` is called once the slice's records are all read (see ``export_part``)."""
         self.runner = runner
-        self.on_read = on_read
         self.head: bytes | None = None
         self.task = task
         self.item = item
@@ -245,7 +242,6 @@ class SliceRun:
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,
                 file_hash=None if chain is None else chain[1],
-                on_read=self.on_read,
             )
             footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []
         finally:
