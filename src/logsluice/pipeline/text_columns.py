@@ -64,16 +64,20 @@ def render_timestamps(column: Any, time_zone: str) -> Any:
         shift = pa.scalar(fixed_minutes * _MICROSECONDS_PER_MINUTE, pa.int64())
         local = pc.add(utc.cast(pa.int64()), shift).cast(pa.timestamp("us"))
         text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
-        # one offset for every value: put it after each one's end (~2x faster than joining)
-        return pc.binary_replace_slice(
-            text, _PAST_THE_END, _PAST_THE_END, offset_label(fixed_minutes)
-        )
+        return append_to_each(text, offset_label(fixed_minutes))
     local = pc.local_timestamp(utc.cast(pa.timestamp("us", tz=time_zone)))
     text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
     return pc.binary_join_element_wise(text, _offset_text(local, utc), "")
 
 
 _PAST_THE_END = 1 << 30  # a slice start beyond any text: the slice is empty, at the text's end
+
+
+def append_to_each(strings: Any, suffix: str) -> Any:
+    """Return the string array ``strings`` with ``suffix`` after each value, in one pass
+    (replacing the empty slice past each value's end: ~2x faster than joining); nulls stay
+    null."""
+    return pc.binary_replace_slice(strings, _PAST_THE_END, _PAST_THE_END, suffix)
 
 
 def escape_formulas(column: Any) -> Any:

@@ -14,16 +14,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from logsluice.pipeline.nesting import Nesting
 from logsluice.pipeline.protocols import Chunk, ReadRange
-from logsluice.pipeline.text_columns import rewrite_columns, text_schema
+from logsluice.pipeline.text_columns import append_to_each, rewrite_columns, text_schema
 
 _VIEW = "logsluice_batch"
-
-
-_PAST_THE_END = 1 << 30  # a slice start beyond any line: the slice is empty, at the line's end
 
 
 def _lines_query(column_names: list[str]) -> str:
@@ -42,7 +38,7 @@ def _with_newlines(objects: Any) -> Any:
     """Return the string array ``objects`` with a newline after each value (one pass)."""
     if not (pa.types.is_string(objects.type) or pa.types.is_large_string(objects.type)):
         objects = objects.cast(pa.large_string())
-    return pc.binary_replace_slice(objects, _PAST_THE_END, _PAST_THE_END, "\n")
+    return append_to_each(objects, "\n")
 
 
 def _buffer_of(lines: Any) -> Chunk:

@@ -447,8 +447,6 @@ class LocalArtifactStore:
             return None
         path = directory / _part_name(numbers[0])
         trailer = _read_trailer(path)
-        if not trailer.head_bytes and head:
-            return None
         if not _starts_with(path, head, trailer.head_bytes):
             return None
         journal = Journal(
