@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from logsluice.adapters.artifacts import LocalArtifactStore, build_artifact_store
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.pipeline.protocols import ArtifactStore, PartInfo
+from logsluice.pipeline.resumable_hash import ResumableHashes
 from tests.s3_server import S3Bucket
 
 KEY = "project-a/0123abcd/export.csv.zst"
@@ -214,6 +216,27 @@ def test_a_committed_part_has_its_size_and_checksums(store: ArtifactStore) -> No
     assert store.list_parts(KEY) == [info]
     assert b"".join(store.read_part(KEY, 2)) == b"hello world"
     assert not store.exists(KEY)
+
+
+def test_a_part_hashed_with_the_callers_running_hash_leaves_it_to_go_on(
+    store: ArtifactStore,
+) -> None:
+    hashes = ResumableHashes()
+    writer = store.open_part(KEY, 1, hashes=hashes)
+    writer.write(b"hello ")
+    writer.write(b"world")
+    info = writer.commit()
+    assert info == replace(write_part(store, KEY, 2, b"hello world"), number=1)
+    assert hashes.size_bytes == 11  # the writer hashed with it, once
+    hashes.update(b"!")  # the caller goes on: the artifact's hash through the next bytes
+    assert hashes.hexdigests() == (
+        hashlib.sha256(b"hello world!").hexdigest(),
+        hashlib.md5(b"hello world!", usedforsecurity=False).hexdigest(),
+    )
+    started = ResumableHashes()
+    started.update(b"head")
+    with pytest.raises(ValueError, match="start from no bytes"):
+        store.open_part(KEY, 3, hashes=started)
 
 
 def test_parts_are_listed_in_number_order_whatever_the_order_written(store: ArtifactStore) -> None:

@@ -304,9 +304,9 @@ def test_a_slice_interrupted_midway_is_resumed_alone_to_the_same_file(
     opened: list[int] = []
     open_part = store.open_part
 
-    def recording_open_part(part_key: str, number: int, head: bytes | None = None) -> Any:
+    def recording_open_part(part_key: str, number: int, *more: Any) -> Any:
         opened.append(number)
-        return open_part(part_key, number, head)
+        return open_part(part_key, number, *more)
 
     store.open_part = recording_open_part  # type: ignore[method-assign]
     try:

@@ -261,11 +261,11 @@ def test_a_partition_from_the_postgresql_task_store_delays_the_task(
         store = server.container.artifact_store
         open_part, restored = store.open_part, threading.Timer(3, relay.restore)
 
-        def cut_then_open(key: str, number: int, head: bytes | None = None) -> Any:
+        def cut_then_open(key: str, number: int, *more: Any) -> Any:
             if restored.ident is None:  # the first part opened: cut, and restore in 3 s
                 relay.cut()
                 restored.start()
-            return open_part(key, number, head)
+            return open_part(key, number, *more)
 
         monkeypatch.setattr(store, "open_part", cut_then_open)
         work = worker.run_once()  # its slice is recorded once the store is back

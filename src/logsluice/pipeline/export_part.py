@@ -77,7 +77,7 @@ def export_part(
     open_reader: OpenReader,
     encoder: Encoder,
     compressor: Compressor,
-    open_writer: Callable[[], PartWriter],
+    open_writer: Callable[[ResumableHashes | None], PartWriter],
     *,
     on_bytes_written: Callable[[int], None] = lambda size_bytes: None,
     should_stop: Callable[[], bool] = lambda: False,
@@ -86,11 +86,14 @@ def export_part(
 ) -> PartResult | None:
     """Export the rows of ``item`` (at most ``limit``) into a part opened by ``open_writer``.
 
-    ``encoder`` and ``compressor`` are fresh for this slice. ``file_hash``, when given, is the
-    artifact's running hash through the parts before this one: the part's bytes are fed to it as
-    they are written, on a thread of its own (the output thread, which compresses, writes and
-    hashes the part itself, would otherwise wait for a second sha256 and md5), so nobody reads
-    the part back to hash it. Returns
+    ``encoder`` and ``compressor`` are fresh for this slice; ``open_writer`` is given the running
+    hash the part's writer is to hash the part with, or None for its own. ``file_hash``, when
+    given, is the artifact's running hash through the parts before this one, continued as the
+    part is written so nobody reads the part back to hash it: when it has hashed nothing yet (the
+    first part, after an empty head) the writer hashes the part with it, so the part's bytes are
+    hashed once for both; otherwise the part's bytes are fed to it on a thread of its own (the
+    output thread, which compresses, writes and hashes the part itself, would otherwise wait for
+    a second sha256 and md5). Returns
     None when ``should_stop`` turned true (the part attempt is discarded, and ``file_hash`` is
     then useless). A slice without rows opens no part. Errors of the reader, encoder or store
     propagate after the attempt is discarded.
@@ -101,9 +104,12 @@ def export_part(
         first = _first_batch(reader)
         if first is None:
             return PartResult(0, cut=False, part=None)
-        writer = open_writer()
+        shared = file_hash is not None and file_hash.size_bytes == 0
+        writer = open_writer(file_hash if shared else None)
         hashing = (
-            None if file_hash is None else Output(NoCompressor(), _Hashing(file_hash), _nothing)
+            None
+            if file_hash is None or shared
+            else Output(NoCompressor(), _Hashing(file_hash), _nothing)
         )
         output = Output(compressor, _CountedPart(writer, hashing), on_bytes_written)
         run = ExportRun(encoder, output, should_stop, limit, 0)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
 
+    from logsluice.pipeline.resumable_hash import ResumableHashes
+
 Chunk = bytes | bytearray | memoryview
 """A piece of encoded or compressed output."""
 
@@ -150,13 +152,23 @@ class ArtifactStore(Protocol):
     Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
     """
 
-    def open_part(self, key: str, number: int, head: bytes | None = None) -> PartWriter:
+    def open_part(
+        self,
+        key: str,
+        number: int,
+        head: bytes | None = None,
+        hashes: ResumableHashes | None = None,
+    ) -> PartWriter:
         """Start writing part ``number`` (1-based) of the artifact ``key``.
 
         ``head`` is given for the file's first part: the artifact's head, which ``complete``
         and ``assemble`` will be given. A store may keep it with the part so as to put the file
         together without copying that part (the local store); it is never part of the part's
-        bytes, size or checksums. Raises InvalidInputError for a number below 1.
+        bytes, size or checksums. ``hashes``, a running hash that has hashed nothing yet, is
+        the one the writer hashes the part's bytes with for its sha256 and md5, so the caller
+        can go on with it (a part that starts the artifact starts the artifact's hash; ADR
+        0018). Raises InvalidInputError for a number below 1, ValueError when ``hashes`` has
+        hashed bytes already.
         """
         ...
 

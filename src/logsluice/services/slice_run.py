@@ -237,7 +237,9 @@ class SliceRun:
                 lambda item: self._open_reader(item, schema, sort),
                 encoder,
                 build_compressor(outer_compression(spec)),
-                lambda: runner.artifact_store.open_part(key, number, self._first_part_head()),
+                lambda hashes: runner.artifact_store.open_part(
+                    key, number, self._first_part_head(), hashes
+                ),
                 on_bytes_written=self.counters.set_bytes,
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,

@@ -22,7 +22,6 @@ copied or synced twice.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import shutil
@@ -31,8 +30,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
+from logsluice.adapters.artifacts.checksums import PartChecksums
 from logsluice.adapters.artifacts.local_assembly import (
     ASSEMBLY_JOURNAL,
     READ_CHUNK_BYTES,
@@ -46,6 +46,9 @@ from logsluice.adapters.artifacts.local_assembly import (
 from logsluice.adapters.disk_space import DirectorySpace
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.pipeline.protocols import Chunk, PartInfo
+
+if TYPE_CHECKING:
+    from logsluice.pipeline.resumable_hash import ResumableHashes
 
 STAGING_DIRECTORY = ".staging"
 PARTS_SUFFIX = ".parts"
@@ -121,7 +124,12 @@ class LocalPartWriter:
     file as the staging file."""
 
     def __init__(
-        self, directory: Path, number: int, space: DirectorySpace, head: bytes = b""
+        self,
+        directory: Path,
+        number: int,
+        space: DirectorySpace,
+        head: bytes = b"",
+        hashes: ResumableHashes | None = None,
     ) -> None:
         self._directory = directory
         self._number = number
@@ -132,8 +140,7 @@ class LocalPartWriter:
             directory.mkdir(parents=True, exist_ok=True)
             self._file: BinaryIO | None = self._path.open("wb")
             self._file.write(head)
-        self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._checksums = PartChecksums(hashes)
         self._size_bytes = 0
 
     def write(self, data: Chunk) -> None:
@@ -141,20 +148,18 @@ class LocalPartWriter:
         self._space.ensure_room(len(data))
         with self._space.translated():
             file.write(data)
-        self._sha256.update(data)
-        self._md5.update(data)
+        self._checksums.update(data)
         self._size_bytes += len(data)
 
     def commit(self) -> PartInfo:
         file = self._open_file()
-        info = PartInfo(
-            self._number, self._size_bytes, self._sha256.hexdigest(), self._md5.hexdigest()
-        )
+        sha256, md5 = self._checksums.hexdigests()
+        info = PartInfo(self._number, self._size_bytes, sha256, md5)
         with self._space.translated():
             file.write(
                 _TRAILER.pack(
-                    self._sha256.digest(),
-                    self._md5.digest(),
+                    bytes.fromhex(sha256),
+                    bytes.fromhex(md5),
                     self._size_bytes,
                     self._head_bytes,
                     PART_MAGIC,
@@ -301,13 +306,19 @@ class LocalArtifactStore:
         segments[-1] += PARTS_SUFFIX
         return self._root.joinpath(STAGING_DIRECTORY, *segments)
 
-    def open_part(self, key: str, number: int, head: bytes | None = None) -> LocalPartWriter:
+    def open_part(
+        self,
+        key: str,
+        number: int,
+        head: bytes | None = None,
+        hashes: ResumableHashes | None = None,
+    ) -> LocalPartWriter:
         """Start an attempt at part ``number``; see :meth:`ArtifactStore.open_part`. A ``head``
         is written in front of the part, so that the part's file can become the file (see the
         module's docstring)."""
         if number < 1:
             raise InvalidInputError(f"part numbers start at 1, not {number}", number=number)
-        return LocalPartWriter(self._parts_directory(key), number, self._space, head or b"")
+        return LocalPartWriter(self._parts_directory(key), number, self._space, head or b"", hashes)
 
     def list_parts(self, key: str) -> list[PartInfo]:
         """Return the committed parts of ``key`` in ascending number."""

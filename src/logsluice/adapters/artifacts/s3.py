@@ -14,11 +14,11 @@ the artifact, its parts and segments and aborts unfinished uploads of the key;
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from logsluice.adapters.artifacts.checksums import PartChecksums
 from logsluice.adapters.artifacts.s3_assembly import Assembly, ObjectPiece, Piece
 from logsluice.adapters.artifacts.s3_client import (
     S3Location,
@@ -31,6 +31,9 @@ from logsluice.adapters.artifacts.s3_writers import S3PartWriter, S3StagingObjec
 from logsluice.domain.errors import ArtifactNotFoundError, ArtifactStagingError, InvalidInputError
 from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.pipeline.protocols import PartInfo
+
+if TYPE_CHECKING:
+    from logsluice.pipeline.resumable_hash import ResumableHashes
 
 STAGING_DIRECTORY = ".staging"
 MAXIMUM_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
@@ -96,10 +99,16 @@ class S3ArtifactStore:
 
     # --- parts -------------------------------------------------------------------------------
 
-    def open_part(self, key: str, number: int, head: bytes | None = None) -> S3PartWriter:
+    def open_part(
+        self,
+        key: str,
+        number: int,
+        head: bytes | None = None,
+        hashes: ResumableHashes | None = None,
+    ) -> S3PartWriter:
         """Start part ``number``; a ``head`` is not kept (completing copies nothing here)."""
         self.part_key(key, number)  # checks the key and the number now
-        return S3PartWriter(self, key, number)
+        return S3PartWriter(self, key, number, hashes)
 
     def list_parts(self, key: str) -> list[PartInfo]:
         prefix = self._parts_prefix(key)
@@ -118,11 +127,10 @@ class S3ArtifactStore:
         if "sha256" in metadata and "md5" in metadata:
             return PartInfo(number, size_bytes, str(metadata["sha256"]), str(metadata["md5"]))
         # a server that keeps no user metadata (rclone on a plain directory): hash the bytes
-        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        checksums = PartChecksums()
         for chunk in self._reader.read_object(object_key, 0, size_bytes):
-            sha256.update(chunk)
-            md5.update(chunk)
-        return PartInfo(number, size_bytes, sha256.hexdigest(), md5.hexdigest())
+            checksums.update(chunk)
+        return PartInfo(number, size_bytes, *checksums.hexdigests())
 
     def read_part(self, key: str, number: int) -> Iterator[bytes]:
         object_key = self.part_key(key, number)

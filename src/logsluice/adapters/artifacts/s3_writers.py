@@ -5,32 +5,33 @@ they go, and hand the spool to the store to upload as one object, so memory neve
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from typing import IO, TYPE_CHECKING
 
+from logsluice.adapters.artifacts.checksums import PartChecksums
 from logsluice.domain.errors import ArtifactStagingError
 from logsluice.pipeline.protocols import Chunk, PartInfo
 
 if TYPE_CHECKING:
     from logsluice.adapters.artifacts.s3 import S3ArtifactStore
+    from logsluice.pipeline.resumable_hash import ResumableHashes
 
 SPOOL_MEMORY_BYTES = 1024 * 1024
 
 
 class Spool:
-    """Bytes written locally before they go up as one object, with their checksums."""
+    """Bytes written locally before they go up as one object, with their checksums when asked
+    (a part's; a staged segment needs none)."""
 
-    def __init__(self) -> None:
+    def __init__(self, checksums: PartChecksums | None = None) -> None:
         self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
         self.size_bytes = 0
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.checksums = checksums
 
     def write(self, data: Chunk) -> None:
         self.file.write(data)
-        self.sha256.update(data)
-        self.md5.update(data)
+        if self.checksums is not None:
+            self.checksums.update(data)
         self.size_bytes += len(data)
 
     def rewind(self) -> IO[bytes]:
@@ -44,11 +45,18 @@ class Spool:
 class S3PartWriter:
     """One attempt at part ``N``: spooled locally, uploaded (replacing the old part) on commit."""
 
-    def __init__(self, store: S3ArtifactStore, key: str, number: int) -> None:
+    def __init__(
+        self,
+        store: S3ArtifactStore,
+        key: str,
+        number: int,
+        hashes: ResumableHashes | None = None,
+    ) -> None:
         self._store = store
         self._key = key
         self._number = number
-        self._spool: Spool | None = Spool()
+        self._checksums = PartChecksums(hashes)
+        self._spool: Spool | None = Spool(self._checksums)
 
     def write(self, data: Chunk) -> None:
         if self._spool is None:
@@ -60,9 +68,8 @@ class S3PartWriter:
             raise ArtifactStagingError("this part was already committed or aborted", key=self._key)
         spool, self._spool = self._spool, None
         try:
-            info = PartInfo(
-                self._number, spool.size_bytes, spool.sha256.hexdigest(), spool.md5.hexdigest()
-            )
+            sha256, md5 = self._checksums.hexdigests()
+            info = PartInfo(self._number, spool.size_bytes, sha256, md5)
             metadata = {"sha256": info.sha256, "md5": info.md5}
             self._store.upload(self._store.part_key(self._key, self._number), spool, metadata)
             return info
