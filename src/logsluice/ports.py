@@ -240,6 +240,12 @@ class PlanningHistogram(Protocol):
         caller reads ``histogram``). Raises LogstoreNotFoundError."""
         ...
 
+    def planning_boundaries(self, request: RecordsQuery) -> list[datetime]:
+        """Return instants where a slice of this request may end without cutting through a piece
+        of storage (a lake's data file), oldest first; none when it cannot tell. Slices ending
+        there read whole pieces. Raises LogstoreNotFoundError."""
+        ...
+
 
 @dataclass(frozen=True)
 class AppendReceipt:

@@ -258,6 +258,18 @@ def test_fetch_returns_columns_and_rows_in_time_order(filled: LogStore) -> None:
     assert newest.column("message").to_pylist() == ["request 599", "request 598"]
 
 
+def test_fetch_in_storage_order_returns_the_rows_of_the_range(store: LogStore) -> None:
+    store.append(PROJECT, LOGSTORE, _records([500, 501, 502], n=[500, 501, 502]))
+    store.append(PROJECT, LOGSTORE, _records([10, 11, 90_000], n=[10, 11, 90_000]))
+    _, unsorted = store.fetch(_query(sort=False))
+    _, by_time = store.fetch(_query())
+    assert by_time.column("n").to_pylist() == [10, 11, 500, 501, 502]
+    assert sorted(unsorted.column("n").to_pylist()) == [10, 11, 500, 501, 502]
+    _, sample = store.fetch(_query(sort=False, limit=2))
+    assert sample.num_rows == 2
+    assert set(sample.column("n").to_pylist()) <= {10, 11, 500, 501, 502}
+
+
 def test_fetch_reads_only_the_time_range(filled: LogStore) -> None:
     minute = TimeRange(BASE + timedelta(minutes=2), BASE + timedelta(minutes=3))
     _, table = filled.fetch(_query("status>=500", minute))

@@ -96,12 +96,16 @@ def plan_slices(
     histogram: Sequence[BucketCount] | None = None,
     bucket_width: timedelta | None = None,
     estimated_rows: int | None = None,
+    boundaries: Sequence[datetime] = (),
 ) -> list[Slice]:
     """Return the slices of ``time_range`` in output order, each holding about ≤ the target rows.
 
     ``histogram`` with its ``bucket_width`` sizes slices by counted rows; otherwise
     ``estimated_rows`` (spread evenly over time) picks how many equal spans to cut; with neither,
-    the whole range is one slice. Raises ValueError for a non-positive target or bucket width.
+    the whole range is one slice. Each end between two slices then moves to the nearest of
+    ``boundaries`` (instants where the store's pieces of storage meet) that lies between the
+    ends around it, if any does (:func:`snap_to_boundaries`). Raises ValueError for a
+    non-positive target or bucket width.
     """
     if target_rows_per_slice <= 0:
         raise ValueError("target_rows_per_slice must be positive")
@@ -119,12 +123,33 @@ def plan_slices(
         else:
             halves = split_evenly(spans[last], 2)
         spans = [*spans[:-1], *halves] if last == -1 else [*halves, *spans[1:]]
+    spans = snap_to_boundaries(spans, boundaries)
     if order is Order.DESC:
         spans.reverse()
     return [Slice(index, span) for index, span in enumerate(spans)]
 
 
 TAPER_FROM_SLICES = 4
+
+
+def snap_to_boundaries(spans: list[TimeRange], boundaries: Sequence[datetime]) -> list[TimeRange]:
+    """Return ``spans`` (back to back, in time order) with each end between two of them moved to
+    the nearest of ``boundaries`` strictly between the end before it (as moved) and the end
+    after it; an end with no boundary there stays. A store whose pieces of storage (a lake's
+    data files) meet at ``boundaries`` then has each slice read whole pieces where it can."""
+    if len(spans) < 2 or not boundaries:
+        return spans
+    ordered = sorted(boundaries)
+    ends = [span.start for span in spans[1:]]
+    moved: list[datetime] = []
+    for index, end in enumerate(ends):
+        lower = moved[-1] if moved else spans[0].start
+        upper = spans[index + 1].end
+        between = [moment for moment in ordered if lower < moment < upper]
+        moved.append(min(between, key=lambda moment: abs(moment - end)) if between else end)
+    starts = [spans[0].start, *moved]
+    stops = [*moved, spans[-1].end]
+    return [TimeRange(start, stop) for start, stop in zip(starts, stops, strict=True)]
 
 
 def _halves_by_rows(

@@ -131,7 +131,10 @@ class TaskEstimator:
         return self._timeout - (self._clock.now() - started)
 
     def _bytes_per_row(self, source: RecordReader, request: RecordsQuery, spec: TaskSpec) -> float:
-        _, sample = source.fetch(replace(request, limit=self._sample_rows))
+        # any rows of the range tell the bytes per row: in storage order the store reads only the
+        # first ones, where the first in time order would have it read every time (on a lake in an
+        # object store: each file's footer and time column)
+        _, sample = source.fetch(replace(request, limit=self._sample_rows, sort=False))
         if sample.num_rows == 0:
             return 0.0
         rows: int = sample.num_rows

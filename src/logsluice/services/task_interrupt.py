@@ -12,7 +12,7 @@ interrupts its own query when the stream closes (ADR 0014).
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from logsluice.domain.cancellation import Cancellation
@@ -80,6 +80,13 @@ class InterruptibleSource:
         if not isinstance(self._source, PlanningHistogram):
             return None
         return self._source.planning_histogram(request, bucket)
+
+    def planning_boundaries(self, request: RecordsQuery) -> list[datetime]:
+        """Return where the source's pieces of storage meet, if it can tell (else none)."""
+        self.cancellation.check()
+        if not isinstance(self._source, PlanningHistogram):
+            return []
+        return self._source.planning_boundaries(request)
 
     def _carrying(self, request: RecordsQuery) -> RecordsQuery:
         return replace(request, cancellation=self.cancellation)

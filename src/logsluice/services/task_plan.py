@@ -68,6 +68,9 @@ def plan_task(
         target_rows_per_slice=rows_per_slice,
         histogram=histogram,
         bucket_width=bucket,
+        boundaries=(
+            source.planning_boundaries(request) if isinstance(source, PlanningHistogram) else ()
+        ),
     )
     slices = [*done, *(Slice(len(done) + item.index, item.time_range) for item in planned)]
     expected = done_rows + sum(item.count for item in histogram)

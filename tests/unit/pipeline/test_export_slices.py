@@ -10,7 +10,7 @@ import pytest
 
 from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
-from logsluice.pipeline.slices import plan_slices, split_evenly
+from logsluice.pipeline.slices import plan_slices, snap_to_boundaries, split_evenly
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = TimeRange(START, START + timedelta(days=1))
@@ -154,3 +154,47 @@ def test_the_last_slice_in_output_order_is_cut_in_halves_by_rows(order: Order) -
 def test_a_plan_of_fewer_than_four_slices_stays_whole() -> None:
     slices = plan_slices(DAY, Order.ASC, target_rows_per_slice=10, estimated_rows=30)
     assert [item.time_range.duration for item in slices] == [DAY.duration / 3] * 3
+
+
+def _hours(*ends: int) -> list[TimeRange]:
+    moments = [START, *(START + timedelta(hours=end) for end in ends)]
+    return [TimeRange(left, right) for left, right in itertools.pairwise(moments)]
+
+
+def test_ends_move_to_the_nearest_boundary_between_their_neighbours() -> None:
+    boundaries = [START + timedelta(hours=hours) for hours in (5, 7, 13, 23)]
+    snapped = snap_to_boundaries(_hours(6, 12, 18, 24), boundaries)
+    assert_tiles(DAY, snapped)
+    # 6 → 5 or 7 (5 is as near; the first nearest wins), 12 → 13, 18 has no boundary between
+    # 13 and 24 but 23 (nearest), and the range's own end never moves
+    assert [item.end for item in snapped] == [
+        START + timedelta(hours=5),
+        START + timedelta(hours=13),
+        START + timedelta(hours=23),
+        START + timedelta(hours=24),
+    ]
+
+
+def test_an_end_without_a_boundary_between_its_neighbours_stays() -> None:
+    spans = _hours(6, 12, 24)
+    assert snap_to_boundaries(spans, [START + timedelta(hours=30)]) == spans
+    assert snap_to_boundaries(spans, []) == spans
+    # a boundary on an end's neighbour is not between them: that slice would be empty
+    assert snap_to_boundaries(spans, [START + timedelta(hours=12)])[0].end == spans[0].end
+
+
+def test_a_plan_with_boundaries_ends_its_slices_there_in_either_order() -> None:
+    buckets = [Bucket(START + timedelta(hours=hour), 100) for hour in range(24)]
+    boundaries = [START + timedelta(hours=8, minutes=20), START + timedelta(hours=15, minutes=50)]
+    for order in Order:
+        slices = plan_slices(
+            DAY,
+            order,
+            target_rows_per_slice=800,
+            histogram=buckets,
+            bucket_width=timedelta(hours=1),
+            boundaries=boundaries,
+        )
+        ranges = sorted((item.time_range for item in slices), key=lambda span: span.start)
+        assert_tiles(DAY, ranges)
+        assert [span.end for span in ranges[:-1]] == boundaries

@@ -27,6 +27,8 @@ from logsluice.query.parsed_query import ParsedQuery
 from logsluice.query.sql_syntax import RECORDS_TABLE, RECORDS_TABLE_NAMES
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LAKE_FILE_NAME = "filename"
+"""DuckLake's virtual column naming each row's data file (NULL for rows inlined in the catalog)."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class QueryTarget:
     time_column: str
     schema: LogstoreSchema
     time_range: TimeRange
+    skipped_files: tuple[str, ...] = ()
+    """Data files of a lake whose catalog statistics prove they hold no record of the range.
+    Given, a plain SEARCH reads the other files whole and checks the range after the scan
+    instead of in it (see :func:`_files_then_range`)."""
 
 
 class QueryEmitter(Protocol):
@@ -136,7 +142,10 @@ class DuckDBQueryEmitter:
         )
         with too_deep_as_invalid_query():
             search = SearchCompiler(target.schema, target.time_column).compile(parsed.search)
-        condition = in_range if search == exp.true() else exp.and_(in_range, exp.Paren(this=search))
+        if search == exp.true():
+            condition = _files_then_range(in_range, target.skipped_files)
+        else:
+            condition = exp.and_(in_range, exp.Paren(this=search))
         table = exp.to_table(target.table_sql, dialect=self.dialect)
         return exp.select(exp.Star()).from_(table).where(condition)
 
@@ -155,6 +164,27 @@ class DuckDBQueryEmitter:
     def _render(self, query: exp.Expr) -> str:
         with too_deep_as_invalid_query():
             return query.transform(_spell_nul_characters).sql(dialect=self.dialect, comments=False)
+
+
+def _files_then_range(in_range: exp.Expr, skipped_files: tuple[str, ...]) -> exp.Expr:
+    """The condition of a plain SEARCH: ``in_range``, or, with ``skipped_files``, those files left
+    out by name and the range checked after the scan.
+
+    DuckDB pushes a time range into a lake's scan, which then fetches each row group of an
+    object store's file in two requests: the time column, then the others. A slice whose files
+    all lie inside its range needs no such check, so it names the files it skips (a file
+    filter DuckLake applies per file, before any request) and keeps the range out of the scan
+    with a volatile term (``random() < 0`` is never true; DuckDB pushes no volatile filter), which
+    reads each row group in one request. Rows kept in the catalog (inlined) have no file name and
+    are kept for the range check; a file written since the skipped ones were chosen is read.
+    """
+    if not skipped_files:
+        return in_range
+    file_name = exp.column(LAKE_FILE_NAME)
+    named = exp.In(this=file_name, expressions=[exp.Literal.string(path) for path in skipped_files])
+    kept = exp.or_(exp.Is(this=file_name.copy(), expression=exp.Null()), exp.Not(this=named))
+    never = exp.LT(this=exp.Rand(), expression=exp.Literal.number(0))
+    return exp.and_(exp.Paren(this=kept), exp.Paren(this=exp.or_(exp.Paren(this=in_range), never)))
 
 
 def _spell_nul_characters(node: exp.Expr) -> exp.Expr:

@@ -45,6 +45,7 @@ from logsluice.ports import AppendReceipt, LogstoreStats, LogstreamInfo
 if TYPE_CHECKING:
     from logsluice.adapters.disk_space import DirectorySpace
     from logsluice.adapters.duckdb.append_plan import ColumnChange
+    from logsluice.adapters.duckdb.emitter import QueryTarget
     from logsluice.domain.cdn_statistics import ExportParameters
     from logsluice.ports import ColumnInfo, HistogramBucket, RecordsQuery
     from logsluice.query import ParsedQuery
@@ -105,12 +106,22 @@ class DuckDBEngineStore:
         self._locks = LogstoreLocks()
         self._receipts = StoreReceipts(self._cursor, catalog)
         self._queries = QueryRunner(
-            connection, self.schema, self._sorting, WIDE_FIELDS, catalog=catalog
+            connection,
+            self.schema,
+            self._sorting,
+            WIDE_FIELDS,
+            catalog=catalog,
+            skipped_files=self._skipped_files,
         )
 
     def _sorting(self) -> AbstractContextManager[None]:
         """Context for work that sorts a large input: DuckDB may use its whole memory limit."""
         return self._memory.raised() if self._memory is not None else nullcontext()
+
+    def _skipped_files(self, request: RecordsQuery, target: QueryTarget) -> tuple[str, ...]:
+        """The data files a slice read in storage order may leave out by name: none here (the
+        DuckDB file has no data files; a lake store names them)."""
+        return ()
 
     def _table(self, project: str, logstore: str) -> str:
         return table_sql(project, logstore, self._catalog)

@@ -9,16 +9,21 @@ span, read in one catalog transaction; otherwise None, and the caller reads the 
 are then spread over time buckets (:func:`spread_over_buckets`): a file's rows evenly over its
 [min, max] (all in one bucket when min == max), clipped to the range, so the total is exact for
 files wholly inside the range and proportional for a file the range cuts through.
+
+The same statistics say which files a slice may skip (:func:`files_outside`) and where slices
+may end between files (:func:`file_boundaries`).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from logsluice.adapters.duckdb.lake_maintenance import logstore_files
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import HistogramBucket
 
@@ -49,6 +54,15 @@ WHERE c.table_id = $2 AND c.column_name = $3 AND c.parent_column IS NULL AND LIV
 """)
 _FILES = _live("""
 SELECT f.data_file_id, f.record_count, f.partial_max,
+       epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
+       epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
+FROM {m}.ducklake_data_file f
+LEFT JOIN {m}.ducklake_file_column_stats c
+  ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = $3
+WHERE f.table_id = $2 AND LIVE(f)
+""")
+_FILE_RANGES = _live("""
+SELECT f.path,
        epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
        epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
 FROM {m}.ducklake_data_file f
@@ -113,6 +127,92 @@ def _read_spans(
     if _has_inlined_deletions(cursor, m, snapshot, table_id, [int(row[0]) for row in files]):
         return None
     return [FileSpan(int(rows), int(low), int(high)) for _, rows, _, low, high in files]
+
+
+def files_outside(
+    cursor: duckdb.DuckDBPyConnection,
+    lake: str,
+    project: str,
+    logstore: str,
+    time_field: str,
+    time_range: TimeRange,
+) -> tuple[str, ...]:
+    """Return the data files (as DuckLake's ``filename`` names them) whose time statistics prove
+    they hold no record of ``time_range``, when every other file with statistics lies wholly
+    inside it; else none (a file the range cuts through, or one without statistics, is better
+    read by the range). Skipping them is safe whatever happens meanwhile: a file's statistics
+    never change, and a file written since is not skipped. Raises duckdb.Error when the catalog
+    cannot be read."""
+    metadata = _quoted(f"__ducklake_metadata_{lake}")
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        ranges = _file_ranges(cursor, metadata, project, logstore, time_field)
+    finally:
+        cursor.execute("ROLLBACK")
+    if not ranges:
+        return ()
+    start_us, end_us = _epoch_us(time_range.start), _epoch_us(time_range.end)
+    outside: list[str] = []
+    for path, low, high in ranges:
+        if low is None or high is None:
+            return ()
+        if high < start_us or low >= end_us:
+            outside.append(path)
+        elif low < start_us or high >= end_us:
+            return ()  # cut through by the range: read by the range
+    if not outside:
+        return ()
+    by_name: dict[str, list[str]] = {}
+    for path in outside:
+        by_name.setdefault(posixpath.basename(path), []).append(path)
+    listed = [data for data, _ in logstore_files(cursor, lake, project, logstore)]
+    return tuple(sorted(data for data in listed if _named_by(data, by_name)))
+
+
+def file_boundaries(
+    cursor: duckdb.DuckDBPyConnection, lake: str, project: str, logstore: str, time_field: str
+) -> list[datetime]:
+    """Return the instants between data files: each is the first time of a file that starts
+    after every earlier file ended, so a slice ending there cuts no file. None are returned when
+    a file lacks time statistics. Raises duckdb.Error when the catalog cannot be read."""
+    metadata = _quoted(f"__ducklake_metadata_{lake}")
+    cursor.execute("BEGIN TRANSACTION")
+    try:
+        ranges = _file_ranges(cursor, metadata, project, logstore, time_field)
+    finally:
+        cursor.execute("ROLLBACK")
+    spans = [(low, high) for _, low, high in ranges if low is not None and high is not None]
+    if len(spans) != len(ranges):
+        return []
+    boundaries: list[datetime] = []
+    latest: int | None = None
+    for low, high in sorted(spans):
+        if latest is not None and low > latest:
+            boundaries.append(_EPOCH + timedelta(microseconds=low))
+        latest = high if latest is None else max(latest, high)
+    return boundaries
+
+
+def _file_ranges(
+    cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
+) -> list[tuple[str, int | None, int | None]]:
+    snapshot = _count(cursor, _SNAPSHOT.format(m=m))
+    table = cursor.execute(_TABLE.format(m=m), [snapshot, project, logstore]).fetchall()
+    if len(table) != 1:
+        return []
+    table_id = int(table[0][0])
+    column = cursor.execute(_COLUMN.format(m=m), [snapshot, table_id, time_field]).fetchall()
+    if len(column) != 1:
+        return []
+    rows = cursor.execute(_FILE_RANGES.format(m=m), [snapshot, table_id, column[0][0]]).fetchall()
+    return [(str(path), low, high) for path, low, high in rows]
+
+
+def _named_by(data_file: str, by_name: dict[str, list[str]]) -> bool:
+    """True when the listed ``data_file`` (a full path) is one of the catalog's paths (each full,
+    or relative to the table's directory), kept by their last segment in ``by_name``."""
+    paths = by_name.get(posixpath.basename(data_file), [])
+    return any(data_file == path or data_file.endswith("/" + path) for path in paths)
 
 
 def _has_inlined_rows(

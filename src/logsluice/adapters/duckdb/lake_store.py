@@ -36,12 +36,18 @@ import duckdb
 import structlog
 
 from logsluice.adapters.disk_space import DirectorySpace
+from logsluice.adapters.duckdb.emitter import LAKE_FILE_NAME, QueryTarget
 from logsluice.adapters.duckdb.engine_store import DuckDBEngineStore, engine_config, store_errors
 from logsluice.adapters.duckdb.errors import translate_errors
 from logsluice.adapters.duckdb.extensions import ExtensionDirectory
 from logsluice.adapters.duckdb.lake_attach import LAKE, attach_lake, lake_extensions
 from logsluice.adapters.duckdb.lake_commits import is_conflict, write_retrying
-from logsluice.adapters.duckdb.lake_histogram import live_file_spans, spread_over_buckets
+from logsluice.adapters.duckdb.lake_histogram import (
+    file_boundaries,
+    files_outside,
+    live_file_spans,
+    spread_over_buckets,
+)
 from logsluice.adapters.duckdb.lake_location import parse_lake_url
 from logsluice.adapters.duckdb.lake_maintenance import (
     cleanup_statements,
@@ -279,6 +285,52 @@ class DuckLakeLogStore(DuckDBEngineStore):
             )
             return None
         return None if spans is None else spread_over_buckets(spans, request.time_range, bucket)
+
+    def planning_boundaries(self, request: RecordsQuery) -> list[datetime]:
+        """Return the instants between the logstore's data files from the catalog
+        (:func:`.lake_histogram.file_boundaries`): slices ending there are read file by file
+        (:meth:`_skipped_files`). None for a filter or SQL, or when the catalog cannot be read.
+        Raises LogstoreNotFoundError."""
+        if request.query.has_sql or not isinstance(request.query.search, MatchAll):
+            return []
+        time_field = self.schema(request.project, request.logstore).time_field
+        try:
+            with self._cursor() as cursor:
+                return file_boundaries(cursor, LAKE, request.project, request.logstore, time_field)
+        except duckdb.Error as error:
+            structlog.get_logger().warning(
+                "lake.catalog_boundaries_failed",
+                project=request.project,
+                logstore=request.logstore,
+                error=str(error),
+            )
+            return []
+
+    def _skipped_files(self, request: RecordsQuery, target: QueryTarget) -> tuple[str, ...]:
+        """The data files a slice read in storage order leaves out by name, reading the others
+        whole (:func:`.lake_histogram.files_outside`); none when a field of the logstore is
+        named like DuckLake's ``filename`` column, or the catalog cannot be read (the slice is
+        then read by its time range)."""
+        if target.schema.get(LAKE_FILE_NAME) is not None:
+            return ()
+        try:
+            with self._cursor() as cursor:
+                return files_outside(
+                    cursor,
+                    LAKE,
+                    request.project,
+                    request.logstore,
+                    target.time_column,
+                    target.time_range,
+                )
+        except duckdb.Error as error:
+            structlog.get_logger().warning(
+                "lake.catalog_files_failed",
+                project=request.project,
+                logstore=request.logstore,
+                error=str(error),
+            )
+            return ()
 
     def data_files(self, project: str, logstore: str) -> list[str]:
         """Return the paths of the logstore's current data files (a diagnostic for tests)."""

@@ -28,6 +28,7 @@ from logsluice.adapters.duckdb.tables import field_type_from_arrow, quote_identi
 from logsluice.domain.cancellation import interrupting
 from logsluice.domain.catalog import LogstoreSchema
 from logsluice.domain.errors import InvalidQueryError, QueryCancelledError, QueryTimeoutError
+from logsluice.domain.query_ast import MatchAll
 from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.timerange import TimeRange
 from logsluice.ports import ColumnInfo, HistogramBucket
@@ -67,15 +68,20 @@ class QueryRunner:
         wide_fields: int | None = None,
         *,
         catalog: str | None = None,
+        skipped_files: Callable[[RecordsQuery, QueryTarget], tuple[str, ...]] | None = None,
     ) -> None:
         """``sorting`` gives a query the engine's whole memory limit: ``| SQL`` queries, sorted
         export slices and, past ``wide_fields`` columns (None: never), any query of the table.
-        ``catalog`` names the attached database holding the tables (``None``: the default)."""
+        ``catalog`` names the attached database holding the tables (``None``: the default).
+        ``skipped_files`` (a lake's) returns the data files a slice read in storage order may
+        leave out by name and read the rest whole (``QueryTarget.skipped_files``; none: read
+        by the time range)."""
         self._connection = connection
         self._read_schema = read_schema
         self._sorting = sorting
         self._wide_fields = wide_fields
         self._catalog = catalog
+        self._skipped_files = skipped_files
         self.language = DuckDBQueryLanguage()
         self._emitter = self.language.emitter
 
@@ -90,7 +96,7 @@ class QueryRunner:
         """Return the query's columns and rows, at most ``request.limit`` of them."""
         target = self._target(request)
         statement = self._emitter.select(
-            request.query, target, order=request.order, limit=request.limit
+            request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
         table = self._run(
             request, lambda cursor: cursor.sql(statement).to_arrow_table(), target.schema
@@ -145,6 +151,8 @@ class QueryRunner:
         pieces = self._sorted_pieces(request, target)
         if len(pieces) > 1:
             return self._stream_pieces(request, target, pieces, batch_rows)
+        if self._skipped_files is not None and _is_storage_order_slice(request):
+            target = replace(target, skipped_files=self._skipped_files(request, target))
         statement = self._emitter.select(
             request.query, target, order=request.order, limit=request.limit, sort=request.sort
         )
@@ -321,6 +329,17 @@ def _is_sorted_slice(request: RecordsQuery) -> bool:
         and not request.query.has_sql
         and request.limit is None
         and request.progress is None
+    )
+
+
+def _is_storage_order_slice(request: RecordsQuery) -> bool:
+    """True for an export's slice read in storage order: a plain ``*`` SEARCH, unsorted, with no
+    limit (its whole range is read, so a file wholly inside it is read whole)."""
+    return (
+        not request.sort
+        and not request.query.has_sql
+        and isinstance(request.query.search, MatchAll)
+        and request.limit is None
     )
 
 
