@@ -88,4 +88,15 @@ def postgresql_s3_lake(
     store.close()
 
 
+@pytest.fixture(
+    params=["local_lake", pytest.param("postgresql_s3_lake", marks=pytest.mark.postgresql)]
+)
+def lake(request: pytest.FixtureRequest) -> Iterator[DuckLakeLogStore]:
+    """One of the session's lakes (a local one, PostgreSQL + S3), emptied around the test."""
+    store: DuckLakeLogStore = request.getfixturevalue(request.param)
+    reset_lake(store)
+    yield store
+    reset_lake(store)
+
+
 LAKE_FIXTURES = {"lake-local": "local_lake", "lake-postgresql-s3": "postgresql_s3_lake"}

@@ -10,7 +10,6 @@ too (the first two by the range). Runs on a local lake (DuckDB catalog) and on P
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.slices import plan_slices
 from logsluice.ports import RecordsQuery
-from tests.contract.conftest_lake import local_lake_url, open_lake, reset_lake
+from tests.contract.conftest_lake import local_lake_url, open_lake
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -63,17 +62,6 @@ def _numbers(store: DuckLakeLogStore, request: RecordsQuery, field: str = "numbe
 def _skipped(store: DuckLakeLogStore, time_range: TimeRange) -> tuple[str, ...]:
     with store._cursor() as cursor:
         return files_outside(cursor, LAKE, PROJECT, LOGSTORE, "timestamp", time_range)
-
-
-@pytest.fixture(
-    params=["local_lake", pytest.param("postgresql_s3_lake", marks=pytest.mark.postgresql)]
-)
-def lake(request: pytest.FixtureRequest) -> Iterator[DuckLakeLogStore]:
-    """One of the session's lakes (a local one, PostgreSQL + S3), emptied around the test."""
-    store: DuckLakeLogStore = request.getfixturevalue(request.param)
-    reset_lake(store)
-    yield store
-    reset_lake(store)
 
 
 def test_slices_end_where_files_meet_and_each_reads_its_files_whole(

@@ -36,7 +36,6 @@ from tests.contract.conftest_lake import (
     new_s3_bucket,
     open_lake,
     postgresql_s3_lake_url,
-    reset_lake,
 )
 from tests.contract.test_lake_store import _bucket_keys
 from tests.s3_server import S3Server
@@ -80,17 +79,6 @@ def _catalog_histogram(
     counted = store.planning_histogram(request, bucket)
     assert counted is not None
     return counted, bucket
-
-
-@pytest.fixture(
-    params=["local_lake", pytest.param("postgresql_s3_lake", marks=pytest.mark.postgresql)]
-)
-def lake(request: pytest.FixtureRequest) -> Iterator[DuckLakeLogStore]:
-    """One of the session's lakes (a local one, PostgreSQL + S3), emptied around the test."""
-    store: DuckLakeLogStore = request.getfixturevalue(request.param)
-    reset_lake(store)
-    yield store
-    reset_lake(store)
 
 
 def test_the_catalog_histogram_counts_the_rows_and_agrees_with_the_data(

@@ -20,6 +20,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import duckdb
 
@@ -53,16 +54,7 @@ SELECT c.column_id FROM {m}.ducklake_column c
 WHERE c.table_id = $2 AND c.column_name = $3 AND c.parent_column IS NULL AND LIVE(c)
 """)
 _FILES = _live("""
-SELECT f.data_file_id, f.record_count, f.partial_max,
-       epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
-       epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
-FROM {m}.ducklake_data_file f
-LEFT JOIN {m}.ducklake_file_column_stats c
-  ON c.data_file_id = f.data_file_id AND c.table_id = f.table_id AND c.column_id = $3
-WHERE f.table_id = $2 AND LIVE(f)
-""")
-_FILE_RANGES = _live("""
-SELECT f.path,
+SELECT f.data_file_id, f.record_count, f.partial_max, f.path,
        epoch_us(TRY_CAST(c.min_value AS TIMESTAMPTZ)),
        epoch_us(TRY_CAST(c.max_value AS TIMESTAMPTZ))
 FROM {m}.ducklake_data_file f
@@ -106,6 +98,30 @@ def live_file_spans(
 def _read_spans(
     cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
 ) -> list[FileSpan] | None:
+    live = _live_files(cursor, m, project, logstore, time_field)
+    if live is None:
+        return None
+    snapshot, table_id, files = live
+    if any(low is None or high is None for _, _, _, _, low, high in files):
+        return None
+    # a merged file holds rows of several snapshots, all visible in the current one
+    if any(partial is not None and partial > snapshot for _, _, partial, _, _, _ in files):
+        return None
+    if _count(cursor, _DELETE_FILES.format(m=m), snapshot, table_id) or _has_inlined_rows(
+        cursor, m, snapshot, table_id
+    ):
+        return None
+    if _has_inlined_deletions(cursor, m, snapshot, table_id, [int(row[0]) for row in files]):
+        return None
+    return [FileSpan(int(rows), int(low), int(high)) for _, rows, _, _, low, high in files]
+
+
+def _live_files(
+    cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
+) -> tuple[int, int, list[tuple[Any, ...]]] | None:
+    """Return the current snapshot, the logstore's table id and its live data files (id, rows,
+    partial max, path, first and last time in microseconds or None); None when the table or its
+    time column is not in the catalog."""
     snapshot = _count(cursor, _SNAPSHOT.format(m=m))
     table = cursor.execute(_TABLE.format(m=m), [snapshot, project, logstore]).fetchall()
     if len(table) != 1:
@@ -115,18 +131,7 @@ def _read_spans(
     if len(column) != 1:
         return None
     files = cursor.execute(_FILES.format(m=m), [snapshot, table_id, column[0][0]]).fetchall()
-    if any(low is None or high is None for _, _, _, low, high in files):
-        return None
-    # a merged file holds rows of several snapshots, all visible in the current one
-    if any(partial is not None and partial > snapshot for _, _, partial, _, _ in files):
-        return None
-    if _count(cursor, _DELETE_FILES.format(m=m), snapshot, table_id) or _has_inlined_rows(
-        cursor, m, snapshot, table_id
-    ):
-        return None
-    if _has_inlined_deletions(cursor, m, snapshot, table_id, [int(row[0]) for row in files]):
-        return None
-    return [FileSpan(int(rows), int(low), int(high)) for _, rows, _, low, high in files]
+    return snapshot, table_id, files
 
 
 def files_outside(
@@ -196,16 +201,10 @@ def file_boundaries(
 def _file_ranges(
     cursor: duckdb.DuckDBPyConnection, m: str, project: str, logstore: str, time_field: str
 ) -> list[tuple[str, int | None, int | None]]:
-    snapshot = _count(cursor, _SNAPSHOT.format(m=m))
-    table = cursor.execute(_TABLE.format(m=m), [snapshot, project, logstore]).fetchall()
-    if len(table) != 1:
+    live = _live_files(cursor, m, project, logstore, time_field)
+    if live is None:
         return []
-    table_id = int(table[0][0])
-    column = cursor.execute(_COLUMN.format(m=m), [snapshot, table_id, time_field]).fetchall()
-    if len(column) != 1:
-        return []
-    rows = cursor.execute(_FILE_RANGES.format(m=m), [snapshot, table_id, column[0][0]]).fetchall()
-    return [(str(path), low, high) for path, low, high in rows]
+    return [(str(path), low, high) for _, _, _, path, low, high in live[2]]
 
 
 def _named_by(data_file: str, by_name: dict[str, list[str]]) -> bool:

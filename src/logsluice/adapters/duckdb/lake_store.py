@@ -77,6 +77,7 @@ if TYPE_CHECKING:
 # LAKE and lake_extensions (of .lake_attach) are imported from here by tests and benchmarks
 __all__ = ["LAKE", "DuckLakeLogStore", "create_lake_log_store", "lake_extensions"]
 _Result = TypeVar("_Result")
+_Read = TypeVar("_Read")
 
 
 class DuckLakeLogStore(DuckDBEngineStore):
@@ -273,17 +274,14 @@ class DuckLakeLogStore(DuckDBEngineStore):
         if request.query.has_sql or not isinstance(request.query.search, MatchAll):
             return None
         time_field = self.schema(request.project, request.logstore).time_field
-        try:
-            with self._cursor() as cursor:
-                spans = live_file_spans(cursor, LAKE, request.project, request.logstore, time_field)
-        except duckdb.Error as error:
-            structlog.get_logger().warning(
-                "lake.catalog_histogram_failed",
-                project=request.project,
-                logstore=request.logstore,
-                error=str(error),
-            )
-            return None
+        spans = self._from_catalog(
+            request,
+            "lake.catalog_histogram_failed",
+            lambda cursor: live_file_spans(
+                cursor, LAKE, request.project, request.logstore, time_field
+            ),
+            None,
+        )
         return None if spans is None else spread_over_buckets(spans, request.time_range, bucket)
 
     def planning_boundaries(self, request: RecordsQuery) -> list[datetime]:
@@ -294,17 +292,14 @@ class DuckLakeLogStore(DuckDBEngineStore):
         if request.query.has_sql or not isinstance(request.query.search, MatchAll):
             return []
         time_field = self.schema(request.project, request.logstore).time_field
-        try:
-            with self._cursor() as cursor:
-                return file_boundaries(cursor, LAKE, request.project, request.logstore, time_field)
-        except duckdb.Error as error:
-            structlog.get_logger().warning(
-                "lake.catalog_boundaries_failed",
-                project=request.project,
-                logstore=request.logstore,
-                error=str(error),
-            )
-            return []
+        return self._from_catalog(
+            request,
+            "lake.catalog_boundaries_failed",
+            lambda cursor: file_boundaries(
+                cursor, LAKE, request.project, request.logstore, time_field
+            ),
+            [],
+        )
 
     def _skipped_files(self, request: RecordsQuery, target: QueryTarget) -> tuple[str, ...]:
         """The data files a slice read in storage order leaves out by name, reading the others
@@ -313,24 +308,37 @@ class DuckLakeLogStore(DuckDBEngineStore):
         then read by its time range)."""
         if target.schema.get(LAKE_FILE_NAME) is not None:
             return ()
+        return self._from_catalog(
+            request,
+            "lake.catalog_files_failed",
+            lambda cursor: files_outside(
+                cursor,
+                LAKE,
+                request.project,
+                request.logstore,
+                target.time_column,
+                target.time_range,
+            ),
+            (),
+        )
+
+    def _from_catalog(
+        self,
+        request: RecordsQuery,
+        event: str,
+        read: Callable[[duckdb.DuckDBPyConnection], _Read],
+        fallback: _Read,
+    ) -> _Read:
+        """Return what ``read`` reads from the catalog on a cursor of its own; ``fallback`` (and
+        a warning ``event``) when the catalog cannot be read: the caller then reads the data."""
         try:
             with self._cursor() as cursor:
-                return files_outside(
-                    cursor,
-                    LAKE,
-                    request.project,
-                    request.logstore,
-                    target.time_column,
-                    target.time_range,
-                )
+                return read(cursor)
         except duckdb.Error as error:
             structlog.get_logger().warning(
-                "lake.catalog_files_failed",
-                project=request.project,
-                logstore=request.logstore,
-                error=str(error),
+                event, project=request.project, logstore=request.logstore, error=str(error)
             )
-            return ()
+            return fallback
 
     def data_files(self, project: str, logstore: str) -> list[str]:
         """Return the paths of the logstore's current data files (a diagnostic for tests)."""
