@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,10 +89,17 @@ def live_file_spans(
     """Return the rows and time spans of the logstore's live data files, read from the catalog
     of the lake attached as ``lake`` in one transaction; None when they are not exactly its rows
     (see the module). Raises duckdb.Error when the catalog cannot be read."""
-    metadata = _quoted(f"__ducklake_metadata_{lake}")
+    with _catalog(cursor, lake) as metadata:
+        return _read_spans(cursor, metadata, project, logstore, time_field)
+
+
+@contextmanager
+def _catalog(cursor: duckdb.DuckDBPyConnection, lake: str) -> Iterator[str]:
+    """Yield the quoted name of the catalog of the lake attached as ``lake``, read in one
+    transaction (rolled back: nothing is written)."""
     cursor.execute("BEGIN TRANSACTION")
     try:
-        return _read_spans(cursor, metadata, project, logstore, time_field)
+        yield _quoted(f"__ducklake_metadata_{lake}")
     finally:
         cursor.execute("ROLLBACK")
 
@@ -148,12 +157,8 @@ def files_outside(
     read by the range). Skipping them is safe whatever happens meanwhile: a file's statistics
     never change, and a file written since is not skipped. Raises duckdb.Error when the catalog
     cannot be read."""
-    metadata = _quoted(f"__ducklake_metadata_{lake}")
-    cursor.execute("BEGIN TRANSACTION")
-    try:
+    with _catalog(cursor, lake) as metadata:
         ranges = _file_ranges(cursor, metadata, project, logstore, time_field)
-    finally:
-        cursor.execute("ROLLBACK")
     if not ranges:
         return ()
     start_us, end_us = _epoch_us(time_range.start), _epoch_us(time_range.end)
@@ -180,12 +185,8 @@ def file_boundaries(
     """Return the instants between data files: each is the first time of a file that starts
     after every earlier file ended, so a slice ending there cuts no file. None are returned when
     a file lacks time statistics. Raises duckdb.Error when the catalog cannot be read."""
-    metadata = _quoted(f"__ducklake_metadata_{lake}")
-    cursor.execute("BEGIN TRANSACTION")
-    try:
+    with _catalog(cursor, lake) as metadata:
         ranges = _file_ranges(cursor, metadata, project, logstore, time_field)
-    finally:
-        cursor.execute("ROLLBACK")
     spans = [(low, high) for _, low, high in ranges if low is not None and high is not None]
     if len(spans) != len(ranges):
         return []
