@@ -16,6 +16,7 @@ plans stay whole: there a slice's fixed cost (a query, a part, a claim) weighs m
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from collections.abc import Sequence
@@ -140,13 +141,15 @@ def snap_to_boundaries(spans: list[TimeRange], boundaries: Sequence[datetime]) -
     if len(spans) < 2 or not boundaries:
         return spans
     ordered = sorted(boundaries)
-    ends = [span.start for span in spans[1:]]
     moved: list[datetime] = []
-    for index, end in enumerate(ends):
-        lower = moved[-1] if moved else spans[0].start
-        upper = spans[index + 1].end
-        between = [moment for moment in ordered if lower < moment < upper]
-        moved.append(min(between, key=lambda moment: abs(moment - end)) if between else end)
+    for span in spans[1:]:
+        end, lower, upper = span.start, moved[-1] if moved else spans[0].start, span.end
+        # the nearest boundaries at or after and before ``end``, if strictly between the others
+        after = bisect.bisect_left(ordered, end)
+        near = [
+            moment for moment in ordered[max(after - 1, 0) : after + 1] if lower < moment < upper
+        ]
+        moved.append(min(near, key=lambda moment: abs(moment - end)) if near else end)
     starts = [spans[0].start, *moved]
     stops = [*moved, spans[-1].end]
     return [TimeRange(start, stop) for start, stop in zip(starts, stops, strict=True)]

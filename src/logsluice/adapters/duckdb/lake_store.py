@@ -287,7 +287,7 @@ class DuckLakeLogStore(DuckDBEngineStore):
     def planning_boundaries(self, request: RecordsQuery) -> list[datetime]:
         """Return the instants between the logstore's data files from the catalog
         (:func:`.lake_histogram.file_boundaries`): slices ending there are read file by file
-        (:meth:`_skipped_files`). None for a filter or SQL, or when the catalog cannot be read.
+        (:meth:`_skipped_files`); none for a filter or SQL, or when the catalog cannot be read.
         Raises LogstoreNotFoundError."""
         if request.query.has_sql or not isinstance(request.query.search, MatchAll):
             return []
