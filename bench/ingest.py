@@ -15,7 +15,8 @@ baseline (a):
 
 ``--lake`` measures instead two ``serve`` nodes ingesting into one DuckLake on PostgreSQL + S3
 against one node (``bench/ingest_lake.py``), each sent its records by ``logsluice ingest`` (or
-``--lake-client httpx``), with the CPU seconds of every process (``--s3-server`` picks moto or
+``--lake-client httpx``, or the CLI's own requests made before the clock starts with
+``--lake-client prepared``), with the CPU seconds of every process (``--s3-server`` picks moto or
 rclone).
 
 For (c1) and (c2) serve is started on a free port with a fresh data directory, the project and
@@ -31,6 +32,7 @@ stores a different number of records makes the run exit with status 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import random
@@ -39,15 +41,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import httpx
 import orjson
 import serving
 
 from logsluice.adapters.duckdb import DuckDBLogStore
+from logsluice.cli.ingest import chunk_key, compressed
+from logsluice.cli.record_files import JSON_LINES_TYPE, RecordFile
 from logsluice.domain.catalog import Logstore
 from logsluice.pipeline.decode import decode_file
 from logsluice.ports import LogStore
@@ -102,6 +108,13 @@ def generate(path: Path, records: int, seed: int = 7) -> None:
         if lines:
             file.write(b"\n".join(lines) + b"\n")
     partial.replace(path)
+
+
+def clash_lines(source: Path) -> bytes:
+    """Return the first of the file's records whose ``status`` is text (see ``CLASH_EVERY``),
+    as a JSON Lines line; empty when the file is too short to hold one."""
+    with source.open("rb") as file:
+        return next(itertools.islice(file, CLASH_EVERY - 1, None), b"")
 
 
 def _record(random_numbers: random.Random, start: datetime, index: int) -> dict[str, object]:
@@ -262,6 +275,41 @@ def send_with_httpx(
     return accepted
 
 
+def prepare_like_cli(source: Path, arguments: argparse.Namespace) -> list[tuple[bytes, str]]:
+    """Return the requests ``logsluice ingest`` sends for ``source``: each chunk's zstd body and
+    ``Idempotency-Key``, made by the CLI's own functions."""
+    record_file = RecordFile(source, "jsonl", None)
+    return [
+        (compressed(chunk.body), chunk_key(chunk))
+        for chunk in record_file.chunks(arguments.chunk_records)
+    ]
+
+
+def send_prepared(
+    server: serving.RunningServer,
+    requests: list[tuple[bytes, str]],
+    arguments: argparse.Namespace,
+) -> int:
+    """POST prepared requests (``prepare_like_cli``), ``--in-flight`` at a time (the CLI sends
+    one at a time); return the records accepted."""
+    path = f"/api/v1/projects/{PROJECT}/logstores/{LOGSTORE}/records"
+
+    def post(client: httpx.Client, request: tuple[bytes, str]) -> int:
+        body, key = request
+        headers = {
+            "Content-Type": JSON_LINES_TYPE,
+            "Content-Encoding": "zstd",
+            "Idempotency-Key": key,
+        }
+        result = serving.call(
+            client, "POST", path, params={"strict": "false"}, content=body, headers=headers
+        )
+        return int(result["accepted"])
+
+    with server.client() as client, ThreadPoolExecutor(arguments.in_flight) as pool:
+        return sum(pool.map(functools.partial(post, client), requests))
+
+
 def measure_cli(source: Path, workdir: Path, arguments: argparse.Namespace) -> Measured:
     """(c1) the real CLI, ``logsluice ingest FILE``, through serve."""
     return measure_through_serve(source, workdir, arguments, send_with_cli)
@@ -373,10 +421,30 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument(
         "--lake-client",
-        choices=("cli", "httpx"),
+        choices=("cli", "httpx", "prepared"),
         default="cli",
         help="--lake: how each node is sent its records: the real CLI (logsluice ingest: zstd, "
-        "an Idempotency-Key per chunk) or uncompressed httpx POSTs without keys (default cli)",
+        "an Idempotency-Key per chunk), uncompressed httpx POSTs without keys, or the CLI's "
+        "requests made before the clock starts and POSTed by httpx (default cli)",
+    )
+    parser.add_argument(
+        "--clashes-timed",
+        action="store_true",
+        help="--lake: leave the file's text `status` records inside the timed part, so the "
+        "widening they cause is timed (default: the first warm-up holds one, as a lake that "
+        "ingests for days widened that column long ago)",
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        help="--lake-client prepared: requests each node is sent at once (default 1, as the CLI)",
+    )
+    parser.add_argument(
+        "--pin-nodes",
+        action="store_true",
+        help="--lake: pin node i to core i, as nodes on one-core hosts of their own (default: "
+        "the nodes share every core)",
     )
     parser.add_argument(
         "--paths",
@@ -403,8 +471,15 @@ def main() -> int:
     if arguments.lake:
         import ingest_lake
 
-        send = send_with_cli if arguments.lake_client == "cli" else send_with_httpx
-        met = ingest_lake.run_lake(source, arguments, server_settings(arguments), send)
+        settings = server_settings(arguments)
+        settle = b"" if arguments.clashes_timed else clash_lines(source)
+        if arguments.lake_client == "prepared":
+            send: ingest_lake.Send = send_prepared
+            prepare: ingest_lake.Prepare = prepare_like_cli
+        else:
+            send = send_with_cli if arguments.lake_client == "cli" else send_with_httpx
+            prepare = ingest_lake.as_is
+        met = ingest_lake.run_lake(source, arguments, settings, send, prepare, settle)
         return 0 if met else 1
     chosen = {part.strip() for part in arguments.paths.split(",")}
     baseline: Measured | None = None

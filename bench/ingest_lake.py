@@ -9,13 +9,26 @@ from ``lake_servers``, ``--s3-server``):
      file at once by its own ``logsluice ingest``.
 
 (``--lake-client httpx`` sends uncompressed JSON Lines POSTs without keys from threads of this
-process instead, as ``send_with_httpx``.) Each side gets a fresh lake (its own catalog database
+process instead, as ``send_with_httpx``; ``--lake-client prepared`` sends the very requests the
+CLI sends — the same chunks, zstd bodies and keys, made before the clock starts — from threads
+of this process, so the clients' own work (reading, compressing and hashing the file, which on
+a real deployment runs on the senders' hosts) does not take the nodes' cores here.)
+
+``--pin-nodes`` pins node i (and every thread it starts) to core i, as nodes on one-core hosts
+of their own: the one node then has one core, as each of the two has, rather than both cores of
+the machine; PostgreSQL, the S3 server and the clients are not pinned.
+
+Each side gets a fresh lake (its own catalog database
 and data prefix) and task store database; only the sending is timed; afterwards the logstore must
 hold exactly the records accepted. Before the clock starts, each node is sent a warm-up of
 ``--warmup-records`` records (node i the i-th run of that many lines of the file; 0: none), so
 the logstore's columns, the lake's receipt and guard tables and each node's first connection to
 the lake exist: the timed part is the steady state of a lake that ingests for days, not the
-one-off set-up of a fresh one. The result is records/s of each and the ratio L2 / L1 (the
+one-off set-up of a fresh one. For the same reason the first warm-up also holds the file's
+records whose field types come later (its text ``status``, see ``CLASH_EVERY``), so the one
+widening of that column to text (ADR 0012) happens before the clock, as it happened long ago on
+such a lake; ``--clashes-timed`` leaves them where they are in the file, inside the timed part.
+The result is records/s of each and the ratio L2 / L1 (the
 issue's target: at least 1.7×), and for each side the CPU seconds (user + system) each process
 spent while it was timed: every node, PostgreSQL (all its processes, whoever they serve), the S3
 server and the clients (the CLI processes, or this process's threads) — on a small machine they
@@ -35,12 +48,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lake_servers
 import serving
 from process_cpu import CpuMeter, format_cpu, postgresql_pids
 
-Send = Callable[[serving.RunningServer, Path, argparse.Namespace], int]
+Send = Callable[[serving.RunningServer, Any, argparse.Namespace], int]
+Prepare = Callable[[Path, argparse.Namespace], Any]
+
+
+def as_is(source: Path, arguments: argparse.Namespace) -> Path:
+    """Prepare nothing: the sender reads the file itself."""
+    return source
 
 
 @dataclass
@@ -66,17 +86,22 @@ def split_in_halves(source: Path) -> list[Path]:
     return halves
 
 
-def warmups(source: Path, count: int, arguments: argparse.Namespace) -> list[Path]:
+def warmups(
+    source: Path, count: int, arguments: argparse.Namespace, settle: bytes = b""
+) -> list[Path]:
     """Write (once) and return ``count`` warm-up files: the i-th holds the i-th run of
-    ``--warmup-records`` lines of ``source``; none when that is 0."""
+    ``--warmup-records`` lines of ``source``, the first one also the lines ``settle`` (records
+    whose field types the file changes to later); none when ``--warmup-records`` is 0."""
     size = arguments.warmup_records
     if size <= 0:
         return []
-    paths = [source.with_suffix(f".warmup-{size}-{index}.jsonl") for index in range(count)]
+    settled = f"-settled-{len(settle)}" if settle else ""
+    paths = [source.with_suffix(f".warmup-{size}{settled}-{index}.jsonl") for index in range(count)]
     if not all(path.exists() for path in paths):
         with source.open("rb") as file:
-            for path in paths:
-                path.write_bytes(b"".join(itertools.islice(file, size)))
+            for index, path in enumerate(paths):
+                lines = b"".join(itertools.islice(file, size))
+                path.write_bytes(lines + settle if index == 0 else lines)
     return paths
 
 
@@ -87,11 +112,15 @@ def measure_nodes(
     settings: dict[str, str],
     send: Send,
     arguments: argparse.Namespace,
+    prepare: Prepare = as_is,
+    settle: bytes = b"",
 ) -> NodesRun:
     """Start one node per part on a fresh lake; send each its part at once; return the records
     stored, the seconds and the CPU seconds of the nodes, the clients (the sending processes
-    this bench waited for, and its own threads), PostgreSQL and the S3 server. Raises
-    BenchError when the logstore holds other than what was accepted."""
+    this bench waited for, and its own threads), PostgreSQL and the S3 server. ``prepare`` makes
+    what ``send`` is given of each file, before the clock starts; ``settle`` goes into the first
+    warm-up (``warmups``). Raises BenchError when the
+    logstore holds other than what was accepted."""
     shared = (
         settings
         | servers.environment()
@@ -101,22 +130,29 @@ def measure_nodes(
         }
     )
     nodes = [
-        serving.start_server(workdir / f"node-{index}" / "data", shared)
+        serving.start_server(
+            workdir / f"node-{index}" / "data",
+            shared,
+            core=index if arguments.pin_nodes else None,
+        )
         for index in range(len(parts))
     ]
     try:
         with nodes[0].client() as client:
             serving.create_logstore(client, "bench", "web", "timestamp")
         warmed = sum(
-            send(node, warmup, arguments)
-            for node, warmup in zip(nodes, warmups(parts[0], len(nodes), arguments), strict=False)
+            send(node, prepare(warmup, arguments), arguments)
+            for node, warmup in zip(
+                nodes, warmups(parts[0], len(nodes), arguments, settle), strict=False
+            )
         )
+        payloads = [prepare(part, arguments) for part in parts]
         accepted = [0] * len(parts)
         failures: list[BaseException] = []
 
         def run(index: int) -> None:
             try:
-                accepted[index] = send(nodes[index], parts[index], arguments)
+                accepted[index] = send(nodes[index], payloads[index], arguments)
             except BaseException as error:
                 failures.append(error)
 
@@ -186,7 +222,12 @@ def _client_cpu_seconds() -> float:
 
 
 def run_lake(
-    source: Path, arguments: argparse.Namespace, settings: dict[str, str], send: Send
+    source: Path,
+    arguments: argparse.Namespace,
+    settings: dict[str, str],
+    send: Send,
+    prepare: Prepare = as_is,
+    settle: bytes = b"",
 ) -> bool:
     """Measure L1 and L2; print both and the ratio; return whether the ratio met 1.7×."""
     halves = split_in_halves(source)
@@ -194,8 +235,12 @@ def run_lake(
     with lake_servers.lake_servers(
         arguments.postgresql_url, workroot, s3_server=arguments.s3_server
     ) as servers:
-        one = measure_nodes(servers, [source], workroot / "one", settings, send, arguments)
-        two = measure_nodes(servers, halves, workroot / "two", settings, send, arguments)
+        one = measure_nodes(
+            servers, [source], workroot / "one", settings, send, arguments, prepare, settle
+        )
+        two = measure_nodes(
+            servers, halves, workroot / "two", settings, send, arguments, prepare, settle
+        )
     for name, run in (("(L1) one node", one), ("(L2) two nodes", two)):
         rate = run.records / run.seconds
         print(

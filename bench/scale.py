@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import resource
 import sys
 import time
@@ -40,6 +39,7 @@ from typing import Any
 
 import export
 import zstandard
+from serving import pin_to_core
 
 from logsluice.bootstrap import freeze_startup_objects
 
@@ -86,12 +86,6 @@ def cpu_seconds() -> float:
     """Return this process's CPU time (user + system, every thread) so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def pin(core: int) -> None:
-    """Run this process on one core only (core numbers wrap around the machine's)."""
-    cores = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {cores[core % len(cores)]})
 
 
 def count_csv_rows(path: Path) -> int:
@@ -154,7 +148,7 @@ def single_file_child(data_dir: Path, arguments: argparse.Namespace, results: An
     from logsluice.services.task_plan import plan_task
     from logsluice.services.task_queries import records_query_for
 
-    pin(0)
+    pin_to_core(0)
     source = open_log_store(data_dir, arguments)
     warm_up(source, arguments)
     freeze_startup_objects()
@@ -214,7 +208,7 @@ def worker_child(
     from logsluice.services.runner import RunnerSettings, TaskRunner
     from logsluice.services.worker import Worker, WorkerSettings
 
-    pin(core)
+    pin_to_core(core)
     events: list[tuple[str, float]] = []
     record_phase_events(events)
     task_store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))

@@ -9,6 +9,7 @@ from ``/proc/<pid>/status``; ``describe_run`` prints what the numbers were measu
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import secrets
@@ -104,10 +105,14 @@ def server_environment(token: str, settings: Mapping[str, str]) -> dict[str, str
     return environment
 
 
-def start_server(data_dir: Path, settings: Mapping[str, str] | None = None) -> RunningServer:
+def start_server(
+    data_dir: Path, settings: Mapping[str, str] | None = None, *, core: int | None = None
+) -> RunningServer:
     """Start ``logsluice serve`` on a free port over ``data_dir`` and wait for ``/healthz``.
 
-    ``settings`` are extra ``LOGSLUICE_*`` variables. Raises BenchError when it does not come up.
+    ``settings`` are extra ``LOGSLUICE_*`` variables; ``core`` pins the process and every thread
+    it starts to that core (of the cores this process may use, modulo their number), as a node
+    on a one-core host of its own. Raises BenchError when it does not come up.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     token = secrets.token_urlsafe(24)
@@ -119,6 +124,7 @@ def start_server(data_dir: Path, settings: Mapping[str, str] | None = None) -> R
             stdout=log,
             stderr=subprocess.STDOUT,
             env=server_environment(token, settings or {}),
+            preexec_fn=None if core is None else functools.partial(pin_to_core, core),
         )
     server = RunningServer(process, f"http://127.0.0.1:{port}", token, data_dir, log_path)
     try:
@@ -127,6 +133,13 @@ def start_server(data_dir: Path, settings: Mapping[str, str] | None = None) -> R
         server.stop()
         raise
     return server
+
+
+def pin_to_core(core: int) -> None:
+    """Pin the calling process (and the threads it starts later) to one core: ``core`` modulo the
+    number of cores it may use, counted in their order."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[core % len(cores)]})
 
 
 def wait_until_healthy(server: RunningServer) -> None:

@@ -43,6 +43,12 @@ from logsluice.cli.record_files import (
 
 DEFAULT_CHUNK_RECORDS = 131_072
 SUMMARY_ERRORS_SHOWN = 20
+ZSTD_LEVEL = 3
+
+
+def compressed(body: bytes) -> bytes:
+    """Return a chunk's records as the CLI sends them: one zstd frame."""
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
 
 
 def send_records(
@@ -72,7 +78,7 @@ def send_records(
         "POST",
         path_of("projects", project, "logstores", logstore, "records"),
         params=params,
-        content=zstandard.ZstdCompressor(level=3).compress(jsonl),
+        content=compressed(jsonl),
         headers=headers,
     )
     return response
