@@ -1,8 +1,9 @@
 """Cutting a task's time range into slices: the unit of progress, checkpoint, resume, parallelism.
 
 Slices hold roughly at most ``target_rows_per_slice`` rows each. With a per-bucket count histogram,
-neighbouring buckets are grouped until the next would overflow the target, and a bucket larger than
-the target is split into equal time spans; without one, the range is cut into equal time spans from
+neighbouring buckets are grouped until the next would overflow the target (unless the rows left
+fit in ``TAIL_SLOP`` times it: then they stay together), and a bucket larger than the target is
+split into equal time spans; without one, the range is cut into equal time spans from
 an estimated row count. Slices come back in output order (newest first for ``order=desc``) with
 indexes counting in that order.
 
@@ -28,6 +29,9 @@ from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
 
 DEFAULT_ROWS_PER_SLICE = 1_000_000
+TAIL_SLOP = 1.1
+"""The last slice of a range may hold up to this many times the target rows rather than leave a
+small rest to a slice of its own (as Hadoop's input splits do)."""
 _RESOLUTION = timedelta(microseconds=1)
 
 
@@ -65,23 +69,31 @@ def _clip(time_range: TimeRange, start: datetime, end: datetime) -> TimeRange | 
 def _group_buckets(
     time_range: TimeRange, buckets: Sequence[BucketCount], width: timedelta, target: int
 ) -> list[TimeRange]:
-    """Group ascending buckets into spans of about ``target`` rows; empty gaps join a neighbour."""
+    """Group ascending buckets into spans of about ``target`` rows; empty gaps join a neighbour.
+
+    A span takes in all the rows left when they are at most ``TAIL_SLOP`` × ``target``, so no
+    tiny slice is left over at the end (2,000,000 rows by 1,000,000 make two slices, not three
+    with a few rows in the last)."""
     spans: list[TimeRange] = []
     span_start, span_rows = time_range.start, 0
-    for bucket in sorted(buckets, key=lambda item: item.start):
-        clipped = _clip(time_range, bucket.start, bucket.start + width)
-        if clipped is None or bucket.count <= 0:
-            continue
-        if span_rows and span_rows + bucket.count > target:
+    counted = [
+        (clipped, bucket.count)
+        for bucket in sorted(buckets, key=lambda item: item.start)
+        if bucket.count > 0
+        and (clipped := _clip(time_range, bucket.start, bucket.start + width)) is not None
+    ]
+    left = sum(count for _, count in counted)  # rows from the current span's start on
+    for clipped, count in counted:
+        if span_rows and span_rows + count > target and left > target * TAIL_SLOP:
             spans.append(TimeRange(span_start, clipped.start))
-            span_start, span_rows = clipped.start, 0
-        if bucket.count > target:
-            pieces = split_evenly(clipped, math.ceil(bucket.count / target))
+            span_start, left, span_rows = clipped.start, left - span_rows, 0
+        if count > target:
+            pieces = split_evenly(clipped, math.ceil(count / target))
             pieces[0] = TimeRange(span_start, pieces[0].end)  # an empty gap before joins it
             spans.extend(pieces)
-            span_start, span_rows = clipped.end, 0
+            span_start, left, span_rows = clipped.end, left - count, 0
             continue
-        span_rows += bucket.count
+        span_rows += count
     if spans and span_rows == 0:  # an empty tail joins the last slice
         spans[-1] = TimeRange(spans[-1].start, time_range.end)
     elif span_start < time_range.end:

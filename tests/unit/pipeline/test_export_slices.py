@@ -63,6 +63,25 @@ def test_histogram_groups_buckets_up_to_the_target() -> None:
     assert [(r.start - START) // hour for r in ranges] == [0, 5, 7]
 
 
+@pytest.mark.parametrize(
+    ("tail", "expected_rows"),
+    [
+        (20, [960, 1020]),  # a rest within 10 % of the target joins the last slice
+        (150, [960, 1000, 150]),  # a larger rest keeps a slice of its own
+    ],
+)
+def test_a_small_rest_joins_the_last_slice(tail: int, expected_rows: list[int]) -> None:
+    hour = timedelta(hours=1)
+    counts = [240] * 4 + [250] * 4 + [tail] + [0] * 15
+    buckets = [Bucket(START + hour * index, count) for index, count in enumerate(counts)]
+    slices = plan_slices(
+        DAY, Order.ASC, target_rows_per_slice=1000, histogram=buckets, bucket_width=hour
+    )
+    ranges = [item.time_range for item in slices]
+    assert_tiles(DAY, ranges)
+    assert _rows(ranges, counts) == expected_rows
+
+
 def test_a_bucket_above_the_target_is_split_evenly() -> None:
     hour = timedelta(hours=1)
     buckets = [Bucket(START + hour * 2, 3500)]
