@@ -52,7 +52,6 @@ import orjson
 import serving
 
 from logsluice.adapters.duckdb import DuckDBLogStore
-from logsluice.cli.ingest import chunk_key, compressed
 from logsluice.cli.record_files import JSON_LINES_TYPE, RecordFile
 from logsluice.domain.catalog import Logstore
 from logsluice.pipeline.decode import decode_file
@@ -278,11 +277,10 @@ def send_with_httpx(
 def prepare_like_cli(source: Path, arguments: argparse.Namespace) -> list[tuple[bytes, str]]:
     """Return the requests ``logsluice ingest`` sends for ``source``: each chunk's zstd body and
     ``Idempotency-Key``, made by the CLI's own functions."""
-    record_file = RecordFile(source, "jsonl", None)
-    return [
-        (compressed(chunk.body), chunk_key(chunk))
-        for chunk in record_file.chunks(arguments.chunk_records)
-    ]
+    from logsluice.cli.ingest import prepared_chunks
+
+    chunks = prepared_chunks(RecordFile(source, "jsonl", None), arguments.chunk_records)
+    return [(ready.body, ready.key) for ready in chunks]
 
 
 def send_prepared(

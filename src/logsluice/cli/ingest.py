@@ -14,6 +14,8 @@ keeps the keys of its unchanged chunks.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,32 @@ def send_records(
     """Send records (JSON Lines unless ``content_type`` says Parquet; zstd-compressed) to a
     logstore and return the server's ingest result. With ``idempotency_key``, sending the same
     records again with the same key stores them once."""
+    return send_compressed(
+        client,
+        project,
+        logstore,
+        compressed(jsonl),
+        logstream=logstream,
+        strict=strict,
+        time_format=time_format,
+        content_type=content_type,
+        idempotency_key=idempotency_key,
+    )
+
+
+def send_compressed(
+    client: ApiClient,
+    project: str,
+    logstore: str,
+    body: bytes,
+    *,
+    logstream: str | None = None,
+    strict: bool = False,
+    time_format: str | None = None,
+    content_type: str = JSON_LINES_TYPE,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """:func:`send_records` for records already compressed by :func:`compressed`."""
     params: dict[str, str] = {"strict": "true" if strict else "false"}
     if logstream:
         params["logstream"] = logstream
@@ -78,10 +106,42 @@ def send_records(
         "POST",
         path_of("projects", project, "logstores", logstore, "records"),
         params=params,
-        content=compressed(jsonl),
+        content=body,
         headers=headers,
     )
     return response
+
+
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk ready to send: its records compressed, its key, and how far the file was read."""
+
+    chunk: RecordChunk
+    body: bytes
+    key: str
+    position: int
+
+
+def prepared_chunks(record_file: RecordFile, chunk_records: int) -> Iterator[PreparedChunk]:
+    """Yield the file's chunks compressed and keyed, each read and compressed on a thread of its
+    own while the one before is sent: the server stores one chunk while the next is made, not
+    after (zstd and sha256 run without the GIL)."""
+    chunks = record_file.chunks(chunk_records)
+
+    def prepare() -> PreparedChunk | None:
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        return PreparedChunk(chunk, compressed(chunk.body), chunk_key(chunk), record_file.position)
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="logsluice-ingest") as pool:
+            upcoming = pool.submit(prepare)
+            while (ready := upcoming.result()) is not None:
+                upcoming = pool.submit(prepare)
+                yield ready
+    finally:
+        chunks.close()  # after the pool's thread is done with it: closes the file
 
 
 @dataclass
@@ -130,20 +190,20 @@ def _ingest_file(
     summary: FileSummary,
 ) -> None:
     task = progress.add_task(record_file.path.name, total=record_file.size)
-    for chunk in record_file.chunks(options["chunk_records"]):
-        result = send_records(
+    for ready in prepared_chunks(record_file, options["chunk_records"]):
+        result = send_compressed(
             client,
             options["project"],
             options["logstore"],
-            chunk.body,
+            ready.body,
             logstream=options["logstream"],
             strict=options["strict"],
             time_format=options["time_format"],
-            content_type=chunk.content_type,
-            idempotency_key=chunk_key(chunk),
+            content_type=ready.chunk.content_type,
+            idempotency_key=ready.key,
         )
-        summary.add(chunk, result)
-        progress.update(task, completed=record_file.position)
+        summary.add(ready.chunk, result)
+        progress.update(task, completed=ready.position)
     progress.update(task, completed=record_file.size)
 
 
