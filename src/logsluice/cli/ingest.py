@@ -53,32 +53,10 @@ def compressed(body: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(body)
 
 
-def send_records(
-    client: ApiClient,
-    project: str,
-    logstore: str,
-    jsonl: bytes,
-    *,
-    logstream: str | None = None,
-    strict: bool = False,
-    time_format: str | None = None,
-    content_type: str = JSON_LINES_TYPE,
-    idempotency_key: str | None = None,
-) -> dict[str, Any]:
-    """Send records (JSON Lines unless ``content_type`` says Parquet; zstd-compressed) to a
-    logstore and return the server's ingest result. With ``idempotency_key``, sending the same
-    records again with the same key stores them once."""
-    return send_compressed(
-        client,
-        project,
-        logstore,
-        compressed(jsonl),
-        logstream=logstream,
-        strict=strict,
-        time_format=time_format,
-        content_type=content_type,
-        idempotency_key=idempotency_key,
-    )
+def send_records(client: ApiClient, project: str, logstore: str, jsonl: bytes) -> dict[str, Any]:
+    """Send JSON Lines records (zstd-compressed) to a logstore and return the server's ingest
+    result."""
+    return send_compressed(client, project, logstore, compressed(jsonl))
 
 
 def send_compressed(
@@ -93,7 +71,9 @@ def send_compressed(
     content_type: str = JSON_LINES_TYPE,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """:func:`send_records` for records already compressed by :func:`compressed`."""
+    """Send records compressed by :func:`compressed` (JSON Lines unless ``content_type`` says
+    Parquet) to a logstore and return the server's ingest result. With ``idempotency_key``,
+    sending the same records again with the same key stores them once."""
     params: dict[str, str] = {"strict": "true" if strict else "false"}
     if logstream:
         params["logstream"] = logstream

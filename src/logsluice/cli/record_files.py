@@ -11,7 +11,7 @@ import csv
 import gzip
 import io
 import itertools
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
@@ -103,7 +103,7 @@ class RecordFile:
         """Return how many bytes of the file have been read."""
         return self.size if self._raw is None or self._raw.closed else self._raw.tell()
 
-    def chunks(self, chunk_records: int) -> Iterator[RecordChunk]:
+    def chunks(self, chunk_records: int) -> Generator[RecordChunk]:
         """Yield the file's records as JSON Lines chunks of at most ``chunk_records`` records.
 
         Raises RecordFileError when the content cannot be read.
