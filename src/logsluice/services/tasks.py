@@ -163,9 +163,9 @@ class TaskService:
         """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
 
         ``dialect`` is the API the request came through; the task keeps it to show it back.
-        A dry run waits for the estimate (up to its timeout). A create waits for it at most
-        ``estimate_wait``, then stores the task with the estimate pending and records it once
-        known. With an idempotency key already used for the same spec, the first task is
+        A dry run waits for the estimate (up to its timeout). A create stores and queues the
+        task first, so a worker may start it at once, then waits for its estimate at most
+        ``estimate_wait``; an estimate that comes later is recorded once known. With an idempotency key already used for the same spec, the first task is
         returned. Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and
         subclasses such as InvalidQueryError with its position), ConflictError for a key reused
         with another spec. ``webhook`` is checked too (WebhookTargetRefusedError for a refused
@@ -180,9 +180,6 @@ class TaskService:
             estimate = self._estimator.estimate(project, spec)
             return TaskCreation(view=None, estimate=estimate, warnings=spec_warnings(spec))
         self._estimator.check(project, spec)
-        cancellation = Cancellation()
-        pending = self._late_estimates.start(project, spec, cancellation)
-        early = LateEstimates.result_within(pending, self._limits.estimate_wait)
         queued = Task.queued(
             project=project,
             spec=spec,
@@ -191,21 +188,10 @@ class TaskService:
             project_generation=generation,
             webhook=new_webhook.target if new_webhook else None,
         )
-        if early is not None:
-            queued = replace(queued, estimate_rows=early.rows, estimate_bytes=early.bytes)
         stored = self._task_store.create_task(queued)
-        try:
-            self._undo_if_project_deleted(stored)
-        except ProjectNotFoundError:
-            cancellation.cancel()
-            raise
+        self._undo_if_project_deleted(stored)
         created = stored.id == queued.id
-        if not created:
-            cancellation.cancel()  # the first task of this idempotency key has its own estimate
-        elif early is None:
-            self.running_estimates.track(stored.id, pending, cancellation)
-            LateEstimates.when_known(pending, lambda late: self._record_estimate(stored, late))
-        if created:
+        if created:  # else the first task of this idempotency key has its own estimate
             structlog.get_logger().info(
                 "task.created",
                 task_id=stored.id,
@@ -214,6 +200,7 @@ class TaskService:
                 logstore=spec.logstore,
             )
             self._on_queued()
+            stored = self._estimate_while_queued(stored)
         view = self._view(stored)
         return TaskCreation(
             view=view,
@@ -230,6 +217,25 @@ class TaskService:
         if self._webhook_targets is None:
             raise InvalidInputError("webhooks are not available on this server", field="webhook")
         return self._webhook_targets.prepare(webhook.url, webhook.secret)
+
+    def _estimate_while_queued(self, task: Task) -> Task:
+        """Estimate the stored, queued ``task`` while a worker may already run it: wait for the
+        estimate at most ``estimate_wait`` and return the task with it when it came (stored
+        too), else the task as it is, the estimate recorded once known. A worker does not wait
+        for the estimate: a task starts as soon as it is stored."""
+        cancellation = Cancellation()
+        pending = self._late_estimates.start(task.project, task.spec, cancellation)
+        self.running_estimates.track(task.id, pending, cancellation)
+        LateEstimates.when_known(pending, lambda late: self._record_estimate(task, late))
+        try:
+            early = LateEstimates.result_within(pending, self._limits.estimate_wait)
+        except Exception as error:  # noqa: BLE001 - the task is stored; its run reports errors
+            structlog.get_logger().info("task.estimate_failed", error=str(error))
+            return task
+        if early is None:
+            return task
+        self._record_estimate(task, early)  # now, not only on the estimate's thread
+        return replace(task, estimate_rows=early.rows, estimate_bytes=early.bytes)
 
     def _record_estimate(self, task: Task, estimate: TaskEstimate) -> None:
         self._task_store.record_estimate(
