@@ -163,13 +163,14 @@ class TaskService:
         """Check ``spec``, estimate its rows and bytes and, unless ``dry_run``, queue the task.
 
         ``dialect`` is the API the request came through; the task keeps it to show it back.
-        A dry run waits for the estimate (up to its timeout). A create stores and queues the
-        task first, so a worker may start it at once, then waits for its estimate at most
-        ``estimate_wait``; an estimate that comes later is recorded once known. With an idempotency key already used for the same spec, the first task is
-        returned. Raises ProjectNotFoundError, LogstoreNotFoundError, InvalidInputError (and
-        subclasses such as InvalidQueryError with its position), ConflictError for a key reused
-        with another spec. ``webhook`` is checked too (WebhookTargetRefusedError for a refused
-        address); a secret made for it comes back once, in ``webhook_secret``.
+        A dry run waits for the estimate (up to its timeout). A create stores and queues the task
+        first, so a worker may start it at once, then waits for its estimate at most
+        ``estimate_wait``; an estimate that comes later is recorded once known. With an idempotency
+        key already used for the same spec, the first task is returned. Raises ProjectNotFoundError,
+        LogstoreNotFoundError, InvalidInputError (and subclasses such as InvalidQueryError with its
+        position), ConflictError for a key reused with another spec. ``webhook`` is checked too
+        (WebhookTargetRefusedError for a refused address); a secret made for it comes back once,
+        in ``webhook_secret``.
         """
         check_spec(spec, self._limits.max_limit_for(project), self._log_store)
         new_webhook = self._prepare_webhook(webhook)
