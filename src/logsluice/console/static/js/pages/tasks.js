@@ -24,7 +24,28 @@ export async function renderTasks(main, route) {
   const liveState = h("span", { class: "live-state", id: "live-state" }, "connecting…");
   const empty = h("p", { class: "notice", hidden: listing.download_tasks.length > 0 }, "No download tasks here yet. Search a logstore and press Export to make one.");
   let total = listing.total;
+  // The newest task the listing holds: a task created after it is new; one created before it
+  // and not on this page is on a later page (already counted) or just entered the filter.
+  const newestListed = listing.download_tasks.length ? Date.parse(listing.download_tasks[0].created_at) : -Infinity;
+  let recount = null;
 
+  function recountSoon() {
+    // The total of a filter moves with tasks this page does not show: ask the server, at most
+    // once a second, rather than guess from the changes.
+    if (recount !== null) return;
+    recount = setTimeout(async () => {
+      recount = null;
+      try {
+        const counted = await api.get(projectPath(project, "download-tasks"), {
+          status: status || undefined, page: 1, size: 1,
+        });
+        total = counted.total;
+        totalLabel.textContent = formatCount(total);
+      } catch {
+        // the next change asks again
+      }
+    }, 1000);
+  }
   function changed(task, taskId) {
     if (task === null) removeRow(taskId);
     else upsert(task);
@@ -41,7 +62,11 @@ export async function renderTasks(main, route) {
   function upsert(task) {
     const row = rows.get(task.id);
     if (!row) {
-      if (pageNumber !== 1 || !accepted.has(task.status)) return;
+      if (!accepted.has(task.status)) return;
+      if (pageNumber !== 1 || !(Date.parse(task.created_at) > newestListed)) {
+        recountSoon();
+        return;
+      }
       const fresh = taskRow(project, task, changed);
       fresh.dataset.status = task.status;
       rows.set(task.id, fresh);
@@ -52,6 +77,7 @@ export async function renderTasks(main, route) {
       return;
     }
     if (row.dataset.status !== task.status) {
+      if (!accepted.has(task.status)) recountSoon();
       const fresh = taskRow(project, task, changed);
       fresh.dataset.status = task.status;
       row.replaceWith(fresh);
