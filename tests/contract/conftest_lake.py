@@ -14,12 +14,25 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from logsluice.adapters.duckdb.lake_store import LAKE, DuckLakeLogStore
 from tests.s3_server import S3Server, create_bucket
 
 LAKE_FORMS = ("lake-local", "lake-postgresql-s3")
+
+
+def second_records(
+    base: datetime, first_second: int, rows: int, *, step_seconds: int = 1, field: str = "number"
+) -> pa.Table:
+    """``rows`` records from ``base`` + ``first_second``, ``step_seconds`` apart: ``timestamp``
+    and ``field`` holding each record's second."""
+    seconds = range(first_second, first_second + rows * step_seconds, step_seconds)
+    times = pa.array(
+        [base + timedelta(seconds=second) for second in seconds], pa.timestamp("us", "UTC")
+    )
+    return pa.table({"timestamp": times, field: list(seconds)})
 
 
 def local_lake_url(directory: Path) -> str:

@@ -25,23 +25,20 @@ from logsluice.domain.export import Order
 from logsluice.domain.timerange import TimeRange
 from logsluice.pipeline.slices import plan_slices
 from logsluice.ports import RecordsQuery
-from tests.contract.conftest_lake import local_lake_url, open_lake
+from tests.contract.conftest_lake import local_lake_url, open_lake, second_records
 
 pytestmark = pytest.mark.timeout(180)
 
 PROJECT = "shop"
 LOGSTORE = "web"
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
-TIME_TYPE = pa.timestamp("us", "UTC")
 EVERYTHING = TimeRange(BASE - timedelta(days=1), BASE + timedelta(days=2))
 # three appends, one after the other in time: three files that do not overlap
 APPENDS = ((0, 400), (10_000, 300), (20_000, 500))
 
 
 def _records(first_second: int, rows: int, field: str = "number") -> pa.Table:
-    seconds = range(first_second, first_second + rows)
-    times = pa.array([BASE + timedelta(seconds=second) for second in seconds], TIME_TYPE)
-    return pa.table({"timestamp": times, field: list(seconds)})
+    return second_records(BASE, first_second, rows, field=field)
 
 
 def _fill(store: DuckLakeLogStore, field: str = "number") -> None:

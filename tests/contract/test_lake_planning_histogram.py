@@ -36,6 +36,7 @@ from tests.contract.conftest_lake import (
     new_s3_bucket,
     open_lake,
     postgresql_s3_lake_url,
+    second_records,
 )
 from tests.contract.test_lake_store import _bucket_keys
 from tests.s3_server import S3Server
@@ -45,7 +46,6 @@ pytestmark = pytest.mark.timeout(180)
 PROJECT = "shop"
 LOGSTORE = "web"
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
-TIME_TYPE = pa.timestamp("us", "UTC")
 EVERYTHING = TimeRange(BASE - timedelta(days=1), BASE + timedelta(days=6))
 # (first second, rows, step in seconds): four appends across four days, overlapping in time,
 # one of a single record (a file whose min equals its max)
@@ -53,9 +53,7 @@ APPENDS = ((0, 300, 600), (86_400, 200, 420), (3 * 86_400, 1, 1), (2 * 86_400 + 
 
 
 def _records(first_second: int, rows: int, step_seconds: int) -> pa.Table:
-    seconds = range(first_second, first_second + rows * step_seconds, step_seconds)
-    times = pa.array([BASE + timedelta(seconds=second) for second in seconds], TIME_TYPE)
-    return pa.table({"timestamp": times, "number": list(seconds)})
+    return second_records(BASE, first_second, rows, step_seconds=step_seconds)
 
 
 def _fill(store: DuckLakeLogStore) -> None:
