@@ -175,11 +175,21 @@ class ReadAhead:
     log store already works on it while the current slice is finished (its last parts encoded, its
     bytes made durable, its checkpoint taken). Errors of the reader are raised to the consumer at
     the point they happened. ``close`` stops the thread between batches and closes the reader.
+    ``on_read``, when given, is called on the thread once every batch is read without error (a
+    worker then claims its next slice, whose reading overlaps this one's last encoding).
     """
 
-    def __init__(self, open_reader: OpenReader, item: Slice, depth: int = 4) -> None:
+    def __init__(
+        self,
+        open_reader: OpenReader,
+        item: Slice,
+        depth: int = 4,
+        *,
+        on_read: Callable[[], None] | None = None,
+    ) -> None:
         self._open_reader = open_reader
         self._item = item
+        self._on_read = on_read
         self._batches: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._opened = threading.Event()
         self._closed = threading.Event()
@@ -225,6 +235,8 @@ class ReadAhead:
                 for batch in reader:
                     if not self._put(batch):
                         return
+            if self._on_read is not None:  # the reader is closed: its query ended
+                self._on_read()
         except Exception as error:  # noqa: BLE001 - handed to the consumer, which raises it
             self._error = error
         except BaseException as error:

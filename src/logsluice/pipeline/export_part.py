@@ -83,6 +83,8 @@ def export_part(
     should_stop: Callable[[], bool] = lambda: False,
     limit: int | None = None,
     file_hash: ResumableHashes | None = None,
+    ahead: ReadAhead | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> PartResult | None:
     """Export the rows of ``item`` (at most ``limit``) into a part opened by ``open_writer``.
 
@@ -96,9 +98,11 @@ def export_part(
     a second sha256 and md5). Returns
     None when ``should_stop`` turned true (the part attempt is discarded, and ``file_hash`` is
     then useless). A slice without rows opens no part. Errors of the reader, encoder or store
-    propagate after the attempt is discarded.
+    propagate after the attempt is discarded. ``ahead`` is the slice's read-ahead when it was
+    started before (it is closed here either way); ``on_read`` hears that the slice's rows are
+    all read (see :class:`ReadAhead`).
     """
-    reader = ReadAhead(open_reader, item)
+    reader = ahead or ReadAhead(open_reader, item, on_read=on_read)
     writer: PartWriter | None = None
     try:
         first = _first_batch(reader)

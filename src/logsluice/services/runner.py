@@ -99,6 +99,23 @@ class TaskRunner:
         """Start the claimed task, or run the claimed slice (completing the task if it was the
         last). Never raises for the task's own failures: they end the task FAILED. ``shutdown``
         stops the work between batches and gives it back for another worker."""
+        self.start_work(work, worker_id, shutdown)()
+
+    def start_work(
+        self,
+        work: ClaimedWork,
+        worker_id: str,
+        shutdown: threading.Event,
+        *,
+        on_read: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
+        """Take up the claimed work and return what does it (see :meth:`run_work`).
+
+        A claimed slice's heartbeat and read-ahead start now (:meth:`SliceRun.start`), so a worker
+        that claims its next slice while its current one ends has that slice read meanwhile; the
+        returned call must then be made, as it alone ends the slice. ``on_read`` hears, once, that
+        the slice's rows are all read.
+        """
         runner = self
         if self.artifact_store_for is not None:  # the task's own store: its sink's bucket
             runner = copy.copy(self)
@@ -106,22 +123,35 @@ class TaskRunner:
                 runner.artifact_store = self.artifact_store_for(work.task)
             except LogsluiceError as error:  # its sink was removed since: fail now
                 _TaskStart(self, work.task, worker_id, shutdown).fail(error)
-                return
-        runner.run_claimed(work, worker_id, shutdown)
+                return _nothing
+        return runner.start_claimed(work, worker_id, shutdown, on_read=on_read)
 
     def run_claimed(self, work: ClaimedWork, worker_id: str, shutdown: threading.Event) -> None:
         """Do the claimed work with this runner's artifact store (see :meth:`run_work`)."""
+        self.start_claimed(work, worker_id, shutdown)()
+
+    def start_claimed(
+        self,
+        work: ClaimedWork,
+        worker_id: str,
+        shutdown: threading.Event,
+        *,
+        on_read: Callable[[], None] | None = None,
+    ) -> Callable[[], None]:
+        """Take up the claimed work with this runner's artifact store (see :meth:`start_work`)."""
         if work.slice is None:
-            _TaskStart(self, work.task, worker_id, shutdown).execute()
-            return
-        SliceRun(
+            return _TaskStart(self, work.task, worker_id, shutdown).execute
+        run = SliceRun(
             self,
             work.task,
             work.slice,
             worker_id,
             shutdown,
             on_last=lambda task: _TaskStart(self, task, worker_id, shutdown).complete(),
-        ).execute()
+            on_read=on_read,
+        )
+        run.start()
+        return run.execute
 
     def run(self, task: Task, worker_id: str, shutdown: threading.Event) -> None:
         """Run ``task`` (claimed RUNNING by ``worker_id``) to its end on this thread alone:
@@ -158,6 +188,10 @@ class TaskRunner:
             logger=logger,
             on_disk_full=self.on_disk_full,
         )
+
+
+def _nothing() -> None:
+    """Nothing left to do (the work ended when it was taken up)."""
 
 
 class _TaskStart:

@@ -40,6 +40,7 @@ from logsluice.domain.query_progress import QueryProgress
 from logsluice.domain.tasks import SliceOutcome, SliceStatus, Task, TaskSlice
 from logsluice.pipeline.compressors import build_compressor
 from logsluice.pipeline.encoders import ParquetEncoder
+from logsluice.pipeline.export import ReadAhead
 from logsluice.pipeline.export_part import PartResult, export_part
 from logsluice.pipeline.parquet_footer import pack_footers
 from logsluice.pipeline.protocols import Encoder
@@ -119,6 +120,15 @@ class _Exported:
     file_hash_state: bytes | None = None
 
 
+@dataclass(frozen=True)
+class _Ahead:
+    """A slice's read-ahead started before its export, with the schema and order it reads in."""
+
+    reader: ReadAhead
+    schema: pa.Schema
+    sort: bool
+
+
 def _part_footers(encoder: Encoder) -> list[tuple[int, bytes]]:
     """The Parquet encoder's footers (the encoder may be wrapped, e.g. to count its calls)."""
     return cast("ParquetEncoder", encoder).part_footers()
@@ -135,8 +145,12 @@ class SliceRun:
         worker_id: str,
         shutdown: threading.Event,
         on_last: Callable[[Task], None],
+        on_read: Callable[[], None] | None = None,
     ) -> None:
         self.runner = runner
+        self.on_read = on_read
+        self._heartbeat: SliceHeartbeat | None = None
+        self._ahead: _Ahead | None = None
         self.head: bytes | None = None
         self.task = task
         self.item = item
@@ -151,8 +165,13 @@ class SliceRun:
             task_id=task.id, worker_id=worker_id, project=task.project, slice_index=item.slice_index
         )
 
-    def execute(self) -> None:
-        """Export the slice and record how it ended; never raises for the slice's own failures."""
+    def start(self) -> None:
+        """Take up the slice: its heartbeat keeps the lease from now on and, for a slice read
+        whole (no row limit), its read-ahead starts. A worker starts its next slice while its
+        current one's last batches are encoded, so the two overlap (ADR 0018). ``execute`` must
+        follow: it alone ends the slice, its heartbeat and its read-ahead."""
+        if self._heartbeat is not None:
+            return
         settings = self.runner.settings
         heartbeat = SliceHeartbeat(
             self.runner.task_store,
@@ -166,13 +185,44 @@ class SliceRun:
             shutdown=self.shutdown,
             cancellation=self.cancellation,
         )
+        heartbeat.__enter__()
+        self._heartbeat = heartbeat
         self.logger.info("task.slice_started", attempt=self.item.attempts)
-        with heartbeat:
+        if self.task.spec.limit is None and self.item.attempts <= settings.slice_attempts:
+            try:
+                self._ahead = self._read_ahead()
+            except Exception as error:  # noqa: BLE001 - met again, and handled, by execute
+                self.logger.info("task.slice_read_ahead_failed", error=str(error))
+
+    def execute(self) -> None:
+        """Export the slice and record how it ended; never raises for the slice's own failures."""
+        self.start()
+        heartbeat = cast("SliceHeartbeat", self._heartbeat)
+        try:
             ending = self._execute(heartbeat)
+        finally:
+            self._close_ahead()
+            heartbeat.__exit__(None, None, None)
         # recorded once the heartbeat stopped, so no beat races the slice's end
         last = ending() if ending is not None else None
         if last is not None:
             self.on_last(last)
+
+    def _read_ahead(self) -> _Ahead:
+        schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
+        sort = self.task.id in self.runner.unsorted_tasks
+        reader = ReadAhead(
+            functools.partial(self._open_reader, schema=schema, sort=sort),
+            Slice(self.item.slice_index, self.item.time_range),
+            on_read=self.on_read,
+        )
+        return _Ahead(reader, schema, sort)
+
+    def _close_ahead(self) -> None:
+        """Close the read-ahead started by ``start`` if no export took it over."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.reader.close()
 
     def _execute(self, heartbeat: SliceHeartbeat) -> Callable[[], Task | None] | None:
         """Run the slice; return how it ends (None: it ended already), which returns the task
@@ -208,12 +258,19 @@ class SliceRun:
         self.limit = self._rows_left()
         if self.limit is not None and self.limit <= 0:
             return _Exported(PartResult(0, cut=False, part=None))  # the slices before took all
-        schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
-        sort = self.task.id in self.runner.unsorted_tasks
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
+            sort = self.task.id in self.runner.unsorted_tasks
+        else:
+            schema, sort = ahead.schema, ahead.sort
         while True:
             try:
-                return self._export_once(schema, sort, heartbeat)
+                return self._export_once(
+                    schema, sort, heartbeat, None if ahead is None else ahead.reader
+                )
             except OutOfTimeOrderError as error:
+                ahead = None
                 if sort:
                     raise
                 # the store's own order was not time order here: read this slice sorted, and
@@ -224,13 +281,26 @@ class SliceRun:
                 sort = True
 
     def _export_once(
-        self, schema: pa.Schema, sort: bool, heartbeat: SliceHeartbeat
+        self,
+        schema: pa.Schema,
+        sort: bool,
+        heartbeat: SliceHeartbeat,
+        ahead: ReadAhead | None,
     ) -> _Exported | None:
+        """Export the slice once; ``ahead`` is its read-ahead when started already (closed here
+        either way)."""
         runner, spec = self.runner, self.task.spec
-        encoder = runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
+        try:
+            encoder = runner.encoder_factory(
+                spec.format, time_zone=spec.timezone, csv_options=spec.csv
+            )
+            chain = self._file_hash_before()
+        except BaseException:
+            if ahead is not None:
+                ahead.close()
+            raise
         key = artifact_key(self.task)
         number = self.item.part_number
-        chain = self._file_hash_before()
         try:
             result = export_part(
                 Slice(self.item.slice_index, self.item.time_range),
@@ -244,6 +314,8 @@ class SliceRun:
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,
                 file_hash=None if chain is None else chain[1],
+                ahead=ahead,
+                on_read=self.on_read,
             )
             footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []
         finally:

@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -79,38 +80,132 @@ class Worker:
         self.worker_id = worker_id
         self._shutdown = shutdown
         self._signal = signal or QueueSignal()
-        self._logger = structlog.get_logger().bind(worker_id=worker_id)
+        self.logger = structlog.get_logger().bind(worker_id=worker_id)
 
     def run_once(self) -> ClaimedWork | None:
         """Claim one piece of work (a slice to run, or a queued task to start), do it and return
         it; None when there was none."""
-        work = self._task_store.claim_next_work(
+        work = self.claim()
+        if work is not None:
+            self._runner.run_work(work, self.worker_id, self._shutdown)
+        return work
+
+    def claim(self) -> ClaimedWork | None:
+        """Claim the next piece of work in fair order; None when there is none."""
+        return self._task_store.claim_next_work(
             self.worker_id,
             lease=self._runner.settings.lease,
             now=self._clock.now(),
             max_running_per_project=self._settings.max_running_per_project,
         )
-        if work is not None:
-            self._runner.run_work(work, self.worker_id, self._shutdown)
-        return work
 
     def run_until_stopped(self) -> None:
         """Loop: run tasks while there are any; when there are none, wait a poll interval or until
         the signal says a task was queued."""
-        self._logger.info("worker.started")
+        self.logger.info("worker.started")
         while not self._shutdown.is_set():
             if not self._run_safely() and not self._shutdown.is_set():
                 self._signal.wait(self._settings.poll_interval.total_seconds())
-        self._logger.info("worker.stopped")
+        self.logger.info("worker.stopped")
+
+    def run_chain(self) -> bool:
+        """Claim work and do it, and then the work claimed ahead while it ended (see
+        :class:`ClaimAhead`), until no work was claimed ahead; False when there was none."""
+        work = self.claim()
+        if work is None:
+            return False
+        ahead = ClaimAhead(self)
+        run = self._runner.start_work(work, self.worker_id, self._shutdown, on_read=ahead.on_read)
+        while True:
+            ahead.arm()
+            try:
+                run()
+            except Exception:  # the work claimed ahead still runs: only it can end its slice
+                self.logger.exception("worker.run_failed")
+            taken = ahead.take()
+            if taken is None:
+                return True
+            ahead, run = taken
+
+    def start_ahead(self, ahead: ClaimAhead) -> Callable[[], None] | None:
+        """Claim the next work for ``ahead`` and take it up; None when there is none."""
+        if self._shutdown.is_set():
+            return None
+        work = self.claim()
+        if work is None:
+            return None
+        return self._runner.start_work(work, self.worker_id, self._shutdown, on_read=ahead.on_read)
 
     def _run_safely(self) -> bool:
         try:
-            return self.run_once() is not None
+            return self.run_chain()
         except LogsluiceError as error:
-            self._logger.warning("worker.claim_failed", code=error.code, error=error.message)
+            self.logger.warning("worker.claim_failed", code=error.code, error=error.message)
         except Exception:
-            self._logger.exception("worker.claim_failed")
+            self.logger.exception("worker.claim_failed")
         return False
+
+
+class ClaimAhead:
+    """A worker's next work, claimed and taken up while its current slice ends.
+
+    When the current slice's rows are all read (``on_read``, from its read-ahead thread), a
+    thread claims the worker's next work and takes it up: a slice's heartbeat and read-ahead
+    start, so the log store reads it while the current slice's last batches are encoded and its
+    part is committed, and the worker goes on without waiting for the first batches of the next
+    (ADR 0018). At most one piece of work is claimed ahead: a slice claimed ahead hears its own
+    read end only once it is the current one (``arm``). ``take`` hands the claimed work over, which
+    the worker must then do (it alone ends the slice, so its lease never lingers).
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._lock = threading.Lock()
+        self._armed = self._read = self._taken = False
+        self._thread: threading.Thread | None = None
+        self._next: tuple[ClaimAhead, Callable[[], None]] | None = None
+
+    def on_read(self) -> None:
+        """The slice's rows are all read: claim ahead once this is the current work."""
+        with self._lock:
+            self._read = True
+            self._start_if_due()
+
+    def arm(self) -> None:
+        """The work this claims ahead for is now the worker's current work."""
+        with self._lock:
+            self._armed = True
+            self._start_if_due()
+
+    def take(self) -> tuple[ClaimAhead, Callable[[], None]] | None:
+        """Wait for the claim ahead, if one was made; return the work it took up (with the
+        ``ClaimAhead`` of that work), or None."""
+        with self._lock:
+            self._taken = True
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+        return self._next
+
+    def _start_if_due(self) -> None:
+        if self._armed and self._read and not self._taken and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._claim, name=f"{self._worker.worker_id}-ahead", daemon=True
+            )
+            self._thread.start()
+
+    def _claim(self) -> None:
+        following = ClaimAhead(self._worker)
+        try:
+            run = self._worker.start_ahead(following)
+        except LogsluiceError as error:
+            self._worker.logger.warning("worker.claim_failed", code=error.code, error=error.message)
+            return
+        except Exception:
+            self._worker.logger.exception("worker.claim_failed")
+            return
+        if run is not None:
+            self._next = (following, run)
 
 
 class WorkerPool:
