@@ -9,7 +9,9 @@ into ``bench/out/task-<records>/data``), in one run:
 2. *Slices as leasable units*, for each ``--workers`` count (default ``1,2``): a task is created in
    the data directory's SQLite task store; N ``Worker`` processes, each pinned to its own core
    (``os.sched_setaffinity``) with its own read-only ``DuckDBLogStore`` (``--threads`` DuckDB
-   threads) and the local artifact store, claim its slices until it SUCCEEDED. Every process runs
+   threads) and the local artifact store, claim its slices until it SUCCEEDED (``Worker.run_chain``,
+   each claiming its next slice while its current one ends, as ``logsluice worker`` does;
+   ``--no-claim-ahead``: one slice at a time, ``Worker.run_once``). Every process runs
    one small query first (``warm_up``: what a long-running worker has done once already). The
    time is from the moment the processes may start to the task's SUCCEEDED; each process's CPU
    seconds (user + system, all threads) are summed. Like ``logsluice worker``, every process
@@ -236,7 +238,8 @@ def worker_child(
     go.wait()
     cpu_started = cpu_seconds()
     while task_store.get_task(PROJECT, task_id).status.value in ("QUEUED", "RUNNING"):
-        if worker.run_once() is None:
+        ran = worker.run_once() is not None if arguments.no_claim_ahead else worker.run_chain()
+        if not ran:
             time.sleep(POLL_SECONDS)
     results.put((cpu_seconds() - cpu_started, events))
     source.close()
@@ -316,6 +319,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--cache-limit-bytes", type=int, default=256 << 20)
     parser.add_argument("--startup-seconds", type=float, default=3.0)
     parser.add_argument("--rebuild", action="store_true", help="load the records again")
+    parser.add_argument(
+        "--no-claim-ahead",
+        action="store_true",
+        help="workers claim one slice at a time (Worker.run_once), as before 2026-12-07",
+    )
     arguments = parser.parse_args()
     arguments.workers_counts = [int(item) for item in arguments.workers.split(",")]
     arguments.workers = 1  # the serve that loads the data runs one worker (export.py's setting)
