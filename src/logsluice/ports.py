@@ -35,11 +35,14 @@ from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.domain.webhooks import DeliveryOutcome, WebhookDelivery, WebhookUrl
 from logsluice.pipeline.artifact_writer import ArtifactSummary, WriterCheckpoint
 from logsluice.pipeline.protocols import (
+    ArtifactParts,
+    ArtifactStaging,
     ArtifactStore,
     Compressor,
     Encoder,
     PartInfo,
     PartWriter,
+    PublishedArtifacts,
     StagingObject,
 )
 
@@ -356,14 +359,47 @@ class LogStore(RecordReader, RecordAppender, LogStoreAdmin, Protocol):
 TaskOrderBy = Literal["created", "updated", "name"]
 
 
-class TaskStore(Protocol):
-    """Persists download tasks and their slice checkpoints.
+class TaskReader(Protocol):
+    """Reads one task: what downloads, webhooks and the janitor look up."""
 
-    Every status change goes through ``logsluice.domain.tasks`` rules and is applied with a status
-    guard in the ``UPDATE … WHERE``, so two workers never both win. Times come from the caller's
-    clock (``now``); leases are ``timedelta`` durations. Deleted tasks are invisible to every method
-    that takes a ``project``.
-    """
+    def get_task(self, project: str, task_id: str) -> Task:
+        """Return the task. Raises TaskNotFoundError (also for another project's task)."""
+        ...
+
+
+class TaskTransitions(Protocol):
+    """A task's guarded status changes (the task API and the finisher)."""
+
+    def transition(
+        self,
+        task_id: str,
+        target: TaskStatus,
+        *,
+        now: datetime,
+        worker_id: str | None = None,
+        from_statuses: Collection[TaskStatus] | None = None,
+        **fields: object,
+    ) -> Task:
+        """Move the task to ``target``, set ``fields`` (Task field names) and return the new task.
+
+        The guard is ``status IN sources_of(target)``, narrowed to ``from_statuses`` when given, and
+        ``lease_owner = worker_id`` when given. Raises TaskNotFoundError, LeaseLostError when the
+        worker no longer owns the task, ConflictError when the current status does not allow it.
+        """
+        ...
+
+
+class TaskPurges(Protocol):
+    """Deleted tasks removed for good (the task API and the janitor)."""
+
+    def purge_task(self, task_id: str) -> None:
+        """Remove a deleted task and its checkpoints for good; a no-op if it is gone already."""
+        ...
+
+
+class TaskRecords(TaskReader, TaskTransitions, TaskPurges, Protocol):
+    """The task API's role (``TaskService``): create, list, queue places, estimates, cancel,
+    retry, delete."""
 
     def create_task(self, task: Task) -> Task:
         """Store a new QUEUED task and return it.
@@ -372,10 +408,6 @@ class TaskStore(Protocol):
         instead when its spec fingerprint matches. Raises ConflictError when the key was used with
         another spec, AlreadyExistsError when ``task.id`` is taken.
         """
-        ...
-
-    def get_task(self, project: str, task_id: str) -> Task:
-        """Return the task. Raises TaskNotFoundError (also for another project's task)."""
         ...
 
     def list_tasks(
@@ -402,23 +434,56 @@ class TaskStore(Protocol):
         """Return those of ``task_ids`` that are the project's visible tasks, in any order."""
         ...
 
-    def transition(
-        self,
-        task_id: str,
-        target: TaskStatus,
-        *,
-        now: datetime,
-        worker_id: str | None = None,
-        from_statuses: Collection[TaskStatus] | None = None,
-        **fields: object,
-    ) -> Task:
-        """Move the task to ``target``, set ``fields`` (Task field names) and return the new task.
+    def record_estimate(
+        self, task_id: str, *, estimate_rows: int | None, estimate_bytes: int | None, now: datetime
+    ) -> None:
+        """Store the estimate of a task created before its estimate was known.
 
-        The guard is ``status IN sources_of(target)``, narrowed to ``from_statuses`` when given, and
-        ``lease_owner = worker_id`` when given. Raises TaskNotFoundError, LeaseLostError when the
-        worker no longer owns the task, ConflictError when the current status does not allow it.
+        Any status; a deleted or purged task is left alone (no error): the estimate came too late.
         """
         ...
+
+    def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
+        """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (the workers
+        running its slices end it), or CANCELLED at once when it has slices and none runs.
+
+        Returns the task; a task already CANCELLED is returned unchanged, a CANCELLING one too
+        unless none of its slices runs any more (then it is CANCELLED). Raises
+        TaskNotFoundError, ConflictError for a task that already finished otherwise.
+        """
+        ...
+
+    def queue_position(self, task: Task) -> int | None:
+        """Return the task's 1-based place in claim order among QUEUED tasks (None if not queued).
+
+        Counted by the claim order's turns as if no task ended; it ignores the per-project limit.
+        """
+        ...
+
+    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
+        """Return the :meth:`queue_position` of each QUEUED task among ``task_ids``, in one read.
+
+        Tasks that are not queued (or unknown) are left out.
+        """
+        ...
+
+    def count_tasks(self) -> dict[tuple[str, TaskStatus], int]:
+        """Return how many visible tasks each project has in each status, in one read (metrics
+        read it on every scrape). Pairs without a task are left out."""
+        ...
+
+    def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
+        """Mark the task deleted (invisible from now on) and return it.
+
+        A QUEUED task is also CANCELLED, a RUNNING one CANCELLING (CANCELLED at once when none
+        of its slices runs, as :meth:`request_cancel`). The janitor later removes its
+        artifact and purges it. Raises TaskNotFoundError.
+        """
+        ...
+
+
+class TaskClaims(Protocol):
+    """What a worker claims: the next piece of work, in fair order (``Worker``)."""
 
     def claim_next_task(
         self, worker_id: str, *, lease: timedelta, now: datetime, max_running_per_project: int
@@ -431,6 +496,28 @@ class TaskStore(Protocol):
         ``attempts``. Each task is claimed by exactly one caller.
         """
         ...
+
+    def claim_next_work(
+        self,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        max_running_per_project: int,
+        only_task_id: str | None = None,
+    ) -> ClaimedWork | None:
+        """Claim the next slice of a RUNNING task or the next QUEUED task, in fair claim order.
+
+        A claimed slice runs under ``worker_id``'s lease with one more attempt; a claimed task
+        becomes RUNNING as with ``claim_next_task``. Every slice is claimed by one worker at a
+        time, across processes. ``only_task_id`` claims only that task's slices. Returns None
+        when there is nothing to do.
+        """
+        ...
+
+
+class TaskLeases(Protocol):
+    """What keeps a claim alive: the task's and the slice's heartbeats (``services.heartbeat``)."""
 
     def heartbeat(
         self,
@@ -451,24 +538,26 @@ class TaskStore(Protocol):
         """
         ...
 
-    def record_estimate(
-        self, task_id: str, *, estimate_rows: int | None, estimate_bytes: int | None, now: datetime
-    ) -> None:
-        """Store the estimate of a task created before its estimate was known.
-
-        Any status; a deleted or purged task is left alone (no error): the estimate came too late.
-        """
+    def heartbeat_slice(
+        self,
+        task_id: str,
+        slice_index: int,
+        worker_id: str,
+        *,
+        lease: timedelta,
+        now: datetime,
+        rows: int,
+        size_bytes: int,
+        progress: float | None = None,
+    ) -> Task:
+        """Renew the slice's and the task's lease and store the slice's progress; return the
+        task (its status and ``cancel_requested`` tell the worker to stop). Raises
+        LeaseLostError when the slice is not the worker's or the task no longer runs."""
         ...
 
-    def request_cancel(self, project: str, task_id: str, *, now: datetime) -> Task:
-        """Cancel: QUEUED becomes CANCELLED at once, RUNNING becomes CANCELLING (the workers
-        running its slices end it), or CANCELLED at once when it has slices and none runs.
 
-        Returns the task; a task already CANCELLED is returned unchanged, a CANCELLING one too
-        unless none of its slices runs any more (then it is CANCELLED). Raises
-        TaskNotFoundError, ConflictError for a task that already finished otherwise.
-        """
-        ...
+class TaskEndings(TaskTransitions, Protocol):
+    """How a task ends: its guarded transitions and its slices cleared (``TaskFinisher``)."""
 
     def clear_slices(self, task_id: str, *, worker_id: str) -> None:
         """Delete the task's slices, so its next run plans afresh: by the worker holding the
@@ -478,16 +567,10 @@ class TaskStore(Protocol):
         """
         ...
 
-    def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
-        """Handle tasks whose lease expired before ``now`` and return them as changed.
 
-        RUNNING goes back to QUEUED, or to FAILED with error_code ``attempts_exhausted`` once
-        ``attempts >= max_attempts``; CANCELLING becomes CANCELLED. RUNNING slices whose own
-        lease lapsed are queued again (only those slices).
-        """
-        ...
-
-    # --- stored slices, each with its own lease (ADR 0018) ---------------------------------------
+class SliceRecords(Protocol):
+    """A running task's slices: planned, listed, hashed, finished, failed, released (the slice
+    runs and the file hasher)."""
 
     def plan_slices(
         self,
@@ -520,41 +603,6 @@ class TaskStore(Protocol):
         finishing the caller read) and has no state yet; return whether it was stored. Any
         worker may call it; two callers store the same bytes, so the first one wins.
         """
-        ...
-
-    def claim_next_work(
-        self,
-        worker_id: str,
-        *,
-        lease: timedelta,
-        now: datetime,
-        max_running_per_project: int,
-        only_task_id: str | None = None,
-    ) -> ClaimedWork | None:
-        """Claim the next slice of a RUNNING task or the next QUEUED task, in fair claim order.
-
-        A claimed slice runs under ``worker_id``'s lease with one more attempt; a claimed task
-        becomes RUNNING as with ``claim_next_task``. Every slice is claimed by one worker at a
-        time, across processes. ``only_task_id`` claims only that task's slices. Returns None
-        when there is nothing to do.
-        """
-        ...
-
-    def heartbeat_slice(
-        self,
-        task_id: str,
-        slice_index: int,
-        worker_id: str,
-        *,
-        lease: timedelta,
-        now: datetime,
-        rows: int,
-        size_bytes: int,
-        progress: float | None = None,
-    ) -> Task:
-        """Renew the slice's and the task's lease and store the slice's progress; return the
-        task (its status and ``cancel_requested`` tell the worker to stop). Raises
-        LeaseLostError when the slice is not the worker's or the task no longer runs."""
         ...
 
     def finish_slice(
@@ -592,12 +640,6 @@ class TaskStore(Protocol):
         """
         ...
 
-    def record_outage(self, task_id: str, *, now: datetime, message: str | None) -> None:
-        """Show on a RUNNING (or CANCELLING) task that its work waits for a store that is down:
-        error ``backend_unavailable`` with ``message``; None clears it. Other tasks are left
-        alone. A finished slice clears it too."""
-        ...
-
     def release_slice(
         self, task_id: str, slice_index: int, worker_id: str, *, now: datetime
     ) -> TaskSlice:
@@ -605,37 +647,38 @@ class TaskStore(Protocol):
         last running slice this was becomes CANCELLED. Raises LeaseLostError as above."""
         ...
 
-    def queue_position(self, task: Task) -> int | None:
-        """Return the task's 1-based place in claim order among QUEUED tasks (None if not queued).
+    def record_outage(self, task_id: str, *, now: datetime, message: str | None) -> None:
+        """Show on a RUNNING (or CANCELLING) task that its work waits for a store that is down:
+        error ``backend_unavailable`` with ``message``; None clears it. Other tasks are left
+        alone. A finished slice clears it too."""
+        ...
 
-        Counted by the claim order's turns as if no task ended; it ignores the per-project limit.
+
+class TaskMaintenance(TaskReader, TaskPurges, Protocol):
+    """The janitor's role: lapsed leases queued again, expiry, deleted tasks purged."""
+
+    def requeue_lapsed(self, *, now: datetime, max_attempts: int) -> list[Task]:
+        """Handle tasks whose lease expired before ``now`` and return them as changed.
+
+        RUNNING goes back to QUEUED, or to FAILED with error_code ``attempts_exhausted`` once
+        ``attempts >= max_attempts``; CANCELLING becomes CANCELLED. RUNNING slices whose own
+        lease lapsed are queued again (only those slices).
         """
         ...
 
-    def queue_positions(self, task_ids: Collection[str]) -> dict[str, int]:
-        """Return the :meth:`queue_position` of each QUEUED task among ``task_ids``, in one read.
-
-        Tasks that are not queued (or unknown) are left out.
-        """
-        ...
-
-    def count_tasks(self) -> dict[tuple[str, TaskStatus], int]:
-        """Return how many visible tasks each project has in each status, in one read (metrics
-        read it on every scrape). Pairs without a task are left out."""
-        ...
+    # --- stored slices, each with its own lease (ADR 0018) ---------------------------------------
 
     def expire_tasks(self, *, now: datetime) -> list[Task]:
         """Move SUCCEEDED tasks with ``expires_at <= now`` to EXPIRED and return them."""
         ...
 
-    def delete_task(self, project: str, task_id: str, *, now: datetime) -> Task:
-        """Mark the task deleted (invisible from now on) and return it.
-
-        A QUEUED task is also CANCELLED, a RUNNING one CANCELLING (CANCELLED at once when none
-        of its slices runs, as :meth:`request_cancel`). The janitor later removes its
-        artifact and purges it. Raises TaskNotFoundError.
-        """
+    def list_purgeable_tasks(self, *, limit: int = 100) -> list[Task]:
+        """Return up to ``limit`` deleted tasks no worker runs any more, oldest update first."""
         ...
+
+
+class ProjectTasks(Protocol):
+    """The catalog's role: a deleted project's tasks deleted with it."""
 
     def delete_project_tasks(self, project: str, *, now: datetime) -> list[Task]:
         """Delete every visible task of ``project`` as :meth:`delete_task` does, in one step.
@@ -644,13 +687,20 @@ class TaskStore(Protocol):
         """
         ...
 
-    def list_purgeable_tasks(self, *, limit: int = 100) -> list[Task]:
-        """Return up to ``limit`` deleted tasks no worker runs any more, oldest update first."""
-        ...
 
-    def purge_task(self, task_id: str) -> None:
-        """Remove a deleted task and its checkpoints for good; a no-op if it is gone already."""
-        ...
+class TaskRunnerStore(TaskReader, TaskClaims, TaskLeases, TaskEndings, SliceRecords, Protocol):
+    """The task runner's role: what it and the heartbeats, slice runs, finisher and file hasher
+    it hands this store to use (it claims only when it runs one task to its end alone)."""
+
+
+class TaskStore(TaskRecords, TaskRunnerStore, TaskMaintenance, ProjectTasks, Protocol):
+    """Persists download tasks and their slice checkpoints.
+
+    Every status change goes through ``logsluice.domain.tasks`` rules and is applied with a status
+    guard in the ``UPDATE … WHERE``, so two workers never both win. Times come from the caller's
+    clock (``now``); leases are ``timedelta`` durations. Deleted tasks are invisible to every method
+    that takes a ``project``.
+    """
 
     def close(self) -> None:
         """Release connections."""
@@ -660,8 +710,9 @@ class TaskStore(Protocol):
 # --- export pipeline: Encoder, Compressor, ArtifactStore -----------------------------------------
 # Defined in ``logsluice.pipeline.protocols`` (the pipeline sits below this module and is written
 # against them) and re-exported here so services find every role in one place: ``Encoder``,
-# ``Compressor``, ``ArtifactStore``, ``StagingObject``, ``PartWriter``, and the records
-# ``PartInfo``, ``WriterCheckpoint`` and ``ArtifactSummary``.
+# ``Compressor``, ``ArtifactStore`` and its roles (``ArtifactParts``, ``ArtifactStaging``,
+# ``PublishedArtifacts``), ``StagingObject``, ``PartWriter``, and the records ``PartInfo``,
+# ``WriterCheckpoint`` and ``ArtifactSummary``.
 
 # --- access keys: AK/SK pairs with a project and a role ------------------------------------------
 
@@ -838,6 +889,8 @@ class SessionStore(Protocol):
 
 __all__: Sequence[str] = (
     "AccessKeyStore",
+    "ArtifactParts",
+    "ArtifactStaging",
     "ArtifactStore",
     "ArtifactSummary",
     "CatalogStore",
@@ -853,6 +906,8 @@ __all__: Sequence[str] = (
     "PartInfo",
     "PartWriter",
     "PlanningHistogram",
+    "ProjectTasks",
+    "PublishedArtifacts",
     "QueryCompiler",
     "QueryParser",
     "RecordAppender",
@@ -861,9 +916,19 @@ __all__: Sequence[str] = (
     "SecretCipher",
     "SessionStore",
     "SinkStore",
+    "SliceRecords",
     "StagingObject",
+    "TaskClaims",
+    "TaskEndings",
+    "TaskLeases",
+    "TaskMaintenance",
     "TaskOrderBy",
+    "TaskPurges",
+    "TaskReader",
+    "TaskRecords",
+    "TaskRunnerStore",
     "TaskStore",
+    "TaskTransitions",
     "UploadSweeper",
     "WriterCheckpoint",
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from logsluice.pipeline.protocols import ArtifactStore, Chunk, StagingObject
+from logsluice.pipeline.protocols import ArtifactStaging, Chunk, StagingObject
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ArtifactSummary:
 class ArtifactWriter:
     """Appends to the staging object of ``key``; create with :meth:`create` or :meth:`resume`."""
 
-    def __init__(self, store: ArtifactStore, key: str, staging: StagingObject) -> None:
+    def __init__(self, store: ArtifactStaging, key: str, staging: StagingObject) -> None:
         self._store = store
         self._key = key
         self._staging: StagingObject | None = staging
@@ -46,12 +46,14 @@ class ArtifactWriter:
         self.rows = 0
 
     @classmethod
-    def create(cls, store: ArtifactStore, key: str) -> ArtifactWriter:
+    def create(cls, store: ArtifactStaging, key: str) -> ArtifactWriter:
         """Start an empty staging object for ``key`` (replacing any earlier one)."""
         return cls(store, key, store.open_staging(key, 0))
 
     @classmethod
-    def resume(cls, store: ArtifactStore, key: str, checkpoint: WriterCheckpoint) -> ArtifactWriter:
+    def resume(
+        cls, store: ArtifactStaging, key: str, checkpoint: WriterCheckpoint
+    ) -> ArtifactWriter:
         """Cut the staging object back to ``checkpoint`` and continue after it.
 
         Raises ArtifactStagingError when the staging object is missing or shorter.

@@ -141,16 +141,9 @@ class PartWriter(Protocol):
         ...
 
 
-class ArtifactStore(Protocol):
-    """Keeps artifacts by key (``<project>/<task_id>/<filename>``): staged while written, then
-    published atomically, then read by byte ranges until deleted.
-
-    An artifact is written either as one staging object (``open_staging`` … ``publish``) or as
-    numbered parts written independently, by any process, in any order (``open_part`` …
-    ``complete``), which is how the slices of one task are written in parallel.
-
-    Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
-    """
+class ArtifactParts(Protocol):
+    """An artifact written as parts by many workers, then put together (the slice runs and
+    completion)."""
 
     def open_part(
         self,
@@ -210,11 +203,9 @@ class ArtifactStore(Protocol):
         """Drop every part of ``key``, committed or being written; nothing there is fine."""
         ...
 
-    def link(self, key: str, *, filename: str, expires_at: datetime) -> str | None:
-        """Return a direct download URL of ``key`` valid until ``expires_at`` (an object store's
-        presigned GET naming ``filename``), or None when downloads go through logsluice's own
-        signed link (the local store)."""
-        ...
+
+class ArtifactStaging(Protocol):
+    """An artifact written in order into one staging object, then published (``ArtifactWriter``)."""
 
     def open_staging(self, key: str, offset_bytes: int = 0) -> StagingObject:
         """Open the staging object of ``key`` for appending at ``offset_bytes``.
@@ -243,6 +234,11 @@ class ArtifactStore(Protocol):
         """
         ...
 
+
+class PublishedArtifacts(Protocol):
+    """Published artifacts and small objects: read, sized, linked, deleted (downloads, links,
+    manifests, the janitor)."""
+
     def put(self, key: str, data: bytes) -> None:
         """Publish a small object (a manifest) in one atomic step."""
         ...
@@ -267,3 +263,21 @@ class ArtifactStore(Protocol):
         """Remove the published artifact, the staging object and the parts of ``key``; absent ones
         are fine."""
         ...
+
+    def link(self, key: str, *, filename: str, expires_at: datetime) -> str | None:
+        """Return a direct download URL of ``key`` valid until ``expires_at`` (an object store's
+        presigned GET naming ``filename``), or None when downloads go through logsluice's own
+        signed link (the local store)."""
+        ...
+
+
+class ArtifactStore(ArtifactParts, ArtifactStaging, PublishedArtifacts, Protocol):
+    """Keeps artifacts by key (``<project>/<task_id>/<filename>``): staged while written, then
+    published atomically, then read by byte ranges until deleted.
+
+    An artifact is written either as one staging object (``open_staging`` … ``publish``) or as
+    numbered parts written independently, by any process, in any order (``open_part`` …
+    ``complete``), which is how the slices of one task are written in parallel.
+
+    Invalid keys (absolute, with ``..`` or empty segments) raise InvalidInputError.
+    """

@@ -21,7 +21,7 @@ from logsluice.ports import (
     LogStoreAdmin,
     LogstoreStats,
     LogstreamInfo,
-    TaskStore,
+    ProjectTasks,
 )
 
 MIN_RETENTION_DAYS = 1
@@ -49,7 +49,7 @@ class CatalogService:
         log_store: LogStoreAdmin,
         clock: Clock,
         *,
-        task_store: TaskStore | None = None,
+        task_store: ProjectTasks | None = None,
         access_key_store: AccessKeyStore | None = None,
     ) -> None:
         """``task_store`` and ``access_key_store`` let a project's delete reach its tasks and

@@ -18,7 +18,7 @@ from logsluice.domain.errors import (
 )
 from logsluice.domain.tasks import TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import TaskStore
+from logsluice.ports import TaskReader
 from logsluice.services.links import LinkSigner
 from logsluice.services.sinks import ArtifactStores
 from logsluice.services.tasks import read_manifest
@@ -40,7 +40,7 @@ class DownloadService:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskReader,
         artifact_store: ArtifactStore,
         link_signer: LinkSigner,
         artifact_stores: ArtifactStores | None = None,

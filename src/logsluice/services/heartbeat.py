@@ -1,6 +1,6 @@
 """The heartbeat of a running task: renews its lease, stores its progress, hears a cancel.
 
-One daemon thread per running task calls ``TaskStore.heartbeat`` every interval (well under the
+One daemon thread per running task calls ``TaskLeases.heartbeat`` every interval (well under the
 lease) with the progress the runner reports. The store's answer says whether a cancel was asked
 for; a ``LeaseLostError`` says another worker owns the task now. Either makes :meth:`should_stop`
 true, which the export driver checks between batches; and it cancels the run's
@@ -20,7 +20,7 @@ import structlog
 from logsluice.domain.cancellation import Cancellation
 from logsluice.domain.errors import LeaseLostError, LogsluiceError
 from logsluice.domain.tasks import Task, TaskStatus
-from logsluice.ports import Clock, TaskStore
+from logsluice.ports import Clock, TaskLeases
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class TaskHeartbeat:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskLeases,
         clock: Clock,
         *,
         task_id: str,
@@ -130,7 +130,7 @@ class SliceHeartbeat(TaskHeartbeat):
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskLeases,
         clock: Clock,
         *,
         task_id: str,

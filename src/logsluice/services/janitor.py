@@ -19,7 +19,7 @@ from logsluice.domain.errors import LogsluiceError, TaskNotFoundError
 from logsluice.domain.tasks import RUNNING_STATUSES, Task
 from logsluice.domain.uploads import UnfinishedUpload
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import Clock, TaskStore, UploadSweeper
+from logsluice.ports import Clock, TaskMaintenance, UploadSweeper
 from logsluice.services.sinks import ArtifactStores, remove_task_files
 
 # An upload younger than this may belong to a publish still under way on a live worker.
@@ -42,7 +42,7 @@ class Janitor:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskMaintenance,
         artifact_store: ArtifactStore,
         clock: Clock,
         *,

@@ -33,7 +33,7 @@ from logsluice.domain.errors import (
 from logsluice.domain.outages import OutagePolicy, is_transient
 from logsluice.domain.tasks import ClaimedWork, Task, TaskStatus
 from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import Clock, RecordReader, TaskStore
+from logsluice.ports import Clock, RecordReader, TaskRunnerStore
 from logsluice.services.heartbeat import TaskHeartbeat
 from logsluice.services.outage_wait import OutageWait
 from logsluice.services.slice_run import SliceRun
@@ -72,7 +72,7 @@ class TaskRunner:
     def __init__(
         self,
         *,
-        task_store: TaskStore,
+        task_store: TaskRunnerStore,
         source: RecordReader,
         artifact_store: ArtifactStore,
         encoder_factory: EncoderFactory,
@@ -125,10 +125,6 @@ class TaskRunner:
                 _TaskStart(self, work.task, worker_id, shutdown).fail(error)
                 return _nothing
         return runner.start_claimed(work, worker_id, shutdown, on_read=on_read)
-
-    def run_claimed(self, work: ClaimedWork, worker_id: str, shutdown: threading.Event) -> None:
-        """Do the claimed work with this runner's artifact store (see :meth:`run_work`)."""
-        self.start_claimed(work, worker_id, shutdown)()
 
     def start_claimed(
         self,

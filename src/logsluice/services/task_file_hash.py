@@ -36,7 +36,7 @@ from logsluice.domain.errors import ArtifactNotFoundError
 from logsluice.domain.tasks import SliceStatus, Task, TaskSlice
 from logsluice.pipeline.protocols import ArtifactStore
 from logsluice.pipeline.resumable_hash import ResumableHashes, resumable_hashes_available
-from logsluice.ports import TaskStore
+from logsluice.ports import SliceRecords
 from logsluice.services.task_files import artifact_key
 
 _HEAD_DIGEST_BYTES = 32
@@ -136,7 +136,7 @@ class FileHasher:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: SliceRecords,
         artifact_store: ArtifactStore,
         task: Task,
         head: Callable[[], bytes],

@@ -21,8 +21,8 @@ from logsluice.domain.tasks import SliceStatus, Task, TaskSlice, TaskStatus
 from logsluice.pipeline.artifact_writer import ArtifactSummary
 from logsluice.pipeline.export import ExportOutcome, ExportResult
 from logsluice.pipeline.manifest import ManifestInput, ManifestSlice, manifest_bytes
-from logsluice.pipeline.protocols import ArtifactStore
-from logsluice.ports import Clock, TaskStore
+from logsluice.pipeline.protocols import PublishedArtifacts
+from logsluice.ports import Clock, TaskEndings
 from logsluice.services.task_files import (
     all_keys,
     manifest_key,
@@ -37,8 +37,8 @@ class TaskFinisher:
 
     def __init__(
         self,
-        task_store: TaskStore,
-        artifact_store: ArtifactStore,
+        task_store: TaskEndings,
+        artifact_store: PublishedArtifacts,
         clock: Clock,
         *,
         task: Task,

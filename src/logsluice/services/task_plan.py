@@ -24,7 +24,7 @@ from logsluice.domain.errors import ArtifactNotFoundError, ExportSchemaChangedEr
 from logsluice.domain.export import Order
 from logsluice.domain.tasks import SliceCheckpoint, Task
 from logsluice.domain.timerange import TimeRange
-from logsluice.pipeline.protocols import ArtifactStore
+from logsluice.pipeline.protocols import PublishedArtifacts
 from logsluice.pipeline.slices import Slice, plan_slices
 from logsluice.ports import HistogramBucket, PlanningHistogram, RecordReader, RecordsQuery
 from logsluice.services.query import choose_bucket
@@ -112,7 +112,9 @@ def _remaining_range(task: Task, checkpoints: Sequence[SliceCheckpoint]) -> Time
     return TimeRange(start, end) if start < end else None
 
 
-def pinned_schema(task: Task, source: RecordReader, artifact_store: ArtifactStore) -> pa.Schema:
+def pinned_schema(
+    task: Task, source: RecordReader, artifact_store: PublishedArtifacts
+) -> pa.Schema:
     """Return the task's columns: those its first run stored, else the query's (stored now)."""
     key = columns_key(task)
     try:

@@ -40,7 +40,7 @@ from logsluice.ports import (
     Clock,
     RecordReader,
     TaskOrderBy,
-    TaskStore,
+    TaskRecords,
     WebhookStore,
 )
 from logsluice.services.links import LinkSigner, SignedLink
@@ -108,7 +108,7 @@ class TaskService:
     def __init__(
         self,
         *,
-        task_store: TaskStore,
+        task_store: TaskRecords,
         catalog_store: CatalogStore,
         log_store: RecordReader,
         artifact_store: ArtifactStore,

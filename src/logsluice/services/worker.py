@@ -22,7 +22,7 @@ import structlog
 
 from logsluice.domain.errors import LogsluiceError
 from logsluice.domain.tasks import ClaimedWork
-from logsluice.ports import Clock, TaskStore
+from logsluice.ports import Clock, TaskClaims
 from logsluice.services.runner import TaskRunner
 
 
@@ -64,7 +64,7 @@ class Worker:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskClaims,
         runner: TaskRunner,
         clock: Clock,
         settings: WorkerSettings,
@@ -213,7 +213,7 @@ class WorkerPool:
 
     def __init__(
         self,
-        task_store: TaskStore,
+        task_store: TaskClaims,
         runner: TaskRunner,
         clock: Clock,
         settings: WorkerSettings,
