@@ -50,6 +50,8 @@ from logsluice.services.task_queries import records_query_for
 
 _WAIT_FOR_SLICES_SECONDS = 0.05
 
+OnRead = Callable[[], None] | None  # hears that a claimed slice's rows are all read
+
 
 @dataclass(frozen=True)
 class RunnerSettings:
@@ -107,7 +109,7 @@ class TaskRunner:
         worker_id: str,
         shutdown: threading.Event,
         *,
-        on_read: Callable[[], None] | None = None,
+        on_read: OnRead = None,
     ) -> Callable[[], None]:
         """Take up the claimed work and return what does it (see :meth:`run_work`).
 
@@ -124,15 +126,10 @@ class TaskRunner:
             except LogsluiceError as error:  # its sink was removed since: fail now
                 _TaskStart(self, work.task, worker_id, shutdown).fail(error)
                 return _nothing
-        return runner.start_claimed(work, worker_id, shutdown, on_read=on_read)
+        return runner._take_up(work, worker_id, shutdown, on_read)
 
-    def start_claimed(
-        self,
-        work: ClaimedWork,
-        worker_id: str,
-        shutdown: threading.Event,
-        *,
-        on_read: Callable[[], None] | None = None,
+    def _take_up(
+        self, work: ClaimedWork, worker_id: str, shutdown: threading.Event, on_read: OnRead
     ) -> Callable[[], None]:
         """Take up the claimed work with this runner's artifact store (see :meth:`start_work`)."""
         if work.slice is None:

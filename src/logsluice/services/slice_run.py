@@ -218,11 +218,16 @@ class SliceRun:
         )
         return _Ahead(reader, schema, sort)
 
+    def _take_ahead(self) -> ReadAhead | None:
+        """Hand the read-ahead started by ``start`` to the export (which closes it), once."""
+        ahead, self._ahead = self._ahead, None
+        return None if ahead is None else ahead.reader
+
     def _close_ahead(self) -> None:
         """Close the read-ahead started by ``start`` if no export took it over."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            ahead.reader.close()
+        reader = self._take_ahead()
+        if reader is not None:
+            reader.close()
 
     def _execute(self, heartbeat: SliceHeartbeat) -> Callable[[], Task | None] | None:
         """Run the slice; return how it ends (None: it ended already), which returns the task
@@ -258,19 +263,15 @@ class SliceRun:
         self.limit = self._rows_left()
         if self.limit is not None and self.limit <= 0:
             return _Exported(PartResult(0, cut=False, part=None))  # the slices before took all
-        ahead, self._ahead = self._ahead, None
-        if ahead is None:
+        if self._ahead is None:
             schema = pinned_schema(self.task, self.source, self.runner.artifact_store)
             sort = self.task.id in self.runner.unsorted_tasks
         else:
-            schema, sort = ahead.schema, ahead.sort
+            schema, sort = self._ahead.schema, self._ahead.sort
         while True:
             try:
-                return self._export_once(
-                    schema, sort, heartbeat, None if ahead is None else ahead.reader
-                )
+                return self._export_once(schema, sort, heartbeat)
             except OutOfTimeOrderError as error:
-                ahead = None
                 if sort:
                     raise
                 # the store's own order was not time order here: read this slice sorted, and
@@ -281,24 +282,13 @@ class SliceRun:
                 sort = True
 
     def _export_once(
-        self,
-        schema: pa.Schema,
-        sort: bool,
-        heartbeat: SliceHeartbeat,
-        ahead: ReadAhead | None,
+        self, schema: pa.Schema, sort: bool, heartbeat: SliceHeartbeat
     ) -> _Exported | None:
-        """Export the slice once; ``ahead`` is its read-ahead when started already (closed here
-        either way)."""
+        """Export the slice once, with the read-ahead ``start`` began if no export took it yet
+        (a sorted retry reads afresh)."""
         runner, spec = self.runner, self.task.spec
-        try:
-            encoder = runner.encoder_factory(
-                spec.format, time_zone=spec.timezone, csv_options=spec.csv
-            )
-            chain = self._file_hash_before()
-        except BaseException:
-            if ahead is not None:
-                ahead.close()
-            raise
+        encoder = runner.encoder_factory(spec.format, time_zone=spec.timezone, csv_options=spec.csv)
+        chain = self._file_hash_before()
         key = artifact_key(self.task)
         number = self.item.part_number
         try:
@@ -314,7 +304,7 @@ class SliceRun:
                 should_stop=heartbeat.should_stop,
                 limit=self.limit,
                 file_hash=None if chain is None else chain[1],
-                ahead=ahead,
+                ahead=self._take_ahead(),
                 on_read=self.on_read,
             )
             footers = _part_footers(encoder) if spec.format is ExportFormat.PARQUET else []

@@ -111,11 +111,10 @@ class Worker:
     def run_chain(self) -> bool:
         """Claim work and do it, and then the work claimed ahead while it ended (see
         :class:`ClaimAhead`), until no work was claimed ahead; False when there was none."""
-        work = self.claim()
-        if work is None:
-            return False
         ahead = ClaimAhead(self)
-        run = self._runner.start_work(work, self.worker_id, self._shutdown, on_read=ahead.on_read)
+        run = self.start_ahead(ahead)
+        if run is None:
+            return False
         while True:
             ahead.arm()
             try:
@@ -128,7 +127,8 @@ class Worker:
             ahead, run = taken
 
     def start_ahead(self, ahead: ClaimAhead) -> Callable[[], None] | None:
-        """Claim the next work for ``ahead`` and take it up; None when there is none."""
+        """Claim the next work and take it up, ``ahead`` hearing when its rows are all read;
+        return what does it, or None when there is none (or the worker stops)."""
         if self._shutdown.is_set():
             return None
         work = self.claim()
@@ -139,11 +139,16 @@ class Worker:
     def _run_safely(self) -> bool:
         try:
             return self.run_chain()
-        except LogsluiceError as error:
-            self.logger.warning("worker.claim_failed", code=error.code, error=error.message)
-        except Exception:
-            self.logger.exception("worker.claim_failed")
+        except Exception as error:  # noqa: BLE001 - logged; the loop claims again
+            self.log_failed_claim(error)
         return False
+
+    def log_failed_claim(self, error: Exception) -> None:
+        """Log a claim that failed: a store's known error briefly, anything else with its trace."""
+        if isinstance(error, LogsluiceError):
+            self.logger.warning("worker.claim_failed", code=error.code, error=error.message)
+        else:
+            self.logger.exception("worker.claim_failed", exc_info=error)
 
 
 class ClaimAhead:
@@ -198,11 +203,8 @@ class ClaimAhead:
         following = ClaimAhead(self._worker)
         try:
             run = self._worker.start_ahead(following)
-        except LogsluiceError as error:
-            self._worker.logger.warning("worker.claim_failed", code=error.code, error=error.message)
-            return
-        except Exception:
-            self._worker.logger.exception("worker.claim_failed")
+        except Exception as error:  # noqa: BLE001 - logged; the worker claims again later
+            self._worker.log_failed_claim(error)
             return
         if run is not None:
             self._next = (following, run)
