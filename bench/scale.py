@@ -16,7 +16,18 @@ into ``bench/out/task-<records>/data``), in one run:
    time is from the moment the processes may start to the task's SUCCEEDED; each process's CPU
    seconds (user + system, all threads) are summed. Like ``logsluice worker``, every process
    takes the objects it made while starting out of the garbage collector's sweeps
-   (``bootstrap.freeze_startup_objects``) before the clock starts.
+   (``bootstrap.freeze_startup_objects``) before the clock starts, and caps glibc's malloc arenas
+   at two (``process_memory.limit_malloc_arenas``) when it starts; so does the single-worker
+   path's process.
+
+Before the runs, the machine's own ceiling (``--no-ceiling`` to skip): 1 and then 2 processes,
+each pinned to its own core, copying a 64 MiB buffer over and over (memory-bound work, as an
+export's is largely) and, apart, a pure-Python loop (compute only); printed is how much slower
+each of the two ran than one alone. Where two processes slow each other's memory copies by 15 %,
+two workers cannot reach 2x one, whatever logsluice does.
+
+``--rows-per-slice`` and ``--batch-rows`` default to the runner's own (``RunnerSettings``: what
+``logsluice worker`` runs with).
 
 Reported per run: wall seconds, rows per second, the speed-up over one worker, and CPU seconds per
 million rows (against the single-worker path's); for the worker runs also the phases of the task's
@@ -44,6 +55,8 @@ import zstandard
 from serving import pin_to_core
 
 from logsluice.bootstrap import freeze_startup_objects
+from logsluice.process_memory import limit_malloc_arenas
+from logsluice.services.runner import RunnerSettings
 
 PROJECT, LOGSTORE = export.PROJECT, export.LOGSTORE
 POLL_SECONDS = 0.05
@@ -151,6 +164,7 @@ def single_file_child(data_dir: Path, arguments: argparse.Namespace, results: An
     from logsluice.services.task_queries import records_query_for
 
     pin_to_core(0)
+    limit_malloc_arenas()
     source = open_log_store(data_dir, arguments)
     warm_up(source, arguments)
     freeze_startup_objects()
@@ -211,6 +225,7 @@ def worker_child(
     from logsluice.services.worker import Worker, WorkerSettings
 
     pin_to_core(core)
+    limit_malloc_arenas()
     events: list[tuple[str, float]] = []
     record_phase_events(events)
     task_store = SqlTaskStore(create_sql_engine(f"sqlite:///{data_dir / 'logsluice.sqlite3'}"))
@@ -291,6 +306,61 @@ def measure_workers(data_dir: Path, arguments: argparse.Namespace, count: int) -
     return Measurement(f"{count} worker process(es)", seconds, cpu, rows)
 
 
+# --- the machine's own ceiling: what two pinned processes do to each other ---------------------
+
+CEILING_BUFFER_BYTES = 64 << 20
+CEILING_COPIES = 150
+CEILING_LOOP = 20_000_000
+
+
+def ceiling_child(core: int, kind: str, go: Any, results: Any) -> None:
+    pin_to_core(core)
+    source = bytearray(b"x" * CEILING_BUFFER_BYTES) if kind == "memory" else None
+    target = bytearray(CEILING_BUFFER_BYTES) if kind == "memory" else None
+    go.wait()
+    started = time.perf_counter()
+    if source is not None and target is not None:
+        for _ in range(CEILING_COPIES):
+            target[:] = source
+    else:
+        total = 0
+        for number in range(CEILING_LOOP):
+            total += number * number
+    results.put(time.perf_counter() - started)
+
+
+def ceiling_seconds(kind: str, count: int) -> list[float]:
+    """Return the seconds each of ``count`` pinned processes took for the same work at once."""
+    context = multiprocessing.get_context("spawn")
+    go, results = context.Event(), context.Queue()
+    processes = [
+        context.Process(target=ceiling_child, args=(core, kind, go, results))
+        for core in range(count)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(1.0)  # started and their buffers filled
+    go.set()
+    seconds = [results.get(timeout=600) for _ in processes]
+    for process in processes:
+        process.join()
+    return seconds
+
+
+def report_ceiling() -> None:
+    for kind, work in (
+        ("memory", "copying 64 MiB buffers"),
+        ("compute", "a pure-Python loop"),
+    ):
+        alone = ceiling_seconds(kind, 1)[0]
+        together = ceiling_seconds(kind, 2)
+        slower = " and ".join(f"{seconds / alone:.2f}x" for seconds in together)
+        print(
+            f"this machine, {work}: two processes on a core each took {slower} "
+            f"the time of one alone ({alone:.2f} s)"
+        )
+
+
 def report(measurements: list[Measurement], records: int) -> None:
     baseline, one_worker = measurements[0], measurements[1]
     print(f"\n{records:,} records, CSV + zstd\n")
@@ -312,13 +382,16 @@ def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000_000)
     parser.add_argument("--workers", default="1,2", help="worker process counts, e.g. 1,2")
-    parser.add_argument("--rows-per-slice", type=int, default=500_000)
-    parser.add_argument("--batch-rows", type=int, default=65_536)
+    parser.add_argument("--rows-per-slice", type=int, default=RunnerSettings().rows_per_slice)
+    parser.add_argument("--batch-rows", type=int, default=RunnerSettings().batch_rows)
     parser.add_argument("--threads", type=int, default=1, help="DuckDB threads per process")
     parser.add_argument("--memory-limit-bytes", type=int, default=1 << 30)
     parser.add_argument("--cache-limit-bytes", type=int, default=256 << 20)
     parser.add_argument("--startup-seconds", type=float, default=3.0)
     parser.add_argument("--rebuild", action="store_true", help="load the records again")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip measuring the machine's own ceiling"
+    )
     parser.add_argument(
         "--no-claim-ahead",
         action="store_true",
@@ -333,6 +406,8 @@ def parse_arguments() -> argparse.Namespace:
 def main() -> int:
     arguments = parse_arguments()
     data_dir = export.prepare_data_dir(arguments.records, arguments)
+    if not arguments.no_ceiling:
+        report_ceiling()
     measurements = [measure_single_file(data_dir, arguments)]
     for count in arguments.workers_counts:
         measurements.append(measure_workers(data_dir, arguments, count))
